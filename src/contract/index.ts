@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./limits.js";
+export * from "./scheduling.js";
+export * from "./types.js";
+export * from "./validation.js";

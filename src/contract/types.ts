@@ -1,0 +1,140 @@
+import type { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
+import type { LabelSelector, ServiceSchedulingConfig } from "./scheduling.js";
+
+/** Hands out one orchestrator per namespace; the same name returns the same object. */
+export interface Orchestrator {
+  namespace(name: string): NamespacedOrchestrator;
+}
+
+export interface NamespacedOrchestrator {
+  /** Creates or updates a service; the same config again changes nothing. */
+  ensureService(id: string, config: ServiceConfig): Promise<Service>;
+  /** Stops and removes a service. Unknown ids are fine. */
+  dropService(id: string): Promise<void>;
+  /** Every service of this namespace, including leftovers of an earlier run. */
+  listServices(): Promise<string[]>;
+  /** One event per existing process first, then every change. */
+  watchServices(opts?: { signal?: AbortSignal }): AsyncIterable<ServiceEvent>;
+  /** One entry per process, in process order. */
+  fetchServiceMetrics(id: string): Promise<ServiceProcessMetrics[]>;
+  updateSchedulingConfig(config: ServiceSchedulingConfig): void;
+  /** Lines of one process's output. Optional: backends add it as they can. */
+  logs?(id: string, processIndex: number, opts?: LogOptions): AsyncIterable<LogLine>;
+}
+
+export interface LogOptions {
+  tail?: number;
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface LogLine {
+  time: Date;
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+/** Where a service listens. */
+export interface Service {
+  /** One address per process, in order. An unknown port name throws. */
+  addresses(port: string): string[];
+}
+
+export interface ServicePort {
+  name: string;
+  portHint?: number;
+}
+
+export type RestartPolicy = "always" | "on-failure" | "never";
+
+export interface ReadinessProbe {
+  socket?: string;
+  http?: { port: string; path: string };
+  exec?: string[];
+  periodMs?: number;
+  timeoutMs?: number;
+  failureThreshold?: number;
+}
+
+export interface ServiceConfig {
+  /** Process backend: a file in `imageDir`, or an absolute path. Kubernetes: a container image. */
+  image: string;
+  args?: (assignments: ServiceAssignments) => string[];
+  ports?: ServicePort[];
+  /** Number of processes, at least 1. */
+  scale: number;
+  memoryLimit?: MemoryLimit;
+  cpuLimit?: CpuLimit;
+  diskLimit?: DiskLimit;
+  /** Give the service a scratch directory. */
+  disk?: boolean;
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+  restartPolicy?: RestartPolicy;
+  readiness?: ReadinessProbe;
+  stopSignal?: NodeJS.Signals;
+  terminationGracePeriodMs?: number;
+  // Accepted by every backend, acted on by Kubernetes only.
+  initContainerImage?: string;
+  availabilityZones?: string[];
+  otherReplicasSelector?: LabelSelector[];
+  replicasSelector?: LabelSelector[];
+  nodeSelector?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface ServiceAssignments {
+  processIndex: number;
+  /** Port name to this process's address. */
+  listenAddrs: Record<string, string>;
+  /** One map of port name to address per process of the service. */
+  peerAddrs: Record<string, string>[];
+  scratchDirectory?: string;
+}
+
+export type ServiceStatus = "online" | "offline";
+
+/** Why a process is offline. Open-ended: backends may add their own. */
+export type OfflineReason =
+  | "starting"
+  | "oom-killed"
+  | "crashed"
+  | "exited"
+  | "completed"
+  | "spawn-failed"
+  | "probe-failed"
+  | "backoff"
+  | "stopped"
+  | (string & {});
+
+export interface ServiceEvent {
+  serviceId: string;
+  processId: number;
+  status: ServiceStatus;
+  time: Date;
+  reason?: OfflineReason;
+  /** Human-readable detail, e.g. the spawn error. */
+  message?: string;
+  restartCount: number;
+  pid?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+}
+
+export interface ServiceProcessMetrics {
+  cpuNanoCores: number | null;
+  memoryBytes: number | null;
+  diskBytes: number | null;
+}
+
+export interface SecretsReader {
+  read(id: string): Promise<Uint8Array>;
+  readString(id: string): Promise<string>;
+}
+
+export interface SecretsController {
+  ensure(id: string, contents: Uint8Array): Promise<void>;
+  delete(id: string): Promise<void>;
+  list(): Promise<string[]>;
+  reader(): SecretsReader;
+}

@@ -1,0 +1,88 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+export interface AtomicWriteOptions {
+  /** File mode of the written file (applied to the temp file before it is renamed into place). */
+  mode?: number;
+  /** fsync the file and its directory, so the write survives a power cut. Default true. */
+  durable?: boolean;
+}
+
+/** Temp files start with this prefix, so directory listings can skip them. */
+export const TEMP_PREFIX = ".tmp-";
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/**
+ * Replaces `path` with `data` so that a reader sees either the old or the new
+ * contents, never a mix: write a temp file beside it, fsync, rename over.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const { mode = 0o644, durable = true } = options;
+  const temp = tempPathFor(path);
+  const file = await open(temp, "wx", mode);
+  try {
+    await file.chmod(mode); // the umask may have narrowed the mode given to open
+    await file.writeFile(data);
+    if (durable) await file.sync();
+  } catch (error) {
+    await file.close();
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await file.close();
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  if (durable) await syncDirectory(dirname(path));
+}
+
+/** Synchronous twin for the few places that must not yield between spawn and record (PID files). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
+  const { mode = 0o644, durable = true } = options;
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "wx", mode);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    if (durable) fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {}
+    throw error;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {}
+    throw error;
+  }
+  if (durable) {
+    const dirFd = openSync(dirname(path), "r");
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
+
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
