@@ -1,0 +1,98 @@
+// Small helpers for cgroupfs files. Reads return null instead of throwing because
+// groups disappear under us (a concurrent remove, a process that just exited).
+import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
+}
+
+export async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+export async function readNumber(path: string): Promise<number | null> {
+  const text = await readText(path);
+  if (text === null) return null;
+  const n = Number(text.trim());
+  return Number.isFinite(n) ? n : null;
+}
+
+/** A value from a "key value" per line file (memory.stat, memory.events, cpu.stat, cgroup.events, memory.oom_control). */
+export async function readKey(path: string, key: string): Promise<number | null> {
+  const text = await readText(path);
+  if (text === null) return null;
+  for (const line of text.split("\n")) {
+    const space = line.indexOf(" ");
+    if (space > 0 && line.slice(0, space) === key) {
+      const n = Number(line.slice(space + 1).trim());
+      return Number.isFinite(n) ? n : null;
+    }
+  }
+  return null;
+}
+
+/** cgroupfs takes one value per write(2); writeFile issues exactly one write for short strings. */
+export async function writeValue(path: string, value: string): Promise<void> {
+  await writeFile(path, value);
+}
+
+/** Like writeValue, but a file this kernel lacks (or a value it refuses) is not an error. */
+export async function tryWriteValue(path: string, value: string): Promise<boolean> {
+  try {
+    await writeFile(path, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The group and every group below it, deepest first (so they can be removed in order). */
+export async function subtreeDeepestFirst(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const e of entries) if (e.isDirectory()) out.push(...(await subtreeDeepestFirst(join(dir, e.name))));
+  out.push(dir);
+  return out;
+}
+
+/** PIDs listed in cgroup.procs of the group and its descendants. */
+export async function pidsIn(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const d of await subtreeDeepestFirst(dir)) {
+    const text = await readText(join(d, "cgroup.procs"));
+    if (text === null) continue;
+    for (const line of text.split("\n")) {
+      const pid = Number(line);
+      if (line && Number.isSafeInteger(pid) && pid > 0) pids.push(pid);
+    }
+  }
+  return pids;
+}
+
+/** rmdir that treats "already gone" as success. Returns false when the group is still busy or has children. */
+export async function rmdirGroup(dir: string): Promise<boolean> {
+  try {
+    await rmdir(dir);
+    return true;
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === "ENOENT") return true;
+    if (code === "EBUSY" || code === "ENOTEMPTY" || code === "EEXIST") return false;
+    throw err;
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

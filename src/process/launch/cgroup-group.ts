@@ -1,0 +1,193 @@
+// One process's cgroup, present in every hierarchy of the layout under the same
+// relative name. Reads pick the hierarchy that owns the file (memory, cpuacct,
+// unified); kill and remove act on all of them.
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import type { CgroupLayout } from "./cgroup-layout.js";
+import { hierarchiesOf } from "./cgroup-layout.js";
+import { delay, pidsIn, readKey, readNumber, readText, rmdirGroup, subtreeDeepestFirst, tryWriteValue } from "./cgroup-fs.js";
+import type { ProcessCgroup } from "./types.js";
+
+const POLL_MS = 10;
+
+export class CgroupGroup implements ProcessCgroup {
+  readonly version: "v1" | "v2";
+  private readonly mounts: string[];
+
+  /**
+   * @param name path below each mount, e.g. `corral/env/ns-svc-0`
+   * @param parents ancestors corral owns, nearest first (`corral/env`, `corral`): removed when they become empty
+   */
+  constructor(
+    private readonly layout: CgroupLayout,
+    readonly name: string,
+    private readonly parents: readonly string[],
+  ) {
+    this.version = layout.version;
+    this.mounts = hierarchiesOf(layout);
+  }
+
+  /** The group's directory in each hierarchy it lives in. */
+  directories(): string[] {
+    return this.mounts.map((m) => join(m, this.name));
+  }
+
+  private dir(mountPoint: string): string {
+    return join(mountPoint, this.name);
+  }
+
+  /** The v2 directory: the whole group in v2 mode, the controller-less companion on hybrid hosts. */
+  private unifiedDir(): string | undefined {
+    const u = this.layout.unified;
+    return u ? this.dir(u.mountPoint) : undefined;
+  }
+
+  async oomKillCount(): Promise<number> {
+    const l = this.layout;
+    const n =
+      l.version === "v2"
+        ? await readKey(join(this.dir(l.unified.mountPoint), "memory.events"), "oom_kill")
+        : await readKey(join(this.dir(l.memory.mountPoint), "memory.oom_control"), "oom_kill");
+    return n ?? 0;
+  }
+
+  async memoryBytes(): Promise<number | null> {
+    // Working set, as the kubelet reports it: page cache the kernel can drop on
+    // demand is not memory the process holds.
+    const l = this.layout;
+    const [usage, inactive] =
+      l.version === "v2"
+        ? await Promise.all([
+            readNumber(join(this.dir(l.unified.mountPoint), "memory.current")),
+            readKey(join(this.dir(l.unified.mountPoint), "memory.stat"), "inactive_file"),
+          ])
+        : await Promise.all([
+            readNumber(join(this.dir(l.memory.mountPoint), "memory.usage_in_bytes")),
+            readKey(join(this.dir(l.memory.mountPoint), "memory.stat"), "total_inactive_file"),
+          ]);
+    if (usage === null) return null;
+    return Math.max(0, usage - (inactive ?? 0));
+  }
+
+  async cpuUsageNanos(): Promise<number | null> {
+    const l = this.layout;
+    if (l.version === "v1") {
+      const acct = l.cpuacct ?? (l.cpu.controllers.includes("cpuacct") ? l.cpu : undefined);
+      if (acct) {
+        const n = await readNumber(join(this.dir(acct.mountPoint), "cpuacct.usage"));
+        if (n !== null) return n;
+      }
+    }
+    // v2 keeps usage_usec in cpu.stat even without the cpu controller.
+    const u = this.unifiedDir();
+    if (!u) return null;
+    const usec = await readKey(join(u, "cpu.stat"), "usage_usec");
+    return usec === null ? null : usec * 1000;
+  }
+
+  async pids(): Promise<number[]> {
+    const all = new Set<number>();
+    for (const d of this.directories()) for (const pid of await pidsIn(d)) all.add(pid);
+    return [...all];
+  }
+
+  async isPopulated(): Promise<boolean> {
+    const u = this.unifiedDir();
+    if (u) {
+      const populated = await readKey(join(u, "cgroup.events"), "populated");
+      if (populated === 1) return true;
+    }
+    return (await this.pids()).length > 0;
+  }
+
+  /** Poll until the group is empty; cgroupfs gives no portable event for it on v1. */
+  private async waitEmpty(deadline: number): Promise<boolean> {
+    for (;;) {
+      if (!(await this.isPopulated())) return true;
+      if (Date.now() >= deadline) return false;
+      await delay(POLL_MS);
+    }
+  }
+
+  async kill(opts: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+    const u = this.unifiedDir();
+    let round = 0;
+    for (;;) {
+      // cgroup.kill takes the whole tree at once, forks in flight included.
+      const killedByKernel = u !== undefined && (await tryWriteValue(join(u, "cgroup.kill"), "1"));
+      if (!killedByKernel || round > 0) await this.killEachFrozen();
+      round++;
+      if (await this.waitEmpty(Math.min(deadline, Date.now() + 500))) return;
+      if (Date.now() >= deadline) {
+        throw new Error(`cgroup ${this.name}: still populated ${opts.timeoutMs ?? 10_000} ms after SIGKILL (pids ${(await this.pids()).join(",")})`);
+      }
+    }
+  }
+
+  /**
+   * v1 fallback: freeze the group so nothing forks or exits (and no PID is
+   * reused) between listing and signalling, SIGKILL each PID, then thaw so the
+   * kills are delivered.
+   */
+  private async killEachFrozen(): Promise<void> {
+    const freezer = this.layout.version === "v1" ? this.layout.freezer : undefined;
+    const state = freezer ? join(this.dir(freezer.mountPoint), "freezer.state") : undefined;
+    if (state && (await tryWriteValue(state, "FROZEN"))) {
+      // FREEZING until every task stopped; a task that never freezes (D state) is signalled anyway.
+      const until = Date.now() + 1000;
+      while (Date.now() < until && (await readText(state))?.trim() !== "FROZEN") await delay(2);
+    }
+    try {
+      for (const pid of await this.pids()) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    } finally {
+      if (state) await tryWriteValue(state, "THAWED");
+    }
+  }
+
+  async remove(opts: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+    if (!(await this.waitEmpty(deadline))) {
+      throw new Error(`cgroup ${this.name}: cannot remove, still populated (pids ${(await this.pids()).join(",")})`);
+    }
+    for (const mount of this.mounts) {
+      // Processes may have made sub-groups; they go first.
+      for (const d of await subtreeDeepestFirst(this.dir(mount))) {
+        for (;;) {
+          // EBUSY right after the last task left: the kernel finishes the exit asynchronously.
+          if (await rmdirGroup(d)) break;
+          if (Date.now() >= deadline) throw new Error(`cgroup ${d}: rmdir still busy`);
+          await delay(POLL_MS);
+        }
+      }
+    }
+    await removeEmptyParents(this.mounts, this.parents);
+  }
+
+  /** True when the group exists in the hierarchy that enforces its memory limit. */
+  async exists(): Promise<boolean> {
+    const l = this.layout;
+    const mount = l.version === "v2" ? l.unified.mountPoint : l.memory.mountPoint;
+    try {
+      await access(this.dir(mount));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** rmdir each parent (nearest first) in every hierarchy; one still holding other groups stays. */
+export async function removeEmptyParents(mounts: readonly string[], parents: readonly string[]): Promise<void> {
+  for (const parent of parents) {
+    let allGone = true;
+    for (const mount of mounts) if (!(await rmdirGroup(join(mount, parent)))) allGone = false;
+    if (!allGone) return;
+  }
+}

@@ -1,0 +1,173 @@
+// Limits without systemd: one cgroup per process at
+// `<hierarchy>/<parent>/<environmentId>/<fullId>-<processIndex>` in every
+// hierarchy the layout uses. The child is a `sh` that writes its own PID into
+// each group's cgroup.procs and only then execs the program, so not one
+// instruction of the program (nor any fork of it) runs outside the limits.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { CgroupGroup } from "./cgroup-group.js";
+import { errorCode, readText, tryWriteValue, writeValue } from "./cgroup-fs.js";
+import type { CgroupLayout } from "./cgroup-layout.js";
+import { detectCgroupLayout, hierarchiesOf } from "./cgroup-layout.js";
+import type { LaunchRequest, Launcher, PreparedLaunch, ProcessCgroup } from "./types.js";
+
+/** Exit code of the wrapper shell when it could not join the group (the program never ran). */
+export const CGROUP_JOIN_FAILED_EXIT_CODE = 125;
+
+const CFS_PERIOD_US = 100_000;
+/** The kernel refuses quotas under 1 ms. */
+const CFS_MIN_QUOTA_US = 1000;
+
+export interface CgroupLauncherOptions {
+  /** Where the cgroup filesystems are mounted. Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  /** Group (below each hierarchy's root) that holds corral's groups. Default "corral". */
+  parentGroup?: string;
+  /** Shell used to join the group before exec. Default /bin/sh. */
+  shell?: string;
+}
+
+// Names become directory names in cgroupfs: nothing that could climb out or nest.
+const NAME_PART = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+function checkPart(what: string, value: string): string {
+  if (!NAME_PART.test(value) || value.length > 200) {
+    throw new Error(`cgroup launcher: ${what} ${JSON.stringify(value)} cannot name a cgroup (letters, digits, "_", "-", ".")`);
+  }
+  return value;
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+export class CgroupLauncher implements Launcher {
+  readonly kind = "cgroup" as const;
+  private readonly parentGroup: string;
+  private readonly shell: string;
+
+  constructor(
+    readonly layout: CgroupLayout,
+    opts: CgroupLauncherOptions = {},
+  ) {
+    this.parentGroup = opts.parentGroup ?? "corral";
+    for (const part of this.parentGroup.split("/")) checkPart("parentGroup", part);
+    this.shell = opts.shell ?? "/bin/sh";
+  }
+
+  /** Detects the host's layout; rejects with the reason when cgroups cannot be used here. */
+  static async create(opts: CgroupLauncherOptions = {}): Promise<CgroupLauncher> {
+    const detected = await detectCgroupLayout(opts.cgroupRoot === undefined ? {} : { cgroupRoot: opts.cgroupRoot });
+    if (!detected.layout) throw new Error(`cgroup launcher unavailable: ${detected.reason ?? "unknown reason"}`);
+    return new CgroupLauncher(detected.layout, opts);
+  }
+
+  private group(req: Pick<LaunchRequest, "environmentId" | "fullId" | "processIndex">): CgroupGroup {
+    if (!Number.isSafeInteger(req.processIndex) || req.processIndex < 0) {
+      throw new Error(`cgroup launcher: bad processIndex ${req.processIndex}`);
+    }
+    const env = `${this.parentGroup}/${checkPart("environmentId", req.environmentId)}`;
+    const name = `${env}/${checkPart("fullId", req.fullId)}-${req.processIndex}`;
+    // Parents nearest first, down to (and including) the first component of parentGroup.
+    const parents: string[] = [env];
+    const parts = this.parentGroup.split("/");
+    for (let i = parts.length; i > 0; i--) parents.push(parts.slice(0, i).join("/"));
+    return new CgroupGroup(this.layout, name, parents);
+  }
+
+  /** The group a process of this environment would get, whether or not it exists. */
+  groupFor(req: Pick<LaunchRequest, "environmentId" | "fullId" | "processIndex">): ProcessCgroup {
+    return this.group(req);
+  }
+
+  async prepare(req: LaunchRequest): Promise<PreparedLaunch> {
+    const group = this.group(req);
+    await this.create(group);
+    // A group left populated belongs to a dead earlier incarnation of this
+    // process (its orphans may hold ports or files): they go before the new one starts.
+    if (await group.isPopulated()) await group.kill();
+    await this.applyLimits(group, req);
+    const oomKillsBefore = await group.oomKillCount();
+
+    const joins = group.directories().map((d) => `echo $$ > ${shellQuote(join(d, "cgroup.procs"))}`);
+    const script = `${joins.join(" && ")} || exit ${CGROUP_JOIN_FAILED_EXIT_CODE}; exec "$@"`;
+    return {
+      command: this.shell,
+      args: ["-c", script, "sh", req.program, ...req.args],
+      cgroup: group,
+      oomKillsBefore,
+    };
+  }
+
+  async reopen(req: Pick<LaunchRequest, "environmentId" | "fullId" | "processIndex">): Promise<ProcessCgroup | null> {
+    const group = this.group(req);
+    return (await group.exists()) ? group : null;
+  }
+
+  private async create(group: CgroupGroup): Promise<void> {
+    for (const mount of hierarchiesOf(this.layout)) {
+      const dir = join(mount, group.name);
+      // Another process of the environment may be removing the (then empty)
+      // parent at this moment; the mkdir then fails with ENOENT and is retried.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await mkdir(dir, { recursive: true });
+          break;
+        } catch (err) {
+          if (errorCode(err) !== "ENOENT" || attempt >= 20) throw err;
+        }
+      }
+    }
+    if (this.layout.version === "v2") await this.enableControllers(group.name);
+  }
+
+  /** v2: a group only gets the memory/cpu/pids files when every ancestor delegates those controllers. */
+  private async enableControllers(name: string): Promise<void> {
+    if (this.layout.version !== "v2") return;
+    const mount = this.layout.unified.mountPoint;
+    const parts = name.split("/");
+    for (let i = 0; i < parts.length; i++) {
+      const dir = join(mount, ...parts.slice(0, i));
+      const available = (await readText(join(dir, "cgroup.controllers")))?.trim().split(/\s+/) ?? [];
+      const enabled = (await readText(join(dir, "cgroup.subtree_control")))?.trim().split(/\s+/) ?? [];
+      for (const c of ["memory", "cpu", "pids"]) {
+        if (enabled.includes(c) || !available.includes(c)) continue;
+        const ok = await tryWriteValue(join(dir, "cgroup.subtree_control"), `+${c}`);
+        if (!ok && c !== "pids") throw new Error(`cgroup v2: cannot enable the ${c} controller in ${dir}`);
+      }
+    }
+  }
+
+  private async applyLimits(group: CgroupGroup, req: LaunchRequest): Promise<void> {
+    const l = this.layout;
+    const bytes = req.memoryLimit?.bytes;
+    const quotaUs = req.cpuLimit ? Math.max(CFS_MIN_QUOTA_US, Math.round((req.cpuLimit.millicpus * CFS_PERIOD_US) / 1000)) : undefined;
+    const pids = req.pidsLimit;
+    // A kill interrupted half-way (orchestrator died) can leave the group frozen; a new child would stop dead.
+    if (l.unified) await tryWriteValue(join(l.unified.mountPoint, group.name, "cgroup.freeze"), "0");
+    if (l.version === "v1" && l.freezer) await tryWriteValue(join(l.freezer.mountPoint, group.name, "freezer.state"), "THAWED");
+    if (l.version === "v2") {
+      const d = join(l.unified.mountPoint, group.name);
+      await writeValue(join(d, "memory.max"), bytes === undefined ? "max" : String(bytes));
+      // A limit means "this much memory", not "this much RAM plus any amount of swap".
+      await tryWriteValue(join(d, "memory.swap.max"), bytes === undefined ? "max" : "0");
+      // An OOM kill takes the whole group, as on Kubernetes: half a process tree is worse than none.
+      await tryWriteValue(join(d, "memory.oom.group"), "1");
+      await writeValue(join(d, "cpu.max"), `${quotaUs === undefined ? "max" : quotaUs} ${CFS_PERIOD_US}`);
+      await tryWriteValue(join(d, "pids.max"), pids === undefined ? "max" : String(pids));
+      return;
+    }
+    const mem = join(l.memory.mountPoint, group.name);
+    // memsw (RAM + swap) must stay >= the RAM limit at every step: lift it first.
+    const memsw = join(mem, "memory.memsw.limit_in_bytes");
+    await tryWriteValue(memsw, "-1");
+    await writeValue(join(mem, "memory.limit_in_bytes"), bytes === undefined ? "-1" : String(bytes));
+    if (bytes !== undefined) await tryWriteValue(memsw, String(bytes));
+    const cpu = join(l.cpu.mountPoint, group.name);
+    await writeValue(join(cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
+    await writeValue(join(cpu, "cpu.cfs_quota_us"), quotaUs === undefined ? "-1" : String(quotaUs));
+    if (l.pids) {
+      await tryWriteValue(join(l.pids.mountPoint, group.name, "pids.max"), pids === undefined ? "max" : String(pids));
+    }
+  }
+}
