@@ -165,7 +165,9 @@ const serviceConfigSchema = z
 export function validateServiceConfig(config: unknown): NormalizedServiceConfig {
   const result = serviceConfigSchema.safeParse(config);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    let issue = result.error.issues[0]!;
+    // A bad record key reports "Invalid key in record"; the rule that failed is in the nested issue.
+    if (issue.code === "invalid_key" && issue.issues[0]) issue = { ...issue.issues[0], path: issue.path };
     const field = issue.path.length === 0 ? "config" : issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
     throw new ValidationError(field, issue.message);
   }
