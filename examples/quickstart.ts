@@ -16,7 +16,7 @@ const orchestrator = await ProcessOrchestrator.create({
   stateDir: join(work, "state"),
   scratchDirectory: join(work, "scratch"),
   secretsDir: join(work, "secrets"),
-  restartDelayMs: 200,
+  restartBackoff: { initialMs: 200, maxMs: 2000 },
 });
 const ns = orchestrator.namespace("demo");
 

@@ -2,7 +2,7 @@
 // (processes included, even when a test fails), event waiting without sleeps,
 // and /proc scans to prove nothing was left behind.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, realpathSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +32,7 @@ export function testEnvironment(name: string): TestEnvironment {
     secretsDir: join(root, "secrets"),
     stateDir: join(root, "state"),
     suppressOutput: true,
-    restartDelayMs: 20,
+    restartBackoff: { initialMs: 20, maxMs: 20, jitter: 0 },
     adoptPollMs: 20,
   };
   const created: ProcessOrchestrator[] = [];
@@ -54,6 +54,7 @@ export function testEnvironment(name: string): TestEnvironment {
           process.kill(pid, "SIGKILL");
         } catch {}
       }
+      removeCgroupsOf(environmentId);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -132,5 +133,48 @@ export async function until<T>(condition: () => T | undefined | null | false, wh
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${boundMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Safety net for failed tests: kills what is left in this environment's
+ * cgroups (processes this test started) and removes the groups.
+ */
+export function removeCgroupsOf(environmentId: string): void {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, "corral", environmentId));
+  } catch {
+    return;
+  }
+  for (const dir of hierarchies) {
+    let groups: string[];
+    try {
+      groups = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(dir, d.name));
+    } catch {
+      continue;
+    }
+    for (const group of [...groups, dir]) {
+      try {
+        for (const pid of readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+          try {
+            process.kill(Number(pid), "SIGKILL");
+          } catch {}
+        }
+        rmdirWhenEmpty(group);
+      } catch {}
+    }
+  }
+}
+
+function rmdirWhenEmpty(dir: string): void {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EBUSY") return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // the killed tasks leave within milliseconds
+    }
   }
 }

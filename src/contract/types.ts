@@ -47,6 +47,20 @@ export interface ServicePort {
 
 export type RestartPolicy = "always" | "on-failure" | "never";
 
+/**
+ * Capped exponential back-off between restarts: the first after about
+ * `initialMs`, each next one `multiplier` times longer up to `maxMs`, every
+ * delay spread by ±`jitter` (a fraction) so crash-looping siblings do not
+ * restart in lockstep; after `resetAfterMs` of running, a crash counts as the first again.
+ */
+export interface RestartBackoff {
+  initialMs?: number;
+  maxMs?: number;
+  multiplier?: number;
+  jitter?: number;
+  resetAfterMs?: number;
+}
+
 export interface ReadinessProbe {
   socket?: string;
   http?: { port: string; path: string };
@@ -71,6 +85,8 @@ export interface ServiceConfig {
   labels?: Record<string, string>;
   env?: Record<string, string>;
   restartPolicy?: RestartPolicy;
+  /** Overrides the orchestrator's restart back-off for this service. */
+  restartBackoff?: RestartBackoff;
   readiness?: ReadinessProbe;
   stopSignal?: NodeJS.Signals;
   terminationGracePeriodMs?: number;
@@ -119,6 +135,10 @@ export interface ServiceEvent {
   pid?: number;
   exitCode?: number | null;
   signal?: string | null;
+  /** With reason "backoff": when the next start is due. */
+  nextStartAt?: Date;
+  /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
+  warning?: string;
 }
 
 export interface ServiceProcessMetrics {

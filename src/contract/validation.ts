@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import type { LabelSelector } from "./scheduling.js";
-import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
+import type { ReadinessProbe, RestartBackoff, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
 /** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
 export const ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -20,6 +20,7 @@ export function validateId(field: string, value: unknown): string {
 /** Defaults every backend applies where the caller leaves a lifecycle field out. */
 export const SERVICE_DEFAULTS = {
   restartPolicy: "always" as RestartPolicy,
+  restartBackoff: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2, resetAfterMs: 30_000 } as Required<RestartBackoff>,
   stopSignal: "SIGTERM" as NodeJS.Signals,
   terminationGracePeriodMs: 10_000,
   readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
@@ -44,6 +45,8 @@ export interface NormalizedServiceConfig {
   labels: Record<string, string>;
   env: Record<string, string>;
   restartPolicy: RestartPolicy;
+  /** Only what the service overrides; the orchestrator's settings fill the rest. */
+  restartBackoff?: RestartBackoff;
   readiness?: NormalizedReadinessProbe;
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
@@ -94,6 +97,16 @@ const signalSchema = z.string().refine((s) => Object.hasOwn(osConstants.signals,
 }) as unknown as z.ZodType<NodeJS.Signals>;
 
 const positiveInt = z.number().int().positive();
+
+export const restartBackoffSchema = z
+  .object({
+    initialMs: z.number().int().min(0).optional(),
+    maxMs: z.number().int().min(0).optional(),
+    multiplier: z.number().min(1, { message: "must be at least 1" }).optional(),
+    jitter: z.number().min(0).max(1, { message: "must be a fraction between 0 and 1" }).optional(),
+    resetAfterMs: z.number().int().min(0).optional(),
+  })
+  .strict();
 
 const readinessSchema = z
   .object({
@@ -146,6 +159,7 @@ const serviceConfigSchema = z
     labels: z.record(labelKey, labelValue).optional(),
     env: z.record(envKey, envValue).optional(),
     restartPolicy: z.enum(["always", "on-failure", "never"]).optional(),
+    restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
     stopSignal: signalSchema.optional(),
     terminationGracePeriodMs: z.number().int().min(0).optional(),
@@ -192,6 +206,7 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.memoryLimit) normalized.memoryLimit = c.memoryLimit;
   if (c.cpuLimit) normalized.cpuLimit = c.cpuLimit;
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
+  if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness } as NormalizedReadinessProbe;
   for (const key of ["initContainerImage", "availabilityZones", "otherReplicasSelector", "replicasSelector", "nodeSelector", "annotations"] as const) {
     if (c[key] !== undefined) (normalized as unknown as Record<string, unknown>)[key] = c[key];

@@ -13,6 +13,8 @@ export interface LaunchSpec {
   memoryLimit?: string;
   cpuLimit?: string;
   scratchDirectory?: string;
+  /** The readiness probe, serialized: a changed probe is a changed process. */
+  readiness?: string;
 }
 
 /** How a process is stopped. Not part of the spec: changing it applies in place, without a restart. */

@@ -5,13 +5,17 @@ import { access, mkdir, readdir, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 import { UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
-import type { NamespacedOrchestrator, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import type { LogLine, LogOptions, NamespacedOrchestrator, RestartBackoff, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
 import { type NormalizedServiceConfig, evaluateArgs, validateId, validateServiceConfig } from "../contract/validation.js";
 import { type LaunchSpec, type StopPolicy, interpolate, specHash } from "./command.js";
 import { EventHub } from "./event-hub.js";
 import { readPidRecord } from "./identity.js";
-import { pidFilePath, stopRecordedProcesses } from "./leftovers.js";
+import { CgroupMetricsSampler } from "./launch/cgroup-metrics.js";
+import type { Launcher } from "./launch/types.js";
+import { pidFilePath, recordedIndices, stopRecordedProcesses } from "./leftovers.js";
+import { type LogRotation, ProcessLog, ensureFifos, readLogFiles } from "./logs.js";
 import { ProcessMetricsSampler, directoryDiskBytes } from "./metrics.js";
+import { readinessCheck } from "./readiness.js";
 import { readManifest, writeManifest } from "./service-manifest.js";
 import { listenAddresses } from "./sockets.js";
 import { ProcessSupervisor } from "./supervisor.js";
@@ -24,10 +28,14 @@ export interface NamespaceContext {
   imageDir: string;
   stateDir: string;
   scratchRoot: string;
+  logDir: string;
+  logRotation: LogRotation;
   suppressOutput: boolean;
   commandWrapper: string[];
-  restartDelayMs: number;
+  launcher: Launcher;
+  restartBackoff: Required<RestartBackoff>;
   adoptPollMs: number;
+  rolloutTimeoutMs: number;
   watchBufferSize: number;
   /** Reserves a run directory for (namespace, id); throws when another service of another namespace maps to it. */
   claimRunDir(fullId: string, owner: { namespace: string; id: string }): void;
@@ -36,15 +44,27 @@ export interface NamespaceContext {
   assertOpen(): void;
 }
 
+/** One process slot: its supervisor (replaced by rolling changes) and what outlives it. */
+interface Slot {
+  supervisor: ProcessSupervisor;
+  log: ProcessLog;
+  procSampler: ProcessMetricsSampler;
+  cgroupSampler: CgroupMetricsSampler;
+}
+
 interface ServiceRuntime {
   id: string;
+  fullId: string;
   config: NormalizedServiceConfig;
   image: string;
   runDir: string;
   scratchDir?: string;
-  supervisors: ProcessSupervisor[];
-  samplers: ProcessMetricsSampler[];
+  slots: Slot[];
+  warned: boolean;
 }
+
+/** The offline reasons that mean a new process failed rather than is still coming up. */
+const FAILED = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-failed", "backoff"]);
 
 /** The handle ensureService returns. */
 export class ProcessService implements Service {
@@ -86,10 +106,10 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const runDir = join(this.ctx.stateDir, fullId);
     const scratchDir = normalized.disk ? join(this.ctx.scratchRoot, fullId) : undefined;
     // Evaluated now so a throwing or malformed args function is refused before anything is written.
-    const specs = this.launchSpecs(normalized, image, runDir, scratchDir, normalized.scale);
+    const specs = this.launchSpecs(normalized, image, fullId, runDir, scratchDir, normalized.scale);
     return this.queue.run(async () => {
       this.ctx.assertOpen();
-      await this.apply(id, normalized, image, runDir, scratchDir, specs);
+      await this.apply({ id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) }, specs);
       return this.handle(id, normalized, runDir);
     });
   }
@@ -111,8 +131,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return path;
   }
 
-  private launchSpecs(config: NormalizedServiceConfig, image: string, runDir: string, scratchDir: string | undefined, scale: number): LaunchSpec[] {
-    const fullId = runDirName(runDir);
+  private launchSpecs(config: NormalizedServiceConfig, image: string, fullId: string, runDir: string, scratchDir: string | undefined, scale: number): LaunchSpec[] {
     const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(runDir, config.ports, i));
     return peerAddrs.map((listenAddrs, processIndex) => {
       const args = evaluateArgs(config, {
@@ -138,13 +157,14 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       };
       if (config.memoryLimit) spec.memoryLimit = config.memoryLimit.toString();
       if (config.cpuLimit) spec.cpuLimit = config.cpuLimit.toString();
+      if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
       if (scratchDir) spec.scratchDirectory = scratchDir;
       return spec;
     });
   }
 
-  private async apply(id: string, config: NormalizedServiceConfig, image: string, runDir: string, scratchDir: string | undefined, specs: LaunchSpec[]): Promise<void> {
-    const fullId = `${this.ctx.namespace}-${id}`;
+  private async apply(desired: ServiceRuntime, specs: LaunchSpec[]): Promise<void> {
+    const { id, fullId, config, runDir, scratchDir } = desired;
     const owner = { namespace: this.ctx.namespace, id };
     this.ctx.claimRunDir(fullId, owner);
     const manifest = await readManifest(runDir);
@@ -155,15 +175,16 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const previousScale = runtime?.config.scale ?? manifest?.scale ?? config.scale;
     // What each kept process would run under the new config, had the scale not changed:
     // a scale change alone must not restart the processes that stay.
-    const comparable = previousScale === config.scale ? specs : this.launchSpecs(config, image, runDir, scratchDir, previousScale);
+    const comparable = previousScale === config.scale ? specs : this.launchSpecs(config, desired.image, fullId, runDir, scratchDir, previousScale);
 
     await mkdir(runDir, { recursive: true });
+    await mkdir(this.ctx.logDir, { recursive: true });
     if (scratchDir) await mkdir(scratchDir, { recursive: true });
     await writeManifest(runDir, {
       namespace: owner.namespace,
       id,
       scale: config.scale,
-      image,
+      image: desired.image,
       ports: config.ports.map((p) => p.name),
       labels: config.labels,
       stopSignal: config.stopSignal,
@@ -171,83 +192,159 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       ...(scratchDir ? { scratchDirectory: scratchDir } : {}),
       updatedAt: new Date().toISOString(),
     });
-    const stopPolicy = stopPolicyOf(config);
 
     if (!runtime) {
-      const created: ServiceRuntime = { id, config, image, runDir, supervisors: [], samplers: [], ...(scratchDir ? { scratchDir } : {}) };
-      this.services.set(id, created);
+      this.services.set(id, desired);
       // Processes of a larger earlier scale that no slot will adopt.
-      await stopRecordedProcesses(runDir, stopPolicy, (index) => index >= config.scale);
-      const outcomes = specs.map((spec, i) => {
-        const supervisor = this.supervisor(created, i, spec, stopPolicy);
-        created.supervisors.push(supervisor);
-        created.samplers.push(new ProcessMetricsSampler());
-        return supervisor.start(readPidRecord(pidFilePath(runDir, i)));
-      });
-      await Promise.all(outcomes);
+      await this.stopLeftovers(desired, stopPolicyOf(config), manifest?.scale ?? 0, (index) => index >= config.scale);
+      await this.removeSlotFiles(desired, config.scale);
+      await this.addSlots(desired, 0, specs, true);
       // An adopted process launched from another config is replaced like any changed process.
-      await this.roll(created, specs, specs, stopPolicy);
+      await this.roll(desired, specs, specs);
       return;
     }
 
     runtime.config = config;
-    runtime.image = image;
+    runtime.image = desired.image;
     if (scratchDir) runtime.scratchDir = scratchDir;
-    for (const supervisor of runtime.supervisors) supervisor.stopPolicy = stopPolicy;
-    if (config.scale < runtime.supervisors.length) {
-      const removed = runtime.supervisors.splice(config.scale);
-      runtime.samplers.splice(config.scale);
-      await Promise.all(removed.map((s) => s.stop()));
+    for (const slot of runtime.slots) slot.supervisor.stopPolicy = stopPolicyOf(config);
+    if (config.scale < runtime.slots.length) {
+      const removed = runtime.slots.splice(config.scale);
+      await Promise.all(removed.map((slot) => slot.supervisor.stop()));
+      await this.removeSlotFiles(runtime, config.scale);
     }
-    await this.roll(runtime, comparable, specs, stopPolicy);
-    const outcomes: Promise<ServiceEvent>[] = [];
-    for (let i = runtime.supervisors.length; i < config.scale; i++) {
-      const supervisor = this.supervisor(runtime, i, specs[i]!, stopPolicy);
-      runtime.supervisors.push(supervisor);
-      runtime.samplers.push(new ProcessMetricsSampler());
-      outcomes.push(supervisor.start(null));
+    await this.roll(runtime, comparable, specs);
+    await this.addSlots(runtime, runtime.slots.length, specs, false);
+  }
+
+  /** Adds slots `from`..`to`-1 and starts them; resolves once each has made its first launch attempt. */
+  private async addSlots(runtime: ServiceRuntime, from: number, specs: LaunchSpec[], adopt: boolean): Promise<void> {
+    const indices = specs.map((_, i) => i).slice(from);
+    // One mkfifo for all new slots: a process spawn per pipe would dominate the start of hundreds of processes.
+    ensureFifos(indices.flatMap((i) => Object.values(this.fifos(runtime, i))));
+    await Promise.all(indices.map((i) => this.addSlot(runtime, i, specs[i]!, adopt ? readPidRecord(pidFilePath(runtime.runDir, i)) : null)));
+  }
+
+  private fifos(runtime: ServiceRuntime, index: number): { stdout: string; stderr: string } {
+    return { stdout: join(runtime.runDir, `${index}.stdout`), stderr: join(runtime.runDir, `${index}.stderr`) };
+  }
+
+  private async addSlot(runtime: ServiceRuntime, index: number, spec: LaunchSpec, record: ReturnType<typeof readPidRecord>): Promise<void> {
+    const slot: Slot = {
+      supervisor: undefined as unknown as ProcessSupervisor,
+      log: new ProcessLog({
+        fifos: this.fifos(runtime, index),
+        file: this.logFile(runtime.fullId, index),
+        rotation: this.ctx.logRotation,
+        ...(this.ctx.suppressOutput ? {} : { echoPrefix: `${runtime.fullId}-${index}` }),
+      }),
+      procSampler: new ProcessMetricsSampler(),
+      cgroupSampler: new CgroupMetricsSampler(),
+    };
+    slot.supervisor = this.supervisor(runtime, index, spec, slot.log);
+    runtime.slots[index] = slot;
+    await slot.supervisor.start(record);
+  }
+
+  private logFile(fullId: string, index: number): string {
+    return join(this.ctx.logDir, `${fullId}-${index}.log`);
+  }
+
+  /**
+   * Stops processes recorded in PID files that no slot owns (identity-checked),
+   * then kills and removes their cgroups, of the recorded indices and of every
+   * index below `knownScale`, that pass `filter`.
+   */
+  private async stopLeftovers(runtime: Pick<ServiceRuntime, "fullId" | "runDir">, policy: StopPolicy, knownScale: number, filter: (index: number) => boolean): Promise<void> {
+    await stopRecordedProcesses(runtime.runDir, policy, filter);
+    const indices = new Set([...(await recordedIndices(runtime.runDir)), ...Array.from({ length: knownScale }, (_, i) => i)]);
+    await Promise.all(
+      [...indices].filter(filter).map(async (processIndex) => {
+        const group = await this.ctx.launcher.reopen({ environmentId: this.ctx.environmentId, fullId: runtime.fullId, processIndex }).catch(() => null);
+        if (!group) return;
+        await group.kill().catch(() => {});
+        await group.remove().catch(() => {});
+      }),
+    );
+  }
+
+  /** Files of slots at or above `from` (after a scale-down, or left by a larger earlier scale). */
+  private async removeSlotFiles(runtime: ServiceRuntime, from: number): Promise<void> {
+    const prefix = `${runtime.fullId}-`;
+    let logs: string[] = [];
+    try {
+      logs = await readdir(this.ctx.logDir);
+    } catch {}
+    for (const name of logs) {
+      const match = /^(\d+)\.log(\.\d+)?$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "");
+      if (match && Number(match[1]) >= from) await rm(join(this.ctx.logDir, name), { force: true });
     }
-    await Promise.all(outcomes);
+    let entries: string[] = [];
+    try {
+      entries = await readdir(runtime.runDir);
+    } catch {}
+    for (const name of entries) {
+      const match = /^(\d+)\.(stdout|stderr)$/.exec(name);
+      if (match && Number(match[1]) >= from) await rm(join(runtime.runDir, name), { force: true });
+    }
   }
 
   /**
    * Replaces, one at a time and highest index first, every process whose spec
-   * differs from the desired one; each replacement must come online before the
-   * next is touched, so a bad change takes down at most one process.
+   * differs from the desired one; each replacement must come online (ready,
+   * where there is a probe) before the next is touched, so a bad change takes
+   * down at most one process. A replacement that fails or is not online within
+   * the rollout timeout stops the roll; the processes not yet replaced keep running.
    */
-  private async roll(runtime: ServiceRuntime, comparable: LaunchSpec[], desired: LaunchSpec[], stopPolicy: StopPolicy): Promise<void> {
-    for (let i = runtime.supervisors.length - 1; i >= 0; i--) {
-      const current = runtime.supervisors[i]!;
-      const runningHash = current.runningSpecHash ?? current.desiredSpecHash;
+  private async roll(runtime: ServiceRuntime, comparable: LaunchSpec[], desired: LaunchSpec[]): Promise<void> {
+    for (let i = runtime.slots.length - 1; i >= 0; i--) {
+      const slot = runtime.slots[i]!;
+      const runningHash = slot.supervisor.runningSpecHash ?? slot.supervisor.desiredSpecHash;
       if (runningHash === specHash(comparable[i]!)) continue;
-      await current.stop();
-      const replacement = this.supervisor(runtime, i, desired[i]!, stopPolicy);
-      runtime.supervisors[i] = replacement;
-      runtime.samplers[i] = new ProcessMetricsSampler();
-      const outcome = await replacement.start(null);
+      await slot.supervisor.stop();
+      slot.supervisor = this.supervisor(runtime, i, desired[i]!, slot.log);
+      await slot.supervisor.start(null);
+      let outcome: ServiceEvent;
+      try {
+        outcome = await slot.supervisor.waitFor((e) => e.status === "online" || FAILED.has(e.reason ?? ""), this.ctx.rolloutTimeoutMs);
+      } catch (error) {
+        throw new Error(`rolling change of service "${runtime.id}" stopped at process ${i}: not online: ${(error as Error).message}${i > 0 ? `; processes 0..${i - 1} still run the previous config` : ""}`);
+      }
       if (outcome.status !== "online") {
         throw new Error(
-          `rolling change of service "${runtime.id}" stopped at process ${i}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ""}; processes 0..${i - 1} still run the previous config`,
+          `rolling change of service "${runtime.id}" stopped at process ${i}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ""}${i > 0 ? `; processes 0..${i - 1} still run the previous config` : ""}`,
         );
       }
     }
   }
 
-  private supervisor(runtime: ServiceRuntime, processIndex: number, spec: LaunchSpec, stopPolicy: StopPolicy): ProcessSupervisor {
+  private supervisor(runtime: ServiceRuntime, processIndex: number, spec: LaunchSpec, log: ProcessLog): ProcessSupervisor {
+    const { config } = runtime;
     const onCrash = this.ctx.onCrash;
     return new ProcessSupervisor({
+      environmentId: this.ctx.environmentId,
+      fullId: runtime.fullId,
       serviceId: runtime.id,
       processIndex,
-      name: `${this.ctx.namespace}-${runtime.id}-${processIndex}`,
       pidFile: pidFilePath(runtime.runDir, processIndex),
       spec,
       specHash: specHash(spec),
-      stopPolicy,
+      limits: { ...(config.memoryLimit ? { memoryLimit: config.memoryLimit } : {}), ...(config.cpuLimit ? { cpuLimit: config.cpuLimit } : {}) },
+      stopPolicy: stopPolicyOf(config),
+      restartPolicy: config.restartPolicy,
+      backoff: { ...this.ctx.restartBackoff, ...config.restartBackoff },
+      ...(config.readiness ? { readiness: readinessCheck(config.readiness, spec.listenAddrs, spec.env) } : {}),
+      launcher: this.ctx.launcher,
+      log,
       socketPaths: Object.values(spec.listenAddrs),
-      suppressOutput: this.ctx.suppressOutput,
-      restartDelayMs: this.ctx.restartDelayMs,
       adoptPollMs: this.ctx.adoptPollMs,
       onEvent: (event) => this.hub.publish(event),
+      onWarning: (warning) => {
+        if (runtime.warned) return;
+        runtime.warned = true;
+        const current = runtime.slots[processIndex]?.supervisor.status;
+        this.hub.publish({ ...(current ?? { serviceId: runtime.id, processId: processIndex, status: "offline", restartCount: 0 }), time: new Date(), warning });
+      },
       ...(onCrash ? { onCrash: (event: ServiceEvent) => onCrash(event, this.ctx.namespace) } : {}),
     });
   }
@@ -271,7 +368,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       const runDir = join(this.ctx.stateDir, fullId);
       const runtime = this.services.get(id);
       this.services.delete(id);
-      if (runtime) await Promise.all(runtime.supervisors.map((s) => s.stop()));
+      if (runtime) await Promise.all(runtime.slots.map((slot) => slot.supervisor.stop()));
       const manifest = await readManifest(runDir);
       if (manifest && (manifest.namespace !== this.ctx.namespace || manifest.id !== id)) return; // another service's directory
       const policy = manifest
@@ -279,13 +376,14 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
         : runtime
           ? stopPolicyOf(runtime.config)
           : { signal: "SIGTERM" as const, graceMs: 10_000 };
-      await stopRecordedProcesses(runDir, policy);
+      const scale = Math.max(manifest?.scale ?? 0, runtime?.config.scale ?? 0);
+      await this.stopLeftovers({ fullId, runDir }, policy, scale, () => true);
       // Sockets of processes no supervisor of ours owned (leftovers), hashed ones included.
       const ports = manifest?.ports ?? runtime?.config.ports.map((p) => p.name) ?? [];
-      const scale = Math.max(manifest?.scale ?? 0, runtime?.config.scale ?? 0);
       for (let i = 0; i < scale; i++) {
         for (const path of Object.values(listenAddresses(runDir, ports.map((name) => ({ name })), i))) await rm(path, { force: true });
       }
+      await this.removeSlotFiles({ fullId, runDir } as ServiceRuntime, 0);
       const scratch = runtime?.scratchDir ?? manifest?.scratchDirectory;
       await rm(runDir, { recursive: true, force: true });
       if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -322,7 +420,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   private snapshot(): ServiceEvent[] {
     const events: ServiceEvent[] = [];
     for (const id of [...this.services.keys()].sort()) {
-      for (const supervisor of this.services.get(id)!.supervisors) events.push({ ...supervisor.status });
+      for (const slot of this.services.get(id)!.slots) events.push({ ...slot.supervisor.status });
     }
     return events;
   }
@@ -332,8 +430,40 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     validateId("service id", id);
     const runtime = this.services.get(id);
     if (!runtime) throw new UnknownServiceError(id);
-    const diskBytes = runtime.scratchDir ? await directoryDiskBytes(runtime.scratchDir) : null;
-    return runtime.supervisors.map((supervisor, i) => ({ ...runtime.samplers[i]!.sample(supervisor.pid), diskBytes }));
+    const [diskBytes, perProcess] = await Promise.all([
+      runtime.scratchDir ? directoryDiskBytes(runtime.scratchDir) : null,
+      Promise.all(
+        runtime.slots.map(async (slot) => {
+          // The whole cgroup where the process has one (children included), else its tree from /proc.
+          const group = slot.supervisor.processCgroup;
+          if (group) {
+            const metrics = await slot.cgroupSampler.read(group).catch(() => null);
+            if (metrics && metrics.memoryBytes !== null) return metrics;
+          }
+          return slot.procSampler.sample(slot.supervisor.pid);
+        }),
+      ),
+    ]);
+    return perProcess.map((m) => ({ ...m, diskBytes }));
+  }
+
+  /** Output lines of one process: the last `tail` (all without it), then with `follow` every new one. */
+  logs(id: string, processIndex: number, opts: LogOptions = {}): AsyncIterableIterator<LogLine> {
+    this.ctx.assertOpen();
+    validateId("service id", id);
+    if (!Number.isInteger(processIndex) || processIndex < 0) throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
+    const runtime = this.services.get(id);
+    if (!runtime) throw new UnknownServiceError(id);
+    const slot = runtime.slots[processIndex];
+    if (!slot) throw new ValidationError("processIndex", `service "${id}" has ${runtime.slots.length} processes`, processIndex);
+    return slot.log.read(opts);
+  }
+
+  /** Log lines of a process from its files alone (no follow), e.g. for a leftover service. */
+  readLogFiles(id: string, processIndex: number, tail?: number): LogLine[] {
+    validateId("service id", id);
+    return readLogFiles(this.logFile(`${this.ctx.namespace}-${id}`, processIndex), this.ctx.logRotation.files, tail);
   }
 
   updateSchedulingConfig(config: ServiceSchedulingConfig): void {
@@ -348,7 +478,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   /** Stops (or, with leaveRunning, lets go of) every process of the namespace. */
   async close(leaveRunning: boolean): Promise<void> {
     await this.queue.drain();
-    const supervisors = [...this.services.values()].flatMap((r) => r.supervisors);
+    const supervisors = [...this.services.values()].flatMap((r) => r.slots.map((s) => s.supervisor));
     if (leaveRunning) supervisors.forEach((s) => s.detach());
     else await Promise.all(supervisors.map((s) => s.stop()));
     this.services.clear();
@@ -358,9 +488,4 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
 
 function stopPolicyOf(config: NormalizedServiceConfig): StopPolicy {
   return { signal: config.stopSignal, graceMs: config.terminationGracePeriodMs };
-}
-
-/** `<namespace>-<id>`, the run directory's own name. */
-function runDirName(runDir: string): string {
-  return runDir.slice(runDir.lastIndexOf(sep) + 1);
 }

@@ -3,7 +3,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
 import type { Orchestrator, ServiceEvent } from "../contract/types.js";
-import { validateId } from "../contract/validation.js";
+import type { RestartBackoff } from "../contract/types.js";
+import { SERVICE_DEFAULTS, restartBackoffSchema, validateId } from "../contract/validation.js";
+import { selectLauncher } from "./launch/select.js";
+import type { Launcher, LauncherKind } from "./launch/types.js";
+import { DEFAULT_LOG_ROTATION, type LogRotation } from "./logs.js";
 import { NamespacedProcessOrchestrator } from "./namespace.js";
 
 export interface ProcessOrchestratorConfig {
@@ -23,8 +27,16 @@ export interface ProcessOrchestratorConfig {
   /** A child killed by SIGABRT/SIGBUS/SIGSEGV/SIGTRAP/SIGILL stops every process and exits this host with status 1. */
   propagateCrashes?: boolean;
   tcpProxy?: { listenAddr: string; prometheusServiceDiscoveryDir?: string };
-  /** Pause before a process that exited is launched again. Default 1000 ms. */
-  restartDelayMs?: number;
+  /** How processes are started so their limits hold. auto: systemd where a user manager runs, else cgroups where writable, else direct. */
+  launcher?: "auto" | LauncherKind;
+  /** Restart back-off for every service (each service may override it). Defaults: 100 ms doubling up to 10 s, ±20 % jitter, reset after 30 s up. */
+  restartBackoff?: RestartBackoff;
+  /** Where process logs go. Default: `<stateDir>/logs`. */
+  logDir?: string;
+  /** Log rotation by size. Default: 10 MiB x 5 files. */
+  logRotation?: Partial<LogRotation>;
+  /** How long a rolling change waits for each replacement to come online. Default 120 s. */
+  rolloutTimeoutMs?: number;
   /** How often a process adopted from an earlier instance is checked for exit. Default 250 ms. */
   adoptPollMs?: number;
   /** Events a watcher may fall behind before it is resynchronised with a snapshot. Default 10000. */
@@ -44,8 +56,10 @@ export class ProcessOrchestrator implements Orchestrator {
   private crashing = false;
 
   private constructor(
-    readonly config: Readonly<Required<Pick<ProcessOrchestratorConfig, "imageDir" | "environmentId" | "scratchDirectory" | "secretsDir" | "stateDir">>> &
+    readonly config: Readonly<Required<Pick<ProcessOrchestratorConfig, "imageDir" | "environmentId" | "scratchDirectory" | "secretsDir" | "stateDir" | "logDir">>> &
       Readonly<ProcessOrchestratorConfig>,
+    /** How this orchestrator starts processes (chosen once, at create). */
+    readonly launcher: Launcher,
   ) {}
 
   static async create(config: ProcessOrchestratorConfig): Promise<ProcessOrchestrator> {
@@ -58,17 +72,24 @@ export class ProcessOrchestrator implements Orchestrator {
     } catch {
       throw new ValidationError("imageDir", "must be an existing directory", config.imageDir);
     }
+    const launcher = await selectLauncher(config.launcher ?? "auto");
     await mkdir(stateDir, { recursive: true });
+    const logDir = resolve(config.logDir ?? join(stateDir, "logs"));
+    await mkdir(logDir, { recursive: true });
     await mkdir(config.scratchDirectory, { recursive: true });
     await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
     await chmod(config.secretsDir, 0o700);
-    return new ProcessOrchestrator({
-      ...checked,
-      imageDir,
-      stateDir: await realpath(stateDir),
-      scratchDirectory: await realpath(config.scratchDirectory),
-      secretsDir: await realpath(config.secretsDir),
-    });
+    return new ProcessOrchestrator(
+      {
+        ...checked,
+        imageDir,
+        stateDir: await realpath(stateDir),
+        logDir: await realpath(logDir),
+        scratchDirectory: await realpath(config.scratchDirectory),
+        secretsDir: await realpath(config.secretsDir),
+      },
+      launcher,
+    );
   }
 
   namespace(name: string): NamespacedProcessOrchestrator {
@@ -82,10 +103,14 @@ export class ProcessOrchestrator implements Orchestrator {
         imageDir: this.config.imageDir,
         stateDir: this.config.stateDir,
         scratchRoot: this.config.scratchDirectory,
+        logDir: this.config.logDir,
+        logRotation: { ...DEFAULT_LOG_ROTATION, ...this.config.logRotation },
         suppressOutput: this.config.suppressOutput ?? false,
         commandWrapper: this.config.commandWrapper ?? [],
-        restartDelayMs: this.config.restartDelayMs ?? 1000,
+        launcher: this.launcher,
+        restartBackoff: { ...SERVICE_DEFAULTS.restartBackoff, ...this.config.restartBackoff },
         adoptPollMs: this.config.adoptPollMs ?? 250,
+        rolloutTimeoutMs: this.config.rolloutTimeoutMs ?? 120_000,
         watchBufferSize: this.config.watchBufferSize ?? 10_000,
         claimRunDir: (fullId, owner) => this.claimRunDir(fullId, owner),
         releaseRunDir: (fullId) => this.runDirOwners.delete(fullId),
@@ -146,11 +171,24 @@ function checkConfig(config: ProcessOrchestratorConfig): ProcessOrchestratorConf
   if (config.commandWrapper !== undefined && (!Array.isArray(config.commandWrapper) || !config.commandWrapper.every((p) => typeof p === "string"))) {
     throw new ValidationError("commandWrapper", "must be an array of strings");
   }
-  for (const field of ["restartDelayMs", "adoptPollMs", "watchBufferSize"] as const) {
+  for (const field of ["adoptPollMs", "watchBufferSize", "rolloutTimeoutMs"] as const) {
     const value = config[field];
-    if (value !== undefined && (!Number.isInteger(value) || value < (field === "restartDelayMs" ? 0 : 1))) {
-      throw new ValidationError(field, field === "restartDelayMs" ? "must be a non-negative integer" : "must be a positive integer", value);
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ValidationError(field, "must be a positive integer", value);
+  }
+  if (config.launcher !== undefined && !["auto", "direct", "systemd", "cgroup"].includes(config.launcher)) {
+    throw new ValidationError("launcher", 'must be "auto", "direct", "systemd" or "cgroup"', config.launcher);
+  }
+  if (config.restartBackoff !== undefined) {
+    const result = restartBackoffSchema.safeParse(config.restartBackoff);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw new ValidationError(["restartBackoff", ...issue.path.map(String)].join("."), issue.message);
     }
+  }
+  const rotation = config.logRotation;
+  if (rotation !== undefined) {
+    if (rotation.maxBytes !== undefined && (!Number.isInteger(rotation.maxBytes) || rotation.maxBytes < 1)) throw new ValidationError("logRotation.maxBytes", "must be a positive integer", rotation.maxBytes);
+    if (rotation.files !== undefined && (!Number.isInteger(rotation.files) || rotation.files < 1)) throw new ValidationError("logRotation.files", "must be a positive integer", rotation.files);
   }
   return config;
 }

@@ -126,18 +126,12 @@ export class CgroupGroup implements ProcessCgroup {
   }
 
   /**
-   * v1 fallback: freeze the group so nothing forks or exits (and no PID is
-   * reused) between listing and signalling, SIGKILL each PID, then thaw so the
-   * kills are delivered.
+   * Fallback where cgroup.kill is missing (v1, kernels before 5.14): freeze the
+   * group so nothing forks or exits (and no PID is reused) between listing and
+   * signalling, SIGKILL each PID, then thaw so the kills are delivered.
    */
   private async killEachFrozen(): Promise<void> {
-    const freezer = this.layout.version === "v1" ? this.layout.freezer : undefined;
-    const state = freezer ? join(this.dir(freezer.mountPoint), "freezer.state") : undefined;
-    if (state && (await tryWriteValue(state, "FROZEN"))) {
-      // FREEZING until every task stopped; a task that never freezes (D state) is signalled anyway.
-      const until = Date.now() + 1000;
-      while (Date.now() < until && (await readText(state))?.trim() !== "FROZEN") await delay(2);
-    }
+    const thaw = await this.freeze();
     try {
       for (const pid of await this.pids()) {
         try {
@@ -147,8 +141,30 @@ export class CgroupGroup implements ProcessCgroup {
         }
       }
     } finally {
-      if (state) await tryWriteValue(state, "THAWED");
+      await thaw();
     }
+  }
+
+  /** Freezes with the v1 freezer, else v2 cgroup.freeze; returns the thaw. Best effort: a task that never freezes (D state) is signalled anyway. */
+  private async freeze(): Promise<() => Promise<void>> {
+    const freezer = this.layout.version === "v1" ? this.layout.freezer : undefined;
+    const until = Date.now() + 1000;
+    if (freezer) {
+      const state = join(this.dir(freezer.mountPoint), "freezer.state");
+      if (await tryWriteValue(state, "FROZEN")) {
+        while (Date.now() < until && (await readText(state))?.trim() !== "FROZEN") await delay(2);
+      }
+      return async () => void (await tryWriteValue(state, "THAWED"));
+    }
+    const u = this.unifiedDir();
+    if (u) {
+      const file = join(u, "cgroup.freeze");
+      if (await tryWriteValue(file, "1")) {
+        while (Date.now() < until && (await readKey(join(u, "cgroup.events"), "frozen")) !== 1) await delay(2);
+      }
+      return async () => void (await tryWriteValue(file, "0"));
+    }
+    return async () => {};
   }
 
   async remove(opts: { timeoutMs?: number } = {}): Promise<void> {

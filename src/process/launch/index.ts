@@ -10,8 +10,10 @@
 //     const after = prep.cgroup ? await prep.cgroup.oomKillCount() : undefined;
 //     const { reason, exitCode } = classifyExit({ code, signal, oomKillsBefore: prep.oomKillsBefore, oomKillsAfter: after });
 //   });
-//   stop: signal the process group, after the grace period `await prep.cgroup?.kill()`;
-//   once stopped for good (drop, scale-down, close): `await prep.cgroup?.remove()`.
+//   stop: signal the process group; after the grace period, or as soon as the main process exited,
+//   `await prep.cgroup?.kill()` takes whatever is left in the group (grandchildren in other sessions too).
+//   relaunch: just prepare() again (same group; leftovers in it are killed, limits rewritten).
+//   once stopped for good (drop, scale-down, close): `await group.kill(); await group.remove()`.
 //   adoption: `await launcher.reopen({ environmentId, fullId, processIndex })` gives the group back (cgroup launcher only);
 //   its baseline for classifyExit is `await group.oomKillCount()` at adoption.
 //   metrics: `new CgroupMetricsSampler().read(group)` per process; fall back to /proc without a group.

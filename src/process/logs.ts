@@ -1,0 +1,220 @@
+// Log capture. Each process writes its stdout and stderr into two named pipes
+// in its run directory, opened read-write for it: the process itself then
+// always holds a reader, so it never gets EPIPE when the orchestrator dies,
+// and the next instance re-opens the pipes by path and keeps reading where
+// the last one stopped (lines written meanwhile wait in the pipe buffer).
+// We timestamp each line, append it to `<logDir>/<namespace>-<id>-<i>.log`
+// (rotated by size), hand it to followers and optionally echo it.
+import { spawnSync } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { Socket } from "node:net";
+import type { LogLine, LogOptions } from "../contract/types.js";
+
+export interface LogRotation {
+  /** Size at which the current file is rotated. */
+  maxBytes: number;
+  /** Files kept in all, the current one included. */
+  files: number;
+}
+
+export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, files: 5 };
+
+type Stream = LogLine["stream"];
+
+/** Creates the named pipes that do not exist yet, in one mkfifo call (Node has no mkfifo). */
+export function ensureFifos(paths: string[]): void {
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length === 0) return;
+  const result = spawnSync("mkfifo", ["-m", "600", ...missing], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr || result.error?.message}`);
+}
+
+export interface ProcessLogOptions {
+  fifos: Record<Stream, string>;
+  file: string;
+  rotation: LogRotation;
+  /** Echo each line as `<prefix> | <line>` on our own stdout/stderr. */
+  echoPrefix?: string;
+}
+
+/** The log of one process slot: survives restarts of the process and of the orchestrator. */
+export class ProcessLog {
+  private readonly lines = new EventEmitter();
+  private readers: Socket[] = [];
+  private fd: number | null = null;
+  private size = 0;
+  private readonly partial: Record<Stream, string> = { stdout: "", stderr: "" };
+
+  constructor(private readonly options: ProcessLogOptions) {
+    this.lines.setMaxListeners(0);
+  }
+
+  /**
+   * Opens the pipes for a process about to be spawned and starts reading
+   * them. Returns the descriptors to give the child; close them once it is spawned.
+   */
+  openForChild(): { stdout: number; stderr: number } {
+    ensureFifos(Object.values(this.options.fifos));
+    // Writers first, then readers, and ours closed only after the spawn: a
+    // process that writes and exits at once still leaves its bytes in the pipe.
+    const stdout = openSync(this.options.fifos.stdout, constants.O_RDWR);
+    const stderr = openSync(this.options.fifos.stderr, constants.O_RDWR);
+    this.attach();
+    return { stdout, stderr };
+  }
+
+  /** Starts reading the pipes (again): after a spawn, or for an adopted process. */
+  attach(): void {
+    this.detach();
+    ensureFifos(Object.values(this.options.fifos));
+    for (const stream of ["stdout", "stderr"] as const) {
+      const fd = openSync(this.options.fifos[stream], constants.O_RDONLY | constants.O_NONBLOCK);
+      const reader = new Socket({ fd, readable: true, writable: false });
+      reader.setEncoding("utf8");
+      reader.on("data", (chunk: string) => this.ingest(stream, chunk));
+      reader.on("end", () => {
+        this.flushPartial(stream);
+        reader.destroy();
+      });
+      reader.on("error", () => reader.destroy());
+      this.readers.push(reader);
+    }
+  }
+
+  /** Stops reading; what the process writes from now on waits in the pipe for the next reader. */
+  detach(): void {
+    for (const reader of this.readers) reader.destroy();
+    this.readers = [];
+  }
+
+  close(): void {
+    this.detach();
+    for (const stream of ["stdout", "stderr"] as const) this.flushPartial(stream);
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private ingest(stream: Stream, chunk: string): void {
+    const text = this.partial[stream] + chunk;
+    const parts = text.split("\n");
+    let rest = parts.pop() ?? "";
+    // A process that never ends a line must not grow this buffer without bound.
+    if (rest.length > 64 * 1024) {
+      parts.push(rest);
+      rest = "";
+    }
+    this.partial[stream] = rest;
+    if (parts.length > 0) this.record(stream, parts);
+  }
+
+  private flushPartial(stream: Stream): void {
+    if (this.partial[stream]) this.record(stream, [this.partial[stream]]);
+    this.partial[stream] = "";
+  }
+
+  private record(stream: Stream, texts: string[]): void {
+    const time = new Date();
+    const stamp = time.toISOString();
+    this.append(texts.map((line) => `${stamp} ${stream} ${line}\n`).join(""));
+    if (this.options.echoPrefix !== undefined) {
+      const target = stream === "stdout" ? process.stdout : process.stderr;
+      target.write(texts.map((line) => `${this.options.echoPrefix} | ${line}\n`).join(""));
+    }
+    for (const line of texts) this.lines.emit("line", { time, stream, line } satisfies LogLine);
+  }
+
+  private append(data: string): void {
+    const bytes = Buffer.from(data);
+    if (this.fd === null) {
+      this.fd = openSync(this.options.file, "a", 0o640);
+      this.size = fstatSync(this.fd).size;
+    }
+    if (this.size > 0 && this.size + bytes.length > this.options.rotation.maxBytes) this.rotate();
+    writeSync(this.fd!, bytes);
+    this.size += bytes.length;
+  }
+
+  private rotate(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    const { file } = this.options;
+    const keep = this.options.rotation.files;
+    rmSync(`${file}.${keep - 1}`, { force: true });
+    for (let i = keep - 2; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+    if (keep > 1) renameSync(file, `${file}.1`);
+    else rmSync(file, { force: true });
+    this.fd = openSync(file, "a", 0o640);
+    this.size = 0;
+  }
+
+  /** The last `tail` lines (all without it), then, with `follow`, every new line until `signal` aborts. */
+  read(options: LogOptions = {}): AsyncIterableIterator<LogLine> {
+    const queue: LogLine[] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    const onLine = (line: LogLine) => {
+      queue.push(line);
+      wake?.();
+    };
+    // Subscribe and read the files in one tick: lines are recorded synchronously, so none falls between.
+    if (options.follow) this.lines.on("line", onLine);
+    const history = readLogFiles(this.options.file, this.options.rotation.files, options.tail);
+    queue.unshift(...history);
+    const finish = () => {
+      done = true;
+      this.lines.off("line", onLine);
+      wake?.();
+    };
+    if (options.signal?.aborted) finish();
+    else options.signal?.addEventListener("abort", finish, { once: true });
+    const follow = options.follow ?? false;
+    const iterator: AsyncIterableIterator<LogLine> = {
+      async next() {
+        for (;;) {
+          if (queue.length > 0 && !done) return { done: false, value: queue.shift()! };
+          if (done || !follow) {
+            finish();
+            return { done: true, value: undefined };
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+      },
+      async return() {
+        finish();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+}
+
+const LINE = /^(\S+) (stdout|stderr) (.*)$/;
+
+/** Lines of a log file and its rotated predecessors, oldest first; only the last `tail` when given. */
+export function readLogFiles(file: string, files: number, tail?: number): LogLine[] {
+  const collected: LogLine[][] = [];
+  let count = 0;
+  for (let i = 0; i < files; i++) {
+    const path = i === 0 ? file : `${file}.${i}`;
+    let text: string;
+    try {
+      if (!statSync(path).isFile()) continue;
+      text = readFileSync(path, "utf8");
+    } catch {
+      continue;
+    }
+    const lines = text.split("\n").flatMap((raw) => {
+      const match = LINE.exec(raw);
+      return match ? [{ time: new Date(match[1]!), stream: match[2] as Stream, line: match[3]! }] : [];
+    });
+    collected.unshift(lines);
+    count += lines.length;
+    if (tail !== undefined && count >= tail) break;
+  }
+  const all = collected.flat();
+  return tail === undefined ? all : tail === 0 ? [] : all.slice(-tail);
+}
