@@ -116,7 +116,7 @@ export class ProcessLog {
   private record(stream: Stream, texts: string[]): void {
     const time = new Date();
     const stamp = time.toISOString();
-    this.append(texts.map((line) => `${stamp} ${stream} ${line}\n`).join(""));
+    this.append(texts.map((line) => `${stamp} ${stream} ${line}\n`));
     if (this.options.echoPrefix !== undefined) {
       const target = stream === "stdout" ? process.stdout : process.stderr;
       target.write(texts.map((line) => `${this.options.echoPrefix} | ${line}\n`).join(""));
@@ -124,15 +124,31 @@ export class ProcessLog {
     for (const line of texts) this.lines.emit("line", { time, stream, line } satisfies LogLine);
   }
 
-  private append(data: string): void {
-    const bytes = Buffer.from(data);
+  /** Appends whole lines, rotating between lines so no file grows past maxBytes (unless one line alone is longer). */
+  private append(lines: string[]): void {
     if (this.fd === null) {
       this.fd = openSync(this.options.file, "a", 0o640);
       this.size = fstatSync(this.fd).size;
     }
-    if (this.size > 0 && this.size + bytes.length > this.options.rotation.maxBytes) this.rotate();
-    writeSync(this.fd!, bytes);
-    this.size += bytes.length;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      if (batchBytes === 0) return;
+      writeSync(this.fd!, Buffer.concat(batch, batchBytes));
+      this.size += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const line of lines) {
+      const bytes = Buffer.from(line);
+      if (this.size + batchBytes > 0 && this.size + batchBytes + bytes.length > this.options.rotation.maxBytes) {
+        flush();
+        this.rotate();
+      }
+      batch.push(bytes);
+      batchBytes += bytes.length;
+    }
+    flush();
   }
 
   private rotate(): void {

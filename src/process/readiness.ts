@@ -43,8 +43,11 @@ function socketProbe(path: string): Probe {
       };
       signal.addEventListener("abort", () => fail(new Error("timed out")), { once: true });
       socket.once("connect", () => {
-        socket.destroy();
         resolve();
+        // Close politely: a server that greets each connection must not see a reset.
+        socket.resume();
+        socket.end();
+        socket.setTimeout(1000, () => socket.destroy());
       });
       socket.once("error", fail);
     });

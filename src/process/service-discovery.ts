@@ -92,10 +92,16 @@ export function writeServiceDiscoveryFile(
   targets: readonly ServiceDiscoveryTarget[],
   options: WriteServiceDiscoveryOptions = {},
 ): Promise<void> {
-  const path = serviceDiscoveryPath(dir, namespace);
   const { removeWhenEmpty = true, durable = true } = options;
-  // Rendered now, so bad input is rejected before anything is queued or written.
-  const contents = targets.length === 0 && removeWhenEmpty ? undefined : serializeServiceDiscovery(renderServiceDiscovery(namespace, targets));
+  let path: string;
+  let contents: string | undefined;
+  try {
+    path = serviceDiscoveryPath(dir, namespace);
+    // Rendered now, so bad input is rejected before anything is queued or written.
+    if (targets.length > 0 || !removeWhenEmpty) contents = serializeServiceDiscovery(renderServiceDiscovery(namespace, targets));
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return inOrder(path, async () => {
     if (contents === undefined) return removeFile(path, dir, durable);
     await mkdir(dir, { recursive: true });
@@ -106,7 +112,12 @@ export function writeServiceDiscoveryFile(
 
 /** Removes `<dir>/<namespace>.json` if it exists; queued behind pending writes of the same file. */
 export function removeServiceDiscoveryFile(dir: string, namespace: string, options: { durable?: boolean } = {}): Promise<void> {
-  const path = serviceDiscoveryPath(dir, namespace);
+  let path: string;
+  try {
+    path = serviceDiscoveryPath(dir, namespace);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return inOrder(path, () => removeFile(path, dir, options.durable ?? true));
 }
 

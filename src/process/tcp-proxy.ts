@@ -20,11 +20,20 @@ export interface TcpProxyOptions {
    * connection open after the proxy has closed its own. Default 10 s.
    */
   lingerMs?: number;
+  /**
+   * A backend whose accept queue is full refuses a Unix-socket connect at once
+   * (EAGAIN) where a TCP client would just wait; the proxy retries for up to this
+   * long before giving up on the connection. Default 5 s.
+   */
+  backendConnectTimeoutMs?: number;
+  /** Called each time a connect to a busy backend (EAGAIN) is retried; `attempt` counts from 1. */
+  onConnectRetry?: (error: Error, attempt: number) => void;
 }
 
 interface Forward {
   client: Socket;
-  backend: Socket;
+  backend: Socket | undefined;
+  retry: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -42,17 +51,21 @@ export class TcpProxy {
   readonly #server: Server;
   readonly #forwards = new Set<Forward>();
   readonly #onConnectionError: ((error: Error) => void) | undefined;
+  readonly #onConnectRetry: ((error: Error, attempt: number) => void) | undefined;
   readonly #lingerMs: number;
+  readonly #backendConnectTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
   private constructor(server: Server, options: TcpProxyOptions, bound: AddressInfo) {
     this.#server = server;
-    this.name = options.name ?? `tcp-proxy(${options.socketPath})`;
+    this.name = options.name ?? "tcp-proxy";
     this.socketPath = options.socketPath;
     this.host = bound.address;
     this.port = bound.port;
     this.#onConnectionError = options.onConnectionError;
+    this.#onConnectRetry = options.onConnectRetry;
     this.#lingerMs = options.lingerMs ?? 10_000;
+    this.#backendConnectTimeoutMs = options.backendConnectTimeoutMs ?? 5_000;
     server.on("connection", (client) => this.#forward(client));
     // Errors after listening (EMFILE on accept, ...) must not crash the orchestrator; the listener keeps going.
     server.on("error", (error) => this.#onConnectionError?.(error));
@@ -97,8 +110,9 @@ export class TcpProxy {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       for (const forward of this.#forwards) {
+        clearTimeout(forward.retry);
         forward.client.destroy();
-        forward.backend.destroy();
+        forward.backend?.destroy();
       }
       this.#forwards.clear();
     });
@@ -110,21 +124,35 @@ export class TcpProxy {
       client.destroy();
       return;
     }
-    const backend = connect({ path: this.socketPath, allowHalfOpen: true });
-    const forward: Forward = { client, backend };
+    const forward: Forward = { client, backend: undefined, retry: undefined };
     this.#forwards.add(forward);
-    let open = 2;
-    const onClose = (): void => {
-      if (--open === 0) this.#forwards.delete(forward);
-    };
-    client.once("close", onClose);
-    backend.once("close", onClose);
-    // Errors are reported through the pipelines or the connect failure below; these
-    // listeners only keep a late error (after both pipelines finished) from being fatal.
+    // A fully closed client means both directions are done (or were torn down by an error).
+    client.once("close", () => {
+      clearTimeout(forward.retry);
+      this.#forwards.delete(forward);
+    });
+    // Errors are reported through the pipelines or the connect failure; this listener
+    // only keeps an error after both pipelines finished from being fatal.
     client.on("error", () => {});
+    this.#connectBackend(forward, 0, performance.now());
+  }
+
+  #connectBackend(forward: Forward, attempt: number, startedAt: number): void {
+    const { client } = forward;
+    // The client stays paused (pauseOnConnect) until its backend answers, so nothing
+    // is read that could not be forwarded.
+    const backend = connect({ path: this.socketPath, allowHalfOpen: true });
+    forward.backend = backend;
     backend.on("error", () => {});
-    // Until the backend answers, the client stays paused (pauseOnConnect), so nothing is read that could not be forwarded.
-    const onConnectFailure = (error: Error): void => {
+    const onConnectFailure = (error: NodeJS.ErrnoException): void => {
+      if (client.destroyed || this.#closing !== undefined) return;
+      const elapsed = performance.now() - startedAt;
+      if (error.code === "EAGAIN" && elapsed < this.#backendConnectTimeoutMs) {
+        this.#onConnectRetry?.(error, attempt + 1);
+        const delay = Math.min(2 ** attempt, 100, this.#backendConnectTimeoutMs - elapsed);
+        forward.retry = setTimeout(() => this.#connectBackend(forward, attempt + 1, startedAt), delay);
+        return;
+      }
       this.#report(error);
       closeClientCleanly(client, this.#lingerMs);
     };
@@ -139,14 +167,13 @@ export class TcpProxy {
       // destroys both sockets on an error, so a reset on one side resets the other.
       pipeline(client, backend, (error) => this.#settle(forward, error));
       pipeline(backend, client, (error) => this.#settle(forward, error));
-      client.resume();
     });
   }
 
   #settle(forward: Forward, error: NodeJS.ErrnoException | null): void {
     if (error === null || error === undefined) return;
     forward.client.destroy();
-    forward.backend.destroy();
+    forward.backend?.destroy();
     // A close caused by close() or by the peer going away is not worth reporting.
     if (this.#closing === undefined && error.code !== "ERR_STREAM_PREMATURE_CLOSE") this.#report(error);
   }
