@@ -1,2 +1,3 @@
 export * from "./contract/index.js";
 export * from "./process/index.js";
+export * from "./kubernetes/index.js";

@@ -1,0 +1,292 @@
+import type {
+  V1Container,
+  V1EnvVar,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1Probe,
+  V1ResourceRequirements,
+  V1Service,
+  V1StatefulSet,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import { ValidationError } from "../contract/errors.js";
+import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
+import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
+import { validateId, validateServiceConfig, type NormalizedServiceConfig } from "../contract/validation.js";
+import { PROCESS_INDEX_ENV, escapeExpansion, renderArgs } from "./args.js";
+import { sha256Hex } from "./hash.js";
+import {
+  CONTAINER_NAME,
+  INIT_CONTAINER_NAME,
+  POD_INDEX_LABEL,
+  POD_TEMPLATE_HASH_ANNOTATION,
+  SCALE_LABEL,
+  isReservedLabelKey,
+  objectName,
+  selectorLabels,
+  validateNamePrefix,
+} from "./names.js";
+import { assignPorts, isIanaServiceName } from "./ports.js";
+import { renderScheduling, sortedRecord } from "./scheduling.js";
+
+export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
+
+/** How services are rendered; every field has a default. */
+export interface RenderOptions {
+  /** Kubernetes namespace the objects live in (default "default"); part of the peer addresses. */
+  kubernetesNamespace?: string;
+  /** Prepended to every object name, so several environments can share a Kubernetes namespace. */
+  namePrefix?: string;
+  imagePullPolicy?: ImagePullPolicy;
+  serviceAccount?: string;
+  schedulingConfig?: ServiceSchedulingConfig;
+  /** StorageClass of the scratch volume; default: the cluster's default StorageClass. */
+  ephemeralVolumeStorageClass?: string;
+  /** Size of the scratch volume when the service has no diskLimit (bytes, default 10 GiB). */
+  defaultDiskBytes?: number;
+  /** Where the scratch volume is mounted (default "/scratch"). */
+  scratchDirectory?: string;
+  /** DNS domain of the cluster (default "cluster.local"). */
+  clusterDomain?: string;
+  /**
+   * How long pods stay on a node that is NotReady or unreachable (default 30 s,
+   * as Materialize sets it; Kubernetes' own default is 300 s).
+   */
+  nodeFailureTolerationSeconds?: number;
+}
+
+export interface RenderedManifests {
+  service: V1Service;
+  statefulSet: V1StatefulSet;
+}
+
+/** Everything ensureService needs from one rendering. */
+export interface RenderedService extends RenderedManifests {
+  name: string;
+  podTemplateHash: string;
+  /** Port name to port number. */
+  ports: Record<string, number>;
+  /** One DNS name per process. */
+  hosts: string[];
+}
+
+const DEFAULT_DISK_BYTES = 10 * 1024 ** 3;
+
+/** Signals Kubernetes accepts as a container's stopSignal. */
+const KUBERNETES_STOP_SIGNALS = new Set([
+  "SIGABRT", "SIGALRM", "SIGBUS", "SIGCHLD", "SIGCLD", "SIGCONT", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGIO", "SIGIOT",
+  "SIGKILL", "SIGPIPE", "SIGPOLL", "SIGPROF", "SIGPWR", "SIGQUIT", "SIGSEGV", "SIGSTKFLT", "SIGSTOP", "SIGSYS", "SIGTERM",
+  "SIGTRAP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGWINCH", "SIGXCPU", "SIGXFSZ",
+]);
+
+/**
+ * The headless Service and the StatefulSet that `ensureService` would apply for
+ * this service. Pure: no cluster is contacted. Throws ValidationError for input
+ * the orchestrator would refuse.
+ */
+export function renderManifests(namespace: string, id: string, config: ServiceConfig, options: RenderOptions = {}): RenderedManifests {
+  const { service, statefulSet } = renderService(namespace, id, validateForKubernetes(config), options);
+  return { service, statefulSet };
+}
+
+/** The contract's validation plus what only Kubernetes cares about. */
+export function validateForKubernetes(config: ServiceConfig): NormalizedServiceConfig {
+  const normalized = validateServiceConfig(config);
+  for (const key of Object.keys(normalized.labels)) {
+    if (isReservedLabelKey(key)) throw new ValidationError(`labels.${key}`, "is reserved for corral's own labels");
+  }
+  if (config.stopSignal !== undefined && !KUBERNETES_STOP_SIGNALS.has(config.stopSignal)) {
+    throw new ValidationError("stopSignal", "is not a signal Kubernetes can send", config.stopSignal);
+  }
+  return normalized;
+}
+
+export function renderService(namespace: string, id: string, config: NormalizedServiceConfig, options: RenderOptions = {}): RenderedService {
+  validateId("namespace", namespace);
+  validateId("id", id);
+  const kubernetesNamespace = validateId("kubernetesNamespace", options.kubernetesNamespace ?? "default");
+  const name = objectName(validateNamePrefix(options.namePrefix ?? ""), namespace, id);
+  const ports = assignPorts(config.ports);
+  const hosts = Array.from({ length: config.scale }, (_, i) => `${name}-${i}.${name}.${kubernetesNamespace}.svc.${options.clusterDomain ?? "cluster.local"}`);
+  const matchLabels = selectorLabels(namespace, id);
+  const { template, hash } = renderPodTemplate(namespace, id, config, config.scale, options);
+
+  const objectLabels = sortedRecord({ ...config.labels, ...matchLabels });
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: kubernetesNamespace, labels: objectLabels },
+    spec: {
+      clusterIP: "None",
+      selector: matchLabels,
+      // Peers must find each other before they are Ready, or a service whose
+      // readiness needs its peers would never become Ready.
+      publishNotReadyAddresses: true,
+      ports: config.ports.map((p) => ({ name: p.name, port: ports[p.name]!, targetPort: ports[p.name]!, protocol: "TCP" })),
+    },
+  };
+  const statefulSet: V1StatefulSet = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name, namespace: kubernetesNamespace, labels: objectLabels },
+    spec: {
+      replicas: config.scale,
+      selector: { matchLabels },
+      serviceName: name,
+      podManagementPolicy: "Parallel",
+      // corral replaces pods itself, one at a time and only those whose template changed.
+      updateStrategy: { type: "OnDelete" },
+      template,
+    },
+  };
+  return { name, service, statefulSet, podTemplateHash: hash, ports, hosts };
+}
+
+/**
+ * The pod template for the service at a given scale, with its hash. The hash
+ * covers everything but the scale label: a pod made for another scale is
+ * current when its hash equals the template rendered for the scale it records.
+ */
+export function renderPodTemplate(
+  namespace: string,
+  id: string,
+  config: NormalizedServiceConfig,
+  scale: number,
+  options: RenderOptions = {},
+): { template: V1PodTemplateSpec; hash: string } {
+  const kubernetesNamespace = options.kubernetesNamespace ?? "default";
+  const name = objectName(options.namePrefix ?? "", namespace, id);
+  const ports = assignPorts(config.ports);
+  const scheduling = options.schedulingConfig ?? {};
+  const disk = config.disk || scheduling.alwaysUseDisk === true;
+  const scratchDirectory = options.scratchDirectory ?? "/scratch";
+  const domain = options.clusterDomain ?? "cluster.local";
+
+  const listenAddrs = Object.fromEntries(config.ports.map((p) => [p.name, `0.0.0.0:${ports[p.name]}`]));
+  const peerAddrs = Array.from({ length: scale }, (_, i) =>
+    Object.fromEntries(config.ports.map((p) => [p.name, `${name}-${i}.${name}.${kubernetesNamespace}.svc.${domain}:${ports[p.name]}`])),
+  );
+  const assignmentsFor = (processIndex: number): ServiceAssignments => {
+    const a: ServiceAssignments = { processIndex, listenAddrs: { ...listenAddrs }, peerAddrs: peerAddrs.map((p) => ({ ...p })) };
+    if (disk) a.scratchDirectory = scratchDirectory;
+    return a;
+  };
+  const { args, usesIndex } = renderArgs(config, assignmentsFor, scale);
+
+  const resources: V1ResourceRequirements = {};
+  const quantities: Record<string, string> = {};
+  // Requests equal limits: the scheduler reserves what the process may use, so it is never starved by a neighbour.
+  if (config.cpuLimit) quantities.cpu = `${config.cpuLimit.millicpus}m`;
+  if (config.memoryLimit) quantities.memory = String(config.memoryLimit.bytes);
+  if (Object.keys(quantities).length > 0) {
+    resources.limits = { ...quantities };
+    resources.requests = { ...quantities };
+  }
+
+  const env: V1EnvVar[] = Object.keys(config.env)
+    .sort()
+    .map((key) => ({ name: key, value: escapeExpansion(config.env[key]!) }));
+  if (usesIndex) env.push({ name: PROCESS_INDEX_ENV, valueFrom: { fieldRef: { fieldPath: `metadata.labels['${POD_INDEX_LABEL}']` } } });
+
+  const container: V1Container = {
+    name: CONTAINER_NAME,
+    image: config.image,
+    args,
+  };
+  if (options.imagePullPolicy) container.imagePullPolicy = options.imagePullPolicy;
+  if (env.length > 0) container.env = env;
+  if (config.ports.length > 0) {
+    container.ports = config.ports.map((p) => {
+      const port: { containerPort: number; protocol: string; name?: string } = { containerPort: ports[p.name]!, protocol: "TCP" };
+      if (isIanaServiceName(p.name)) port.name = p.name;
+      return port;
+    });
+  }
+  if (Object.keys(resources).length > 0) container.resources = resources;
+  const probe = renderReadinessProbe(config, ports);
+  if (probe) container.readinessProbe = probe;
+  if (config.stopSignal !== "SIGTERM") container.lifecycle = { stopSignal: config.stopSignal };
+  if (scheduling.securityContextEnabled) {
+    container.securityContext = {
+      privileged: false,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      seccompProfile: { type: "RuntimeDefault" },
+      capabilities: { drop: ["ALL"] },
+    };
+  }
+
+  const volumes: V1Volume[] = [];
+  const volumeMounts: V1VolumeMount[] = [];
+  if (disk) {
+    volumeMounts.push({ name: "scratch", mountPath: scratchDirectory });
+    const spec: { accessModes: string[]; resources: { requests: Record<string, string> }; storageClassName?: string } = {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: String(config.diskLimit?.bytes ?? options.defaultDiskBytes ?? DEFAULT_DISK_BYTES) } },
+    };
+    if (options.ephemeralVolumeStorageClass) spec.storageClassName = options.ephemeralVolumeStorageClass;
+    volumes.push({ name: "scratch", ephemeral: { volumeClaimTemplate: { spec } } });
+  }
+  if (volumeMounts.length > 0) container.volumeMounts = volumeMounts;
+
+  const tolerationSeconds = options.nodeFailureTolerationSeconds ?? 30;
+  const tolerations: V1Toleration[] = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"].map((key) => ({
+    key,
+    operator: "Exists",
+    effect: "NoExecute",
+    tolerationSeconds,
+  }));
+
+  const spec: V1PodSpec = {
+    containers: [container],
+    terminationGracePeriodSeconds: Math.ceil(config.terminationGracePeriodMs / 1000),
+    tolerations,
+  };
+  if (config.initContainerImage) {
+    const init: V1Container = { name: INIT_CONTAINER_NAME, image: config.initContainerImage };
+    if (options.imagePullPolicy) init.imagePullPolicy = options.imagePullPolicy;
+    if (container.resources) init.resources = container.resources;
+    if (container.securityContext) init.securityContext = container.securityContext;
+    init.env = [
+      { name: "CORRAL_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "CORRAL_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "CORRAL_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    ];
+    spec.initContainers = [init];
+  }
+  if (volumes.length > 0) spec.volumes = volumes;
+  // A stop signal other than the image's needs the pod's OS spelled out (ContainerStopSignals).
+  if (container.lifecycle?.stopSignal) spec.os = { name: "linux" };
+  if (options.serviceAccount) spec.serviceAccountName = options.serviceAccount;
+  const placement = renderScheduling(namespace, selectorLabels(namespace, id), config, scale, scheduling);
+  if (placement.nodeSelector) spec.nodeSelector = placement.nodeSelector;
+  if (placement.affinity) spec.affinity = placement.affinity;
+  if (placement.topologySpreadConstraints) spec.topologySpreadConstraints = placement.topologySpreadConstraints;
+
+  const labels = sortedRecord({ ...config.labels, ...selectorLabels(namespace, id) });
+  const annotations = sortedRecord({ ...config.annotations });
+  const template: V1PodTemplateSpec = { metadata: { labels, annotations }, spec };
+  const hash = sha256Hex(template);
+  template.metadata = {
+    labels: sortedRecord({ ...labels, [SCALE_LABEL]: String(scale) }),
+    annotations: sortedRecord({ ...annotations, [POD_TEMPLATE_HASH_ANNOTATION]: hash }),
+  };
+  return { template, hash };
+}
+
+function renderReadinessProbe(config: NormalizedServiceConfig, ports: Record<string, number>): V1Probe | undefined {
+  const r = config.readiness;
+  if (!r) return undefined;
+  const probe: V1Probe = {
+    periodSeconds: Math.max(1, Math.ceil(r.periodMs / 1000)),
+    timeoutSeconds: Math.max(1, Math.ceil(r.timeoutMs / 1000)),
+    failureThreshold: r.failureThreshold,
+  };
+  // Port numbers, not names: container port names are limited to 15 characters, corral's to 63.
+  if (r.socket !== undefined) probe.tcpSocket = { port: ports[r.socket]! };
+  else if (r.http !== undefined) probe.httpGet = { port: ports[r.http.port]!, path: r.http.path };
+  else if (r.exec !== undefined) probe.exec = { command: [...r.exec] };
+  return probe;
+}

@@ -1,0 +1,203 @@
+import { OrchestratorClosedError, UnknownServiceError, ValidationError } from "../contract/errors.js";
+import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
+import type { LogLine, LogOptions, NamespacedOrchestrator, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import { validateId } from "../contract/validation.js";
+import type { KubeClient } from "./client.js";
+import { podLogs } from "./logs.js";
+import { renderPodTemplate, renderService, validateForKubernetes, type RenderOptions, type RenderedService } from "./manifests.js";
+import { fetchMetrics } from "./metrics.js";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACE_LABEL, SERVICE_ID_LABEL, labelSelectorString, objectName, podName } from "./names.js";
+import { replaceChangedPods, waitForPodsGone } from "./rollout.js";
+import { PodWatch } from "./watch.js";
+
+/** What every namespace of one KubernetesOrchestrator shares. */
+export interface NamespaceContext {
+  client: KubeClient;
+  render: Omit<RenderOptions, "schedulingConfig">;
+  namePrefix: string;
+  rolloutTimeoutMs: number;
+  stopTimeoutMs: number;
+  pollIntervalMs: number;
+  watchBufferSize: number;
+  isClosed(): boolean;
+  /** Stops with the orchestrator. */
+  signal: AbortSignal;
+}
+
+/** Where one Kubernetes service listens: "<pod>.<service>.<ns>.svc.<domain>:<port>" per process. */
+export class KubernetesService implements Service {
+  constructor(
+    readonly id: string,
+    private readonly hosts: string[],
+    private readonly ports: Record<string, number>,
+  ) {}
+
+  addresses(port: string): string[] {
+    const number = Object.hasOwn(this.ports, port) ? this.ports[port] : undefined;
+    if (number === undefined) throw new ValidationError("port", `is not a port of service "${this.id}"`, port);
+    return this.hosts.map((host) => `${host}:${number}`);
+  }
+}
+
+export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator {
+  #queue: Promise<unknown> = Promise.resolve();
+  #scheduling: ServiceSchedulingConfig;
+  readonly #watches = new Set<PodWatch>();
+
+  constructor(
+    private readonly ctx: NamespaceContext,
+    readonly namespace: string,
+    scheduling: ServiceSchedulingConfig,
+  ) {
+    this.#scheduling = structuredClone(scheduling);
+  }
+
+  /** Runs calls of this namespace one after another, in the order they were made. */
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.ctx.isClosed()) throw new OrchestratorClosedError();
+      return work();
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkOpen(): void {
+    if (this.ctx.isClosed()) throw new OrchestratorClosedError();
+  }
+
+  #name(id: string): string {
+    return objectName(this.ctx.namePrefix, this.namespace, id);
+  }
+
+  async ensureService(id: string, config: ServiceConfig): Promise<Service> {
+    this.#checkOpen();
+    validateId("id", id);
+    const normalized = validateForKubernetes(config);
+    const options: RenderOptions = { ...this.ctx.render, schedulingConfig: structuredClone(this.#scheduling) };
+    // Rendered now, before anything is written: bad input fails here, and the
+    // scheduling config in force at the call is the one applied.
+    const rendered = renderService(this.namespace, id, normalized, options);
+    const hashes = new Map<number, string>([[normalized.scale, rendered.podTemplateHash]]);
+    const hashAt = (scale: number): string => {
+      let hash = hashes.get(scale);
+      if (hash === undefined) {
+        try {
+          hash = renderPodTemplate(this.namespace, id, normalized, scale, options).hash;
+        } catch {
+          hash = ""; // args that cannot be rendered at the old scale: the pod is stale
+        }
+        hashes.set(scale, hash);
+      }
+      return hash;
+    };
+    return this.#enqueue(() => this.#ensure(id, rendered, hashAt));
+  }
+
+  async #ensure(id: string, rendered: RenderedService, hashAt: (scale: number) => string): Promise<Service> {
+    const { client } = this.ctx;
+    const existing = await client.getStatefulSet(rendered.name);
+    const labels = existing?.metadata?.labels ?? {};
+    if (existing && (labels[NAMESPACE_LABEL] !== this.namespace || labels[SERVICE_ID_LABEL] !== id)) {
+      throw new Error(
+        `StatefulSet "${rendered.name}" in Kubernetes namespace "${client.namespace}" belongs to ${labels[SERVICE_ID_LABEL] === undefined ? "something other than corral" : `corral service "${labels[NAMESPACE_LABEL]}/${labels[SERVICE_ID_LABEL]}"`}; refusing to take it over`,
+      );
+    }
+    const scale = rendered.statefulSet.spec!.replicas!;
+    await client.applyService(rendered.service);
+    await client.applyStatefulSet(rendered.statefulSet);
+    const wait = { pollIntervalMs: this.ctx.pollIntervalMs, signal: this.ctx.signal };
+    const oldScale = existing?.spec?.replicas ?? 0;
+    if (oldScale > scale) {
+      await waitForPodsGone(client, { namespace: this.namespace, id, name: rendered.name }, scale, { ...wait, timeoutMs: this.ctx.stopTimeoutMs });
+    }
+    // Also on first creation: a new StatefulSet adopts orphaned pods that match its selector.
+    await replaceChangedPods(client, { namespace: this.namespace, id, name: rendered.name, scale, hashAt }, { ...wait, timeoutMs: this.ctx.rolloutTimeoutMs });
+    return new KubernetesService(id, rendered.hosts, rendered.ports);
+  }
+
+  async dropService(id: string): Promise<void> {
+    this.#checkOpen();
+    validateId("id", id);
+    const name = this.#name(id);
+    return this.#enqueue(async () => {
+      const { client } = this.ctx;
+      const existing = await client.getStatefulSet(name);
+      const labels = existing?.metadata?.labels ?? {};
+      // Never delete what another namespace (or someone else) owns under the same name.
+      if (existing && (labels[NAMESPACE_LABEL] !== this.namespace || labels[SERVICE_ID_LABEL] !== id)) return;
+      await client.deleteStatefulSet(name);
+      await client.deleteService(name);
+      await waitForPodsGone(client, { namespace: this.namespace, id, name }, 0, {
+        timeoutMs: this.ctx.stopTimeoutMs,
+        pollIntervalMs: this.ctx.pollIntervalMs,
+        signal: this.ctx.signal,
+      });
+    });
+  }
+
+  async listServices(): Promise<string[]> {
+    this.#checkOpen();
+    return this.#enqueue(async () => {
+      const sets = await this.ctx.client.listStatefulSets(labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: this.namespace }));
+      const ids = new Set<string>();
+      for (const set of sets) {
+        const id = set.metadata?.labels?.[SERVICE_ID_LABEL];
+        if (id === undefined || set.metadata?.deletionTimestamp !== undefined) continue;
+        let expected: string;
+        try {
+          expected = this.#name(id);
+        } catch {
+          continue;
+        }
+        // Same labels, other name prefix: another environment's service.
+        if (set.metadata?.name === expected) ids.add(id);
+      }
+      return [...ids].sort();
+    });
+  }
+
+  watchServices(opts: { signal?: AbortSignal } = {}): AsyncIterable<ServiceEvent> {
+    this.#checkOpen();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.ctx.signal]) : this.ctx.signal;
+    const watch: PodWatch = new PodWatch({
+      client: this.ctx.client,
+      namespace: this.namespace,
+      namePrefix: this.ctx.namePrefix,
+      maxBuffered: this.ctx.watchBufferSize,
+      signal,
+      onClose: () => this.#watches.delete(watch),
+    });
+    this.#watches.add(watch);
+    return watch.buffer;
+  }
+
+  async fetchServiceMetrics(id: string): Promise<ServiceProcessMetrics[]> {
+    this.#checkOpen();
+    validateId("id", id);
+    const name = this.#name(id);
+    // Queued like every other call, so metrics right after an ensure see the service.
+    return this.#enqueue(async () => {
+      const set = await this.ctx.client.getStatefulSet(name);
+      if (!set || set.metadata?.labels?.[SERVICE_ID_LABEL] !== id || set.metadata.labels[NAMESPACE_LABEL] !== this.namespace) throw new UnknownServiceError(id);
+      return fetchMetrics(this.ctx.client, this.namespace, id, name, set.spec?.replicas ?? 0);
+    });
+  }
+
+  logs(id: string, processIndex: number, opts: LogOptions = {}): AsyncIterable<LogLine> {
+    this.#checkOpen();
+    validateId("id", id);
+    if (!Number.isSafeInteger(processIndex) || processIndex < 0) throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
+    if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0)) throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
+    return podLogs(this.ctx.client, podName(this.#name(id), processIndex), opts);
+  }
+
+  updateSchedulingConfig(config: ServiceSchedulingConfig): void {
+    this.#scheduling = structuredClone(config);
+  }
+
+  /** Ends this namespace's watches (the orchestrator is closing). */
+  close(): void {
+    for (const watch of this.#watches) watch.stop();
+  }
+}

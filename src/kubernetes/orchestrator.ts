@@ -1,0 +1,128 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
+import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
+import type { NamespacedOrchestrator, Orchestrator, SecretsController } from "../contract/types.js";
+import { validateId } from "../contract/validation.js";
+import { KubeClient, contextNamespace, loadClientNode, loadKubeConfig } from "./client.js";
+import type { ImagePullPolicy, RenderOptions } from "./manifests.js";
+import { NamespacedKubernetesOrchestrator } from "./namespaced.js";
+import { validateNamePrefix } from "./names.js";
+import type { RetryOptions } from "./retry.js";
+import { KubernetesSecretsController } from "./secrets.js";
+
+export interface KubernetesOrchestratorConfig {
+  /** A kubeconfig file path or a loaded KubeConfig; default: $KUBECONFIG or ~/.kube/config, else in-cluster credentials. */
+  kubeconfig?: string | KubeConfig;
+  /** A kubeconfig context other than the current one. */
+  context?: string;
+  /** Where services live; default: the context's namespace, else "default". */
+  kubernetesNamespace?: string;
+  /** Prepended to every object name, so several environments can share a Kubernetes namespace. */
+  namePrefix?: string;
+  imagePullPolicy?: ImagePullPolicy;
+  serviceAccount?: string;
+  /** Initial scheduling config of every namespace; `updateSchedulingConfig` changes it per namespace. */
+  schedulingConfig?: ServiceSchedulingConfig;
+  /** StorageClass of scratch volumes; default: the cluster's default. */
+  ephemeralVolumeStorageClass?: string;
+  /** Scratch volume size for services without a diskLimit (bytes, default 10 GiB). */
+  defaultDiskBytes?: number;
+  clusterDomain?: string;
+  nodeFailureTolerationSeconds?: number;
+  /** Server-side apply field manager (default "corral"). */
+  fieldManager?: string;
+  retry?: RetryOptions;
+  /** How long one replaced pod may take to come back Ready (default 300 s). */
+  rolloutTimeoutMs?: number;
+  /** How long dropService and scale-down wait for pods to go (default 120 s). */
+  stopTimeoutMs?: number;
+  /** How often rollouts and stops look at the pods (default 500 ms). */
+  pollIntervalMs?: number;
+  /** Events a watcher may fall behind before it is resynchronised (default 10 000). */
+  watchBufferSize?: number;
+}
+
+/**
+ * The contract on a Kubernetes cluster: a headless Service and a StatefulSet per
+ * service, pods watched for status, Secrets for secrets. Everything it creates
+ * lives in one Kubernetes namespace and carries corral's labels.
+ */
+export class KubernetesOrchestrator implements Orchestrator {
+  readonly kubernetesNamespace: string;
+  readonly namePrefix: string;
+  readonly #client: KubeClient;
+  readonly #namespaces = new Map<string, NamespacedKubernetesOrchestrator>();
+  readonly #config: KubernetesOrchestratorConfig;
+  readonly #closed = new AbortController();
+  #secrets: KubernetesSecretsController | undefined;
+
+  constructor(config: KubernetesOrchestratorConfig = {}) {
+    this.namePrefix = validateNamePrefix(config.namePrefix ?? "");
+    for (const key of ["rolloutTimeoutMs", "stopTimeoutMs", "pollIntervalMs", "watchBufferSize", "defaultDiskBytes", "nodeFailureTolerationSeconds"] as const) {
+      const value = config[key];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new ValidationError(key, "must be a non-negative integer", value);
+    }
+    if (config.imagePullPolicy !== undefined && !["Always", "IfNotPresent", "Never"].includes(config.imagePullPolicy)) {
+      throw new ValidationError("imagePullPolicy", 'must be "Always", "IfNotPresent" or "Never"', config.imagePullPolicy);
+    }
+    const kc = loadKubeConfig(config);
+    this.kubernetesNamespace = validateId("kubernetesNamespace", config.kubernetesNamespace ?? contextNamespace(kc) ?? "default");
+    this.#config = config;
+    this.#client = new KubeClient(kc, this.kubernetesNamespace, config.fieldManager ?? "corral", config.retry);
+  }
+
+  /** Loads the Kubernetes client (kept out of corral's import so the process backend starts fast), then connects. */
+  static async create(config: KubernetesOrchestratorConfig = {}): Promise<KubernetesOrchestrator> {
+    await loadClientNode();
+    return new KubernetesOrchestrator(config);
+  }
+
+  namespace(name: string): NamespacedOrchestrator {
+    if (this.#closed.signal.aborted) throw new OrchestratorClosedError();
+    validateId("namespace", name);
+    let ns = this.#namespaces.get(name);
+    if (!ns) {
+      const c = this.#config;
+      ns = new NamespacedKubernetesOrchestrator(
+        {
+          client: this.#client,
+          render: renderOptionsOf(c, this.kubernetesNamespace, this.namePrefix),
+          namePrefix: this.namePrefix,
+          rolloutTimeoutMs: c.rolloutTimeoutMs ?? 300_000,
+          stopTimeoutMs: c.stopTimeoutMs ?? 120_000,
+          pollIntervalMs: c.pollIntervalMs ?? 500,
+          watchBufferSize: c.watchBufferSize ?? 10_000,
+          isClosed: () => this.#closed.signal.aborted,
+          signal: this.#closed.signal,
+        },
+        name,
+        c.schedulingConfig ?? {},
+      );
+      this.#namespaces.set(name, ns);
+    }
+    return ns;
+  }
+
+  secretsController(): SecretsController {
+    this.#secrets ??= new KubernetesSecretsController(this.#client, this.namePrefix);
+    return this.#secrets;
+  }
+
+  /** Ends every watch. Services keep running on the cluster; a later orchestrator finds them with listServices. */
+  async close(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
+    this.#closed.abort();
+    for (const ns of this.#namespaces.values()) ns.close();
+  }
+}
+
+function renderOptionsOf(c: KubernetesOrchestratorConfig, kubernetesNamespace: string, namePrefix: string): RenderOptions {
+  const render: RenderOptions = { kubernetesNamespace, namePrefix };
+  if (c.imagePullPolicy !== undefined) render.imagePullPolicy = c.imagePullPolicy;
+  if (c.serviceAccount !== undefined) render.serviceAccount = c.serviceAccount;
+  if (c.ephemeralVolumeStorageClass !== undefined) render.ephemeralVolumeStorageClass = c.ephemeralVolumeStorageClass;
+  if (c.defaultDiskBytes !== undefined) render.defaultDiskBytes = c.defaultDiskBytes;
+  if (c.clusterDomain !== undefined) render.clusterDomain = c.clusterDomain;
+  if (c.nodeFailureTolerationSeconds !== undefined) render.nodeFailureTolerationSeconds = c.nodeFailureTolerationSeconds;
+  return render;
+}
