@@ -4,7 +4,10 @@
 // and the next instance re-opens the pipes by path and keeps reading where
 // the last one stopped (lines written meanwhile wait in the pipe buffer).
 // We timestamp each line, append it to `<logDir>/<namespace>-<id>-<i>.log`
-// (rotated by size), hand it to followers and optionally echo it.
+// (rotated by size), hand it to followers and optionally echo it. The one
+// loss: a chunk read by an orchestrator that is SIGKILLed before it wrote it.
+// Lines written while no orchestrator reads wait in the pipe (64 KiB; then the
+// writer blocks until the next instance adopts it) and get the time they are read.
 import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";

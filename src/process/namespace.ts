@@ -16,6 +16,8 @@ import { pidFilePath, recordedIndices, stopRecordedProcesses } from "./leftovers
 import { type LogRotation, ProcessLog, ensureFifos, readLogFiles } from "./logs.js";
 import { ProcessMetricsSampler, directoryDiskBytes } from "./metrics.js";
 import { readinessCheck } from "./readiness.js";
+import { type ServiceDiscoveryTarget, writeServiceDiscoveryFile } from "./service-discovery.js";
+import { TcpProxy } from "./tcp-proxy.js";
 import { readManifest, writeManifest } from "./service-manifest.js";
 import { listenAddresses } from "./sockets.js";
 import { ProcessSupervisor } from "./supervisor.js";
@@ -37,6 +39,8 @@ export interface NamespaceContext {
   adoptPollMs: number;
   rolloutTimeoutMs: number;
   watchBufferSize: number;
+  /** One TCP listener per process and port forwarding to its Unix socket, when set. */
+  tcpProxy?: { listenAddr: string; prometheusServiceDiscoveryDir?: string };
   /** Reserves a run directory for (namespace, id); throws when another service of another namespace maps to it. */
   claimRunDir(fullId: string, owner: { namespace: string; id: string }): void;
   releaseRunDir(fullId: string): void;
@@ -50,6 +54,8 @@ interface Slot {
   log: ProcessLog;
   procSampler: ProcessMetricsSampler;
   cgroupSampler: CgroupMetricsSampler;
+  /** Port name → TCP proxy in front of the process's socket; kept across restarts so its address is stable. */
+  proxies: Map<string, TcpProxy>;
 }
 
 interface ServiceRuntime {
@@ -72,14 +78,24 @@ export class ProcessService implements Service {
     readonly id: string,
     private readonly ports: readonly string[],
     private readonly addressesByPort: ReadonlyMap<string, string[]>,
+    private readonly tcpAddressesByPort: ReadonlyMap<string, string[]> | null,
   ) {}
 
+  /** The Unix socket of each process for `port`, in process order. */
   addresses(port: string): string[] {
-    const addresses = this.addressesByPort.get(port);
-    if (!addresses) {
-      throw new ValidationError("port", `service "${this.id}" has no port named ${JSON.stringify(port)}; its ports are: ${this.ports.join(", ") || "(none)"}`);
-    }
-    return [...addresses];
+    return [...this.lookup(this.addressesByPort, port)];
+  }
+
+  /** The TCP proxy address ("host:port") of each process for `port`, in process order. */
+  tcpAddresses(port: string): string[] {
+    if (!this.tcpAddressesByPort) throw new ValidationError("tcpProxy", "is not enabled for this orchestrator: there are no TCP addresses");
+    return [...this.lookup(this.tcpAddressesByPort, port)];
+  }
+
+  private lookup(map: ReadonlyMap<string, string[]>, port: string): string[] {
+    const found = map.get(port);
+    if (!found) throw new ValidationError("port", `service "${this.id}" has no port named ${JSON.stringify(port)}; its ports are: ${this.ports.join(", ") || "(none)"}`);
+    return found;
   }
 }
 
@@ -109,8 +125,12 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const specs = this.launchSpecs(normalized, image, fullId, runDir, scratchDir, normalized.scale);
     return this.queue.run(async () => {
       this.ctx.assertOpen();
-      await this.apply({ id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) }, specs);
-      return this.handle(id, normalized, runDir);
+      try {
+        await this.apply({ id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) }, specs);
+      } finally {
+        await this.writeServiceDiscovery();
+      }
+      return this.handle(this.services.get(id)!);
     });
   }
 
@@ -211,6 +231,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     if (config.scale < runtime.slots.length) {
       const removed = runtime.slots.splice(config.scale);
       await Promise.all(removed.map((slot) => slot.supervisor.stop()));
+      await this.closeProxies(removed);
       await this.removeSlotFiles(runtime, config.scale);
     }
     await this.roll(runtime, comparable, specs);
@@ -231,6 +252,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
 
   private async addSlot(runtime: ServiceRuntime, index: number, spec: LaunchSpec, record: ReturnType<typeof readPidRecord>): Promise<void> {
     const slot: Slot = {
+      proxies: new Map(),
       supervisor: undefined as unknown as ProcessSupervisor,
       log: new ProcessLog({
         fifos: this.fifos(runtime, index),
@@ -243,7 +265,49 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     };
     slot.supervisor = this.supervisor(runtime, index, spec, slot.log);
     runtime.slots[index] = slot;
+    await this.syncProxies(runtime, slot, index, spec);
     await slot.supervisor.start(record);
+  }
+
+  /** Opens a TCP proxy for each port of the slot (closing those of ports that are gone), when the proxy is enabled. */
+  private async syncProxies(runtime: ServiceRuntime, slot: Slot, index: number, spec: LaunchSpec): Promise<void> {
+    const proxy = this.ctx.tcpProxy;
+    if (!proxy) return;
+    for (const [name, listener] of slot.proxies) {
+      if (spec.listenAddrs[name] === listener.socketPath) continue;
+      slot.proxies.delete(name);
+      await listener.close();
+    }
+    for (const port of runtime.config.ports) {
+      if (slot.proxies.has(port.name)) continue;
+      const listener = await TcpProxy.listen({
+        host: proxy.listenAddr,
+        socketPath: spec.listenAddrs[port.name]!,
+        name: `${runtime.fullId}-${index}-${port.name}`,
+        // A hint names the port of process 0; process i asks for hint + i.
+        ...(port.portHint !== undefined && port.portHint + index <= 65535 ? { portHint: port.portHint + index } : {}),
+        onWarning: (message) => process.emitWarning(message, "CorralWarning"),
+      });
+      slot.proxies.set(port.name, listener);
+    }
+  }
+
+  private async closeProxies(slots: Slot[]): Promise<void> {
+    await Promise.all(slots.flatMap((slot) => [...slot.proxies.values()].map((p) => p.close())));
+    for (const slot of slots) slot.proxies.clear();
+  }
+
+  /** Rewrites `<dir>/<namespace>.json` with every process's proxy address (atomically; removed when empty). */
+  private async writeServiceDiscovery(): Promise<void> {
+    const dir = this.ctx.tcpProxy?.prometheusServiceDiscoveryDir;
+    if (!dir) return;
+    const targets: ServiceDiscoveryTarget[] = [];
+    for (const runtime of this.services.values()) {
+      for (const [processIndex, slot] of runtime.slots.entries()) {
+        for (const [port, proxy] of slot.proxies) targets.push({ serviceId: runtime.id, processIndex, port, address: proxy.address, labels: runtime.config.labels });
+      }
+    }
+    await writeServiceDiscoveryFile(dir, this.ctx.namespace, targets);
   }
 
   private logFile(fullId: string, index: number): string {
@@ -303,6 +367,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       if (runningHash === specHash(comparable[i]!)) continue;
       await slot.supervisor.stop();
       slot.supervisor = this.supervisor(runtime, i, desired[i]!, slot.log);
+      await this.syncProxies(runtime, slot, i, desired[i]!);
       await slot.supervisor.start(null);
       let outcome: ServiceEvent;
       try {
@@ -349,15 +414,21 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     });
   }
 
-  private handle(id: string, config: NormalizedServiceConfig, runDir: string): ProcessService {
+  private handle(runtime: ServiceRuntime): ProcessService {
+    const { config, runDir } = runtime;
     const byPort = new Map<string, string[]>();
+    const tcpByPort = this.ctx.tcpProxy ? new Map<string, string[]>() : null;
     for (const port of config.ports) {
       byPort.set(
         port.name,
         Array.from({ length: config.scale }, (_, i) => listenAddresses(runDir, [port], i)[port.name]!),
       );
+      tcpByPort?.set(
+        port.name,
+        runtime.slots.map((slot) => slot.proxies.get(port.name)!.address),
+      );
     }
-    return new ProcessService(id, config.ports.map((p) => p.name), byPort);
+    return new ProcessService(runtime.id, config.ports.map((p) => p.name), byPort, tcpByPort);
   }
 
   async dropService(id: string): Promise<void> {
@@ -368,7 +439,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       const runDir = join(this.ctx.stateDir, fullId);
       const runtime = this.services.get(id);
       this.services.delete(id);
-      if (runtime) await Promise.all(runtime.slots.map((slot) => slot.supervisor.stop()));
+      if (runtime) {
+        await Promise.all(runtime.slots.map((slot) => slot.supervisor.stop()));
+        await this.closeProxies(runtime.slots);
+        await this.writeServiceDiscovery();
+      }
       const manifest = await readManifest(runDir);
       if (manifest && (manifest.namespace !== this.ctx.namespace || manifest.id !== id)) return; // another service's directory
       const policy = manifest
@@ -478,10 +553,13 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   /** Stops (or, with leaveRunning, lets go of) every process of the namespace. */
   async close(leaveRunning: boolean): Promise<void> {
     await this.queue.drain();
-    const supervisors = [...this.services.values()].flatMap((r) => r.slots.map((s) => s.supervisor));
-    if (leaveRunning) supervisors.forEach((s) => s.detach());
-    else await Promise.all(supervisors.map((s) => s.stop()));
+    const slots = [...this.services.values()].flatMap((r) => r.slots);
+    if (leaveRunning) slots.forEach((s) => s.supervisor.detach());
+    else await Promise.all(slots.map((s) => s.supervisor.stop()));
+    await this.closeProxies(slots);
     this.services.clear();
+    // Stopped processes listen nowhere; processes left running get new proxies from the next instance.
+    await this.writeServiceDiscovery().catch(() => {});
     this.hub.close();
   }
 }

@@ -1,4 +1,5 @@
 import { mkdir, realpath, chmod, stat } from "node:fs/promises";
+import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
@@ -9,6 +10,7 @@ import { selectLauncher } from "./launch/select.js";
 import type { Launcher, LauncherKind } from "./launch/types.js";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./logs.js";
 import { NamespacedProcessOrchestrator } from "./namespace.js";
+import { ProcessSecretsController } from "./secrets.js";
 
 export interface ProcessOrchestratorConfig {
   /** Where relative images are found. */
@@ -53,6 +55,7 @@ export class ProcessOrchestrator implements Orchestrator {
   private readonly namespaces = new Map<string, NamespacedProcessOrchestrator>();
   private readonly runDirOwners = new Map<string, string>();
   private closed = false;
+  private secrets: ProcessSecretsController | undefined;
   private crashing = false;
 
   private constructor(
@@ -77,6 +80,8 @@ export class ProcessOrchestrator implements Orchestrator {
     const logDir = resolve(config.logDir ?? join(stateDir, "logs"));
     await mkdir(logDir, { recursive: true });
     await mkdir(config.scratchDirectory, { recursive: true });
+    const sdDir = config.tcpProxy?.prometheusServiceDiscoveryDir;
+    if (sdDir) await mkdir(sdDir, { recursive: true });
     await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
     await chmod(config.secretsDir, 0o700);
     return new ProcessOrchestrator(
@@ -90,6 +95,12 @@ export class ProcessOrchestrator implements Orchestrator {
       },
       launcher,
     );
+  }
+
+  /** Secrets as files in secretsDir (0700), one per id (0600), written atomically. */
+  secretsController(): ProcessSecretsController {
+    this.secrets ??= new ProcessSecretsController({ secretsDir: this.config.secretsDir });
+    return this.secrets;
   }
 
   namespace(name: string): NamespacedProcessOrchestrator {
@@ -111,6 +122,7 @@ export class ProcessOrchestrator implements Orchestrator {
         restartBackoff: { ...SERVICE_DEFAULTS.restartBackoff, ...this.config.restartBackoff },
         adoptPollMs: this.config.adoptPollMs ?? 250,
         rolloutTimeoutMs: this.config.rolloutTimeoutMs ?? 120_000,
+        ...(this.config.tcpProxy ? { tcpProxy: this.config.tcpProxy } : {}),
         watchBufferSize: this.config.watchBufferSize ?? 10_000,
         claimRunDir: (fullId, owner) => this.claimRunDir(fullId, owner),
         releaseRunDir: (fullId) => this.runDirOwners.delete(fullId),
@@ -174,6 +186,11 @@ function checkConfig(config: ProcessOrchestratorConfig): ProcessOrchestratorConf
   for (const field of ["adoptPollMs", "watchBufferSize", "rolloutTimeoutMs"] as const) {
     const value = config[field];
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ValidationError(field, "must be a positive integer", value);
+  }
+  if (config.tcpProxy !== undefined) {
+    if (typeof config.tcpProxy !== "object" || config.tcpProxy === null || isIP(config.tcpProxy.listenAddr) === 0) {
+      throw new ValidationError("tcpProxy.listenAddr", 'must be an IP address such as "127.0.0.1"', config.tcpProxy?.listenAddr);
+    }
   }
   if (config.launcher !== undefined && !["auto", "direct", "systemd", "cgroup"].includes(config.launcher)) {
     throw new ValidationError("launcher", 'must be "auto", "direct", "systemd" or "cgroup"', config.launcher);

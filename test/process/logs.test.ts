@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { LogLine } from "../../src/contract/types.js";
@@ -81,6 +81,10 @@ describe("log capture", () => {
       host.stdout!.on("data", (d: Buffer) => (out += d.toString()));
       const ready = await until(() => out.split("\n").find((l) => l.startsWith('{"ready"')), "the host");
       const pid = (JSON.parse(ready) as { pids: Record<string, number[]> }).pids["a/t"]![0]!;
+      // Killed between lines, not while the first one is in flight: a chunk the dying
+      // orchestrator had read but not yet written is the one thing that can be lost.
+      const logFile = join(hostEnv.config.stateDir!, "logs", "a-t-0.log");
+      await until(() => existsSync(logFile) && readFileSync(logFile, "utf8").includes("tick 3"), "the host to log a few lines");
       host.kill("SIGKILL");
       await once(host, "exit");
       const orchestrator2 = await hostEnv.create();
