@@ -84,6 +84,8 @@ export interface ServiceConfig {
   disk?: boolean;
   labels?: Record<string, string>;
   env?: Record<string, string>;
+  /** Where the process runs (an absolute path); default: the orchestrator's own working directory. */
+  workingDirectory?: string;
   restartPolicy?: RestartPolicy;
   /** Overrides the orchestrator's restart back-off for this service. */
   restartBackoff?: RestartBackoff;

@@ -44,6 +44,7 @@ export interface NormalizedServiceConfig {
   disk: boolean;
   labels: Record<string, string>;
   env: Record<string, string>;
+  workingDirectory?: string;
   restartPolicy: RestartPolicy;
   /** Only what the service overrides; the orchestrator's settings fill the rest. */
   restartBackoff?: RestartBackoff;
@@ -158,6 +159,7 @@ const serviceConfigSchema = z
     disk: z.boolean().optional(),
     labels: z.record(labelKey, labelValue).optional(),
     env: z.record(envKey, envValue).optional(),
+    workingDirectory: z.string().refine((p) => p.startsWith("/"), { message: "must be an absolute path" }).optional(),
     restartPolicy: z.enum(["always", "on-failure", "never"]).optional(),
     restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
@@ -207,6 +209,7 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.cpuLimit) normalized.cpuLimit = c.cpuLimit;
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
   if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
+  if (c.workingDirectory) normalized.workingDirectory = c.workingDirectory;
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness } as NormalizedReadinessProbe;
   for (const key of ["initContainerImage", "availabilityZones", "otherReplicasSelector", "replicasSelector", "nodeSelector", "annotations"] as const) {
     if (c[key] !== undefined) (normalized as unknown as Record<string, unknown>)[key] = c[key];

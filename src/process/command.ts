@@ -15,6 +15,7 @@ export interface LaunchSpec {
   scratchDirectory?: string;
   /** The readiness probe, serialized: a changed probe is a changed process. */
   readiness?: string;
+  workingDirectory?: string;
 }
 
 /** How a process is stopped. Not part of the spec: changing it applies in place, without a restart. */

@@ -118,6 +118,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     validateId("service id", id);
     const normalized = validateServiceConfig(config);
     const image = await this.resolveImage(normalized.image);
+    if (normalized.workingDirectory) await assertDirectory("workingDirectory", normalized.workingDirectory);
     const fullId = `${this.ctx.namespace}-${id}`;
     const runDir = join(this.ctx.stateDir, fullId);
     const scratchDir = normalized.disk ? join(this.ctx.scratchRoot, fullId) : undefined;
@@ -178,6 +179,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       if (config.memoryLimit) spec.memoryLimit = config.memoryLimit.toString();
       if (config.cpuLimit) spec.cpuLimit = config.cpuLimit.toString();
       if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
+      if (config.workingDirectory) spec.workingDirectory = config.workingDirectory;
       if (scratchDir) spec.scratchDirectory = scratchDir;
       return spec;
     });
@@ -297,17 +299,53 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     for (const slot of slots) slot.proxies.clear();
   }
 
-  /** Rewrites `<dir>/<namespace>.json` with every process's proxy address (atomically; removed when empty). */
-  private async writeServiceDiscovery(): Promise<void> {
-    const dir = this.ctx.tcpProxy?.prometheusServiceDiscoveryDir;
-    if (!dir) return;
+  /** Every process's TCP proxy address per port, with its service's labels: what Prometheus discovers. */
+  proxyTargets(): ServiceDiscoveryTarget[] {
     const targets: ServiceDiscoveryTarget[] = [];
     for (const runtime of this.services.values()) {
       for (const [processIndex, slot] of runtime.slots.entries()) {
         for (const [port, proxy] of slot.proxies) targets.push({ serviceId: runtime.id, processIndex, port, address: proxy.address, labels: runtime.config.labels });
       }
     }
-    await writeServiceDiscoveryFile(dir, this.ctx.namespace, targets);
+    return targets;
+  }
+
+  /** Rewrites `<dir>/<namespace>.json` with every process's proxy address (atomically; removed when empty). */
+  private async writeServiceDiscovery(): Promise<void> {
+    const dir = this.ctx.tcpProxy?.prometheusServiceDiscoveryDir;
+    if (!dir) return;
+    await writeServiceDiscoveryFile(dir, this.ctx.namespace, this.proxyTargets());
+  }
+
+  /**
+   * Replaces every process of a service with a fresh one of the same config,
+   * one at a time, highest index first, each online before the next: a
+   * restart without downtime for services with more than one process.
+   */
+  async restartService(id: string): Promise<void> {
+    this.ctx.assertOpen();
+    validateId("service id", id);
+    return this.queue.run(async () => {
+      const runtime = this.services.get(id);
+      if (!runtime) throw new UnknownServiceError(id);
+      const specs = this.launchSpecs(runtime.config, runtime.image, runtime.fullId, runtime.runDir, runtime.scratchDir, runtime.slots.length);
+      await this.roll(runtime, specs, specs, { everyProcess: true });
+    });
+  }
+
+  /** The services this instance supervises and the current status of each of their processes. */
+  processStatuses(): { serviceId: string; processes: ServiceEvent[] }[] {
+    return [...this.services.keys()].sort().map((serviceId) => ({ serviceId, processes: this.services.get(serviceId)!.slots.map((slot) => ({ ...slot.supervisor.status })) }));
+  }
+
+  /** Unix socket and TCP proxy addresses of each process of a service, per port. */
+  addressesOf(id: string): { unix: Record<string, string>; tcp: Record<string, string> }[] {
+    const runtime = this.services.get(id);
+    if (!runtime) return [];
+    return runtime.slots.map((slot, i) => ({
+      unix: listenAddresses(runtime.runDir, runtime.config.ports, i),
+      tcp: Object.fromEntries([...slot.proxies].map(([port, proxy]) => [port, proxy.address])),
+    }));
   }
 
   private logFile(fullId: string, index: number): string {
@@ -360,11 +398,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
    * down at most one process. A replacement that fails or is not online within
    * the rollout timeout stops the roll; the processes not yet replaced keep running.
    */
-  private async roll(runtime: ServiceRuntime, comparable: LaunchSpec[], desired: LaunchSpec[]): Promise<void> {
+  private async roll(runtime: ServiceRuntime, comparable: LaunchSpec[], desired: LaunchSpec[], { everyProcess = false } = {}): Promise<void> {
     for (let i = runtime.slots.length - 1; i >= 0; i--) {
       const slot = runtime.slots[i]!;
       const runningHash = slot.supervisor.runningSpecHash ?? slot.supervisor.desiredSpecHash;
-      if (runningHash === specHash(comparable[i]!)) continue;
+      if (!everyProcess && runningHash === specHash(comparable[i]!)) continue;
       await slot.supervisor.stop();
       slot.supervisor = this.supervisor(runtime, i, desired[i]!, slot.log);
       await this.syncProxies(runtime, slot, i, desired[i]!);
@@ -566,4 +604,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
 
 function stopPolicyOf(config: NormalizedServiceConfig): StopPolicy {
   return { signal: config.stopSignal, graceMs: config.terminationGracePeriodMs };
+}
+
+async function assertDirectory(field: string, path: string): Promise<void> {
+  try {
+    if ((await stat(path)).isDirectory()) return;
+  } catch {}
+  throw new ValidationError(field, "must be an existing directory", path);
 }

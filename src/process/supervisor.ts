@@ -205,6 +205,7 @@ export class ProcessSupervisor {
         detached: true,
         stdio: ["ignore", fds.stdout, fds.stderr],
         env: { ...process.env, ...spec.env },
+        ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
       });
     } catch (error) {
       this.spawnFailed(error);

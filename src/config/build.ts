@@ -1,0 +1,200 @@
+// From a file that has the right shape to the desired state: defaults filled
+// in, command and envFile resolved against the file's folder, and the checks
+// that need more than one field at a time.
+import { readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { ValidationError } from "../contract/errors.js";
+import type { ReadinessProbe } from "../contract/types.js";
+import { resolveCommand } from "./command.js";
+import { findCycle } from "./dependencies.js";
+import { parseDurationMs } from "./durations.js";
+import { parseEnvFile } from "./env-file.js";
+import type { SourcePosition } from "./errors.js";
+import type { FieldPath } from "./field-path.js";
+import type { CorralFile, ServiceEntry } from "./schema.js";
+import { normalizeSignal } from "./signals.js";
+import { checkArgTemplate } from "./templates.js";
+import { toServiceConfig } from "./translate.js";
+import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
+import type { Problem } from "./zod-issues.js";
+
+/** A problem found in another file (an envFile): reported there, ordered by where that file is named. */
+export interface BuildProblem extends Problem {
+  elsewhere?: { file: string; position: SourcePosition };
+}
+
+export interface BuildContext {
+  /** The config file as the user named it, for messages about files it names. */
+  file: string;
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  environment: string;
+}
+
+export function buildState(parsed: CorralFile, ctx: BuildContext): { state: DesiredState } | { problems: BuildProblem[] } {
+  const problems: BuildProblem[] = [];
+  const namespace = parsed.namespace ?? "default";
+  const services: Record<string, ServiceSpec> = {};
+  for (const [id, entry] of Object.entries(parsed.services)) {
+    const spec = buildService(entry, ["services", id], ctx, problems);
+    checkDependencies(entry, ["services", id], parsed, problems);
+    services[id] = spec;
+  }
+  const ids = Object.keys(parsed.services);
+  const cycle = findCycle(new Map(ids.map((id) => [id, Object.keys(services[id]!.dependsOn)])), ids);
+  if (cycle) {
+    const [from, to] = cycle as [string, string];
+    const listed = parsed.services[from]!.dependsOn;
+    const at: FieldPath = Array.isArray(listed) ? ["services", from, "dependsOn", listed.indexOf(to)] : ["services", from, "dependsOn", to];
+    problems.push({ path: at, rule: `dependency cycle: ${cycle.join(" -> ")}`, at: Array.isArray(listed) ? "value" : "key" });
+  }
+  if (problems.length > 0) return { problems };
+  // The contract's own checks (label syntax, ...) with the daemon's exact rules.
+  for (const [id, spec] of Object.entries(services)) {
+    try {
+      toServiceConfig(spec, { namespace, serviceId: id });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      // The contract words rules about keys as "label keys ..." / "environment variable names ...": point at the key then.
+      const aboutKey = /^(label keys|environment variable names)/.test(error.rule);
+      problems.push({ path: ["services", id, ...fileFieldOf(error.field)], rule: error.rule, at: aboutKey ? "key" : "value" });
+    }
+  }
+  if (problems.length > 0) return { problems };
+  return { state: { environment: parsed.environment ?? ctx.environment, namespace, services } };
+}
+
+function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext, problems: BuildProblem[]): ServiceSpec {
+  const ports = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : p.portHint === undefined ? { name: p.name } : { name: p.name, portHint: p.portHint }));
+  const portNames = ports.map((p) => p.name);
+  const args = (entry.args ?? []).map(String);
+  for (const [i, arg] of args.entries()) {
+    const problem = checkArgTemplate(arg, portNames);
+    if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
+  }
+  const readiness = entry.readiness && buildReadiness(entry.readiness);
+  const probePort = readiness?.socket !== undefined ? (["socket"] as const) : readiness?.http !== undefined ? (["http", "port"] as const) : undefined;
+  const probePortName = readiness?.socket ?? readiness?.http?.port;
+  if (probePort && probePortName !== undefined && !portNames.includes(probePortName)) {
+    const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
+    problems.push({ path: [...at, "readiness", ...probePort], rule: `must name one of the service's ports (${declared})`, at: "value" });
+  }
+
+  const resolved = resolveCommand(entry.command, ctx.baseDir, ctx.env);
+  if ("problem" in resolved) problems.push({ path: [...at, "command"], rule: resolved.problem, at: "value" });
+  const workingDirectory = resolve(ctx.baseDir, entry.workingDirectory ?? ".");
+  if (entry.workingDirectory !== undefined && !isDirectory(workingDirectory)) {
+    problems.push({ path: [...at, "workingDirectory"], rule: `${JSON.stringify(entry.workingDirectory)} is not a directory (${workingDirectory})`, at: "value" });
+  }
+
+  const spec: ServiceSpec = {
+    command: "path" in resolved ? resolved.path : entry.command,
+    args,
+    ports,
+    scale: entry.scale ?? 1,
+    env: { ...readEnvFiles(entry.envFile, at, ctx, problems), ...stringMap(entry.env) },
+    workingDirectory,
+    labels: stringMap(entry.labels),
+    dependsOn: dependencyMap(entry.dependsOn),
+  };
+  if (entry.memory !== undefined) spec.memory = String(entry.memory);
+  if (entry.cpu !== undefined) spec.cpu = String(entry.cpu);
+  if (entry.disk !== undefined && entry.disk !== false) spec.disk = entry.disk === true ? true : String(entry.disk);
+  if (readiness) spec.readiness = readiness;
+  if (entry.restart !== undefined) spec.restart = entry.restart;
+  if (entry.restartBackoff !== undefined) spec.restartBackoff = { ...entry.restartBackoff };
+  if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
+  if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
+  return spec;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function buildReadiness(r: NonNullable<ServiceEntry["readiness"]>): ReadinessProbe {
+  const probe: ReadinessProbe = {};
+  if (r.socket !== undefined) probe.socket = r.socket;
+  if (r.http !== undefined) probe.http = { port: r.http.port, path: r.http.path };
+  if (r.exec !== undefined) probe.exec = [...r.exec];
+  if (r.periodMs !== undefined) probe.periodMs = r.periodMs;
+  if (r.timeoutMs !== undefined) probe.timeoutMs = r.timeoutMs;
+  if (r.failureThreshold !== undefined) probe.failureThreshold = r.failureThreshold;
+  return probe;
+}
+
+function checkDependencies(entry: ServiceEntry, at: FieldPath, parsed: CorralFile, problems: BuildProblem[]): void {
+  const listed = entry.dependsOn;
+  if (listed === undefined) return;
+  const names = Array.isArray(listed) ? listed : Object.keys(listed);
+  for (const [i, name] of names.entries()) {
+    if (Object.hasOwn(parsed.services, name)) continue;
+    const path: FieldPath = Array.isArray(listed) ? [...at, "dependsOn", i] : [...at, "dependsOn", name];
+    problems.push({ path, rule: `names no service in this file (services: ${Object.keys(parsed.services).join(", ")})`, at: Array.isArray(listed) ? "value" : "key" });
+  }
+}
+
+function dependencyMap(listed: ServiceEntry["dependsOn"]): Record<string, DependencyCondition> {
+  if (listed === undefined) return {};
+  if (Array.isArray(listed)) return Object.fromEntries(listed.map((name) => [name, "ready" as const]));
+  return { ...listed };
+}
+
+function stringMap(map: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(map ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+function readEnvFiles(envFile: ServiceEntry["envFile"], at: FieldPath, ctx: BuildContext, problems: BuildProblem[]): Record<string, string> {
+  if (envFile === undefined) return {};
+  const files = Array.isArray(envFile) ? envFile : [envFile];
+  const env: Record<string, string> = {};
+  for (const [i, name] of files.entries()) {
+    const path: FieldPath = Array.isArray(envFile) ? [...at, "envFile", i] : [...at, "envFile"];
+    const absolute = resolve(ctx.baseDir, name);
+    let text: string;
+    try {
+      text = readFileSync(absolute, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "is not readable" : `cannot be read (${code ?? String(error)})`;
+      problems.push({ path, rule: `${JSON.stringify(name)} ${why}${absolute === name ? "" : ` (${absolute})`}`, at: "value" });
+      continue;
+    }
+    const parsed = parseEnvFile(text);
+    if ("problem" in parsed) {
+      const shown = isAbsolute(name) ? name : join(dirname(ctx.file), name);
+      const { line, column, rule } = parsed.problem;
+      problems.push({ path, rule, at: "value", elsewhere: { file: shown, position: { line, column } } });
+      continue;
+    }
+    Object.assign(env, parsed.env);
+  }
+  return env;
+}
+
+/** The file's name for a contract field ("memoryLimit" → "memory", "labels.a/b" → labels, "a/b"). */
+function fileFieldOf(contractField: string): FieldPath {
+  const names: Record<string, string> = {
+    image: "command",
+    memoryLimit: "memory",
+    cpuLimit: "cpu",
+    diskLimit: "disk",
+    restartPolicy: "restart",
+    terminationGracePeriodMs: "stopGracePeriod",
+  };
+  const dot = contractField.indexOf(".");
+  const bracket = contractField.indexOf("[");
+  const end = [dot, bracket].filter((i) => i !== -1).reduce((a, b) => Math.min(a, b), contractField.length);
+  const head = contractField.slice(0, end);
+  const rest = contractField.slice(end);
+  const first = names[head] ?? head;
+  // Label keys and env names may themselves hold dots: everything after the map's name is one key.
+  if ((first === "labels" || first === "env") && rest.startsWith(".")) return [first, rest.slice(1)];
+  const path: (string | number)[] = [first];
+  for (const [, key, index] of rest.matchAll(/\.([^.[]+)|\[(\d+)\]/g)) path.push(index !== undefined ? Number(index) : key!);
+  return path;
+}

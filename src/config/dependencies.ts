@@ -1,0 +1,71 @@
+import type { DesiredState } from "./types.js";
+
+/**
+ * A dependency cycle as the path that closes it, e.g. ["a", "b", "a"], starting
+ * at the cycle's first service in `order` so the report does not depend on
+ * where the search happened to begin. Undefined when there is none.
+ */
+export function findCycle(dependencies: ReadonlyMap<string, readonly string[]>, order: readonly string[]): string[] | undefined {
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    state.set(node, "visiting");
+    stack.push(node);
+    for (const next of dependencies.get(node) ?? []) {
+      if (!dependencies.has(next)) continue;
+      if (state.get(next) === "visiting") return stack.slice(stack.indexOf(next));
+      if (state.get(next) === undefined) {
+        const found = visit(next);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(node, "done");
+    return undefined;
+  };
+  for (const node of order) {
+    if (state.get(node) !== undefined) continue;
+    const cycle = visit(node);
+    if (cycle) {
+      const first = cycle.reduce((best, n) => (order.indexOf(n) < order.indexOf(best) ? n : best));
+      const at = cycle.indexOf(first);
+      const rotated = [...cycle.slice(at), ...cycle.slice(0, at)];
+      return [...rotated, first];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Services in the order they may start: each layer depends only on earlier
+ * layers, so a layer's services can start together once the previous layer
+ * meets its conditions. Sorted by id within a layer, so the order is the same
+ * however the state's keys happen to be ordered. Dependencies on services not
+ * in the state are ignored (they are someone else's to start).
+ */
+export function startOrder(state: DesiredState): string[][] {
+  const ids = Object.keys(state.services).sort();
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  const depthOf = (id: string): number => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    if (visiting.has(id)) throw new Error(`dependency cycle through service ${JSON.stringify(id)}`);
+    visiting.add(id);
+    let d = 0;
+    for (const dep of Object.keys(state.services[id]!.dependsOn)) {
+      if (Object.hasOwn(state.services, dep)) d = Math.max(d, depthOf(dep) + 1);
+    }
+    visiting.delete(id);
+    depth.set(id, d);
+    return d;
+  };
+  const layers: string[][] = [];
+  for (const id of ids) (layers[depthOf(id)] ??= []).push(id);
+  return layers.filter((layer) => layer !== undefined);
+}
+
+/** The reverse of startOrder: dependents stop before what they depend on. */
+export function stopOrder(state: DesiredState): string[][] {
+  return startOrder(state).reverse();
+}

@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { corralFileSchema } from "./schema.js";
+
+/**
+ * JSON Schema of corral.yaml for editors (e.g. the YAML language server's
+ * `# yaml-language-server: $schema=...`), generated from the schema the loader
+ * validates with. Draft-07, which editors support best. Rules that need more
+ * than one field (ports named by readiness, dependsOn targets) only the loader checks.
+ */
+export function corralConfigJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(corralFileSchema, { io: "input", target: "draft-07", unrepresentable: "any" }) as Record<string, unknown>;
+  return {
+    $schema: generated.$schema,
+    title: "corral.yaml",
+    description: "Services for corral to run: `corral up` applies this file.",
+    ...Object.fromEntries(Object.entries(generated).filter(([key]) => key !== "$schema")),
+  };
+}

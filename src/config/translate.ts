@@ -1,0 +1,53 @@
+import { ValidationError } from "../contract/errors.js";
+import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
+import type { ServiceConfig } from "../contract/types.js";
+import { validateServiceConfig } from "../contract/validation.js";
+import { checkArgTemplate, interpolateArgs } from "./templates.js";
+import type { ServiceSpec } from "./types.js";
+
+export interface TranslateContext {
+  namespace: string;
+  serviceId: string;
+}
+
+/**
+ * The contract's ServiceConfig for a spec: args become a function of the
+ * process's assignments, sizes become limits, lifecycle fields take the
+ * contract's names. Checked with validateServiceConfig, so a spec that came
+ * over HTTP instead of from a file fails with the same errors ensureService
+ * would give, before anything is started.
+ */
+export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): ServiceConfig {
+  const portNames = spec.ports.map((p) => p.name);
+  for (const [i, arg] of spec.args.entries()) {
+    const problem = checkArgTemplate(arg, portNames);
+    if (problem !== undefined) throw new ValidationError(`args[${i}]`, problem);
+  }
+  const template = [...spec.args];
+  const fullName = `${ctx.namespace}-${ctx.serviceId}`;
+  const config: ServiceConfig = {
+    image: spec.command,
+    args: (a) => interpolateArgs(template, { fullName, processIndex: a.processIndex, listenAddrs: a.listenAddrs }),
+    ports: spec.ports.map((p) => ({ ...p })),
+    scale: spec.scale,
+    labels: { ...spec.labels },
+    env: { ...spec.env },
+  };
+  if (spec.workingDirectory !== undefined) config.workingDirectory = spec.workingDirectory;
+  if (spec.memory !== undefined) config.memoryLimit = MemoryLimit.parse(spec.memory);
+  if (spec.cpu !== undefined) config.cpuLimit = CpuLimit.parse(spec.cpu);
+  if (spec.disk !== undefined && spec.disk !== false) {
+    config.disk = true;
+    if (typeof spec.disk === "string") config.diskLimit = DiskLimit.parse(spec.disk);
+  }
+  if (spec.readiness !== undefined) {
+    const { http, exec, ...rest } = spec.readiness;
+    config.readiness = { ...rest, ...(http && { http: { ...http } }), ...(exec && { exec: [...exec] }) };
+  }
+  if (spec.restart !== undefined) config.restartPolicy = spec.restart;
+  if (spec.restartBackoff !== undefined) config.restartBackoff = { ...spec.restartBackoff };
+  if (spec.stopSignal !== undefined) config.stopSignal = spec.stopSignal;
+  if (spec.stopGracePeriodMs !== undefined) config.terminationGracePeriodMs = spec.stopGracePeriodMs;
+  validateServiceConfig(config);
+  return config;
+}

@@ -1,0 +1,57 @@
+// The rows of `corral ps` and GET /v1/processes.
+import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
+import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
+
+export interface ProcessRow {
+  service: string;
+  process: number;
+  status: "online" | "offline";
+  reason: string | null;
+  pid: number | null;
+  restarts: number;
+  cpuNanoCores: number | null;
+  memoryBytes: number | null;
+  uptimeSeconds: number | null;
+  /** Port name → Unix socket path, and → TCP proxy address under `tcp`. */
+  addresses: Record<string, string>;
+  tcpAddresses: Record<string, string>;
+  /** Set while waiting to restart. */
+  nextStartAt: string | null;
+}
+
+/** How long a process has run, from its start time in /proc (right for adopted processes too). */
+export function processUptime(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  const stat = readProcStat(pid);
+  if (!stat) return null;
+  return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
+}
+
+export async function processRows(ns: NamespacedProcessOrchestrator): Promise<ProcessRow[]> {
+  const rows: ProcessRow[] = [];
+  for (const { serviceId, processes } of ns.processStatuses()) {
+    const metrics = await ns.fetchServiceMetrics(serviceId).catch(() => []);
+    const addresses = ns.addressesOf(serviceId);
+    for (const event of processes) {
+      const m = metrics[event.processId];
+      // An exit event keeps the PID that exited; only a live process shows one.
+      const alive = event.status === "online" || event.reason === "starting" || event.reason === "probe-failed";
+      const pid = alive ? event.pid : undefined;
+      rows.push({
+        service: serviceId,
+        process: event.processId,
+        status: event.status,
+        reason: event.status === "online" ? null : (event.reason ?? null),
+        pid: pid ?? null,
+        restarts: event.restartCount,
+        cpuNanoCores: m?.cpuNanoCores ?? null,
+        memoryBytes: m?.memoryBytes ?? null,
+        uptimeSeconds: processUptime(pid),
+        addresses: addresses[event.processId]?.unix ?? {},
+        tcpAddresses: addresses[event.processId]?.tcp ?? {},
+        nextStartAt: event.nextStartAt?.toISOString() ?? null,
+      });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,55 @@
+// /metrics: per-process status, restarts, CPU and memory with service labels,
+// collected at scrape time, plus the daemon's own process metrics.
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
+import { type ProcessRow, processRows } from "./process-table.js";
+
+export function createMetricsRegistry(currentNamespace: () => NamespacedProcessOrchestrator | null): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "corral_daemon_" });
+
+  // prom-client collects every metric at once: they share one reading of the
+  // processes per scrape instead of each taking its own.
+  let reading: { at: number; rows: Promise<{ namespace: string; rows: ProcessRow[] } | null> } | null = null;
+  const snapshot = () => {
+    if (!reading || Date.now() - reading.at > 500) {
+      const ns = currentNamespace();
+      reading = { at: Date.now(), rows: ns ? processRows(ns).then((rows) => ({ namespace: ns.namespace, rows })) : Promise.resolve(null) };
+    }
+    return reading.rows;
+  };
+
+  const perProcess = (name: string, help: string, value: (row: ProcessRow) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["namespace", "service", "process"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const current = await snapshot();
+        for (const row of current?.rows ?? []) {
+          const v = value(row);
+          if (v !== null) this.set({ namespace: current!.namespace, service: row.service, process: String(row.process) }, v);
+        }
+      },
+    });
+  perProcess("corral_process_up", "1 while the process is online (ready), else 0.", (r) => (r.status === "online" ? 1 : 0));
+  perProcess("corral_process_restarts", "Times the process slot was restarted.", (r) => r.restarts);
+  perProcess("corral_process_cpu_cores", "CPU used by the process (and its children) since the previous reading, in cores.", (r) => (r.cpuNanoCores === null ? null : r.cpuNanoCores / 1e9));
+  perProcess("corral_process_memory_bytes", "Memory of the process (and its children).", (r) => r.memoryBytes);
+  perProcess("corral_process_uptime_seconds", "How long the process has been running.", (r) => r.uptimeSeconds);
+  new Gauge({
+    name: "corral_processes",
+    help: "Supervised processes by status.",
+    labelNames: ["namespace", "status"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const current = await snapshot();
+      if (!current) return;
+      for (const status of ["online", "offline"] as const) this.set({ namespace: current.namespace, status }, current.rows.filter((r) => r.status === status).length);
+    },
+  });
+  return registry;
+}

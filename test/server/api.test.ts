@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { DesiredState, ServiceSpec } from "../../src/config/types.js";
+import { DaemonClient } from "../../src/cli/client.js";
+import { Daemon } from "../../src/server/daemon.js";
+import { openApiDocument } from "../../src/server/openapi.js";
+import type { ProcessRow } from "../../src/server/process-table.js";
+import { IMAGES, processesOfEnvironment, removeCgroupsOf } from "../helpers.js";
+
+const server: ServiceSpec = {
+  command: join(IMAGES, "server.mjs"),
+  args: ["%P:http", "%I"],
+  ports: [{ name: "http" }],
+  scale: 2,
+  env: { GREETING: "api" },
+  labels: { tier: "front" },
+  readiness: { socket: "http", periodMs: 50 },
+  dependsOn: { worker: "started" },
+};
+const worker: ServiceSpec = { command: join(IMAGES, "sleeper"), args: [], ports: [], scale: 1, env: {}, labels: {}, dependsOn: {} };
+
+describe("the daemon's HTTP API", () => {
+  let stateDir: string;
+  let daemon: Daemon;
+  let client: DaemonClient;
+  const environment = `api-${process.pid}`;
+  const state = (services: Record<string, ServiceSpec>): DesiredState => ({ environment, namespace: "default", services });
+
+  before(async () => {
+    stateDir = realpathSync(mkdtempSync(join(tmpdir(), "corral-api-")));
+    daemon = await Daemon.start({ stateDir, environment });
+    client = new DaemonClient({ socketPath: join(stateDir, "corral.sock") });
+  });
+  after(async () => {
+    await daemon.shutdown({ stopServices: true });
+    for (const pid of processesOfEnvironment(environment)) process.kill(pid, "SIGKILL");
+    removeCgroupsOf(environment);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("applies a desired state as a diff and reports processes", async () => {
+    const result = await client.post<{ added: string[] }>("/v1/apply", state({ web: server, worker }));
+    assert.deepEqual(result.added.sort(), ["web", "worker"]);
+    const rows = await client.get<ProcessRow[]>("/v1/processes");
+    assert.deepEqual(rows.map((r) => `${r.service}-${r.process}`), ["web-0", "web-1", "worker-0"]);
+    assert.equal(statSync(join(stateDir, "corral.sock")).mode & 0o777, 0o600);
+    const again = await client.post<{ unchanged: string[] }>("/v1/apply", state({ web: server, worker }));
+    assert.deepEqual(again.unchanged.sort(), ["web", "worker"]);
+  });
+
+  it("refuses a bad spec before anything changes, naming the field", async () => {
+    await assert.rejects(client.post("/v1/apply", state({ web: { ...server, scale: 0 }, worker })), /scale/);
+    await assert.rejects(client.post("/v1/apply", state({ web: { ...server, command: "/no/such/program" }, worker })), (e: Error & { field?: string }) => e.field === "services.web.command");
+    assert.equal((await client.get<DesiredState>("/v1/state")).services.web!.scale, 2, "the stored state is unchanged");
+  });
+
+  it("serves Prometheus metrics with service labels and HTTP service discovery", async () => {
+    const metrics = await client.get<string>("/metrics");
+    assert.match(metrics, /corral_process_up\{namespace="default",service="web",process="0"\} 1/);
+    assert.match(metrics, /corral_process_memory_bytes\{namespace="default",service="web",process="1"\} \d+/);
+    assert.match(metrics, /corral_processes\{namespace="default",status="online"\} 3/);
+    assert.match(metrics, /corral_daemon_process_resident_memory_bytes \d+/);
+    const targets = await client.get<{ targets: string[]; labels: Record<string, string> }[]>("/v1/discovery/prometheus");
+    assert.equal(targets.length, 2);
+    assert.match(targets[0]!.targets[0]!, /^127\.0\.0\.1:\d+$/);
+    assert.equal(targets[0]!.labels.mz_orchestrator_tier, "front");
+  });
+
+  it("streams events as SSE: the snapshot, then changes", async () => {
+    const controller = new AbortController();
+    const events = client.events(controller.signal);
+    const snapshot: string[] = [];
+    for (;;) {
+      const { value } = await events.next();
+      if (!value || "snapshotEnd" in value) break;
+      snapshot.push(`${value.serviceId}-${value.processId}:${value.status}`);
+    }
+    assert.deepEqual(snapshot, ["web-0:online", "web-1:online", "worker-0:online"]);
+    await client.post("/v1/services/worker/restart");
+    const next = await events.next();
+    assert.ok(next.value && !("snapshotEnd" in next.value) && next.value.serviceId === "worker");
+    controller.abort();
+  });
+
+  it("keeps secrets and never sends a value back", async () => {
+    await client.call("PUT", "/v1/secrets/token", { value: "s3cret" });
+    assert.deepEqual(await client.get("/v1/secrets"), ["token"]);
+    assert.equal(JSON.stringify(await client.get("/v1/secrets")).includes("s3cret"), false);
+    await client.call("DELETE", "/v1/secrets/token");
+    assert.deepEqual(await client.get("/v1/secrets"), []);
+  });
+
+  it("documents every route in its OpenAPI document", async () => {
+    const doc = await client.get<{ paths: Record<string, unknown> }>("/openapi.json");
+    assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument())));
+    for (const path of ["/v1/apply", "/v1/services/{id}", "/v1/services/{id}/logs", "/v1/events", "/v1/processes", "/metrics", "/v1/discovery/prometheus", "/v1/secrets/{id}", "/v1/shutdown"]) {
+      assert.ok(doc.paths[path], `${path} is documented`);
+    }
+  });
+});
