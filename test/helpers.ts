@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ServiceEvent } from "../src/contract/types.js";
 import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../src/process/orchestrator.js";
@@ -177,4 +178,27 @@ function rmdirWhenEmpty(dir: string): void {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // the killed tasks leave within milliseconds
     }
   }
+}
+
+/**
+ * A test environment and one orchestrator for the enclosing describe(),
+ * created before its tests and cleaned up (processes, cgroups, files) after them.
+ */
+export function orchestratorPerSuite(
+  name: string,
+  overrides: Partial<ProcessOrchestratorConfig> | ((env: TestEnvironment) => Partial<ProcessOrchestratorConfig>) = {},
+): { env: TestEnvironment; readonly orchestrator: ProcessOrchestrator } {
+  const env = testEnvironment(name);
+  let orchestrator: ProcessOrchestrator | undefined;
+  before(async () => {
+    orchestrator = await env.create(typeof overrides === "function" ? overrides(env) : overrides);
+  });
+  after(() => env.cleanup());
+  return {
+    env,
+    get orchestrator() {
+      if (!orchestrator) throw new Error("the suite's orchestrator is created in before()");
+      return orchestrator;
+    },
+  };
 }

@@ -44,16 +44,9 @@ function formatBytes(bytes: number): string {
   return String(bytes);
 }
 
-/** A memory limit in bytes: `MemoryLimit.parse("512MiB")`. */
-export class MemoryLimit {
-  private constructor(readonly bytes: number) {}
-  static parse(input: string): MemoryLimit {
-    return new MemoryLimit(parseBytes("memoryLimit", input));
-  }
-  static fromBytes(bytes: number): MemoryLimit {
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new ValidationError("memoryLimit", "must be a positive whole number of bytes", bytes);
-    return new MemoryLimit(bytes);
-  }
+/** A size in bytes, as memory and disk limits are given. */
+abstract class ByteLimit {
+  protected constructor(readonly bytes: number) {}
   toString(): string {
     return formatBytes(this.bytes);
   }
@@ -62,21 +55,28 @@ export class MemoryLimit {
   }
 }
 
+function wholeBytes(field: string, bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new ValidationError(field, "must be a positive whole number of bytes", bytes);
+  return bytes;
+}
+
+/** A memory limit in bytes: `MemoryLimit.parse("512MiB")`. */
+export class MemoryLimit extends ByteLimit {
+  static parse(input: string): MemoryLimit {
+    return new MemoryLimit(parseBytes("memoryLimit", input));
+  }
+  static fromBytes(bytes: number): MemoryLimit {
+    return new MemoryLimit(wholeBytes("memoryLimit", bytes));
+  }
+}
+
 /** A disk limit in bytes: `DiskLimit.parse("10GiB")`. */
-export class DiskLimit {
-  private constructor(readonly bytes: number) {}
+export class DiskLimit extends ByteLimit {
   static parse(input: string): DiskLimit {
     return new DiskLimit(parseBytes("diskLimit", input));
   }
   static fromBytes(bytes: number): DiskLimit {
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new ValidationError("diskLimit", "must be a positive whole number of bytes", bytes);
-    return new DiskLimit(bytes);
-  }
-  toString(): string {
-    return formatBytes(this.bytes);
-  }
-  toJSON(): string {
-    return this.toString();
+    return new DiskLimit(wholeBytes("diskLimit", bytes));
   }
 }
 

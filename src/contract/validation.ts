@@ -2,7 +2,6 @@ import { constants as osConstants } from "node:os";
 import { z } from "zod";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
-import type { LabelSelector } from "./scheduling.js";
 import type { ReadinessProbe, RestartBackoff, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
 /** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
@@ -33,31 +32,17 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
 }
 
 /** A ServiceConfig that passed validation, with every default filled in. */
-export interface NormalizedServiceConfig {
-  image: string;
+export type NormalizedServiceConfig = Omit<ServiceConfig, "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs"> & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
-  scale: number;
-  memoryLimit?: MemoryLimit;
-  cpuLimit?: CpuLimit;
-  diskLimit?: DiskLimit;
   disk: boolean;
   labels: Record<string, string>;
   env: Record<string, string>;
-  workingDirectory?: string;
   restartPolicy: RestartPolicy;
-  /** Only what the service overrides; the orchestrator's settings fill the rest. */
-  restartBackoff?: RestartBackoff;
   readiness?: NormalizedReadinessProbe;
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
-  initContainerImage?: string;
-  availabilityZones?: string[];
-  otherReplicasSelector?: LabelSelector[];
-  replicasSelector?: LabelSelector[];
-  nodeSelector?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+};
 
 const idSchema = z.string().max(ID_MAX_LENGTH).regex(ID_PATTERN, { message: ID_RULE });
 

@@ -7,23 +7,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { ProcessRow } from "../../src/server/process-table.js";
 import { FIXTURES, isPidAlive, processesOfEnvironment, removeCgroupsOf, until } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(ROOT, "bin", "corral.js");
 
-interface Row {
-  service: string;
-  process: number;
-  status: string;
-  reason: string | null;
-  pid: number | null;
-  restarts: number;
-  cpuNanoCores: number | null;
-  memoryBytes: number | null;
-  uptimeSeconds: number | null;
-  addresses: Record<string, string>;
-}
+type Row = Pick<ProcessRow, "service" | "process" | "status" | "reason" | "pid" | "restarts" | "cpuNanoCores" | "memoryBytes" | "uptimeSeconds" | "addresses">;
 
 describe("the corral command against a real daemon", () => {
   let project: string;

@@ -1,24 +1,20 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { OrchestratorClosedError, UnknownServiceError, ValidationError } from "../../src/index.js";
 import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
 
 describe("bad input on the process backend", () => {
-  const env = testEnvironment("bad");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("bad");
+  const { env } = suite;
 
   // The orchestrator's own log directory exists from the start; nothing else may appear.
   const stateEntries = () => (existsSync(env.config.stateDir!) ? readdirSync(env.config.stateDir!).filter((e) => e !== "logs") : []);
 
   it("refuses bad input with the field named, writing nothing and starting nothing", async () => {
-    const ns = orchestrator.namespace("bad");
+    const ns = suite.orchestrator.namespace("bad");
     const cases: [string, unknown, string][] = [
       ["Bad_Id", { image: "sleeper", scale: 1 }, "service id"],
       ["ok", { image: "sleeper", scale: 0 }, "scale"],
@@ -39,7 +35,7 @@ describe("bad input on the process backend", () => {
     }
     assert.deepEqual(stateEntries(), []);
     assert.deepEqual(env.processes(), []);
-    assert.throws(() => orchestrator.namespace("Not Valid"), (e: unknown) => e instanceof ValidationError && e.field === "namespace");
+    assert.throws(() => suite.orchestrator.namespace("Not Valid"), (e: unknown) => e instanceof ValidationError && e.field === "namespace");
     await assert.rejects(ns.dropService("../../etc"), ValidationError);
     await assert.rejects(ns.fetchServiceMetrics("unknown"), UnknownServiceError);
   });
@@ -52,7 +48,7 @@ describe("bad input on the process backend", () => {
   });
 
   it("reports a process that cannot be spawned as an event, retries it, and never crashes the host", async () => {
-    const ns = orchestrator.namespace("spawn");
+    const ns = suite.orchestrator.namespace("spawn");
     const events = ns.watchServices();
     await ns.ensureService("broken", { image: "broken-interpreter", scale: 1 });
     const failed = await nextEvent(events, (e) => e.status === "offline" && e.reason === "spawn-failed");

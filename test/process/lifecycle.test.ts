@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { IMAGES, isPidAlive, nextEvent, testEnvironment, until, untilAllOnline } from "../helpers.js";
+import { IMAGES, isPidAlive, nextEvent, orchestratorPerSuite, testEnvironment, until, untilAllOnline } from "../helpers.js";
 
 function ask(socketPath: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -35,20 +34,16 @@ async function askWhenListening(path: string): Promise<string> {
 }
 
 describe("ensureService on real processes", () => {
-  const env = testEnvironment("lifecycle");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("lifecycle");
+  const { env } = suite;
 
   it("memoizes namespaces", () => {
-    assert.equal(orchestrator.namespace("default"), orchestrator.namespace("default"));
-    assert.notEqual(orchestrator.namespace("default"), orchestrator.namespace("other"));
+    assert.equal(suite.orchestrator.namespace("default"), suite.orchestrator.namespace("default"));
+    assert.notEqual(suite.orchestrator.namespace("default"), suite.orchestrator.namespace("other"));
   });
 
   it("runs each process with its listen address, and the handle reports where they listen", async () => {
-    const ns = orchestrator.namespace("web");
+    const ns = suite.orchestrator.namespace("web");
     const events = ns.watchServices();
     const service = await ns.ensureService("api", server(2, { GREETING: "hi" }));
     const online = await untilAllOnline(events, "api", 2);
@@ -62,7 +57,7 @@ describe("ensureService on real processes", () => {
   });
 
   it("treats the same config as a no-op and a new scale as adding or removing the highest processes only", async () => {
-    const ns = orchestrator.namespace("scale");
+    const ns = suite.orchestrator.namespace("scale");
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "sleeper", scale: 2 });
     const first = await untilAllOnline(events, "s", 2);
@@ -82,7 +77,7 @@ describe("ensureService on real processes", () => {
   });
 
   it("relaunches a process killed with SIGKILL and counts the restart", async () => {
-    const ns = orchestrator.namespace("relaunch");
+    const ns = suite.orchestrator.namespace("relaunch");
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "sleeper", scale: 1 });
     const [online] = await untilAllOnline(events, "s", 1);
@@ -98,7 +93,7 @@ describe("ensureService on real processes", () => {
   });
 
   it("rolls a changed config one process at a time, highest index first, each replacement online before the next", async () => {
-    const ns = orchestrator.namespace("roll");
+    const ns = suite.orchestrator.namespace("roll");
     const events = ns.watchServices();
     const reporter = (greeting: string) => ({
       image: "env-reporter",
@@ -134,7 +129,7 @@ describe("ensureService on real processes", () => {
   });
 
   it("drops a service: processes and their grandchildren gone, directories removed; dropping again is fine", async () => {
-    const ns = orchestrator.namespace("drop");
+    const ns = suite.orchestrator.namespace("drop");
     const events = ns.watchServices();
     await ns.ensureService("f", { image: "forker", scale: 2, disk: true, args: (a) => [join(env.root, `grandchild-${a.processIndex}`)] });
     const online = await untilAllOnline(events, "f", 2);
@@ -154,7 +149,7 @@ describe("ensureService on real processes", () => {
   });
 
   it("kills what a process left in its group when it exits, before relaunching it", async () => {
-    const ns = orchestrator.namespace("remnants");
+    const ns = suite.orchestrator.namespace("remnants");
     const events = ns.watchServices();
     const marker = join(env.root, "remnant-0");
     await ns.ensureService("f", { image: "forker", scale: 1, args: () => [marker] });
@@ -168,14 +163,14 @@ describe("ensureService on real processes", () => {
   });
 
   it("lists services per namespace without prefix ambiguity", async () => {
-    await orchestrator.namespace("a").ensureService("x", { image: "sleeper", scale: 1 });
-    await orchestrator.namespace("a-b").ensureService("y", { image: "sleeper", scale: 1 });
-    assert.deepEqual(await orchestrator.namespace("a").listServices(), ["x"]);
-    assert.deepEqual(await orchestrator.namespace("a-b").listServices(), ["y"]);
+    await suite.orchestrator.namespace("a").ensureService("x", { image: "sleeper", scale: 1 });
+    await suite.orchestrator.namespace("a-b").ensureService("y", { image: "sleeper", scale: 1 });
+    assert.deepEqual(await suite.orchestrator.namespace("a").listServices(), ["x"]);
+    assert.deepEqual(await suite.orchestrator.namespace("a-b").listServices(), ["y"]);
     // "a" + "b-y" would share the run directory of "a-b" + "y": refused, not merged.
-    await assert.rejects(orchestrator.namespace("a").ensureService("b-y", { image: "sleeper", scale: 1 }), /run directory of service "y" in namespace "a-b"/);
-    await orchestrator.namespace("a").dropService("b-y");
-    assert.deepEqual(await orchestrator.namespace("a-b").listServices(), ["y"], "dropping a colliding id leaves the other service alone");
+    await assert.rejects(suite.orchestrator.namespace("a").ensureService("b-y", { image: "sleeper", scale: 1 }), /run directory of service "y" in namespace "a-b"/);
+    await suite.orchestrator.namespace("a").dropService("b-y");
+    assert.deepEqual(await suite.orchestrator.namespace("a-b").listServices(), ["y"], "dropping a colliding id leaves the other service alone");
   });
 
   it("falls back to a hashed socket path in the temp dir when the path is too long, and the process listens there", async () => {

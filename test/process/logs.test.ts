@@ -3,10 +3,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { LogLine } from "../../src/contract/types.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { FIXTURES, testEnvironment, until, untilAllOnline } from "../helpers.js";
+import { FIXTURES, orchestratorPerSuite, testEnvironment, until, untilAllOnline } from "../helpers.js";
 
 async function collect(lines: AsyncIterable<LogLine>, predicate: (line: LogLine, all: LogLine[]) => boolean): Promise<LogLine[]> {
   const all: LogLine[] = [];
@@ -18,15 +17,11 @@ async function collect(lines: AsyncIterable<LogLine>, predicate: (line: LogLine,
 }
 
 describe("log capture", () => {
-  const env = testEnvironment("logs");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create({ logRotation: { maxBytes: 4096, files: 3 } });
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("logs", { logRotation: { maxBytes: 4096, files: 3 } });
+  const { env } = suite;
 
   it("records each line with its time and stream; tail gives the last ones; follow streams new ones", async () => {
-    const ns = orchestrator.namespace("tick");
+    const ns = suite.orchestrator.namespace("tick");
     const events = ns.watchServices();
     await ns.ensureService("t", { image: "ticker", scale: 1 });
     await untilAllOnline(events, "t", 1);
@@ -50,7 +45,7 @@ describe("log capture", () => {
   });
 
   it("rotates by size and keeps the configured number of files", async () => {
-    const ns = orchestrator.namespace("rot");
+    const ns = suite.orchestrator.namespace("rot");
     const events = ns.watchServices();
     await ns.ensureService("c", { image: "chatty", scale: 1, args: () => ["300"] });
     await untilAllOnline(events, "c", 1);

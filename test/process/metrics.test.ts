@@ -1,21 +1,16 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
+import { describe, it } from "node:test";
 import { readProcStat } from "../../src/process/proc.js";
-import { testEnvironment, until, untilAllOnline } from "../helpers.js";
+import { orchestratorPerSuite, testEnvironment, until, untilAllOnline } from "../helpers.js";
 
 describe("fetchServiceMetrics", () => {
-  const env = testEnvironment("metrics");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("metrics");
+  const { env } = suite;
 
   it("reports CPU since the last call, resident memory and scratch disk use, one entry per process", async () => {
-    const ns = orchestrator.namespace("m");
+    const ns = suite.orchestrator.namespace("m");
     const events = ns.watchServices();
     await ns.ensureService("busy", { image: "busy", scale: 1, disk: true });
     await ns.ensureService("idle", { image: "sleeper", scale: 2 });
@@ -43,7 +38,7 @@ describe("fetchServiceMetrics", () => {
   });
 
   it("reports null for a process that is not running", async () => {
-    const ns = orchestrator.namespace("gone");
+    const ns = suite.orchestrator.namespace("gone");
     await ns.ensureService("broken", { image: "broken-interpreter", scale: 1 });
     const [metrics] = await ns.fetchServiceMetrics("broken");
     assert.deepEqual(metrics, { cpuNanoCores: null, memoryBytes: null, diskBytes: null });

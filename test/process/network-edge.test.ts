@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServiceAssignments } from "../../src/contract/types.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
 
 function askTcp(address: string): Promise<string> {
   const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
@@ -30,16 +29,12 @@ const server = (greeting: string) => ({
 });
 
 describe("TCP proxy, Prometheus discovery and secrets through the orchestrator", () => {
-  const env = testEnvironment("edge");
-  let orchestrator: ProcessOrchestrator;
+  const suite = orchestratorPerSuite("edge", (env) => ({ tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: join(env.root, "sd") } }));
+  const { env } = suite;
   const sdDir = () => join(env.root, "sd");
-  before(async () => {
-    orchestrator = await env.create({ tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: join(env.root, "sd") } });
-  });
-  after(() => env.cleanup());
 
   it("gives each process a TCP address that reaches it, stable across its restarts and rolling changes", async () => {
-    const ns = orchestrator.namespace("edge");
+    const ns = suite.orchestrator.namespace("edge");
     const events = ns.watchServices();
     const service = await ns.ensureService("web", server("hello"));
     const online = await untilAllOnline(events, "web", 2);
@@ -64,7 +59,7 @@ describe("TCP proxy, Prometheus discovery and secrets through the orchestrator",
   });
 
   it("writes the seed's file_sd labels after every ensure and removes the file when nothing is left", async () => {
-    const ns = orchestrator.namespace("edge");
+    const ns = suite.orchestrator.namespace("edge");
     const file = join(sdDir(), "edge.json");
     const configs = JSON.parse(readFileSync(file, "utf8")) as { targets: string[]; labels: Record<string, string> }[];
     assert.equal(configs.length, 2);
@@ -88,7 +83,7 @@ describe("TCP proxy, Prometheus discovery and secrets through the orchestrator",
   });
 
   it("keeps secrets as 0600 files in a 0700 directory", async () => {
-    const secrets = orchestrator.secretsController();
+    const secrets = suite.orchestrator.secretsController();
     await secrets.ensure("db-password", new TextEncoder().encode("hunter2"));
     assert.equal(await secrets.reader().readString("db-password"), "hunter2");
     assert.deepEqual(await secrets.list(), ["db-password"]);

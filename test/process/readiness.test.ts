@@ -1,23 +1,18 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServiceAssignments, ServiceEvent } from "../../src/contract/types.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
 
 const listenArgs = (delayMs: number) => (a: ServiceAssignments) => [a.listenAddrs.app!, String(delayMs)];
 
 describe("readiness probes", () => {
-  const env = testEnvironment("ready");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create({ rolloutTimeoutMs: 3000 });
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("ready", { rolloutTimeoutMs: 3000 });
+  const { env } = suite;
 
   it("socket: a process that listens only after 1 s is online only then", async () => {
-    const ns = orchestrator.namespace("sock");
+    const ns = suite.orchestrator.namespace("sock");
     const events = ns.watchServices();
     const service = await ns.ensureService("slow", { image: "slow-listener.mjs", scale: 1, ports: [{ name: "app" }], args: listenArgs(1000), readiness: { socket: "app" } });
     const starting = await nextEvent(events, (e) => e.serviceId === "slow");
@@ -34,7 +29,7 @@ describe("readiness probes", () => {
   });
 
   it("http: goes offline after failureThreshold failures in a row, online again when it passes", async () => {
-    const ns = orchestrator.namespace("http");
+    const ns = suite.orchestrator.namespace("http");
     const events = ns.watchServices();
     const sick = join(env.root, "sick");
     await ns.ensureService("h", {
@@ -59,7 +54,7 @@ describe("readiness probes", () => {
   });
 
   it("exec: online once the command succeeds", async () => {
-    const ns = orchestrator.namespace("exec");
+    const ns = suite.orchestrator.namespace("exec");
     const events = ns.watchServices();
     const flag = join(env.root, "ready-flag");
     await ns.ensureService("e", { image: "sleeper", scale: 1, readiness: { exec: ["test", "-f", flag], periodMs: 50 } });
@@ -71,7 +66,7 @@ describe("readiness probes", () => {
   });
 
   it("a rolling change with a socket probe never has fewer than 2 of 3 processes online", async () => {
-    const ns = orchestrator.namespace("roll");
+    const ns = suite.orchestrator.namespace("roll");
     const config = (greeting: string) => ({
       image: "slow-listener.mjs",
       scale: 3,
@@ -104,7 +99,7 @@ describe("readiness probes", () => {
   });
 
   it("a change that never becomes ready stops the roll and reports it; the rest keeps running", async () => {
-    const ns = orchestrator.namespace("stuck");
+    const ns = suite.orchestrator.namespace("stuck");
     const good = { image: "slow-listener.mjs", scale: 3, ports: [{ name: "app" }], args: listenArgs(0), readiness: { socket: "app", periodMs: 50 } };
     const watch = ns.watchServices();
     await ns.ensureService("s", good);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
 import { BackoffSchedule } from "../../src/process/backoff.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
 
 /** True when no event is already queued: every event of one exit is emitted in the same tick. */
 async function nothingPending(events: AsyncIterator<ServiceEvent>): Promise<boolean> {
@@ -40,15 +39,11 @@ describe("back-off schedule", () => {
 });
 
 describe("restart policy on real processes", () => {
-  const env = testEnvironment("restart");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("restart");
+  const { env } = suite;
 
   it("restarts a crash-looping process with growing gaps, bounded by the cap, and says when the next start is due", async () => {
-    const ns = orchestrator.namespace("loop");
+    const ns = suite.orchestrator.namespace("loop");
     const events = ns.watchServices();
     await ns.ensureService("c", { image: "exit-with", args: () => ["3"], scale: 1, restartBackoff: { initialMs: 20, multiplier: 2, maxMs: 160, jitter: 0 } });
     const delays: number[] = [];
@@ -66,7 +61,7 @@ describe("restart policy on real processes", () => {
   });
 
   it("on-failure: a clean exit stays completed, a failure is restarted", async () => {
-    const ns = orchestrator.namespace("onfail");
+    const ns = suite.orchestrator.namespace("onfail");
     const events = ns.watchServices();
     await ns.ensureService("ok", { image: "exit-with", args: () => ["0"], scale: 1, restartPolicy: "on-failure" });
     const done = await nextEvent(events, (e) => e.status === "offline" && e.reason !== "starting");
@@ -86,7 +81,7 @@ describe("restart policy on real processes", () => {
   });
 
   it("never: no exit is restarted", async () => {
-    const ns = orchestrator.namespace("never");
+    const ns = suite.orchestrator.namespace("never");
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "sleeper", scale: 1, restartPolicy: "never" });
     const [online] = await untilAllOnline(events, "s", 1);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { isPidAlive, nextEvent, testEnvironment, until, untilAllOnline, type TestEnvironment } from "../helpers.js";
+import { describe, it } from "node:test";
+import { isPidAlive, nextEvent, orchestratorPerSuite, testEnvironment, until, untilAllOnline, type TestEnvironment } from "../helpers.js";
 
 /** Online only once the fixture has installed its signal traps (it touches $READY_FILE then). */
 function trapsInstalled(env: TestEnvironment, name: string) {
@@ -12,15 +11,11 @@ function trapsInstalled(env: TestEnvironment, name: string) {
 }
 
 describe("graceful stop", () => {
-  const env = testEnvironment("stop");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("stop");
+  const { env } = suite;
 
   it("a process that handles SIGTERM gets its grace period and exits by itself", async () => {
-    const ns = orchestrator.namespace("term");
+    const ns = suite.orchestrator.namespace("term");
     const events = ns.watchServices();
     const marker = join(env.root, "graceful-term");
     await ns.ensureService("g", { image: "graceful", scale: 1, args: () => [marker], terminationGracePeriodMs: 5000, ...trapsInstalled(env, "g1") });
@@ -35,7 +30,7 @@ describe("graceful stop", () => {
   });
 
   it("uses the service's stopSignal", async () => {
-    const ns = orchestrator.namespace("int");
+    const ns = suite.orchestrator.namespace("int");
     const marker = join(env.root, "graceful-int");
     const events = ns.watchServices();
     await ns.ensureService("g", { image: "graceful", scale: 1, args: () => [marker], stopSignal: "SIGINT", ...trapsInstalled(env, "g2") });
@@ -46,7 +41,7 @@ describe("graceful stop", () => {
   });
 
   it("a process ignoring SIGTERM is killed at the deadline, not before", async () => {
-    const ns = orchestrator.namespace("kill");
+    const ns = suite.orchestrator.namespace("kill");
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "stubborn", scale: 1, terminationGracePeriodMs: 300, ...trapsInstalled(env, "s1") });
     const [online] = await untilAllOnline(events, "s", 1);
@@ -61,8 +56,8 @@ describe("graceful stop", () => {
   });
 
   it("a slow stop in one namespace does not hold up another", async () => {
-    const slow = orchestrator.namespace("slow-stop");
-    const other = orchestrator.namespace("busy");
+    const slow = suite.orchestrator.namespace("slow-stop");
+    const other = suite.orchestrator.namespace("busy");
     const events = slow.watchServices();
     await slow.ensureService("s", { image: "stubborn", scale: 1, terminationGracePeriodMs: 60_000, ...trapsInstalled(env, "s2") });
     const [online] = await untilAllOnline(events, "s", 1);

@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
 
 describe("watchServices", () => {
-  const env = testEnvironment("watch");
-  let orchestrator: ProcessOrchestrator;
-  before(async () => {
-    orchestrator = await env.create();
-  });
-  after(() => env.cleanup());
+  const suite = orchestratorPerSuite("watch");
+  const { env } = suite;
 
   it("yields a snapshot of every process first, then changes", async () => {
-    const ns = orchestrator.namespace("snap");
+    const ns = suite.orchestrator.namespace("snap");
     const warmup = ns.watchServices();
     await ns.ensureService("a", { image: "sleeper", scale: 2 });
     await ns.ensureService("b", { image: "sleeper", scale: 1 });
@@ -43,7 +38,7 @@ describe("watchServices", () => {
   });
 
   it("ends when the AbortSignal fires, also while waiting for an event", async () => {
-    const ns = orchestrator.namespace("abort");
+    const ns = suite.orchestrator.namespace("abort");
     const controller = new AbortController();
     const events = ns.watchServices({ signal: controller.signal });
     const pending = events.next();
@@ -55,7 +50,7 @@ describe("watchServices", () => {
   });
 
   it("ends when the consumer breaks out of for-await", async () => {
-    const ns = orchestrator.namespace("brk");
+    const ns = suite.orchestrator.namespace("brk");
     await ns.ensureService("s", { image: "sleeper", scale: 1 });
     let count = 0;
     for await (const _ of ns.watchServices()) {
