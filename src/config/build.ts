@@ -35,8 +35,14 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
   const problems: BuildProblem[] = [];
   const namespace = parsed.namespace ?? "default";
   const services: Record<string, ServiceSpec> = {};
+  const backend = parsed.backend ?? "process";
+  if (backend === "process") {
+    for (const field of ["kubeconfig", "kubernetesNamespace"] as const) {
+      if (parsed[field] !== undefined) problems.push({ path: [field], rule: "is only for backend: kubernetes", at: "key" });
+    }
+  }
   for (const [id, entry] of Object.entries(parsed.services)) {
-    const spec = buildService(entry, ["services", id], ctx, problems);
+    const spec = buildService(entry, ["services", id], { ...ctx, backend }, problems);
     checkDependencies(entry, ["services", id], parsed, problems);
     services[id] = spec;
   }
@@ -61,10 +67,18 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
     }
   }
   if (problems.length > 0) return { problems };
-  return { state: { environment: parsed.environment ?? ctx.environment, namespace, services } };
+  const state: DesiredState = { environment: parsed.environment ?? ctx.environment, namespace, services };
+  if (backend === "kubernetes") {
+    state.backend = "kubernetes";
+    state.kubernetes = {
+      ...(parsed.kubeconfig !== undefined ? { kubeconfig: resolve(ctx.baseDir, parsed.kubeconfig) } : {}),
+      ...(parsed.kubernetesNamespace !== undefined ? { namespace: parsed.kubernetesNamespace } : {}),
+    };
+  }
+  return { state };
 }
 
-function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext, problems: BuildProblem[]): ServiceSpec {
+function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext & { backend: "process" | "kubernetes" }, problems: BuildProblem[]): ServiceSpec {
   const ports = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : p.portHint === undefined ? { name: p.name } : { name: p.name, portHint: p.portHint }));
   const portNames = ports.map((p) => p.name);
   const args = (entry.args ?? []).map(String);
@@ -80,23 +94,34 @@ function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext, pro
     problems.push({ path: [...at, "readiness", ...probePort], rule: `must name one of the service's ports (${declared})`, at: "value" });
   }
 
-  const resolved = resolveCommand(entry.command, ctx.baseDir, ctx.env);
-  if ("problem" in resolved) problems.push({ path: [...at, "command"], rule: resolved.problem, at: "value" });
-  const workingDirectory = resolve(ctx.baseDir, entry.workingDirectory ?? ".");
-  if (entry.workingDirectory !== undefined && !isDirectory(workingDirectory)) {
-    problems.push({ path: [...at, "workingDirectory"], rule: `${JSON.stringify(entry.workingDirectory)} is not a directory (${workingDirectory})`, at: "value" });
-  }
-
   const spec: ServiceSpec = {
-    command: "path" in resolved ? resolved.path : entry.command,
     args,
     ports,
     scale: entry.scale ?? 1,
     env: { ...readEnvFiles(entry.envFile, at, ctx, problems), ...stringMap(entry.env) },
-    workingDirectory,
     labels: stringMap(entry.labels),
     dependsOn: dependencyMap(entry.dependsOn),
   };
+  if (ctx.backend === "kubernetes") {
+    // On a cluster the program is a container image; paths on this machine mean nothing there.
+    if (entry.command !== undefined) problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
+    if (entry.workingDirectory !== undefined) problems.push({ path: [...at, "workingDirectory"], rule: "is for backend: process", at: "key" });
+    if (entry.image === undefined) problems.push({ path: [...at, "image"], rule: "is required with backend: kubernetes", at: "key" });
+    else spec.image = entry.image;
+  } else {
+    if (entry.image !== undefined) problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
+    if (entry.command === undefined) problems.push({ path: [...at, "command"], rule: "is required", at: "key" });
+    else {
+      const resolved = resolveCommand(entry.command, ctx.baseDir, ctx.env);
+      if ("problem" in resolved) problems.push({ path: [...at, "command"], rule: resolved.problem, at: "value" });
+      spec.command = "path" in resolved ? resolved.path : entry.command;
+    }
+    const workingDirectory = resolve(ctx.baseDir, entry.workingDirectory ?? ".");
+    if (entry.workingDirectory !== undefined && !isDirectory(workingDirectory)) {
+      problems.push({ path: [...at, "workingDirectory"], rule: `${JSON.stringify(entry.workingDirectory)} is not a directory (${workingDirectory})`, at: "value" });
+    }
+    spec.workingDirectory = workingDirectory;
+  }
   if (entry.memory !== undefined) spec.memory = String(entry.memory);
   if (entry.cpu !== undefined) spec.cpu = String(entry.cpu);
   if (entry.disk !== undefined && entry.disk !== false) spec.disk = entry.disk === true ? true : String(entry.disk);

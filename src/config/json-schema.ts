@@ -9,6 +9,9 @@ import { corralFileSchema } from "./schema.js";
  */
 export function corralConfigJsonSchema(): Record<string, unknown> {
   const generated = z.toJSONSchema(corralFileSchema, { io: "input", target: "draft-07", unrepresentable: "any" }) as Record<string, unknown>;
+  // A service runs a command (process backend) or an image (Kubernetes): one of the two is required.
+  const service = (generated.properties as { services: { additionalProperties: Record<string, unknown> } }).services.additionalProperties;
+  service.anyOf = [{ required: ["command"] }, { required: ["image"] }];
   return {
     $schema: generated.$schema,
     title: "corral.yaml",

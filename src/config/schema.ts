@@ -91,7 +91,8 @@ const dependsOn = z.union(
 
 export const serviceSchema = z
   .object({
-    command: nonEmptyString("a path or a program name").describe("A path relative to this file, an absolute path, or a name looked up on PATH."),
+    command: nonEmptyString("a path or a program name").optional().describe("A path relative to this file, an absolute path, or a name looked up on PATH (required with backend: process)."),
+    image: nonEmptyString("a container image").optional().describe("The container image (required with backend: kubernetes, where it replaces command)."),
     args: z
       .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
       .optional()
@@ -152,6 +153,9 @@ export const corralFileSchema = z
   .object({
     environment: id.optional().describe("Keeps this file's processes apart from others on the machine (default: the folder name)."),
     namespace: id.optional().describe("Namespace of the services (default: default)."),
+    backend: z.enum(["process", "kubernetes"], { error: "must be process or kubernetes" }).optional().describe("Where the services run: local processes (default) or a Kubernetes cluster."),
+    kubeconfig: nonEmptyString("a path").optional().describe("backend: kubernetes: the kubeconfig, relative to this file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)."),
+    kubernetesNamespace: id.optional().describe("backend: kubernetes: the Kubernetes namespace (default: the kubeconfig context's)."),
     services: z.record(id, serviceSchema, { error: "must be a mapping of service id to service" }).describe("Services by id."),
   }, { error: "must be a mapping with a services: key" })
   .strict();

@@ -26,11 +26,12 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   const template = [...spec.args];
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
   const config: ServiceConfig = {
-    image: spec.command,
+    image: spec.image ?? spec.command ?? "",
     args: (a) => interpolateArgs(template, { fullName, processIndex: a.processIndex, listenAddrs: a.listenAddrs }),
     ports: spec.ports.map((p) => ({ ...p })),
     scale: spec.scale,
     labels: { ...spec.labels },
+    ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
     env: { ...spec.env },
   };
   if (spec.workingDirectory !== undefined) config.workingDirectory = spec.workingDirectory;

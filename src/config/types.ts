@@ -7,8 +7,10 @@ import type { ReadinessProbe, RestartBackoff, RestartPolicy, ServicePort } from 
 export type DependencyCondition = "started" | "ready" | "completed";
 
 export interface ServiceSpec {
-  /** Absolute path of the program (the loader resolves relative paths and names on PATH). */
-  command: string;
+  /** Process backend: absolute path of the program (the loader resolves relative paths and names on PATH). */
+  command?: string;
+  /** Kubernetes backend: the container image. */
+  image?: string;
   /** Arguments; `%P:<port>` is the process's listen address for that port, `%N` `<namespace>-<service>`, `%I` the process index. */
   args: string[];
   ports: ServicePort[];
@@ -31,10 +33,24 @@ export interface ServiceSpec {
   stopGracePeriodMs?: number;
   /** Start after these services meet their condition; stop before them. */
   dependsOn: Record<string, DependencyCondition>;
+  /** Set by `corral restart` on Kubernetes: a new value rolls every pod (as an annotation of the pod template). */
+  restartedAt?: string;
+}
+
+export type Backend = "process" | "kubernetes";
+
+export interface KubernetesTarget {
+  /** Absolute path of a kubeconfig; default: $KUBECONFIG, ~/.kube/config, else in-cluster credentials. */
+  kubeconfig?: string;
+  /** The Kubernetes namespace the services go to; default: the kubeconfig context's. */
+  namespace?: string;
 }
 
 export interface DesiredState {
   environment: string;
   namespace: string;
+  /** Where the services run (default: process, local processes). */
+  backend?: Backend;
+  kubernetes?: KubernetesTarget;
   services: Record<string, ServiceSpec>;
 }

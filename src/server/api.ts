@@ -91,20 +91,21 @@ export async function buildApi(daemon: Daemon, options: ApiOptions): Promise<Fas
     return ns ? renderServiceDiscovery(ns.namespace, ns.proxyTargets()) : [];
   });
 
-  const secrets = daemon.orchestrator.secretsController();
-  app.get(`/${API_VERSION}/secrets`, async () => secrets.list());
+  // Looked up per request: the backend (and with it where secrets live) can change with an apply.
+  const secrets = () => daemon.backend.secretsController();
+  app.get(`/${API_VERSION}/secrets`, async () => secrets().list());
   app.put<{ Params: { id: string }; Body: { value?: unknown; base64?: unknown } }>(`/${API_VERSION}/secrets/:id`, async (request) => {
     const { value, base64 } = request.body ?? {};
     let bytes: Uint8Array;
     if (typeof value === "string") bytes = new TextEncoder().encode(value);
     else if (typeof base64 === "string") bytes = Buffer.from(base64, "base64");
     else throw new ValidationError("value", 'must be a string (or "base64": a base64 string)');
-    await secrets.ensure(request.params.id, bytes);
+    await secrets().ensure(request.params.id, bytes);
     // The value is never sent back.
     return { id: request.params.id, bytes: bytes.length };
   });
   app.delete<{ Params: { id: string } }>(`/${API_VERSION}/secrets/:id`, async (request) => {
-    await secrets.delete(request.params.id);
+    await secrets().delete(request.params.id);
     return { deleted: request.params.id };
   });
 
@@ -146,10 +147,10 @@ function checkState(body: unknown): DesiredState {
 function checkSpec(spec: unknown, field = "body"): ServiceSpec {
   if (typeof spec !== "object" || spec === null) throw new ValidationError(field, "must be a service spec object");
   const s = spec as Partial<ServiceSpec>;
-  if (typeof s.command !== "string" || !s.command.startsWith("/")) throw new ValidationError(`${field}.command`, "must be an absolute path", s.command);
+  if (s.command !== undefined && (typeof s.command !== "string" || !s.command.startsWith("/"))) throw new ValidationError(`${field}.command`, "must be an absolute path", s.command);
+  if (s.image !== undefined && typeof s.image !== "string") throw new ValidationError(`${field}.image`, "must be a string", s.image);
   return {
     ...s,
-    command: s.command,
     args: Array.isArray(s.args) ? s.args : [],
     ports: Array.isArray(s.ports) ? s.ports : [],
     scale: s.scale ?? 1,

@@ -7,7 +7,7 @@ import { startOrder, stopOrder } from "../config/dependencies.js";
 import { diffStates } from "../config/diff.js";
 import { toServiceConfig } from "../config/translate.js";
 import type { DependencyCondition, DesiredState } from "../config/types.js";
-import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
+import type { DaemonNamespace } from "./backend.js";
 
 export interface ApplyResult {
   added: string[];
@@ -23,7 +23,7 @@ export interface ApplyOptions {
   onProgress?(message: string): void;
 }
 
-export async function applyDesiredState(ns: NamespacedProcessOrchestrator, previous: DesiredState | null, next: DesiredState, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyDesiredState(ns: DaemonNamespace, previous: DesiredState | null, next: DesiredState, options: ApplyOptions): Promise<ApplyResult> {
   const diff = diffStates(previous, next);
   if (previous && diff.removed.length > 0) {
     const removed = new Set(diff.removed);
@@ -62,7 +62,7 @@ function meets(event: ServiceEvent, condition: DependencyCondition): boolean {
 }
 
 /** Resolves once every process of `serviceId` meets the condition, according to the namespace's events. */
-export async function waitForCondition(ns: NamespacedProcessOrchestrator, serviceId: string, scale: number, condition: DependencyCondition, timeoutMs: number): Promise<void> {
+export async function waitForCondition(ns: DaemonNamespace, serviceId: string, scale: number, condition: DependencyCondition, timeoutMs: number): Promise<void> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const latest = new Map<number, ServiceEvent>();

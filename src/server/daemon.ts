@@ -10,10 +10,10 @@ import { basename, dirname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { ValidationError } from "../contract/errors.js";
 import type { ServiceEvent } from "../contract/types.js";
-import type { DesiredState, ServiceSpec } from "../config/types.js";
+import type { Backend, DesiredState, ServiceSpec } from "../config/types.js";
 import { identify, isAlive, readPidRecord } from "../process/identity.js";
-import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
 import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/orchestrator.js";
+import { type DaemonBackend, type DaemonNamespace, kubernetesBackend, processBackend } from "./backend.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { type ApplyResult, applyDesiredState } from "./apply.js";
 import { buildApi } from "./api.js";
@@ -62,7 +62,8 @@ export class Daemon {
 
   private constructor(
     readonly paths: StatePaths,
-    readonly orchestrator: ProcessOrchestrator,
+    /** Where the services run: local processes, or a cluster once a file says backend: kubernetes. */
+    public backend: DaemonBackend,
     private readonly store: DesiredStateStore,
     desired: DesiredState | null,
     readonly token: string,
@@ -83,24 +84,15 @@ export class Daemon {
     if (desired && desired.environment !== environment) {
       throw new ValidationError("environment", `the state directory holds environment "${desired.environment}", not "${environment}"`);
     }
-    const orchestrator = await ProcessOrchestrator.create({
-      imageDir: paths.root,
-      environmentId: environment,
-      stateDir: paths.run,
-      scratchDirectory: paths.scratch,
-      secretsDir: paths.secrets,
-      suppressOutput: true,
-      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
-      ...(options.launcher ? { launcher: options.launcher } : {}),
-    });
+    const backend = await createBackend(desired?.backend ?? "process", environment, paths, desired, options);
     const token = options.token ?? (await loadOrCreateToken(paths.token));
-    const daemon = new Daemon(paths, orchestrator, store, desired, token, options);
+    const daemon = new Daemon(paths, backend, store, desired, token, options);
     try {
       // A restarted daemon converges on what it was told before: running processes are adopted.
       if (desired) await daemon.applyNow(null, desired);
       await daemon.listen();
     } catch (error) {
-      await orchestrator.close({ leaveRunning: true });
+      await backend.close({ leaveRunning: true });
       await rm(paths.pidFile, { force: true });
       throw error;
     }
@@ -108,7 +100,7 @@ export class Daemon {
   }
 
   get environment(): string {
-    return this.orchestrator.config.environmentId;
+    return this.backend.environmentId;
   }
 
   get state(): DesiredState | null {
@@ -116,8 +108,8 @@ export class Daemon {
   }
 
   /** The namespace the desired state lives in (null before the first apply). */
-  get namespace(): NamespacedProcessOrchestrator | null {
-    return this.desired ? this.orchestrator.namespace(this.desired.namespace) : null;
+  get namespace(): DaemonNamespace | null {
+    return this.desired ? this.backend.namespace(this.desired.namespace) : null;
   }
 
   /**
@@ -173,14 +165,31 @@ export class Daemon {
       if (next.environment !== this.environment) {
         throw new ValidationError("environment", `this daemon runs environment "${this.environment}"; the file says "${next.environment}"`);
       }
+      const backend = next.backend ?? "process";
+      const movesBackend = backend !== this.backend.kind || (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
+      // Moving between backends is allowed only while nothing runs: services are never left behind on the old one.
+      if (movesBackend && this.desired && Object.keys(this.desired.services).length > 0) {
+        throw new ValidationError("backend", `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`);
+      }
       // Every service must translate into a valid config before anything is persisted or touched.
       for (const [id, spec] of Object.entries(next.services)) {
-        try {
-          assertExecutable(spec.command);
-        } catch (error) {
-          throw new ValidationError(`services.${id}.command`, (error as Error).message, spec.command);
+        if (backend === "process") {
+          try {
+            assertExecutable(spec.command ?? "");
+            if (!spec.command?.startsWith("/")) throw new Error("must be an absolute path");
+          } catch (error) {
+            throw new ValidationError(`services.${id}.command`, (error as Error).message, spec.command);
+          }
+        } else if (!spec.image) {
+          throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
         }
         validateServiceConfig(toServiceConfig(spec, { namespace: next.namespace, serviceId: id }));
+      }
+      if (movesBackend) {
+        const replacement = await createBackend(backend, this.environment, this.paths, next, this.options);
+        await this.backend.close({ leaveRunning: true });
+        this.backend = replacement;
+        this.namespaceChanged.emit("change");
       }
       const previous = this.desired;
       // Persisted first: a daemon that dies half-way converges on it when restarted.
@@ -194,10 +203,10 @@ export class Daemon {
   private async applyNow(previous: DesiredState | null, next: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
     const options = { dependencyTimeoutMs: this.options.dependencyTimeoutMs ?? 300_000, ...(onProgress ? { onProgress } : {}) };
     if (previous && previous.namespace !== next.namespace) {
-      await applyDesiredState(this.orchestrator.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
+      await applyDesiredState(this.backend.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
       previous = null;
     }
-    return applyDesiredState(this.orchestrator.namespace(next.namespace), previous, next, options);
+    return applyDesiredState(this.backend.namespace(next.namespace), previous, next, options);
   }
 
   /** Creates or replaces one service in the desired state. */
@@ -221,12 +230,17 @@ export class Daemon {
   }
 
   /** Rolling restart: every process replaced, one at a time. */
-  restart(id: string): Promise<void> {
-    return this.queue.run(async () => {
-      const ns = this.namespace;
-      if (!ns || !this.desired?.services[id]) throw new ValidationError("service", `no service named ${JSON.stringify(id)}`);
-      await ns.restartService(id);
-    });
+  async restart(id: string): Promise<void> {
+    const spec = this.desired?.services[id];
+    if (!this.desired || !spec) throw new ValidationError("service", `no service named ${JSON.stringify(id)}`);
+    const inPlace = this.backend.restartService;
+    if (inPlace) {
+      const namespace = this.desired.namespace;
+      await this.queue.run(() => inPlace(namespace, id));
+    } else {
+      // On a cluster a changed pod template rolls the pods; kept in the desired state so it stays rolled.
+      await this.putService(id, { ...spec, restartedAt: new Date().toISOString() });
+    }
   }
 
   private withServices(change: (services: DesiredState["services"]) => DesiredState["services"]): DesiredState {
@@ -246,13 +260,29 @@ export class Daemon {
         await rm(this.paths.desired, { force: true });
       }
       await Promise.all(this.apis.map((api) => api.close()));
-      await this.orchestrator.close({ leaveRunning: !stopServices });
+      await this.backend.close({ leaveRunning: !stopServices });
       await rm(this.paths.socket, { force: true });
       await rm(this.paths.pidFile, { force: true });
       this.markClosed();
     })();
     return this.closing;
   }
+}
+
+async function createBackend(kind: Backend, environment: string, paths: StatePaths, desired: DesiredState | null, options: DaemonOptions): Promise<DaemonBackend> {
+  if (kind === "kubernetes") return kubernetesBackend(environment, desired?.kubernetes ?? {});
+  return processBackend(
+    await ProcessOrchestrator.create({
+      imageDir: paths.root,
+      environmentId: environment,
+      stateDir: paths.run,
+      scratchDirectory: paths.scratch,
+      secretsDir: paths.secrets,
+      suppressOutput: true,
+      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
+      ...(options.launcher ? { launcher: options.launcher } : {}),
+    }),
+  );
 }
 
 async function claimPidFile(paths: StatePaths): Promise<void> {

@@ -1,5 +1,5 @@
 // The rows of `corral ps` and GET /v1/processes.
-import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
+import type { DaemonNamespace } from "./backend.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
 
 export interface ProcessRow {
@@ -27,7 +27,7 @@ export function processUptime(pid: number | undefined): number | null {
   return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
-export async function processRows(ns: NamespacedProcessOrchestrator): Promise<ProcessRow[]> {
+export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
   for (const { serviceId, processes } of ns.processStatuses()) {
     const metrics = await ns.fetchServiceMetrics(serviceId).catch(() => []);

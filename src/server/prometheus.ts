@@ -1,10 +1,10 @@
 // /metrics: per-process status, restarts, CPU and memory with service labels,
 // collected at scrape time, plus the daemon's own process metrics.
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { NamespacedProcessOrchestrator } from "../process/namespace.js";
+import type { DaemonNamespace } from "./backend.js";
 import { type ProcessRow, processRows } from "./process-table.js";
 
-export function createMetricsRegistry(currentNamespace: () => NamespacedProcessOrchestrator | null): Registry {
+export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | null): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "corral_daemon_" });
 

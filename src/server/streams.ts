@@ -55,27 +55,21 @@ export async function serveLogs(
   res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" });
   const controller = lifetime(request, daemon);
   const write = (processIndex: number, l: LogLine) => res.write(`${JSON.stringify({ process: processIndex, time: l.time, stream: l.stream, line: l.line })}\n`);
+  const options = { ...(tail !== undefined ? { tail } : {}), follow, signal: controller.signal };
   try {
-    // History first, merged by time, then the followers run until the client leaves.
-    const iterators = indices.map((i) => ({ i, lines: ns.logs(id, i, { ...(tail !== undefined ? { tail } : {}), follow, signal: controller.signal }) }));
-    const history = indices.map((i) => ns.readLogFiles(id, i, tail).map((l) => ({ i, l })));
-    for (const { i, l } of history.flat().sort((a, b) => a.l.time.getTime() - b.l.time.getTime())) write(i, l);
     if (follow) {
-      await Promise.all(
-        iterators.map(async ({ i, lines }) => {
-          // The iterator also replays the history; skip what was already sent.
-          let skip = history[indices.indexOf(i)]!.length;
-          for await (const line of lines) {
-            if (skip > 0) {
-              skip--;
-              continue;
-            }
-            write(i, line);
-          }
-        }),
-      );
+      // Each process's history, then its new lines as they come.
+      await Promise.all(indices.map(async (i) => {
+        for await (const line of ns.logs(id, i, options)) write(i, line);
+      }));
     } else {
-      for (const { lines } of iterators) await lines.return?.();
+      // The history of every process, merged in time order.
+      const all = await Promise.all(indices.map(async (i) => {
+        const lines: { i: number; l: LogLine }[] = [];
+        for await (const l of ns.logs(id, i, options)) lines.push({ i, l });
+        return lines;
+      }));
+      for (const { i, l } of all.flat().sort((a, b) => new Date(a.l.time).getTime() - new Date(b.l.time).getTime())) write(i, l);
     }
   } finally {
     res.end();

@@ -95,7 +95,7 @@ services:
       assert.ok(errors.some((e) => expected.test(e)), `${yamlText}\n${errors.join("\n")}`);
     };
     bad("services: { web: { command: x, scael: 2 } }", /\$\.services\.web\.scael: unknown/);
-    bad("services: { web: { scale: 2 } }", /\$\.services\.web\.command: required/);
+    bad("services: { web: { scale: 2 } }", /\$\.services\.web: no branch of anyOf matches/);
     bad("services: { web: { command: x, scale: 0 } }", /scale: below minimum/);
     bad("services: { Web: { command: x } }", /Web \(name\)/);
     bad("services: { web: { command: x, restart: sometimes } }", /restart: not one of/);

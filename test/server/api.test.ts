@@ -44,6 +44,16 @@ describe("the daemon's HTTP API", () => {
   it("applies a desired state as a diff and reports processes", async () => {
     const result = await client.post<{ added: string[] }>("/v1/apply", state({ web: server, worker }));
     assert.deepEqual(result.added.sort(), ["web", "worker"]);
+    // apply returns once every process is launched; readiness comes after.
+    const controller = new AbortController();
+    const online = new Set<string>();
+    for await (const event of client.events(controller.signal)) {
+      if ("snapshotEnd" in event) continue;
+      if (event.status === "online") online.add(`${event.serviceId}-${event.processId}`);
+      else online.delete(`${event.serviceId}-${event.processId}`);
+      if (online.size === 3) break;
+    }
+    controller.abort();
     const rows = await client.get<ProcessRow[]>("/v1/processes");
     assert.deepEqual(rows.map((r) => `${r.service}-${r.process}`), ["web-0", "web-1", "worker-0"]);
     assert.equal(statSync(join(stateDir, "corral.sock")).mode & 0o777, 0o600);
