@@ -18,8 +18,8 @@ export interface NamespacedOrchestrator {
   /** One entry per process, in process order. */
   fetchServiceMetrics(id: string): Promise<ServiceProcessMetrics[]>;
   updateSchedulingConfig(config: ServiceSchedulingConfig): void;
-  /** Lines of one process's output. Optional: backends add it as they can. */
-  logs?(id: string, processIndex: number, opts?: LogOptions): AsyncIterable<LogLine>;
+  /** Lines of one process's output: the last `tail` (all without it), then with `follow` every new one until `signal` aborts. */
+  logs(id: string, processIndex: number, opts?: LogOptions): AsyncIterable<LogLine>;
 }
 
 export interface LogOptions {
