@@ -17,7 +17,11 @@ export async function* podLogs(client: KubeClient, pod: string, opts: LogOptions
   // The log API reads tailLines=0 as "no limit", so "nothing old, only new lines" is asked for by time.
   if (opts.tail === 0) options.sinceTime = new Date().toISOString();
   else if (opts.tail !== undefined) options.tailLines = opts.tail;
-  const controller = await client.streamLog(pod, CONTAINER_NAME, stream, options);
+  const controller = await untilAnswerOrAbort(client.streamLog(pod, CONTAINER_NAME, stream, options), opts.signal);
+  if (controller === undefined) {
+    stream.destroy();
+    return;
+  }
   const abort = () => {
     controller.abort();
     stream.end();
@@ -31,6 +35,29 @@ export async function* podLogs(client: KubeClient, pod: string, opts: LogOptions
     opts.signal?.removeEventListener("abort", abort);
     controller.abort();
     stream.destroy();
+  }
+}
+
+/**
+ * The log request's controller once the server answers, or undefined when the
+ * signal aborts first: a server may send nothing, headers included, until the
+ * container prints, and the caller's abort must not wait for that.
+ */
+async function untilAnswerOrAbort(request: Promise<AbortController>, signal: AbortSignal | undefined): Promise<AbortController | undefined> {
+  if (!signal) return request;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const first = await Promise.race([request, aborted]);
+    // Answered after all: that request is not wanted any more.
+    if (first === undefined) request.then((late) => late.abort(), () => {});
+    return first;
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
   }
 }
 

@@ -105,7 +105,7 @@ export function validateForKubernetes(config: ServiceConfig): NormalizedServiceC
 
 export function renderService(namespace: string, id: string, config: NormalizedServiceConfig, options: RenderOptions = {}): RenderedService {
   validateId("namespace", namespace);
-  validateId("id", id);
+  validateId("service id", id);
   const kubernetesNamespace = validateId("kubernetesNamespace", options.kubernetesNamespace ?? "default");
   const name = objectName(validateNamePrefix(options.namePrefix ?? ""), namespace, id);
   const ports = assignPorts(config.ports);

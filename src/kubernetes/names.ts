@@ -37,7 +37,7 @@ export function objectName(namePrefix: string, namespace: string, id: string): s
   const name = `${namePrefix}${namespace}-${id}`;
   if (name.length > MAX_OBJECT_NAME_LENGTH || !DNS_1035_LABEL.test(name)) {
     throw new ValidationError(
-      "id",
+      "service id",
       `with its namespace and the name prefix it must form a Kubernetes object name "<prefix><namespace>-<id>" that starts with a letter and is at most ${MAX_OBJECT_NAME_LENGTH} characters`,
       name,
     );

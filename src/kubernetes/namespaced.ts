@@ -72,7 +72,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
 
   async ensureService(id: string, config: ServiceConfig): Promise<Service> {
     this.#checkOpen();
-    validateId("id", id);
+    validateId("service id", id);
     const normalized = validateForKubernetes(config);
     const options: RenderOptions = { ...this.ctx.render, schedulingConfig: structuredClone(this.#scheduling) };
     // Rendered now, before anything is written: bad input fails here, and the
@@ -118,7 +118,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
 
   async dropService(id: string): Promise<void> {
     this.#checkOpen();
-    validateId("id", id);
+    validateId("service id", id);
     const name = this.#name(id);
     return this.#enqueue(async () => {
       const { client } = this.ctx;
@@ -160,21 +160,25 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
   watchServices(opts: { signal?: AbortSignal } = {}): AsyncIterable<ServiceEvent> {
     this.#checkOpen();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.ctx.signal]) : this.ctx.signal;
-    const watch: PodWatch = new PodWatch({
+    // onClose may run inside the constructor (a signal already aborted), before `watch` is assigned.
+    let watch: PodWatch | undefined;
+    watch = new PodWatch({
       client: this.ctx.client,
       namespace: this.namespace,
       namePrefix: this.ctx.namePrefix,
       maxBuffered: this.ctx.watchBufferSize,
       signal,
-      onClose: () => this.#watches.delete(watch),
+      onClose: () => {
+        if (watch) this.#watches.delete(watch);
+      },
     });
-    this.#watches.add(watch);
+    if (!watch.buffer.closed) this.#watches.add(watch);
     return watch.buffer;
   }
 
   async fetchServiceMetrics(id: string): Promise<ServiceProcessMetrics[]> {
     this.#checkOpen();
-    validateId("id", id);
+    validateId("service id", id);
     const name = this.#name(id);
     // Queued like every other call, so metrics right after an ensure see the service.
     return this.#enqueue(async () => {
@@ -186,7 +190,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
 
   logs(id: string, processIndex: number, opts: LogOptions = {}): AsyncIterable<LogLine> {
     this.#checkOpen();
-    validateId("id", id);
+    validateId("service id", id);
     if (!Number.isSafeInteger(processIndex) || processIndex < 0) throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
     if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0)) throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
     return podLogs(this.ctx.client, podName(this.#name(id), processIndex), opts);

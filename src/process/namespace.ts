@@ -113,19 +113,25 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return this.ctx.namespace;
   }
 
-  async ensureService(id: string, config: ServiceConfig): Promise<ProcessService> {
-    this.ctx.assertOpen();
-    validateId("service id", id);
-    const normalized = validateServiceConfig(config);
-    const image = await this.resolveImage(normalized.image);
-    if (normalized.workingDirectory) await assertDirectory("workingDirectory", normalized.workingDirectory);
-    const fullId = `${this.ctx.namespace}-${id}`;
-    const runDir = join(this.ctx.stateDir, fullId);
-    const scratchDir = normalized.disk ? join(this.ctx.scratchRoot, fullId) : undefined;
-    // Evaluated now so a throwing or malformed args function is refused before anything is written.
-    const specs = this.launchSpecs(normalized, image, fullId, runDir, scratchDir, normalized.scale);
+  ensureService(id: string, config: ServiceConfig): Promise<ProcessService> {
+    try {
+      this.ctx.assertOpen();
+      validateId("service id", id);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Queued at once, before any await: a call made after this one (even an un-awaited
+    // dropService) is applied after it. Everything is checked before anything is written.
     return this.queue.run(async () => {
       this.ctx.assertOpen();
+      const normalized = validateServiceConfig(config);
+      const image = await this.resolveImage(normalized.image);
+      if (normalized.workingDirectory) await assertDirectory("workingDirectory", normalized.workingDirectory);
+      const fullId = `${this.ctx.namespace}-${id}`;
+      const runDir = join(this.ctx.stateDir, fullId);
+      const scratchDir = normalized.disk ? join(this.ctx.scratchRoot, fullId) : undefined;
+      // A throwing or malformed args function is refused here, before anything is written.
+      const specs = this.launchSpecs(normalized, image, fullId, runDir, scratchDir, normalized.scale);
       try {
         await this.apply({ id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) }, specs);
       } finally {
@@ -541,6 +547,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   async fetchServiceMetrics(id: string): Promise<ServiceProcessMetrics[]> {
     this.ctx.assertOpen();
     validateId("service id", id);
+    // In the queue, so it sees every ensure and drop made before it.
+    return this.queue.run(() => this.measure(id));
+  }
+
+  private async measure(id: string): Promise<ServiceProcessMetrics[]> {
     const runtime = this.services.get(id);
     if (!runtime) throw new UnknownServiceError(id);
     const [diskBytes, perProcess] = await Promise.all([
