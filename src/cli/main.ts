@@ -6,6 +6,7 @@ import { ValidationError } from "../contract/errors.js";
 import { Daemon, DaemonAlreadyRunningError } from "../server/daemon.js";
 import { ApiError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
+import { registerDashboardCommand } from "./dashboard.js";
 import { CliError, EXIT, type GlobalOptions, resolveStateDir } from "./context.js";
 import { up } from "./up.js";
 
@@ -33,12 +34,12 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad usage or a bad file (nothing cha
 
 // `--state-dir` works before the command and after it (`corral daemon --state-dir x`).
 const stateDirOption = () => new Option("--state-dir <dir>", "the daemon's state directory");
-const globals = (): GlobalOptions => {
-  const own = program.opts<GlobalOptions>();
-  const sub = program.commands.map((c) => c.opts<GlobalOptions>()).find((o) => o.stateDir !== undefined) ?? {};
-  for (const c of program.commands) for (const child of c.commands) if (child.opts<GlobalOptions>().stateDir !== undefined) Object.assign(sub, child.opts<GlobalOptions>());
-  return { ...own, ...(sub.stateDir !== undefined ? { stateDir: sub.stateDir } : {}) };
-};
+let invoked: GlobalOptions = {};
+// The options of the command being run, merged with corral's own (the command's win).
+program.hook("preAction", (_program, command) => {
+  invoked = command.optsWithGlobals<GlobalOptions>();
+});
+const globals = (): GlobalOptions => invoked;
 const json = new Option("--json", "machine-readable output");
 
 program
@@ -96,6 +97,7 @@ program
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void daemon.shutdown());
     await daemon.closed;
   });
+registerDashboardCommand(program, globals);
 
 for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
   if (command.commands.length === 0) command.addOption(stateDirOption());

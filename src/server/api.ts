@@ -7,6 +7,7 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateId } from "../contract/validation.js";
 import { renderServiceDiscovery } from "../process/service-discovery.js";
 import { SecretNotFoundError } from "../process/secrets.js";
+import { registerDashboard } from "./dashboard.js";
 import type { Daemon } from "./daemon.js";
 import { openApiDocument } from "./openapi.js";
 import { processRows } from "./process-table.js";
@@ -23,13 +24,14 @@ export interface ApiOptions {
 export async function buildApi(daemon: Daemon, options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logRequests, bodyLimit: 16 * 1024 * 1024 });
   const registry = createMetricsRegistry(() => daemon.namespace);
+  const dashboard = registerDashboard(app, daemon, options);
 
   if (options.requireToken) {
     const expected = Buffer.from(daemon.token);
     app.addHook("onRequest", async (request, reply) => {
       const header = request.headers.authorization ?? "";
       const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if ((given.length !== expected.length || !timingSafeEqual(given, expected)) && !dashboard.admits(request)) {
         await reply.code(401).header("www-authenticate", 'Bearer realm="corral"').send({ error: "a bearer token is required (Authorization: Bearer <token>; see <state dir>/token)" });
       }
     });

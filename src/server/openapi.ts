@@ -32,6 +32,7 @@ export function openApiDocument(): Record<string, unknown> {
       "/v1/discovery/prometheus": { get: { summary: "Prometheus HTTP service discovery: every process's TCP proxy address with mz_orchestrator_* labels", responses: { 200: json("targets") } } },
       "/v1/secrets": { get: { summary: "Secret ids (never values)", responses: { 200: json("ids") } } },
       "/v1/secrets/{id}": { parameters: [id], put: { summary: "Set a secret: { value } or { base64 }", responses: { 200: json("stored") } }, delete: { summary: "Delete a secret", responses: { 200: json("deleted") } } },
+      "/v1/dashboard/open": { post: { summary: "Unix socket only: make sure the dashboard's TCP listener runs (127.0.0.1) and get a one-time login link", responses: { 200: json("{ url }"), 403: json("not over the Unix socket") } } },
       "/v1/shutdown": { post: { summary: "Stop the daemon; { stopServices: true } stops every service first (corral down)", responses: { 200: json("shutting down") } } },
     },
   };

@@ -1,0 +1,58 @@
+// `corral dashboard`: makes the daemon serve TCP on 127.0.0.1 (if it does not
+// already) and prints a one-time login link; opens it when a desktop is there.
+import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { Option, type Command } from "commander";
+import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
+
+interface DashboardOptions {
+  port?: string;
+  open?: boolean;
+}
+
+export interface DashboardLink {
+  url: string;
+  address: string;
+  expiresAt: string;
+}
+
+export function registerDashboardCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command("dashboard")
+    .description("serve the web dashboard on 127.0.0.1 and print a one-time login link")
+    .addOption(new Option("--port <port>", "the TCP port when the daemon has no TCP listener yet (default: the last one, else any free one)"))
+    .option("--no-open", "only print the link, never start a browser")
+    .action((o: DashboardOptions) => dashboard({ ...globals(), ...o }));
+}
+
+export async function dashboard(options: GlobalOptions & DashboardOptions): Promise<void> {
+  let port: number | undefined;
+  if (options.port !== undefined) {
+    port = Number(options.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError("--port must be an integer between 0 and 65535", EXIT.usage);
+  }
+  const client = await runningDaemon(options);
+  // Over the Unix socket: only someone who can read the state dir gets a link.
+  const link = await client.post<DashboardLink>("/v1/dashboard/open", port === undefined ? {} : { port });
+  process.stdout.write(`corral dashboard on http://${link.address}\n${link.url}\n(the link signs you in once, until ${link.expiresAt}; after that use the token in the state dir)\n`);
+  const opener = options.open === false ? null : desktopOpener();
+  if (opener) {
+    const child = spawn(opener, [link.url], { detached: true, stdio: "ignore" });
+    child.on("error", () => {});
+    child.unref();
+  }
+}
+
+/** xdg-open when there is a display to open a browser on; never required. */
+function desktopOpener(): string | null {
+  if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return null;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, "xdg-open"), constants.X_OK);
+      return join(dir, "xdg-open");
+    } catch {}
+  }
+  return null;
+}

@@ -1,0 +1,108 @@
+// The corral dashboard: a header, and one view per route (#/, #/services/:id, #/services/:id/logs, #/secrets).
+import "uplot/dist/uPlot.min.css";
+import "./styles.css";
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { type Connection, store, useStore } from "./store.js";
+import { LogsView } from "./views/Logs.js";
+import { SecretsView } from "./views/Secrets.js";
+import { ServiceView } from "./views/Service.js";
+import { ServicesView } from "./views/Services.js";
+
+type Route = { view: "services" } | { view: "service"; id: string } | { view: "logs"; id: string; process: number | null } | { view: "secrets" } | { view: "missing" };
+
+export function parseRoute(hash: string): Route {
+  const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return { view: "services" };
+  if (parts[0] === "secrets" && parts.length === 1) return { view: "secrets" };
+  if (parts[0] === "services" && parts[1]) {
+    if (parts.length === 2) return { view: "service", id: parts[1] };
+    if (parts.length === 3 && parts[2] === "logs") {
+      const p = new URLSearchParams(query).get("process");
+      return { view: "logs", id: parts[1], process: p !== null && /^\d+$/.test(p) ? Number(p) : null };
+    }
+  }
+  return { view: "missing" };
+}
+
+function useRoute(): Route {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const onChange = () => setHash(location.hash);
+    window.addEventListener("hashchange", onChange);
+    // The hash may have changed between the first render and now.
+    onChange();
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return parseRoute(hash);
+}
+
+const CONNECTION_TEXT: Record<Connection, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  "signed-out": "Signed out",
+};
+
+function App() {
+  const s = useStore();
+  const route = useRoute();
+  const key = JSON.stringify(route);
+  useEffect(() => {
+    // Keyboard and screen-reader users land on the new view's heading.
+    const heading = document.getElementById("view-title");
+    if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
+    const name = "id" in route ? route.id : route.view;
+    document.title = `${name} · corral${s.environment ? ` · ${s.environment}` : ""}`;
+  }, [key, s.environment]);
+  const section = route.view === "secrets" ? "secrets" : "services";
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("view-title")?.focus())}>
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href="#/">
+          corral
+        </a>
+        {s.environment && (
+          <span class="env" title="environment">
+            {s.environment}
+          </span>
+        )}
+        <nav aria-label="Main">
+          <a href="#/" aria-current={section === "services" ? "page" : undefined}>
+            Services
+          </a>
+          <a href="#/secrets" aria-current={section === "secrets" ? "page" : undefined}>
+            Secrets
+          </a>
+        </nav>
+        <span class={`connection connection-${s.connection}`} role="status" data-connection={s.connection} data-snapshots={s.snapshots}>
+          <span aria-hidden="true">{s.connection === "live" ? "●" : s.connection === "signed-out" ? "■" : "◐"}</span> {CONNECTION_TEXT[s.connection]}
+          {s.connection === "signed-out" && (
+            <>
+              {" · "}
+              <a href="/login">Sign in again</a>
+            </>
+          )}
+        </span>
+      </header>
+      <main id="main">
+        {route.view === "services" && <ServicesView />}
+        {route.view === "service" && <ServiceView key={route.id} id={route.id} />}
+        {route.view === "logs" && <LogsView key={`${route.id}/${route.process}`} id={route.id} process={route.process} />}
+        {route.view === "secrets" && <SecretsView />}
+        {route.view === "missing" && (
+          <p class="empty">
+            Nothing here. <a href="#/">All services</a>
+          </p>
+        )}
+      </main>
+    </>
+  );
+}
+
+store.start();
+render(<App />, document.getElementById("app")!);

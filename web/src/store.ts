@@ -1,0 +1,283 @@
+// The page's picture of the daemon. Status comes from the event stream
+// (Server-Sent Events); CPU, memory and uptime from one request for the whole
+// table every few seconds. Reconnects by itself: EventSource retries, and each
+// new snapshot is followed by a full refresh.
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, get, whenSignedOut } from "./api.js";
+import type { ProcessRow, ServiceEntry, ServiceEvent, ServiceSpec } from "./types.js";
+
+export const METRICS_INTERVAL_MS = 3000;
+/** How far back the small charts reach. */
+export const HISTORY_SECONDS = 5 * 60;
+const TIMELINE_LIMIT = 1000;
+
+export interface Proc extends ProcessRow {
+  /** When uptimeSeconds was measured (page clock). */
+  measuredAt: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  message?: string;
+  /** Page clock of the last event: a metrics reading sent before it is older than it. */
+  eventAt: number;
+  /** Why the process last stopped ("oom-killed", "crashed", ...), kept through the back-off that follows. */
+  lastExit?: string;
+}
+
+export interface Service {
+  id: string;
+  spec: ServiceSpec | null;
+  procs: Map<number, Proc>;
+}
+
+/** A service's processes in order. */
+export function procsOf(service: Service): Proc[] {
+  return [...service.procs.values()].sort((a, b) => a.process - b.process);
+}
+
+export interface Samples {
+  t: number[];
+  /** Percent of one core. */
+  cpu: (number | null)[];
+  mem: (number | null)[];
+}
+
+export interface TimelineEntry extends ServiceEvent {
+  seq: number;
+}
+
+export type Connection = "connecting" | "live" | "reconnecting" | "signed-out";
+
+class Store {
+  environment = "";
+  connection: Connection = "connecting";
+  /** True once the first snapshot and service list are in. */
+  loaded = false;
+  /** Snapshots taken so far: one per (re)connection of the event stream. */
+  snapshots = 0;
+  services = new Map<string, Service>();
+  timeline: TimelineEntry[] = [];
+  samples = new Map<string, Samples>();
+  private seq = 0;
+  private listeners = new Set<() => void>();
+  private notifyQueued = false;
+  private source: EventSource | null = null;
+  private retryTimer: number | undefined;
+  private refreshTimer: number | undefined;
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Coalesces a burst of changes (a snapshot of twenty processes) into one render. */
+  changed(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    setTimeout(() => {
+      this.notifyQueued = false;
+      for (const listener of this.listeners) listener();
+    }, 0);
+  }
+
+  start(): void {
+    whenSignedOut(() => this.setConnection("signed-out"));
+    this.connect();
+    setInterval(() => void this.pollMetrics(), METRICS_INTERVAL_MS);
+  }
+
+  private setConnection(connection: Connection): void {
+    if (this.connection === connection) return;
+    if (this.connection === "signed-out" && connection !== "live") return;
+    this.connection = connection;
+    this.changed();
+  }
+
+  private connect(): void {
+    clearTimeout(this.retryTimer);
+    this.source?.close();
+    const source = new EventSource("/v1/events");
+    this.source = source;
+    let inSnapshot = true;
+    source.addEventListener("open", () => {
+      inSnapshot = true;
+    });
+    source.addEventListener("service", (message) => {
+      this.applyEvent(JSON.parse((message as MessageEvent<string>).data) as ServiceEvent, inSnapshot);
+    });
+    source.addEventListener("snapshot-end", () => {
+      inSnapshot = false;
+      this.snapshots++;
+      void this.refresh().then(() => this.setConnection("live"));
+    });
+    source.addEventListener("error", () => {
+      if (this.connection !== "signed-out") this.setConnection("reconnecting");
+      // CONNECTING: the browser retries by itself. CLOSED: an HTTP error (401, 503): find out which, then retry.
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        this.retryTimer = window.setTimeout(() => void this.probeThenConnect(), 2000);
+      }
+    });
+  }
+
+  private async probeThenConnect(): Promise<void> {
+    try {
+      await get("/healthz");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return; // signed out: the header offers a way back in
+    }
+    this.connect();
+  }
+
+  /** The service list and every process's row: after each snapshot, and when a service appears or goes. */
+  async refresh(): Promise<void> {
+    const sentAt = performance.now();
+    try {
+      const [health, entries] = await Promise.all([get<{ environment: string }>("/healthz"), get<ServiceEntry[]>("/v1/services")]);
+      this.environment = health.environment;
+      const next = new Map<string, Service>();
+      for (const entry of entries) {
+        const old = this.services.get(entry.id);
+        next.set(entry.id, { id: entry.id, spec: entry.spec, procs: old?.procs ?? new Map() });
+      }
+      this.services = next;
+      this.applyRows(entries.flatMap((e) => e.processes), sentAt);
+      this.loaded = true;
+      this.changed();
+    } catch {
+      // Not signed out (that shows in the header): try again, or the page would wait for the next snapshot.
+      if (this.connection !== "signed-out") this.scheduleRefresh(2000);
+    }
+  }
+
+  private scheduleRefresh(delayMs = 250): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = window.setTimeout(() => void this.refresh(), delayMs);
+  }
+
+  async pollMetrics(): Promise<void> {
+    if (this.connection !== "live") return;
+    const sentAt = performance.now();
+    try {
+      const rows = await get<ProcessRow[]>("/v1/processes");
+      this.applyRows(rows, sentAt);
+      this.changed();
+    } catch {}
+  }
+
+  private applyRows(rows: ProcessRow[], sentAt: number): void {
+    const now = performance.now();
+    const t = Date.now() / 1000;
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const service = this.services.get(row.service);
+      if (!service) {
+        this.scheduleRefresh();
+        continue;
+      }
+      seen.add(`${row.service}/${row.process}`);
+      const old = service.procs.get(row.process);
+      // An event that arrived after this request was sent knows better about the status.
+      const fresher = old && old.eventAt > sentAt;
+      service.procs.set(row.process, {
+        ...row,
+        ...(fresher ? { status: old.status, reason: old.reason, pid: old.pid, restarts: old.restarts, nextStartAt: old.nextStartAt } : {}),
+        uptimeSeconds: fresher ? old.uptimeSeconds : row.uptimeSeconds,
+        measuredAt: fresher ? old.measuredAt : now,
+        exitCode: old?.exitCode ?? null,
+        signal: old?.signal ?? null,
+        ...(old?.message ? { message: old.message } : {}),
+        ...(old?.lastExit ? { lastExit: old.lastExit } : {}),
+        eventAt: old?.eventAt ?? 0,
+      });
+      this.sample(`${row.service}/${row.process}`, t, row.cpuNanoCores === null ? null : row.cpuNanoCores / 1e7, row.memoryBytes);
+    }
+    // Processes gone since (scaled down, dropped), unless an event came after the request.
+    for (const service of this.services.values()) {
+      for (const [index, p] of service.procs) if (!seen.has(`${service.id}/${index}`) && p.eventAt <= sentAt) service.procs.delete(index);
+    }
+  }
+
+  private sample(key: string, t: number, cpu: number | null, mem: number | null): void {
+    const s = this.samples.get(key) ?? { t: [], cpu: [], mem: [] };
+    const keep = s.t.findIndex((x) => x >= t - HISTORY_SECONDS);
+    const from = keep === -1 ? s.t.length : keep;
+    // New arrays each time, so the charts see a change.
+    this.samples.set(key, { t: [...s.t.slice(from), t], cpu: [...s.cpu.slice(from), cpu], mem: [...s.mem.slice(from), mem] });
+  }
+
+  private applyEvent(event: ServiceEvent, inSnapshot: boolean): void {
+    if (!inSnapshot) {
+      this.timeline.push({ ...event, seq: ++this.seq });
+      if (this.timeline.length > TIMELINE_LIMIT) this.timeline.splice(0, this.timeline.length - TIMELINE_LIMIT);
+    }
+    if (event.warning) {
+      this.changed();
+      return;
+    }
+    let service = this.services.get(event.serviceId);
+    if (!service) {
+      service = { id: event.serviceId, spec: null, procs: new Map() };
+      this.services.set(event.serviceId, service);
+      this.scheduleRefresh();
+    }
+    const old = service.procs.get(event.processId);
+    const alive = event.status === "online" || event.reason === "starting" || event.reason === "probe-failed";
+    const now = performance.now();
+    const cameOnline = event.status === "online" && old?.status !== "online";
+    service.procs.set(event.processId, {
+      service: event.serviceId,
+      process: event.processId,
+      status: event.status,
+      reason: event.status === "online" ? null : (event.reason ?? null),
+      pid: alive ? (event.pid ?? null) : null,
+      restarts: event.restartCount,
+      cpuNanoCores: alive ? (old?.cpuNanoCores ?? null) : null,
+      memoryBytes: alive ? (old?.memoryBytes ?? null) : null,
+      uptimeSeconds: !alive ? null : cameOnline ? Math.max(0, (Date.now() - Date.parse(event.time)) / 1000) : (old?.uptimeSeconds ?? null),
+      measuredAt: cameOnline || !old ? now : old.measuredAt,
+      addresses: old?.addresses ?? {},
+      tcpAddresses: old?.tcpAddresses ?? {},
+      nextStartAt: event.nextStartAt ?? null,
+      exitCode: event.exitCode ?? null,
+      signal: event.signal ?? null,
+      ...(event.message ? { message: event.message } : {}),
+      eventAt: now,
+      ...(lastExit(event, old) ? { lastExit: lastExit(event, old)! } : {}),
+    });
+    // A stopped process may be one that scaling removed: the list says.
+    if (event.reason === "stopped" && !inSnapshot) this.scheduleRefresh();
+    this.changed();
+  }
+}
+
+const WAITING = new Set(["starting", "backoff", "probe-failed"]);
+
+function lastExit(event: ServiceEvent, old: Proc | undefined): string | undefined {
+  if (event.status === "online") return undefined;
+  if (event.reason && !WAITING.has(event.reason)) return event.reason;
+  return event.reason === "backoff" ? old?.lastExit : undefined;
+}
+
+export const store = new Store();
+
+/** Re-renders the component on every change of the store. */
+export function useStore(): Store {
+  const [, setVersion] = useState(0);
+  useEffect(() => store.subscribe(() => setVersion((v) => v + 1)), []);
+  return store;
+}
+
+/** The time, ticking once a second: uptimes and back-off countdowns move without a request. */
+export function useNow(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return now;
+}
+
+/** Uptime now, from the last measurement. */
+export function uptimeOf(proc: Proc): number | null {
+  return proc.uptimeSeconds === null ? null : proc.uptimeSeconds + (performance.now() - proc.measuredAt) / 1000;
+}

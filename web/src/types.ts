@@ -1,0 +1,55 @@
+// What the daemon's API sends (see src/server/process-table.ts and the contract's ServiceEvent).
+export type Status = "online" | "offline";
+
+export interface ProcessRow {
+  service: string;
+  process: number;
+  status: Status;
+  reason: string | null;
+  pid: number | null;
+  restarts: number;
+  cpuNanoCores: number | null;
+  memoryBytes: number | null;
+  uptimeSeconds: number | null;
+  addresses: Record<string, string>;
+  tcpAddresses: Record<string, string>;
+  nextStartAt: string | null;
+}
+
+export interface ServiceSpec {
+  command: string;
+  args: string[];
+  ports: { name: string; portHint?: number }[];
+  scale: number;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  [field: string]: unknown;
+}
+
+export interface ServiceEntry {
+  id: string;
+  spec: ServiceSpec;
+  processes: ProcessRow[];
+}
+
+export interface ServiceEvent {
+  serviceId: string;
+  processId: number;
+  status: Status;
+  time: string;
+  reason?: string;
+  message?: string;
+  restartCount: number;
+  pid?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  nextStartAt?: string;
+  warning?: string;
+}
+
+export interface LogLine {
+  process: number;
+  time: string;
+  stream: "stdout" | "stderr";
+  line: string;
+}
