@@ -2,4 +2,3 @@ export * from "./contract/index.js";
 export * from "./process/index.js";
 export * from "./kubernetes/index.js";
 export * from "./config/index.js";
-export { Daemon, type DaemonOptions } from "./server/daemon.js";
