@@ -1,23 +1,9 @@
 // The rows of `corral ps` and GET /v1/processes.
 import type { DaemonNamespace } from "./backend.js";
+import type { ProcessRow } from "./process-row.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
 
-export interface ProcessRow {
-  service: string;
-  process: number;
-  status: "online" | "offline";
-  reason: string | null;
-  pid: number | null;
-  restarts: number;
-  cpuNanoCores: number | null;
-  memoryBytes: number | null;
-  uptimeSeconds: number | null;
-  /** Port name → Unix socket path, and → TCP proxy address under `tcp`. */
-  addresses: Record<string, string>;
-  tcpAddresses: Record<string, string>;
-  /** Set while waiting to restart. */
-  nextStartAt: string | null;
-}
+export type { ProcessRow } from "./process-row.js";
 
 /** How long a process has run, from its start time in /proc (right for adopted processes too). */
 export function processUptime(pid: number | undefined): number | null {

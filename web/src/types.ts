@@ -1,20 +1,8 @@
 // What the daemon's API sends (see src/server/process-table.ts and the contract's ServiceEvent).
 export type Status = "online" | "offline";
 
-export interface ProcessRow {
-  service: string;
-  process: number;
-  status: Status;
-  reason: string | null;
-  pid: number | null;
-  restarts: number;
-  cpuNanoCores: number | null;
-  memoryBytes: number | null;
-  uptimeSeconds: number | null;
-  addresses: Record<string, string>;
-  tcpAddresses: Record<string, string>;
-  nextStartAt: string | null;
-}
+import type { ProcessRow } from "../../src/server/process-row.js";
+export type { ProcessRow };
 
 export interface ServiceSpec {
   command: string;

@@ -6,6 +6,21 @@ import { StatusBadge, statusKind } from "./Status.js";
 
 export const PROCESS_COLUMNS = ["Process", "Status", "PID", "Restarts", "Uptime", "CPU", "Memory", "Addresses"];
 
+/** The header row of every process table. */
+export function ProcessTableHead() {
+  return (
+    <thead>
+      <tr>
+        {PROCESS_COLUMNS.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 const CPU_COLOUR = "#0072B2";
 const MEMORY_COLOUR = "#CC79A7";
 

@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, post, serviceUrl } from "../api.js";
 import { Confirm } from "../components/Confirm.js";
-import { Labels, PROCESS_COLUMNS, ProcessRow } from "../components/ProcessRow.js";
+import { Labels, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
 import { statusKind, statusText, Symbol } from "../components/Status.js";
 import { clock, until } from "../format.js";
 import { procsOf, type TimelineEntry, useNow, useStore } from "../store.js";
@@ -115,15 +115,7 @@ export function ServiceView({ id }: { id: string }) {
       <h2>Processes</h2>
       <div class="table-wrap">
         <table class="procs">
-          <thead>
-            <tr>
-              {PROCESS_COLUMNS.map((c) => (
-                <th scope="col" key={c}>
-                  {c}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <ProcessTableHead />
           <tbody data-service={id}>
             {procs.map((p) => (
               <ProcessRow key={p.process} proc={p} now={now} name={`${id}-${p.process}`} />

@@ -1,5 +1,5 @@
 // Every service and process at a glance, live.
-import { Labels, PROCESS_COLUMNS, ProcessRow } from "../components/ProcessRow.js";
+import { Labels, PROCESS_COLUMNS, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
 import { statusKind, Symbol } from "../components/Status.js";
 import { procsOf, useNow, useStore } from "../store.js";
 
@@ -39,15 +39,7 @@ export function ServicesView() {
       ) : (
         <div class="table-wrap">
           <table class="procs">
-            <thead>
-              <tr>
-                {PROCESS_COLUMNS.map((c) => (
-                  <th scope="col" key={c}>
-                    {c}
-                  </th>
-                ))}
-              </tr>
-            </thead>
+            <ProcessTableHead />
             {services.map((service) => {
               const procs = procsOf(service);
               const online = procs.filter((p) => p.status === "online").length;

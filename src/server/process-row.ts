@@ -1,0 +1,18 @@
+// One row of `corral ps`, GET /v1/processes and the dashboard's tables. No imports:
+// the dashboard (a browser bundle) shares this type with the daemon.
+export interface ProcessRow {
+  service: string;
+  process: number;
+  status: "online" | "offline";
+  reason: string | null;
+  pid: number | null;
+  restarts: number;
+  cpuNanoCores: number | null;
+  memoryBytes: number | null;
+  uptimeSeconds: number | null;
+  /** Port name → Unix socket path, and → TCP proxy address under `tcp`. */
+  addresses: Record<string, string>;
+  tcpAddresses: Record<string, string>;
+  /** Set while waiting to restart. */
+  nextStartAt: string | null;
+}
