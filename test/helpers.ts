@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ServiceEvent } from "../src/contract/types.js";
@@ -49,13 +50,7 @@ export function testEnvironment(name: string): TestEnvironment {
     processes: () => processesOfEnvironment(environmentId),
     async cleanup() {
       await Promise.allSettled(created.map((o) => o.close()));
-      // Anything still carrying our environment id was started by this test: kill it by PID.
-      for (const pid of processesOfEnvironment(environmentId)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {}
-      }
-      removeCgroupsOf(environmentId);
+      killEnvironment(environmentId);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -201,4 +196,26 @@ export function orchestratorPerSuite(
       return orchestrator;
     },
   };
+}
+
+/** Safety net after a test: SIGKILLs every process still carrying the environment id (all started by the test, by PID) and removes its cgroups. */
+export function killEnvironment(environmentId: string): void {
+  for (const pid of processesOfEnvironment(environmentId)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  removeCgroupsOf(environmentId);
+}
+
+/** A fresh temp dir for `fn`, removed when `fn` settles or, should the test time out first, from its after hook. */
+export async function withTempDir(t: { after(fn: () => unknown): void }, prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  t.after(remove);
+  try {
+    await fn(dir);
+  } finally {
+    await remove();
+  }
 }

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ProcessRow } from "../../src/server/process-table.js";
-import { FIXTURES, isPidAlive, processesOfEnvironment, removeCgroupsOf, until } from "../helpers.js";
+import { FIXTURES, isPidAlive, processesOfEnvironment, until, killEnvironment } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(ROOT, "bin", "corral.js");
@@ -36,12 +36,7 @@ describe("the corral command against a real daemon", () => {
     try {
       process.kill(daemonPid(), "SIGKILL");
     } catch {}
-    for (const pid of processesOfEnvironment("e2e")) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
-    }
-    removeCgroupsOf("e2e");
+    killEnvironment("e2e");
     rmSync(project, { recursive: true, force: true });
   });
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { ServiceSpec } from "../../src/config/types.js";
 import { Daemon, type DaemonOptions } from "../../src/server/daemon.js";
-import { IMAGES, processesOfEnvironment, removeCgroupsOf } from "../helpers.js";
+import { IMAGES, processesOfEnvironment, killEnvironment } from "../helpers.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const OUTPUT = join(ROOT, "test-output");
@@ -64,12 +64,7 @@ export async function startHarness(name: string, options: { services?: Record<st
   const cleanup = async () => {
     await context?.close().catch(() => {});
     for (const d of daemons) await d.shutdown({ stopServices: true }).catch(() => {});
-    for (const pid of processesOfEnvironment(environment)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
-    }
-    removeCgroupsOf(environment);
+    killEnvironment(environment);
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(userDataDir, { recursive: true, force: true });
   };

@@ -1,25 +1,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import { ValidationError } from "../../src/contract/errors.js";
 import type { SecretsReader } from "../../src/contract/types.js";
 import { CachingSecretsReader, ProcessSecretsController, SecretNotFoundError } from "../../src/process/secrets.js";
 import { TEMP_PREFIX } from "../../src/util/atomic-write.js";
+import { withTempDir } from "../helpers.js";
 
-/** A fresh temp dir for `fn`, removed when `fn` settles or, should the test time out first, from its after hook. */
-async function withTempDir(t: TestContext, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "corral-secrets-"));
-  const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
-  t.after(remove);
-  try {
-    await fn(dir);
-  } finally {
-    await remove();
-  }
-}
 
 async function modeOf(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
@@ -31,7 +20,7 @@ async function assertPermissions(dir: string, id: string): Promise<void> {
 }
 
 test("create makes the directory 0700 and narrows an existing one", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const fresh = join(root, "a", "secrets");
     await ProcessSecretsController.create(fresh);
     assert.equal(await modeOf(fresh), 0o700);
@@ -46,7 +35,7 @@ test("create makes the directory 0700 and narrows an existing one", { timeout: 1
 });
 
 test("ensure, read, readString, list and delete", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "secrets");
     const controller = await ProcessSecretsController.create(dir);
     await controller.ensure("db-password", new TextEncoder().encode("hunter2"));
@@ -81,7 +70,7 @@ test("ensure, read, readString, list and delete", { timeout: 10_000 }, async (t)
 });
 
 test("permissions are enforced on every write: pre-existing 0644 file, directory chmod'ed to 0755", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "secrets");
     const controller = await ProcessSecretsController.create(dir);
 
@@ -104,7 +93,7 @@ test("permissions are enforced on every write: pre-existing 0644 file, directory
 });
 
 test("a controller built with the constructor creates the directory on first write", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "lazy");
     const controller = new ProcessSecretsController({ secretsDir: dir });
     assert.deepEqual(await controller.list(), []);
@@ -114,7 +103,7 @@ test("a controller built with the constructor creates the directory on first wri
 });
 
 test("bad ids are rejected and nothing is written", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "secrets");
     const controller = await ProcessSecretsController.create(dir);
     const bad = ["../x", "A", "", "a/b", ".", "..", ".tmp-x", "-a", "a-", "a_b", "x".repeat(64), "a\0b", "/etc/passwd"];
@@ -133,7 +122,7 @@ test("bad ids are rejected and nothing is written", { timeout: 10_000 }, async (
 });
 
 test("list skips temp files, junk names and directories", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "secrets");
     const controller = await ProcessSecretsController.create(dir);
     await controller.ensure("real", new TextEncoder().encode("1"));
@@ -148,7 +137,7 @@ test("list skips temp files, junk names and directories", { timeout: 10_000 }, a
 });
 
 test("concurrent writers and readers only ever see one of the two values", { timeout: 120_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const dir = join(root, "secrets");
     const controller = await ProcessSecretsController.create(dir);
     const size = 1024 * 1024;
@@ -213,7 +202,7 @@ class CountingReader implements SecretsReader {
 }
 
 test("caching reader serves values within the TTL and rereads after it", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const controller = await ProcessSecretsController.create(join(root, "secrets"));
     const counting = new CountingReader(controller.reader());
     let now = 1_000;
@@ -256,7 +245,7 @@ test("caching reader serves values within the TTL and rereads after it", { timeo
 });
 
 test("caching reader shares one read between concurrent misses; ttl 0 disables caching", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (root) => {
+  await withTempDir(t, "corral-secrets-", async (root) => {
     const controller = await ProcessSecretsController.create(join(root, "secrets"));
     await controller.ensure("s", new TextEncoder().encode("value"));
 

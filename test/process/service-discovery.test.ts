@@ -1,33 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import { ValidationError } from "../../src/contract/errors.js";
-import {
-  prometheusLabelName,
-  removeServiceDiscoveryFile,
-  renderServiceDiscovery,
-  serviceDiscoveryPath,
-  writeServiceDiscoveryFile,
-  type ServiceDiscoveryTarget,
-  type StaticConfig,
-} from "../../src/process/service-discovery.js";
+import { prometheusLabelName, removeServiceDiscoveryFile, renderServiceDiscovery, serviceDiscoveryPath, writeServiceDiscoveryFile, type ServiceDiscoveryTarget, type StaticConfig } from "../../src/process/service-discovery.js";
 import { TEMP_PREFIX } from "../../src/util/atomic-write.js";
+import { withTempDir } from "../helpers.js";
 
 const PROMETHEUS_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** A fresh temp dir for `fn`, removed when `fn` settles or, should the test time out first, from its after hook. */
-async function withTempDir(t: TestContext, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "corral-sd-"));
-  const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
-  t.after(remove);
-  try {
-    await fn(dir);
-  } finally {
-    await remove();
-  }
-}
 
 async function readSd(dir: string, namespace: string): Promise<StaticConfig[]> {
   return JSON.parse(await readFile(join(dir, `${namespace}.json`), "utf8")) as StaticConfig[];
@@ -48,7 +29,7 @@ function assertFileSdShape(configs: unknown): asserts configs is StaticConfig[] 
 }
 
 test("one entry per process and port, with the seed's labels", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const targets: ServiceDiscoveryTarget[] = [
       { serviceId: "clusterd", processIndex: 1, port: "metrics", address: "127.0.0.1:40002", labels: { cluster: "c1", "replica-id": "r1" } },
       { serviceId: "clusterd", processIndex: 0, port: "metrics", address: "127.0.0.1:40001", labels: { cluster: "c1", "replica-id": "r1" } },
@@ -141,7 +122,7 @@ test("label names are sanitized to Prometheus label names", () => {
 });
 
 test("output is deterministic whatever the order of the targets and labels", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const targets: ServiceDiscoveryTarget[] = [];
     for (const serviceId of ["b", "a", "c"]) {
       for (let i = 11; i >= 0; i--) {
@@ -168,7 +149,7 @@ test("output is deterministic whatever the order of the targets and labels", { t
 });
 
 test("an empty namespace removes the file; removing a missing file is fine; [] on request", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const target: ServiceDiscoveryTarget = { serviceId: "s", processIndex: 0, port: "p", address: "127.0.0.1:1", labels: {} };
     await writeServiceDiscoveryFile(dir, "ns", [target]);
     await writeServiceDiscoveryFile(dir, "other", [target]);
@@ -190,7 +171,7 @@ test("an empty namespace removes the file; removing a missing file is fine; [] o
 });
 
 test("bad namespaces and targets are rejected before anything is written", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const good: ServiceDiscoveryTarget = { serviceId: "s", processIndex: 0, port: "p", address: "127.0.0.1:1", labels: {} };
     for (const namespace of ["../x", "A", "", "a/b", "x".repeat(64)]) {
       await assert.rejects(writeServiceDiscoveryFile(dir, namespace, [good]), ValidationError, namespace);
@@ -213,7 +194,7 @@ test("bad namespaces and targets are rejected before anything is written", { tim
 });
 
 test("calls for one file apply in call order: the last call's targets win", { timeout: 30_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const writes: Promise<void>[] = [];
     for (let n = 1; n <= 50; n++) {
       const targets = Array.from({ length: n }, (_, i) => ({ serviceId: "s", processIndex: i, port: "p", address: `127.0.0.1:${2000 + i}`, labels: {} }));
@@ -229,7 +210,7 @@ test("calls for one file apply in call order: the last call's targets win", { ti
 });
 
 test("a concurrent reader never sees a half-written file across many rewrites", { timeout: 120_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     const path = join(dir, "ns.json");
     const rewrites = 300;
     // Each version n has a different number of targets and labels carrying n, so a
@@ -277,7 +258,7 @@ test("a concurrent reader never sees a half-written file across many rewrites", 
 });
 
 test("a stale temp file from a crashed writer does not disturb the next write", { timeout: 10_000 }, async (t) => {
-  await withTempDir(t, async (dir) => {
+  await withTempDir(t, "corral-sd-", async (dir) => {
     await writeFile(join(dir, `${TEMP_PREFIX}ns.json-1-deadbeef`), "[{");
     await writeServiceDiscoveryFile(dir, "ns", [{ serviceId: "s", processIndex: 0, port: "p", address: "127.0.0.1:1", labels: {} }]);
     assert.equal((await readSd(dir, "ns")).length, 1);

@@ -8,7 +8,7 @@ import { DaemonClient } from "../../src/cli/client.js";
 import { Daemon } from "../../src/server/daemon.js";
 import { openApiDocument } from "../../src/server/openapi.js";
 import type { ProcessRow } from "../../src/server/process-table.js";
-import { IMAGES, processesOfEnvironment, removeCgroupsOf } from "../helpers.js";
+import { IMAGES, killEnvironment } from "../helpers.js";
 
 const server: ServiceSpec = {
   command: join(IMAGES, "server.mjs"),
@@ -36,8 +36,7 @@ describe("the daemon's HTTP API", () => {
   });
   after(async () => {
     await daemon.shutdown({ stopServices: true });
-    for (const pid of processesOfEnvironment(environment)) process.kill(pid, "SIGKILL");
-    removeCgroupsOf(environment);
+    killEnvironment(environment);
     rmSync(stateDir, { recursive: true, force: true });
   });
 
