@@ -10,25 +10,16 @@ import { validateNamePrefix } from "./names.js";
 import type { RetryOptions } from "./retry.js";
 import { KubernetesSecretsController } from "./secrets.js";
 
-export interface KubernetesOrchestratorConfig {
+/** How objects are rendered (RenderOptions, less the scratch mount point) plus how the orchestrator talks to the cluster. */
+export interface KubernetesOrchestratorConfig extends Omit<RenderOptions, "scratchDirectory"> {
   /** A kubeconfig file path or a loaded KubeConfig; default: $KUBECONFIG or ~/.kube/config, else in-cluster credentials. */
   kubeconfig?: string | KubeConfig;
   /** A kubeconfig context other than the current one. */
   context?: string;
   /** Where services live; default: the context's namespace, else "default". */
   kubernetesNamespace?: string;
-  /** Prepended to every object name, so several environments can share a Kubernetes namespace. */
-  namePrefix?: string;
-  imagePullPolicy?: ImagePullPolicy;
-  serviceAccount?: string;
   /** Initial scheduling config of every namespace; `updateSchedulingConfig` changes it per namespace. */
   schedulingConfig?: ServiceSchedulingConfig;
-  /** StorageClass of scratch volumes; default: the cluster's default. */
-  ephemeralVolumeStorageClass?: string;
-  /** Scratch volume size for services without a diskLimit (bytes, default 10 GiB). */
-  defaultDiskBytes?: number;
-  clusterDomain?: string;
-  nodeFailureTolerationSeconds?: number;
   /** Server-side apply field manager (default "corral"). */
   fieldManager?: string;
   retry?: RetryOptions;
@@ -118,11 +109,8 @@ export class KubernetesOrchestrator implements Orchestrator {
 
 function renderOptionsOf(c: KubernetesOrchestratorConfig, kubernetesNamespace: string, namePrefix: string): RenderOptions {
   const render: RenderOptions = { kubernetesNamespace, namePrefix };
-  if (c.imagePullPolicy !== undefined) render.imagePullPolicy = c.imagePullPolicy;
-  if (c.serviceAccount !== undefined) render.serviceAccount = c.serviceAccount;
-  if (c.ephemeralVolumeStorageClass !== undefined) render.ephemeralVolumeStorageClass = c.ephemeralVolumeStorageClass;
-  if (c.defaultDiskBytes !== undefined) render.defaultDiskBytes = c.defaultDiskBytes;
-  if (c.clusterDomain !== undefined) render.clusterDomain = c.clusterDomain;
-  if (c.nodeFailureTolerationSeconds !== undefined) render.nodeFailureTolerationSeconds = c.nodeFailureTolerationSeconds;
+  for (const key of ["imagePullPolicy", "serviceAccount", "ephemeralVolumeStorageClass", "defaultDiskBytes", "clusterDomain", "nodeFailureTolerationSeconds"] as const) {
+    if (c[key] !== undefined) (render as Record<string, unknown>)[key] = c[key];
+  }
   return render;
 }
