@@ -63,14 +63,18 @@ export class ProcessLog {
     // process that writes and exits at once still leaves its bytes in the pipe.
     const stdout = openSync(this.options.fifos.stdout, constants.O_RDWR);
     const stderr = openSync(this.options.fifos.stderr, constants.O_RDWR);
-    this.attach();
+    this.startReading();
     return { stdout, stderr };
   }
 
   /** Starts reading the pipes (again): after a spawn, or for an adopted process. */
   attach(): void {
-    this.detach();
     ensureFifos(Object.values(this.options.fifos));
+    this.startReading();
+  }
+
+  private startReading(): void {
+    this.detach();
     for (const stream of ["stdout", "stderr"] as const) {
       const fd = openSync(this.options.fifos[stream], constants.O_RDONLY | constants.O_NONBLOCK);
       const reader = new Socket({ fd, readable: true, writable: false });

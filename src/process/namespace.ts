@@ -377,7 +377,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   }
 
   /** Files of slots at or above `from` (after a scale-down, or left by a larger earlier scale). */
-  private async removeSlotFiles(runtime: ServiceRuntime, from: number): Promise<void> {
+  private async removeSlotFiles(runtime: Pick<ServiceRuntime, "fullId" | "runDir">, from: number): Promise<void> {
     const prefix = `${runtime.fullId}-`;
     let logs: string[] = [];
     try {
@@ -502,7 +502,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       for (let i = 0; i < scale; i++) {
         for (const path of Object.values(listenAddresses(runDir, ports.map((name) => ({ name })), i))) await rm(path, { force: true });
       }
-      await this.removeSlotFiles({ fullId, runDir } as ServiceRuntime, 0);
+      await this.removeSlotFiles({ fullId, runDir }, 0);
       const scratch = runtime?.scratchDir ?? manifest?.scratchDirectory;
       await rm(runDir, { recursive: true, force: true });
       if (scratch) await rm(scratch, { recursive: true, force: true });
