@@ -78,8 +78,12 @@ reply({
   op: "ensured",
   launcher: launcherKind,
   source: `${useSrc ? "src (tsx)" : "dist"}/${entry}`,
-  t_boot: String(T_BOOT), t_loaded: String(T_LOADED), t_create0: String(tCreate0), t_created: String(tCreated),
-  t_ensure0: String(tEnsure0), t_ensured: String(tEnsured),
+  t_boot: String(T_BOOT),
+  t_loaded: String(T_LOADED),
+  t_create0: String(tCreate0),
+  t_created: String(tCreated),
+  t_ensure0: String(tEnsure0),
+  t_ensured: String(tEnsured),
 });
 
 async function handle(cmd) {
@@ -114,6 +118,7 @@ async function handle(cmd) {
       await orchestrator.close({ leaveRunning: !!cmd.leaveRunning });
       reply({ op: "closed" });
       process.exit(0);
+      break;
     }
     default:
       return reply({ op: "error", error: `unknown op ${cmd.op}` });
@@ -127,5 +132,7 @@ rl.on("line", (line) => {
   chain = chain.then(() => handle(JSON.parse(line))).catch((e) => reply({ op: "error", error: String(e?.stack || e) }));
 });
 // The harness went away: let go of nothing, stop everything.
-rl.on("close", () => { chain = chain.then(() => orchestrator.close()).finally(() => process.exit(0)); });
+rl.on("close", () => {
+  chain = chain.then(() => orchestrator.close()).finally(() => process.exit(0));
+});
 process.on("SIGTERM", () => void orchestrator.close().finally(() => process.exit(0)));

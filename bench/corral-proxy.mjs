@@ -10,13 +10,21 @@ const { TcpProxy } = await import(pathToFileURL(join(root, "dist/index.js")).hre
 const [port, socketPath] = process.argv.slice(2);
 let errors = 0;
 const proxy = await TcpProxy.listen({
-  host: "127.0.0.1", portHint: Number(port), socketPath, name: "bench",
-  onConnectionError: () => { errors++; },
+  host: "127.0.0.1",
+  portHint: Number(port),
+  socketPath,
+  name: "bench",
+  onConnectionError: () => {
+    errors++;
+  },
 });
 if (proxy.port !== Number(port)) {
   process.stderr.write(`corral-proxy: port ${port} was taken, listening on ${proxy.port}\n`);
   process.exit(1);
 }
-const bye = () => { if (errors) process.stderr.write(`corral-proxy: ${errors} connection errors\n`); void proxy.close().then(() => process.exit(0)); };
+const bye = () => {
+  if (errors) process.stderr.write(`corral-proxy: ${errors} connection errors\n`);
+  void proxy.close().then(() => process.exit(0));
+};
 process.on("SIGTERM", bye);
 process.on("SIGINT", bye);

@@ -60,19 +60,52 @@ const HELP = `usage: npm run bench -- [options]
 
 function parseArgs(argv) {
   const o = {
-    quick: false, drivers: [...PEERS, ...CORRAL].join(","), n: "10,100,500,1000", phases: "run,answer,adopt,proxy",
-    k: 20, repeat: 3, idle: 10, settle: 2, gapMs: 100, metricsReps: 10,
-    startTimeout: 120, restartTimeout: 10, stopTimeout: 120,
-    proxyRepeat: 3, proxyBytes: 1 << 30, pings: 10000, warmup: 1000, conc: 500, concPings: 100,
-    out: null, resultsMd: null, workdir: "/tmp/bench-work", keep: false, build: true, help: false, report: null,
+    quick: false,
+    drivers: [...PEERS, ...CORRAL].join(","),
+    n: "10,100,500,1000",
+    phases: "run,answer,adopt,proxy",
+    k: 20,
+    repeat: 3,
+    idle: 10,
+    settle: 2,
+    gapMs: 100,
+    metricsReps: 10,
+    startTimeout: 120,
+    restartTimeout: 10,
+    stopTimeout: 120,
+    proxyRepeat: 3,
+    proxyBytes: 1 << 30,
+    pings: 10000,
+    warmup: 1000,
+    conc: 500,
+    concPings: 100,
+    out: null,
+    resultsMd: null,
+    workdir: "/tmp/bench-work",
+    keep: false,
+    build: true,
+    help: false,
+    report: null,
   };
   const given = new Set();
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "-h" || a === "--help") { o.help = true; continue; }
-    if (a === "--quick") { o.quick = true; continue; }
-    if (a === "--keep") { o.keep = true; continue; }
-    if (a === "--no-build") { o.build = false; continue; }
+    if (a === "-h" || a === "--help") {
+      o.help = true;
+      continue;
+    }
+    if (a === "--quick") {
+      o.quick = true;
+      continue;
+    }
+    if (a === "--keep") {
+      o.keep = true;
+      continue;
+    }
+    if (a === "--no-build") {
+      o.build = false;
+      continue;
+    }
     const m = /^--([a-zA-Z-]+)(?:=(.*))?$/.exec(a);
     if (!m) throw new Error(`bad argument ${a}`);
     const key = m[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -82,8 +115,23 @@ function parseArgs(argv) {
     given.add(key);
   }
   if (o.quick) {
-    const q = { n: "10,100", k: 3, repeat: 1, idle: 1, settle: 0.3, gapMs: 50, metricsReps: 5, proxyRepeat: 1,
-      proxyBytes: 128 << 20, pings: 2000, warmup: 200, conc: 100, concPings: 10, startTimeout: 60, stopTimeout: 60 };
+    const q = {
+      n: "10,100",
+      k: 3,
+      repeat: 1,
+      idle: 1,
+      settle: 0.3,
+      gapMs: 50,
+      metricsReps: 5,
+      proxyRepeat: 1,
+      proxyBytes: 128 << 20,
+      pings: 2000,
+      warmup: 200,
+      conc: 100,
+      concPings: 10,
+      startTimeout: 60,
+      stopTimeout: 60,
+    };
     for (const [k, v] of Object.entries(q)) if (!given.has(k)) o[k] = v;
   }
   if (!o.out) o.out = o.quick ? join(o.workdir, `corral-bench-quick-${Date.now()}.jsonl`) : join(here, "results.jsonl");
@@ -94,7 +142,13 @@ function parseArgs(argv) {
 function whichAbs(cmd) {
   return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).trim();
 }
-const hasCmd = (cmd) => { try { return !!whichAbs(cmd); } catch { return false; } };
+const hasCmd = (cmd) => {
+  try {
+    return !!whichAbs(cmd);
+  } catch {
+    return false;
+  }
+};
 
 /** The managed command of the main phase: `sleep 100000`, as the shared harness's default. */
 const sleepCommand = () => ({ name: "sleep", argv: [whichAbs("sleep"), "100000"], comm: "sleep" });
@@ -106,7 +160,11 @@ const sleepCommand = () => ({ name: "sleep", argv: [whichAbs("sleep"), "100000"]
  */
 function socketCommand(dir) {
   if (hasCmd("socat")) {
-    return { name: "socat-listen", argv: ["/bin/sh", "-c", 'exec socat UNIX-LISTEN:"$0"/c-$$.sock,fork EXEC:/bin/true', dir], comm: "socat" };
+    return {
+      name: "socat-listen",
+      argv: ["/bin/sh", "-c", 'exec socat UNIX-LISTEN:"$0"/c-$$.sock,fork EXEC:/bin/true', dir],
+      comm: "socat",
+    };
   }
   return { name: "node-http", argv: [process.execPath, join(sharedDir, "lib", "http-child.mjs"), dir], comm: "node" };
 }
@@ -114,7 +172,11 @@ function socketCommand(dir) {
 /** Listening Unix sockets under `prefix`, from /proc/net/unix (flag __SO_ACCEPTCON). */
 function listeningSockets(prefix) {
   let text;
-  try { text = readFileSync("/proc/net/unix", "utf8"); } catch { return []; }
+  try {
+    text = readFileSync("/proc/net/unix", "utf8");
+  } catch {
+    return [];
+  }
   const out = [];
   for (const line of text.split("\n")) {
     const i = line.indexOf(prefix);
@@ -128,7 +190,11 @@ function listeningSockets(prefix) {
 function tryConnect(path, timeoutMs = 2000) {
   return new Promise((res) => {
     const s = connect(path);
-    const done = (ok) => { clearTimeout(t); s.destroy(); res(ok); };
+    const done = (ok) => {
+      clearTimeout(t);
+      s.destroy();
+      res(ok);
+    };
     const t = setTimeout(() => done(false), timeoutMs);
     s.once("connect", () => done(true));
     s.once("error", () => done(false));
@@ -143,7 +209,8 @@ async function loadDrivers(names) {
     else if (name === "corral-direct") out.push(await createCorralDriver(sharedDir, { launcher: "direct" }));
     else if (name === "corral-direct-tsx") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, src: true }));
     else if (name === "corral-direct-proc") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, entry: "process" }));
-    else if (name === "corral-daemon") out.push(await createCorralDaemonDriver(sharedDir)); // TODO(issue 5): a stub for now
+    else if (name === "corral-daemon")
+      out.push(await createCorralDaemonDriver(sharedDir)); // TODO(issue 5): a stub for now
     else throw new Error(`unknown driver ${name}`);
   }
   return out;
@@ -154,7 +221,11 @@ const errStr = (e) => e?.message || String(e);
 const ns2s = (t, t0) => Number(BigInt(t) - t0) / 1e9;
 
 async function finish(driver, rec, dropHook, workdir, opts) {
-  try { await withTimeout(driver.teardown(), 30000, "teardown"); } catch (e) { rec.errors.push(`teardown: ${errStr(e)}`); }
+  try {
+    await withTimeout(driver.teardown(), 30000, "teardown");
+  } catch (e) {
+    rec.errors.push(`teardown: ${errStr(e)}`);
+  }
   const left = await reapAll();
   if (left.length) rec.errors.push(`pids still alive after reap: ${left.join(",")}`);
   if (driver.cleanupCgroups) {
@@ -162,7 +233,13 @@ async function finish(driver, rec, dropHook, workdir, opts) {
     if (stuck.length) rec.errors.push(`cgroups left: ${stuck.join(",")}`);
   }
   dropHook();
-  if (!opts.keep) { try { rmSync(workdir, { recursive: true, force: true }); } catch { /* */ } }
+  if (!opts.keep) {
+    try {
+      rmSync(workdir, { recursive: true, force: true });
+    } catch {
+      /* */
+    }
+  }
 }
 
 /** The shared harness's measurement (run.mjs), plus corral's own view where the driver is corral. */
@@ -193,12 +270,15 @@ async function measure(driver, n, rep, opts, command) {
         rec.online_s = ns2s(info.t_all_online, t0); // the call (host launch included) -> n online events
         rec.ensure_s = ns2s(info.t_ensured, t0);
         rec.corral = {
-          host_boot_s: ns2s(info.t_boot, t0), load_ms: Number(BigInt(info.t_loaded) - BigInt(info.t_boot)) / 1e6,
+          host_boot_s: ns2s(info.t_boot, t0),
+          load_ms: Number(BigInt(info.t_loaded) - BigInt(info.t_boot)) / 1e6,
           create_ms: Number(BigInt(info.t_created) - BigInt(info.t_create0)) / 1e6,
           ensure_to_online_ms: Number(BigInt(info.t_all_online) - BigInt(info.t_ensure0)) / 1e6,
           ensure_call_ms: Number(BigInt(info.t_ensured) - BigInt(info.t_ensure0)) / 1e6,
         };
-      } catch (e) { rec.errors.push(`online: ${errStr(e)}`); }
+      } catch (e) {
+        rec.errors.push(`online: ${errStr(e)}`);
+      }
     }
 
     await sleep(opts.settle * 1000);
@@ -211,7 +291,9 @@ async function measure(driver, n, rep, opts, command) {
       const view = await withTimeout(driver.listPids(), 60000, "listPids");
       rec.view_running = view.length;
       rec.view_consistent = view.length === driver.known.size && view.every((p) => driver.known.has(p));
-    } catch (e) { rec.errors.push(`view: ${errStr(e)}`); }
+    } catch (e) {
+      rec.errors.push(`view: ${errStr(e)}`);
+    }
 
     {
       const pids = await driver.managerPids();
@@ -233,9 +315,19 @@ async function measure(driver, n, rep, opts, command) {
       try {
         const m = await driver.metrics(opts.metricsReps);
         const s = stats(m.ms);
-        rec.metrics = { reps: m.ms.length, p50_ms: s.median, max_ms: s.max, min_ms: s.min, count: m.count, non_null: m.nonNull, samples_ms: m.ms.map((x) => round(x, 3)) };
+        rec.metrics = {
+          reps: m.ms.length,
+          p50_ms: s.median,
+          max_ms: s.max,
+          min_ms: s.min,
+          count: m.count,
+          non_null: m.nonNull,
+          samples_ms: m.ms.map((x) => round(x, 3)),
+        };
         if (m.count !== n || m.nonNull !== n) rec.errors.push(`metrics: ${m.nonNull}/${m.count} non-null of ${n}`);
-      } catch (e) { rec.errors.push(`metrics: ${errStr(e)}`); }
+      } catch (e) {
+        rec.errors.push(`metrics: ${errStr(e)}`);
+      }
       await driver.markEvents();
     }
 
@@ -244,7 +336,10 @@ async function measure(driver, n, rep, opts, command) {
     let failures = 0;
     for (let i = 0; i < opts.k; i++) {
       const victim = driver.known.values().next().value;
-      if (!victim) { rec.errors.push("restart: no known child left"); break; }
+      if (!victim) {
+        rec.errors.push("restart: no known child left");
+        break;
+      }
       const t = now();
       try {
         kills.push({ pid: victim, t });
@@ -260,7 +355,15 @@ async function measure(driver, n, rep, opts, command) {
       await sleep(opts.gapMs);
     }
     const s = stats(samples);
-    rec.restart = { ok: samples.length, failed: failures, p50_ms: s.median, p95_ms: s.p95, min_ms: s.min, max_ms: s.max, samples_ms: samples.map((x) => round(x, 3)) };
+    rec.restart = {
+      ok: samples.length,
+      failed: failures,
+      p50_ms: s.median,
+      p95_ms: s.p95,
+      min_ms: s.min,
+      max_ms: s.max,
+      samples_ms: samples.map((x) => round(x, 3)),
+    };
 
     if (isCorral(driver)) {
       // watchServices latency: SIGKILL -> the offline event for that pid read by the host's consumer;
@@ -281,13 +384,17 @@ async function measure(driver, n, rep, opts, command) {
         rec.watch = { count: wl.length, p50_ms: ws.median, p95_ms: ws.p95, max_ms: ws.max, samples_ms: wl.map((x) => round(x, 3)) };
         rec.restart_events = { count: rl.length, p50_ms: rs.median, p95_ms: rs.p95, max_ms: rs.max };
         if (wl.length !== samples.length) rec.errors.push(`watch: ${wl.length} offline events for ${samples.length} kills`);
-      } catch (e) { rec.errors.push(`watch: ${errStr(e)}`); }
+      } catch (e) {
+        rec.errors.push(`watch: ${errStr(e)}`);
+      }
     }
     try {
       const view = await withTimeout(driver.listPids(), 60000, "listPids");
       rec.view_running_after_restarts = view.length;
       rec.view_consistent_after_restarts = view.length === driver.known.size && view.every((p) => driver.known.has(p));
-    } catch (e) { rec.errors.push(`view after restarts: ${errStr(e)}`); }
+    } catch (e) {
+      rec.errors.push(`view after restarts: ${errStr(e)}`);
+    }
 
     t0 = now();
     try {
@@ -320,33 +427,47 @@ async function measureAnswer(driver, n, rep, opts) {
   try {
     await withTimeout(driver.setup(workdir), 30000, "setup");
     const t0 = now();
-    const started = driver.startAll(n, command, { timeoutMs: startMs }).then(() => { rec.start_s = secSince(t0); });
+    const started = driver.startAll(n, command, { timeoutMs: startMs }).then(() => {
+      rec.start_s = secSince(t0);
+    });
     started.catch(() => {});
     const prefix = `${dir}/c-`;
     let found = [];
     try {
-      await waitFor(() => (found = listeningSockets(prefix)).length >= n, { timeoutMs: startMs, intervalMs: 5, label: `${n} sockets listening` });
+      await waitFor(() => (found = listeningSockets(prefix)).length >= n, {
+        timeoutMs: startMs,
+        intervalMs: 5,
+        label: `${n} sockets listening`,
+      });
       rec.answer_s = secSince(t0);
     } catch (e) {
       rec.answer_s = null;
       rec.answer_reached = found.length;
       rec.errors.push(`answer: ${errStr(e)}`);
     }
-    try { await withTimeout(started, startMs, "startAll"); } catch (e) { rec.errors.push(`start: ${errStr(e)}`); }
+    try {
+      await withTimeout(started, startMs, "startAll");
+    } catch (e) {
+      rec.errors.push(`start: ${errStr(e)}`);
+    }
     if (isCorral(driver)) {
       try {
         const info = await withTimeout(driver.startInfo(), startMs, "corral: all online");
         rec.online_s = ns2s(info.t_all_online, t0);
         rec.launcher = info.launcher;
-      } catch (e) { rec.errors.push(`online: ${errStr(e)}`); }
+      } catch (e) {
+        rec.errors.push(`online: ${errStr(e)}`);
+      }
     }
     if (rec.answer_s != null) {
       // Every socket really accepts a connection (timed separately, not part of answer_s).
       let ok = 0;
       const queue = [...found];
-      await Promise.all(Array.from({ length: 16 }, async () => {
-        for (let p = queue.pop(); p; p = queue.pop()) if (await tryConnect(p)) ok++;
-      }));
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          for (let p = queue.pop(); p; p = queue.pop()) if (await tryConnect(p)) ok++;
+        }),
+      );
       rec.answer_connected = ok;
       if (ok !== found.length) rec.errors.push(`answer: only ${ok}/${found.length} sockets accepted a connection`);
     }
@@ -395,20 +516,51 @@ async function measureAdopt(driver, n, rep, opts, command) {
 /** The shared proxy.mjs with corral's TcpProxy as one more proxy; its records are merged into ours. */
 async function runProxy(opts, writer) {
   const out = join(opts.workdir, `proxy-${process.pid}-${Date.now()}.jsonl`);
-  const args = [join(sharedDir, "proxy.mjs"), "--repeat", String(opts.proxyRepeat), "--bytes", String(opts.proxyBytes),
-    "--pings", String(opts.pings), "--warmup", String(opts.warmup), "--conc", String(opts.conc), "--conc-pings", String(opts.concPings),
-    "--out", out];
+  const args = [
+    join(sharedDir, "proxy.mjs"),
+    "--repeat",
+    String(opts.proxyRepeat),
+    "--bytes",
+    String(opts.proxyBytes),
+    "--pings",
+    String(opts.pings),
+    "--warmup",
+    String(opts.warmup),
+    "--conc",
+    String(opts.conc),
+    "--conc-pings",
+    String(opts.concPings),
+    "--out",
+    out,
+  ];
   // Quick: socat with backlog 4096 and the naive Node pipe only. socat's default backlog (5) makes a
   // burst of 100+ connects wait for SYN retransmits (~107 s here); the full run measures it anyway.
-  if (opts.quick) args.push("--no-default-proxies", "--proxy", "socat-backlog4096=socat TCP-LISTEN:{port},fork,reuseaddr,bind=127.0.0.1,backlog=4096 UNIX-CONNECT:{path}", "--proxy", "node-naive={node} {bench}/lib/naive-proxy.mjs {port} {path}");
+  if (opts.quick)
+    args.push(
+      "--no-default-proxies",
+      "--proxy",
+      "socat-backlog4096=socat TCP-LISTEN:{port},fork,reuseaddr,bind=127.0.0.1,backlog=4096 UNIX-CONNECT:{path}",
+      "--proxy",
+      "node-naive={node} {bench}/lib/naive-proxy.mjs {port} {path}",
+    );
   args.push("--proxy", `corral=${process.execPath} ${join(here, "corral-proxy.mjs")} {port} {path}`);
   const child = spawnTracked(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   const limitMs = 60 * 60 * 1000;
   let exited = await waitExit(child, limitMs);
   if (!exited) {
-    try { process.kill(child.pid, "SIGTERM"); } catch { /* */ } // its own handlers reap what it started
+    try {
+      process.kill(child.pid, "SIGTERM");
+    } catch {
+      /* */
+    } // its own handlers reap what it started
     exited = await waitExit(child, 10000);
-    if (!exited) { try { process.kill(-child.pid, "SIGKILL"); } catch { /* */ } }
+    if (!exited) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* */
+      }
+    }
     writer.write({ type: "proxy-error", errors: ["proxy.mjs timed out"] });
   }
   if (existsSync(out)) {
@@ -452,7 +604,7 @@ function comparisonTable(records) {
       }
       if (!corrals.some((c) => vals[c]?.some((x) => x != null))) continue;
       const row = { figure: label, n };
-      for (const drv of drivers) row[drv] = vals[drv] ? mmm(vals[drv], d) ?? "-" : "";
+      for (const drv of drivers) row[drv] = vals[drv] ? (mmm(vals[drv], d) ?? "-") : "";
       for (const c of corrals) {
         const mc = med(vals[c] ?? []);
         const parts = [];
@@ -465,7 +617,12 @@ function comparisonTable(records) {
       rows.push(row);
     }
   }
-  const cols = [["figure", "figure", "l"], ["n", "n"], ...drivers.map((drv) => [drv, drv]), ...corrals.map((c) => [`${c} ÷ (median ratio)`, `ratio:${c}`, "l"])];
+  const cols = [
+    ["figure", "figure", "l"],
+    ["n", "n"],
+    ...drivers.map((drv) => [drv, drv]),
+    ...corrals.map((c) => [`${c} ÷ (median ratio)`, `ratio:${c}`, "l"]),
+  ];
   return markdownTable(rows, cols);
 }
 
@@ -474,26 +631,67 @@ function corralDetailTable(records) {
   const groups = new Map();
   for (const r of records.filter((x) => x.type === "result" && x.driver?.startsWith("corral"))) {
     const k = `${r.driver}\u0000${r.n}`;
-    if (!groups.has(k)) { groups.set(k, []); keys.push(k); }
+    if (!groups.has(k)) {
+      groups.set(k, []);
+      keys.push(k);
+    }
     groups.get(k).push(r);
   }
   const rows = keys.map((k) => {
     const g = groups.get(k);
     const adopt = records.filter((r) => r.type === "adopt" && r.driver === g[0].driver && r.n === g[0].n);
     return {
-      driver: g[0].driver, launcher: g[0].launcher ?? "?", n: g[0].n,
-      load: mmm(g.map((r) => r.corral?.load_ms), 0), create: mmm(g.map((r) => r.corral?.create_ms), 1),
-      ensure: mmm(g.map((r) => r.corral?.ensure_call_ms), 0), online: mmm(g.map((r) => r.corral?.ensure_to_online_ms), 0),
-      drop: mmm(g.map((r) => r.drop_resolved_s), 3),
-      rev: mmm(g.map((r) => r.restart_events?.p50_ms), 2),
-      adoptInt: mmm(adopt.map((r) => r.adopt_internal_ms), 0), adoptStop: mmm(adopt.map((r) => r.stop_adopted_s), 3),
+      driver: g[0].driver,
+      launcher: g[0].launcher ?? "?",
+      n: g[0].n,
+      load: mmm(
+        g.map((r) => r.corral?.load_ms),
+        0,
+      ),
+      create: mmm(
+        g.map((r) => r.corral?.create_ms),
+        1,
+      ),
+      ensure: mmm(
+        g.map((r) => r.corral?.ensure_call_ms),
+        0,
+      ),
+      online: mmm(
+        g.map((r) => r.corral?.ensure_to_online_ms),
+        0,
+      ),
+      drop: mmm(
+        g.map((r) => r.drop_resolved_s),
+        3,
+      ),
+      rev: mmm(
+        g.map((r) => r.restart_events?.p50_ms),
+        2,
+      ),
+      adoptInt: mmm(
+        adopt.map((r) => r.adopt_internal_ms),
+        0,
+      ),
+      adoptStop: mmm(
+        adopt.map((r) => r.stop_adopted_s),
+        3,
+      ),
       adoptOk: adopt.map((r) => (r.adopt_same_pids ? "yes" : "NO")).join("/"),
     };
   });
   return markdownTable(rows, [
-    ["driver", "driver", "l"], ["launcher", "launcher", "l"], ["n", "n"], ["import of dist ms", "load"], ["create() ms", "create"],
-    ["ensureService() ms", "ensure"], ["ensure → n online ms", "online"], ["dropService resolved s", "drop"],
-    ["restart p50 ms (to online event)", "rev"], ["adopt: create → n online ms", "adoptInt"], ["stop adopted s", "adoptStop"], ["adopted = same pids", "adoptOk"],
+    ["driver", "driver", "l"],
+    ["launcher", "launcher", "l"],
+    ["n", "n"],
+    ["import of dist ms", "load"],
+    ["create() ms", "create"],
+    ["ensureService() ms", "ensure"],
+    ["ensure → n online ms", "online"],
+    ["dropService resolved s", "drop"],
+    ["restart p50 ms (to online event)", "rev"],
+    ["adopt: create → n online ms", "adoptInt"],
+    ["stop adopted s", "adoptStop"],
+    ["adopted = same pids", "adoptOk"],
   ]);
 }
 
@@ -512,7 +710,10 @@ function proxyRatioTable(records) {
   const rows = figs.map(([label, fn]) => {
     const c = m("corral", fn);
     const row = { figure: label, corral: round(c, 1) };
-    for (const t of targets) { const o = m(t, fn); row[t] = o ? round(c / o, 2) : "-"; }
+    for (const t of targets) {
+      const o = m(t, fn);
+      row[t] = o ? round(c / o, 2) : "-";
+    }
     return row;
   });
   return markdownTable(rows, [["figure", "figure", "l"], ["corral (median)", "corral"], ...targets.map((t) => [`÷ ${t}`, t])]);
@@ -525,16 +726,27 @@ function targetsTable(records) {
   const g = (drv, fn, type = "result") => med(records.filter((r) => r.type === type && r.driver === drv && r.n === nMax).map(fn));
   for (const c of [...new Set(res.map((r) => r.driver))].filter((d) => d.startsWith("corral"))) {
     const raw = (fn) => g("raw", fn);
-    const add = (target, val, goal, ok) => rows.push({ driver: c, target, value: val == null ? "not measured" : String(round(val, 3)), goal: goal == null ? "-" : String(round(goal, 3)), met: val == null || goal == null ? "?" : ok ? "met" : "MISSED" });
-    const st = g(c, (r) => r.online_s ?? r.start_s); const rst = raw((r) => r.start_s);
+    const add = (target, val, goal, ok) =>
+      rows.push({
+        driver: c,
+        target,
+        value: val == null ? "not measured" : String(round(val, 3)),
+        goal: goal == null ? "-" : String(round(goal, 3)),
+        met: val == null || goal == null ? "?" : ok ? "met" : "MISSED",
+      });
+    const st = g(c, (r) => r.online_s ?? r.start_s);
+    const rst = raw((r) => r.start_s);
     add("start 500 ≤ 1.1× raw (s)", st, rst == null ? null : 1.1 * rst, st <= 1.1 * rst);
-    const sp = g(c, (r) => r.stop_s); const rsp = raw((r) => r.stop_s);
+    const sp = g(c, (r) => r.stop_s);
+    const rsp = raw((r) => r.stop_s);
     add("stop 500 ≤ 1.1× raw (s)", sp, rsp == null ? null : 1.1 * rsp, sp <= 1.1 * rsp);
-    const rp = g(c, (r) => r.restart?.p50_ms); const rrp = raw((r) => r.restart?.p50_ms);
+    const rp = g(c, (r) => r.restart?.p50_ms);
+    const rrp = raw((r) => r.restart?.p50_ms);
     add("restart p50 ≤ raw + 2 ms (n=500)", rp, rrp == null ? null : rrp + 2, rp <= rrp + 2);
     const ic = g(c, (r) => (r.idle_cpu_s == null ? null : (100 * r.idle_cpu_s) / r.idle_wall_s));
     add("idle CPU < 0.1 % of a core, 500 children (%)", ic, 0.1, ic < 0.1);
-    const rs = g(c, (r) => r.rss_mib); const rrs = raw((r) => r.rss_mib);
+    const rs = g(c, (r) => r.rss_mib);
+    const rrs = raw((r) => r.rss_mib);
     add("RSS 500 ≤ 1.25× raw (MiB)", rs, rrs == null ? null : 1.25 * rrs, rs <= 1.25 * rrs);
     const fm = g(c, (r) => r.metrics?.p50_ms);
     add("fetchServiceMetrics 500 < 50 ms", fm, 50, fm < 50);
@@ -542,31 +754,68 @@ function targetsTable(records) {
   const pr = records.filter((r) => r.type === "proxy");
   if (pr.some((r) => r.target === "corral")) {
     const m = (t) => med(pr.filter((r) => r.target === t).map((r) => r.throughput?.mib_s));
-    const c = m("corral"); const so = m("socat"); const di = m("direct-unix");
-    rows.push({ driver: "corral TcpProxy", target: "throughput ≥ socat (MiB/s)", value: String(round(c, 0)), goal: String(round(so, 0)), met: c >= so ? "met" : "MISSED" });
-    rows.push({ driver: "corral TcpProxy", target: "throughput ≥ 80 % of direct (MiB/s)", value: String(round(c, 0)), goal: String(round(0.8 * di, 0)), met: c >= 0.8 * di ? "met" : "MISSED" });
+    const c = m("corral");
+    const so = m("socat");
+    const di = m("direct-unix");
+    rows.push({
+      driver: "corral TcpProxy",
+      target: "throughput ≥ socat (MiB/s)",
+      value: String(round(c, 0)),
+      goal: String(round(so, 0)),
+      met: c >= so ? "met" : "MISSED",
+    });
+    rows.push({
+      driver: "corral TcpProxy",
+      target: "throughput ≥ 80 % of direct (MiB/s)",
+      value: String(round(c, 0)),
+      goal: String(round(0.8 * di, 0)),
+      met: c >= 0.8 * di ? "met" : "MISSED",
+    });
   }
-  return markdownTable(rows, [["driver", "driver", "l"], ["target", "target", "l"], ["value (median)", "value"], ["goal", "goal"], ["", "met", "l"]]);
+  return markdownTable(rows, [
+    ["driver", "driver", "l"],
+    ["target", "target", "l"],
+    ["value (median)", "value"],
+    ["goal", "goal"],
+    ["", "met", "l"],
+  ]);
 }
 
 function report(records, meta) {
   const parts = [];
   const m = meta;
   parts.push(`Machine: ${m.nproc} cores (${m.cpu_model}), ${m.mem_gib} GiB, Linux ${m.kernel}, Node ${m.node}, CLK_TCK ${m.clk_tck}.`);
-  parts.push(`Peers: ${Object.entries(m.peers ?? {}).map(([k, v]) => `${k}: ${v ?? "?"}`).join("; ")}. corral at ${m.git}.`);
-  parts.push(`Options: n=${m.opts.n}, repeat=${m.opts.repeat}, k=${m.opts.k} kills, idle ${m.opts.idle} s, managed command \`${m.command}\`; socket children: ${m.socket_command}.`);
+  parts.push(
+    `Peers: ${Object.entries(m.peers ?? {})
+      .map(([k, v]) => `${k}: ${v ?? "?"}`)
+      .join("; ")}. corral at ${m.git}.`,
+  );
+  parts.push(
+    `Options: n=${m.opts.n}, repeat=${m.opts.repeat}, k=${m.opts.k} kills, idle ${m.opts.idle} s, managed command \`${m.command}\`; socket children: ${m.socket_command}.`,
+  );
   const out = [parts.join("\n")];
-  out.push("### Every figure: corral against raw Node and the peers\n\nCells: median (min–max) over the repeats. The ratio columns divide corral's median by each other driver's median (< 1: corral is lower).\n\n" + comparisonTable(records));
+  out.push(
+    "### Every figure: corral against raw Node and the peers\n\nCells: median (min–max) over the repeats. The ratio columns divide corral's median by each other driver's median (< 1: corral is lower).\n\n" +
+      comparisonTable(records),
+  );
   out.push("### Targets of the issue (n = 500)\n\n" + targetsTable(records));
-  if (records.some((r) => r.type === "result")) out.push("### Shared harness table (same records, run.mjs's summary)\n\n" + summarizeRun(records));
-  if (records.some((r) => r.type === "result" && r.driver?.startsWith("corral"))) out.push("### corral's own view\n\n" + corralDetailTable(records));
+  if (records.some((r) => r.type === "result"))
+    out.push("### Shared harness table (same records, run.mjs's summary)\n\n" + summarizeRun(records));
+  if (records.some((r) => r.type === "result" && r.driver?.startsWith("corral")))
+    out.push("### corral's own view\n\n" + corralDetailTable(records));
   if (records.some((r) => r.type === "proxy")) {
-    out.push("### TCP → Unix-socket proxy (proxy.mjs; `corral` = the library's TcpProxy in its own Node process)\n\n" + summarizeProxy(records));
+    out.push(
+      "### TCP → Unix-socket proxy (proxy.mjs; `corral` = the library's TcpProxy in its own Node process)\n\n" + summarizeProxy(records),
+    );
     const t = proxyRatioTable(records);
     if (t) out.push("corral's proxy divided by each other target (medians):\n\n" + t);
   }
   const errs = records.filter((r) => r.errors?.length);
-  if (errs.length) out.push("### Errors\n\n" + errs.map((r) => `- ${r.type} ${r.driver ?? r.target ?? ""} n=${r.n ?? "-"} rep=${r.rep ?? "-"}: ${r.errors.join("; ")}`).join("\n"));
+  if (errs.length)
+    out.push(
+      "### Errors\n\n" +
+        errs.map((r) => `- ${r.type} ${r.driver ?? r.target ?? ""} n=${r.n ?? "-"} rep=${r.rep ?? "-"}: ${r.errors.join("; ")}`).join("\n"),
+    );
   return out.join("\n\n");
 }
 
@@ -574,10 +823,16 @@ function report(records, meta) {
 
 function build() {
   const t = Date.now();
-  const r = spawnSync(process.execPath, [join(projectRoot, "node_modules/typescript/bin/tsc"), "-p", join(projectRoot, "tsconfig.build.json")], { cwd: projectRoot, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    [join(projectRoot, "node_modules/typescript/bin/tsc"), "-p", join(projectRoot, "tsconfig.build.json")],
+    { cwd: projectRoot, encoding: "utf8" },
+  );
   if (r.status !== 0) {
     // tsc still emits on type errors; a dist that exists is measured, with a warning.
-    process.stderr.write(`[bench] warning: tsc reported errors (dist/ emitted anyway):\n${(r.stdout || r.stderr).split("\n").slice(0, 5).join("\n")}\n`);
+    process.stderr.write(
+      `[bench] warning: tsc reported errors (dist/ emitted anyway):\n${(r.stdout || r.stderr).split("\n").slice(0, 5).join("\n")}\n`,
+    );
   }
   if (!existsSync(join(projectRoot, "dist/index.js"))) throw new Error("build failed: no dist/index.js");
   process.stderr.write(`[bench] built dist/ in ${Date.now() - t} ms\n`);
@@ -586,18 +841,20 @@ function build() {
 
 function resultsMarkdown(records, meta, { final, minutes, doneReps }) {
   const when = (records.at(-1)?.ts ?? new Date().toISOString()).slice(0, 16);
-  return [
-    "# corral benchmark results",
-    "",
-    final
-      ? `Full run of \`npm run bench\` (finished ${when}Z, ${round(minutes, 1)} min); JSON lines in \`bench/results.jsonl\`.`
-      : `PARTIAL: written after ${doneReps} of ${meta.opts.repeat} repetitions (${round(minutes, 1)} min so far).`,
-    "Regenerate with `npm run bench` (after `../shared/bench/setup-peers.sh`); `npm run bench -- --quick` for a 2-minute look;",
-    "`node bench/run.mjs --report bench/results.jsonl` re-renders this file from the JSON lines (plus bench/NOTES.md).",
-    "",
-    report(records, meta),
-    "",
-  ].join("\n") + (existsSync(join(here, "NOTES.md")) ? "\n" + readFileSync(join(here, "NOTES.md"), "utf8") : "");
+  return (
+    [
+      "# corral benchmark results",
+      "",
+      final
+        ? `Full run of \`npm run bench\` (finished ${when}Z, ${round(minutes, 1)} min); JSON lines in \`bench/results.jsonl\`.`
+        : `PARTIAL: written after ${doneReps} of ${meta.opts.repeat} repetitions (${round(minutes, 1)} min so far).`,
+      "Regenerate with `npm run bench` (after `../shared/bench/setup-peers.sh`); `npm run bench -- --quick` for a 2-minute look;",
+      "`node bench/run.mjs --report bench/results.jsonl` re-renders this file from the JSON lines (plus bench/NOTES.md).",
+      "",
+      report(records, meta),
+      "",
+    ].join("\n") + (existsSync(join(here, "NOTES.md")) ? "\n" + readFileSync(join(here, "NOTES.md"), "utf8") : "")
+  );
 }
 
 function gitInfo() {
@@ -605,14 +862,22 @@ function gitInfo() {
     const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: projectRoot, encoding: "utf8" }).trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: projectRoot, encoding: "utf8" }).trim();
     return `${head}${dirty ? " + uncommitted src changes" : ""}`;
-  } catch { return "unknown"; }
+  } catch {
+    return "unknown";
+  }
 }
 
 async function main() {
   const opts = parseArgs(process.argv);
-  if (opts.help) { console.log(HELP); return; }
+  if (opts.help) {
+    console.log(HELP);
+    return;
+  }
   if (opts.report) {
-    const records = readFileSync(opts.report, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const records = readFileSync(opts.report, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const meta = records.find((r) => r.type === "meta" && r.tool?.startsWith("corral"));
     if (!meta) throw new Error(`${opts.report}: no meta record of bench/run.mjs`);
     const minutes = (Date.parse(records.at(-1).ts) - Date.parse(meta.ts)) / 60000;
@@ -626,7 +891,10 @@ async function main() {
   const tAll = now();
   const built = opts.build ? build() : null;
   const ns = String(opts.n).split(",").map(Number);
-  const names = String(opts.drivers).split(",").filter(Boolean).flatMap((d) => (d === "corral" ? CORRAL : [d]));
+  const names = String(opts.drivers)
+    .split(",")
+    .filter(Boolean)
+    .flatMap((d) => (d === "corral" ? CORRAL : [d]));
   const phases = new Set(String(opts.phases).split(","));
   if (!opts.quick && opts.out === join(here, "results.jsonl")) writeFileSync(opts.out, "");
   const writer = new ResultWriter(resolve(opts.out));
@@ -643,11 +911,21 @@ async function main() {
     versions[d.name] = await d.version?.();
     drivers.push(d);
   }
-  if (phases.has("proxy")) versions.socat = hasCmd("socat") ? execFileSync("socat", ["-V"], { encoding: "utf8" }).match(/socat version (\S+)/)?.[1] : "missing";
+  if (phases.has("proxy"))
+    versions.socat = hasCmd("socat") ? execFileSync("socat", ["-V"], { encoding: "utf8" }).match(/socat version (\S+)/)?.[1] : "missing";
   const command = sleepCommand();
   const meta = writer.write({
-    type: "meta", tool: "corral bench/run.mjs", ...machineFacts(), peers: versions, command: command.argv.join(" "),
-    socket_command: socketCommand("<dir>").argv.join(" "), git: gitInfo(), build_clean: built, corral_host: "bench/corral-host.mjs on dist/", shared: sharedDir, opts,
+    type: "meta",
+    tool: "corral bench/run.mjs",
+    ...machineFacts(),
+    peers: versions,
+    command: command.argv.join(" "),
+    socket_command: socketCommand("<dir>").argv.join(" "),
+    git: gitInfo(),
+    build_clean: built,
+    corral_host: "bench/corral-host.mjs on dist/",
+    shared: sharedDir,
+    opts,
   });
 
   const writeReport = (final) => {
@@ -669,7 +947,9 @@ async function main() {
           const rec = await measure(d, n, rep, opts, command);
           rec.total_s = secSince(t);
           writer.write(rec);
-          process.stderr.write(`start ${round(rec.start_s, 3)} s${rec.online_s != null ? ` (online ${round(rec.online_s, 3)} s)` : ""}, rss ${round(rec.rss_mib, 1)} MiB, restart p50 ${round(rec.restart?.p50_ms, 1)} p95 ${round(rec.restart?.p95_ms, 1)} ms, stop ${round(rec.stop_s, 3)} s, idle ${round(rec.idle_cpu_s * 1000, 1)} ms${rec.metrics ? `, metrics ${round(rec.metrics.p50_ms, 1)} ms, watch p50 ${round(rec.watch?.p50_ms, 2)} ms` : ""}${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""} [${round(rec.total_s, 1)} s]\n`);
+          process.stderr.write(
+            `start ${round(rec.start_s, 3)} s${rec.online_s != null ? ` (online ${round(rec.online_s, 3)} s)` : ""}, rss ${round(rec.rss_mib, 1)} MiB, restart p50 ${round(rec.restart?.p50_ms, 1)} p95 ${round(rec.restart?.p95_ms, 1)} ms, stop ${round(rec.stop_s, 3)} s, idle ${round(rec.idle_cpu_s * 1000, 1)} ms${rec.metrics ? `, metrics ${round(rec.metrics.p50_ms, 1)} ms, watch p50 ${round(rec.watch?.p50_ms, 2)} ms` : ""}${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""} [${round(rec.total_s, 1)} s]\n`,
+          );
           await sleep(300);
         }
       }
@@ -678,7 +958,9 @@ async function main() {
           process.stderr.write(`[bench] rep ${rep} answer ${d.name} n=${n} ... `);
           const rec = await measureAnswer(d, n, rep, opts);
           writer.write(rec);
-          process.stderr.write(`start ${round(rec.start_s, 3)} s, answering ${round(rec.answer_s, 3)} s${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""}\n`);
+          process.stderr.write(
+            `start ${round(rec.start_s, 3)} s, answering ${round(rec.answer_s, 3)} s${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""}\n`,
+          );
           await sleep(300);
         }
       }
@@ -687,7 +969,9 @@ async function main() {
           process.stderr.write(`[bench] rep ${rep} adopt ${d.name} n=${n} ... `);
           const rec = await measureAdopt(d, n, rep, opts, command);
           writer.write(rec);
-          process.stderr.write(`adopt ${round(rec.adopt_s, 3)} s (create→online ${round(rec.adopt_internal_ms, 1)} ms), stop ${round(rec.stop_adopted_s, 3)} s${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""}\n`);
+          process.stderr.write(
+            `adopt ${round(rec.adopt_s, 3)} s (create→online ${round(rec.adopt_internal_ms, 1)} ms), stop ${round(rec.stop_adopted_s, 3)} s${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""}\n`,
+          );
           await sleep(300);
         }
       }
@@ -699,4 +983,10 @@ async function main() {
   writeReport(true);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e?.stack || e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e?.stack || e);
+    process.exit(1);
+  },
+);

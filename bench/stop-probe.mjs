@@ -14,7 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const sharedDir = resolve(process.env.CORRAL_BENCH_SHARED || join(here, "../../shared/bench"));
 const imp = (p) => import(pathToFileURL(join(sharedDir, p)).href);
 const { installExitHandlers, reapAll } = await imp("lib/reaper.mjs");
-const { stats, round, sleep } = await imp("lib/timing.mjs");
+const { stats, sleep } = await imp("lib/timing.mjs");
 const opt = { drivers: "raw,corral-cgroup,corral-direct", n: "500", repeat: "3", out: "" };
 for (let i = 2; i < process.argv.length; i += 2) opt[process.argv[i].replace(/^--/, "")] = process.argv[i + 1];
 installExitHandlers();
@@ -25,12 +25,17 @@ const dead = (p) => {
     const s = readFileSync(`/proc/${p}/stat`, "utf8");
     const st = s[s.lastIndexOf(")") + 2];
     return st === "Z" || st === "X";
-  } catch { return true; }
+  } catch {
+    return true;
+  }
 };
 const command = { name: "sleep", argv: ["/usr/bin/sleep", "100000"], comm: "sleep" };
 for (let rep = 1; rep <= +opt.repeat; rep++) {
   for (const name of opt.drivers.split(",")) {
-    const d = name === "raw" ? (await imp("drivers/raw.mjs")).default : await createCorralDriver(sharedDir, { launcher: name.replace("corral-", "") });
+    const d =
+      name === "raw"
+        ? (await imp("drivers/raw.mjs")).default
+        : await createCorralDriver(sharedDir, { launcher: name.replace("corral-", "") });
     const n = +opt.n;
     const wd = mkdtempSync(`/tmp/bench-work/stop-probe-${name}-`);
     try {
@@ -44,11 +49,26 @@ for (let rep = 1; rep <= +opt.repeat; rep++) {
       const deaths = [];
       const left = new Set(pids);
       const limit = Date.now() + 60000;
-      while (left.size && Date.now() < limit) for (const p of left) if (dead(p)) { deaths.push(Number(process.hrtime.bigint() - t0) / 1e6); left.delete(p); }
+      while (left.size && Date.now() < limit)
+        for (const p of left)
+          if (dead(p)) {
+            deaths.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            left.delete(p);
+          }
       const r = await resolved;
       const s = stats(deaths);
-      const rec = { type: "stop-probe", driver: name, n, rep, first_ms: s.min, median_ms: s.median, last_ms: s.max, not_dead: left.size,
-        api_resolved_ms: r ? Number(BigInt(r.t_dropped) - t0) / 1e6 : null, ts: new Date().toISOString() };
+      const rec = {
+        type: "stop-probe",
+        driver: name,
+        n,
+        rep,
+        first_ms: s.min,
+        median_ms: s.median,
+        last_ms: s.max,
+        not_dead: left.size,
+        api_resolved_ms: r ? Number(BigInt(r.t_dropped) - t0) / 1e6 : null,
+        ts: new Date().toISOString(),
+      };
       console.log(JSON.stringify(rec));
       if (opt.out) appendFileSync(opt.out, JSON.stringify(rec) + "\n");
     } finally {

@@ -64,7 +64,9 @@ await until((e) => e.serviceId === "greeter" && e.processId === 2 && e.status ==
 
 await new Promise((resolve) => setTimeout(resolve, 1200));
 for (const [i, m] of (await ns.fetchServiceMetrics("greeter")).entries()) {
-  console.log(`metrics: greeter-${i} cpu=${((m.cpuNanoCores ?? 0) / 1e6).toFixed(1)} millicores memory=${((m.memoryBytes ?? 0) / 2 ** 20).toFixed(1)} MiB`);
+  console.log(
+    `metrics: greeter-${i} cpu=${((m.cpuNanoCores ?? 0) / 1e6).toFixed(1)} millicores memory=${((m.memoryBytes ?? 0) / 2 ** 20).toFixed(1)} MiB`,
+  );
 }
 console.log("services:", await ns.listServices());
 

@@ -106,7 +106,12 @@ export async function nextEvent(
 }
 
 /** Waits until `processes` of `serviceId` are all online according to the stream, returning their latest events. */
-export async function untilAllOnline(events: AsyncIterator<ServiceEvent>, serviceId: string, count: number, boundMs = 60_000): Promise<ServiceEvent[]> {
+export async function untilAllOnline(
+  events: AsyncIterator<ServiceEvent>,
+  serviceId: string,
+  count: number,
+  boundMs = 60_000,
+): Promise<ServiceEvent[]> {
   const latest = new Map<number, ServiceEvent>();
   const online = () => [...latest.values()].filter((e) => e.status === "online").length;
   if (count === 0) return [];
@@ -146,7 +151,9 @@ export function removeCgroupsOf(environmentId: string): void {
   for (const dir of hierarchies) {
     let groups: string[];
     try {
-      groups = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(dir, d.name));
+      groups = readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => join(dir, d.name));
     } catch {
       continue;
     }
@@ -209,7 +216,11 @@ export function killEnvironment(environmentId: string): void {
 }
 
 /** A fresh temp dir for `fn`, removed when `fn` settles or, should the test time out first, from its after hook. */
-export async function withTempDir(t: { after(fn: () => unknown): void }, prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTempDir(
+  t: { after(fn: () => unknown): void },
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
   t.after(remove);

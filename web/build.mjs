@@ -43,7 +43,9 @@ const size = {
 size.totalGzipBytes = size.jsGzipBytes + size.cssGzipBytes;
 await writeFile(join(out, "size.json"), `${JSON.stringify(size, null, 2)}\n`);
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(`dashboard: app.js ${kib(size.jsBytes)} (${kib(size.jsGzipBytes)} gzip), app.css ${kib(size.cssBytes)} (${kib(size.cssGzipBytes)} gzip); total ${kib(size.totalGzipBytes)} gzip of ${kib(BUDGET_BYTES)}`);
+console.log(
+  `dashboard: app.js ${kib(size.jsBytes)} (${kib(size.jsGzipBytes)} gzip), app.css ${kib(size.cssBytes)} (${kib(size.cssGzipBytes)} gzip); total ${kib(size.totalGzipBytes)} gzip of ${kib(BUDGET_BYTES)}`,
+);
 if (size.totalGzipBytes > BUDGET_BYTES) {
   console.error(`dashboard: over budget by ${kib(size.totalGzipBytes - BUDGET_BYTES)}`);
   process.exit(1);

@@ -16,6 +16,8 @@
 export async function createCorralDaemonDriver() {
   return {
     name: "corral-daemon",
-    async available() { return "not implemented yet: the daemon driver waits for issue 5 (see bench/drivers/corral-daemon.mjs)"; },
+    async available() {
+      return "not implemented yet: the daemon driver waits for issue 5 (see bench/drivers/corral-daemon.mjs)";
+    },
   };
 }

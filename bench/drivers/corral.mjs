@@ -18,7 +18,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "../..");
 const HOST = join(projectRoot, "bench", "corral-host.mjs");
 
-export async function createCorralDriver(sharedDir, { launcher = "cgroup", name = `corral-${launcher}`, src = false, entry = "index" } = {}) {
+export async function createCorralDriver(
+  sharedDir,
+  { launcher = "cgroup", name = `corral-${launcher}`, src = false, entry = "index" } = {},
+) {
   const imp = (p) => import(pathToFileURL(join(sharedDir, p)).href);
   const { BaseDriver, waitExit } = await imp("drivers/common.mjs");
   const { spawnTracked } = await imp("lib/reaper.mjs");
@@ -37,7 +40,9 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
       try {
         const pkg = JSON.parse((await import("node:fs")).readFileSync(join(projectRoot, "package.json"), "utf8"));
         return `corral ${pkg.version} (${src ? "src via tsx" : "dist"}, ${entry === "process" ? "process backend only" : "package root"}), launcher ${launcher}, node ${process.version}`;
-      } catch { return null; }
+      } catch {
+        return null;
+      }
     }
 
     async available() {
@@ -73,25 +78,38 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
       };
     }
 
-    roots() { return this.host?.pid && this.host.exitCode === null && this.host.signalCode === null ? [this.host.pid] : []; }
+    roots() {
+      return this.host?.pid && this.host.exitCode === null && this.host.signalCode === null ? [this.host.pid] : [];
+    }
 
     /** Starts a host process; resolves once it is spawned (not once it is ready). */
     spawnHost(n, command) {
       const cfg = { orchestrator: this.orchestratorConfig(), n, argv: command.argv };
       const nodeArgs = src ? ["--import", "tsx"] : [];
-      const env = { ...process.env, ...(src ? { CORRAL_BENCH_SRC: "1" } : {}), ...(entry === "process" ? { CORRAL_BENCH_ENTRY: "process" } : {}) };
+      const env = {
+        ...process.env,
+        ...(src ? { CORRAL_BENCH_SRC: "1" } : {}),
+        ...(entry === "process" ? { CORRAL_BENCH_ENTRY: "process" } : {}),
+      };
       const child = spawnTracked(process.execPath, [...nodeArgs, HOST, JSON.stringify(cfg)], {
-        stdio: ["pipe", "pipe", "inherit"], cwd: projectRoot, env,
+        stdio: ["pipe", "pipe", "inherit"],
+        cwd: projectRoot,
+        env,
       });
       const h = { child, pid: child.pid, waiters: new Map(), got: new Map(), exitCode: null, signalCode: null };
       child.once("exit", (c, s) => {
-        h.exitCode = c ?? -1; h.signalCode = s;
+        h.exitCode = c ?? -1;
+        h.signalCode = s;
         for (const [, ws] of h.waiters) for (const w of ws) w.reject(new Error(`corral host exited (${c ?? s})`));
         h.waiters.clear();
       });
       createInterface({ input: child.stdout }).on("line", (line) => {
         let msg;
-        try { msg = JSON.parse(line); } catch { return; }
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return;
+        }
         const ws = h.waiters.get(msg.op);
         if (ws?.length) ws.shift().resolve(msg);
         else h.got.set(msg.op, msg);
@@ -103,7 +121,11 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
 
     /** Next message of type `op` from host `h` (or the one that already came). */
     expect(h, op, timeoutMs = 120000) {
-      if (h.got.has(op)) { const m = h.got.get(op); h.got.delete(op); return Promise.resolve(m); }
+      if (h.got.has(op)) {
+        const m = h.got.get(op);
+        h.got.delete(op);
+        return Promise.resolve(m);
+      }
       if (h.exitCode !== null) return Promise.reject(new Error(`corral host exited (${h.exitCode ?? h.signalCode})`));
       const p = new Promise((res, rej) => {
         if (!h.waiters.has(op)) h.waiters.set(op, []);
@@ -125,8 +147,9 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
       this.command = command;
       this.host = this.spawnHost(n, command);
       // corral's own view (events) is collected while the harness polls /proc.
-      this.hostInfo = Promise.all([this.expect(this.host, "ensured", timeoutMs), this.expect(this.host, "online", timeoutMs)])
-        .then(([ensured, online]) => ({ ...ensured, ...online }));
+      this.hostInfo = Promise.all([this.expect(this.host, "ensured", timeoutMs), this.expect(this.host, "online", timeoutMs)]).then(
+        ([ensured, online]) => ({ ...ensured, ...online }),
+      );
       this.hostInfo.catch(() => {});
       const pids = await this.waitForN(n, { timeoutMs });
       this.known = new Set(pids);
@@ -134,13 +157,23 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
     }
 
     /** corral's timestamps of the last start: ensured / all online (hrtime ns, as BigInt). */
-    async startInfo() { return this.hostInfo; }
+    async startInfo() {
+      return this.hostInfo;
+    }
 
-    async listPids() { return (await this.request("list")).pids; }
+    async listPids() {
+      return (await this.request("list")).pids;
+    }
 
-    async markEvents() { await this.request("mark"); }
-    async events() { return (await this.request("events")).events; }
-    async metrics(reps) { return this.request("metrics", { reps }, 120000); }
+    async markEvents() {
+      await this.request("mark");
+    }
+    async events() {
+      return (await this.request("events")).events;
+    }
+    async metrics(reps) {
+      return this.request("metrics", { reps }, 120000);
+    }
 
     async stopAll({ timeoutMs = 60000 } = {}) {
       const p = this.request("drop", {}, timeoutMs);
@@ -159,25 +192,42 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
       await waitExit(old.child, 10000);
       const t0 = process.hrtime.bigint();
       this.host = this.spawnHost(this.n, this.command);
-      const [ensured, online] = await Promise.all([this.expect(this.host, "ensured", timeoutMs), this.expect(this.host, "online", timeoutMs)]);
+      const [ensured, online] = await Promise.all([
+        this.expect(this.host, "ensured", timeoutMs),
+        this.expect(this.host, "online", timeoutMs),
+      ]);
       return { t0, ensured, online };
     }
 
     /** After adoption the processes are no longer the host's children: /proc alone cannot find them. */
     adoptedGone(timeoutMs) {
       const watch = new Set(this.known);
-      return waitFor(() => {
-        for (const p of watch) { if (isAlive(p)) return false; watch.delete(p); }
-        return true;
-      }, { timeoutMs, intervalMs: 5, label: `${name}: adopted children gone` });
+      return waitFor(
+        () => {
+          for (const p of watch) {
+            if (isAlive(p)) return false;
+            watch.delete(p);
+          }
+          return true;
+        },
+        { timeoutMs, intervalMs: 5, label: `${name}: adopted children gone` },
+      );
     }
 
     async teardown() {
       const h = this.host;
       if (h && h.exitCode === null) {
-        try { h.child.stdin.write(JSON.stringify({ op: "close" }) + "\n"); } catch { /* */ }
+        try {
+          h.child.stdin.write(JSON.stringify({ op: "close" }) + "\n");
+        } catch {
+          /* */
+        }
         if (!(await waitExit(h.child, 20000))) {
-          try { process.kill(-h.pid, "SIGKILL"); } catch { /* */ }
+          try {
+            process.kill(-h.pid, "SIGKILL");
+          } catch {
+            /* */
+          }
           await waitExit(h.child, 2000);
         }
       }
@@ -190,15 +240,31 @@ export async function createCorralDriver(sharedDir, { launcher = "cgroup", name 
       const left = [];
       const rm = (dir) => {
         let entries = [];
-        try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+        try {
+          entries = readdirSync(dir, { withFileTypes: true });
+        } catch {
+          return;
+        }
         for (const e of entries) if (e.isDirectory()) rm(join(dir, e.name));
-        try { rmdirSync(dir); } catch (err) { if (err.code !== "ENOENT") left.push(dir); }
+        try {
+          rmdirSync(dir);
+        } catch (err) {
+          if (err.code !== "ENOENT") left.push(dir);
+        }
       };
       let mounts = [];
-      try { mounts = readdirSync("/sys/fs/cgroup"); } catch { return []; }
+      try {
+        mounts = readdirSync("/sys/fs/cgroup");
+      } catch {
+        return [];
+      }
       for (const m of mounts) {
         const d = join("/sys/fs/cgroup", m, "corral", this.environmentId);
-        try { if (statSync(d).isDirectory()) rm(d); } catch { /* absent */ }
+        try {
+          if (statSync(d).isDirectory()) rm(d);
+        } catch {
+          /* absent */
+        }
       }
       return left;
     }

@@ -46,7 +46,12 @@ export class DaemonClient {
         resolve,
       );
       req.on("error", (error: NodeJS.ErrnoException) => {
-        if (error.code === "ENOENT" || error.code === "ECONNREFUSED") reject(new DaemonUnavailableError(`no corral daemon answers at ${this.target.socketPath ?? `${this.target.host}:${this.target.port}`}`));
+        if (error.code === "ENOENT" || error.code === "ECONNREFUSED")
+          reject(
+            new DaemonUnavailableError(
+              `no corral daemon answers at ${this.target.socketPath ?? `${this.target.host}:${this.target.port}`}`,
+            ),
+          );
         else reject(error);
       });
       req.end(payload);
@@ -119,7 +124,11 @@ export class DaemonClient {
           if (type === "snapshot-end") yield { snapshotEnd: true };
           else if (type === "service" && data) {
             const event = JSON.parse(data) as ServiceEvent & { time: string; nextStartAt?: string };
-            yield { ...event, time: new Date(event.time), ...(event.nextStartAt ? { nextStartAt: new Date(event.nextStartAt) } : {}) } as ServiceEvent;
+            yield {
+              ...event,
+              time: new Date(event.time),
+              ...(event.nextStartAt ? { nextStartAt: new Date(event.nextStartAt) } : {}),
+            };
           }
         }
       }

@@ -11,7 +11,18 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
   const client = await runningDaemon(options);
   const rows = await client.get<ProcessRow[]>("/v1/processes");
   if (options.json) {
-    const out = rows.map((r) => ({ service: r.service, process: r.process, status: r.status, reason: r.reason, pid: r.pid, restarts: r.restarts, cpuNanoCores: r.cpuNanoCores, memoryBytes: r.memoryBytes, uptimeSeconds: r.uptimeSeconds, addresses: r.addresses }));
+    const out = rows.map((r) => ({
+      service: r.service,
+      process: r.process,
+      status: r.status,
+      reason: r.reason,
+      pid: r.pid,
+      restarts: r.restarts,
+      cpuNanoCores: r.cpuNanoCores,
+      memoryBytes: r.memoryBytes,
+      uptimeSeconds: r.uptimeSeconds,
+      addresses: r.addresses,
+    }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
@@ -30,7 +41,11 @@ export function renderProcessTable(rows: ProcessRow[]): string {
       cores(r.cpuNanoCores),
       bytes(r.memoryBytes),
       duration(r.uptimeSeconds),
-      Object.entries(r.tcpAddresses).map(([p, a]) => `${p}=${a}`).join(" ") || Object.values(r.addresses).join(" ") || "-",
+      Object.entries(r.tcpAddresses)
+        .map(([p, a]) => `${p}=${a}`)
+        .join(" ") ||
+        Object.values(r.addresses).join(" ") ||
+        "-",
     ]),
   );
 }
@@ -43,12 +58,16 @@ interface WireLogLine {
 }
 
 /** Follows or prints the logs of the given services (all when empty), each line prefixed like compose. */
-export async function streamLogs(client: DaemonClient, services: string[], opts: { follow: boolean; tail?: number; json?: boolean; signal?: AbortSignal }): Promise<void> {
+export async function streamLogs(
+  client: DaemonClient,
+  services: string[],
+  opts: { follow: boolean; tail?: number; json?: boolean; signal?: AbortSignal },
+): Promise<void> {
   const width = Math.max(...services.map((s) => s.length + 2), 0);
   await Promise.all(
     services.map(async (service) => {
       const query = new URLSearchParams({ follow: String(opts.follow), ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}) });
-      for await (const l of client.lines<WireLogLine>(`/v1/services/${service}/logs?${query}`, opts.signal)) {
+      for await (const l of client.lines<WireLogLine>(`/v1/services/${service}/logs?${query.toString()}`, opts.signal)) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ service, ...l })}\n`);
         else {
           const name = `${service}-${l.process}`;
@@ -59,19 +78,31 @@ export async function streamLogs(client: DaemonClient, services: string[], opts:
   );
 }
 
-export async function logs(service: string | undefined, options: GlobalOptions & { follow?: boolean; tail?: string; json?: boolean }): Promise<void> {
+export async function logs(
+  service: string | undefined,
+  options: GlobalOptions & { follow?: boolean; tail?: string; json?: boolean },
+): Promise<void> {
   const client = await runningDaemon(options);
   const services = service ? [service] : (await client.get<{ id: string }[]>("/v1/services")).map((s) => s.id);
   const tail = options.tail === undefined ? undefined : Number(options.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new CliError("--tail must be a non-negative integer", EXIT.usage);
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
-  await streamLogs(client, services, { follow: options.follow ?? false, ...(tail !== undefined ? { tail } : {}), json: options.json ?? false, signal: controller.signal });
+  await streamLogs(client, services, {
+    follow: options.follow ?? false,
+    ...(tail !== undefined ? { tail } : {}),
+    json: options.json ?? false,
+    signal: controller.signal,
+  });
 }
 
 export function describeEvent(e: ServiceEvent): string {
   const name = `${e.serviceId}-${e.processId}`;
-  const parts = [e.time.toISOString(), paint(colourFor(e.serviceId), name), e.warning ? paint("yellow", `warning: ${e.warning}`) : status(e.status, e.reason ?? null)];
+  const parts = [
+    e.time.toISOString(),
+    paint(colourFor(e.serviceId), name),
+    e.warning ? paint("yellow", `warning: ${e.warning}`) : status(e.status, e.reason ?? null),
+  ];
   if (e.pid !== undefined) parts.push(`pid=${e.pid}`);
   if (e.exitCode !== undefined && e.exitCode !== null) parts.push(`exit=${e.exitCode}`);
   if (e.signal) parts.push(`signal=${e.signal}`);
@@ -116,7 +147,11 @@ export async function top(options: GlobalOptions & { once?: boolean; interval?: 
   const draw = async () => {
     const rows = (await client.get<ProcessRow[]>("/v1/processes")).sort((a, b) => (b.cpuNanoCores ?? -1) - (a.cpuNanoCores ?? -1));
     const screen = renderProcessTable(rows);
-    process.stdout.write(options.once || !process.stdout.isTTY ? `${screen}\n` : `\x1b[H\x1b[2J${paint("grey", `corral top — every ${interval} ms, Ctrl-C to quit`)}\n${screen}\n`);
+    process.stdout.write(
+      options.once || !process.stdout.isTTY
+        ? `${screen}\n`
+        : `\x1b[H\x1b[2J${paint("grey", `corral top — every ${interval} ms, Ctrl-C to quit`)}\n${screen}\n`,
+    );
   };
   await draw();
   if (options.once || !process.stdout.isTTY) return;

@@ -36,7 +36,8 @@ export function clientFor(stateDir: string): DaemonClient {
 /** A client for a daemon that must already run (exit 3 otherwise). */
 export async function runningDaemon(options: GlobalOptions): Promise<DaemonClient> {
   const client = clientFor(resolveStateDir(options));
-  if (!(await client.alive())) throw new CliError(`no corral daemon is running for ${resolveStateDir(options)} (start one with \`corral up\`)`, EXIT.noDaemon);
+  if (!(await client.alive()))
+    throw new CliError(`no corral daemon is running for ${resolveStateDir(options)} (start one with \`corral up\`)`, EXIT.noDaemon);
   return client;
 }
 
@@ -62,7 +63,7 @@ export async function ensureDaemon(stateDir: string, environment: string): Promi
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (await client.alive()) return client;
-    if (exited !== null) throw new CliError(`the daemon exited at start (status ${exited}); see ${paths.daemonLog}`);
+    if (exited !== null) throw new CliError(`the daemon exited at start (status ${String(exited)}); see ${paths.daemonLog}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new CliError(`the daemon did not answer within 30 s; see ${paths.daemonLog}`);

@@ -21,7 +21,9 @@ export function registerDashboardCommand(program: Command, globals: () => Global
   program
     .command("dashboard")
     .description("serve the web dashboard on 127.0.0.1 and print a one-time login link")
-    .addOption(new Option("--port <port>", "the TCP port when the daemon has no TCP listener yet (default: the last one, else any free one)"))
+    .addOption(
+      new Option("--port <port>", "the TCP port when the daemon has no TCP listener yet (default: the last one, else any free one)"),
+    )
     .option("--no-open", "only print the link, never start a browser")
     .action((o: DashboardOptions) => dashboard({ ...globals(), ...o }));
 }
@@ -30,12 +32,15 @@ export async function dashboard(options: GlobalOptions & DashboardOptions): Prom
   let port: number | undefined;
   if (options.port !== undefined) {
     port = Number(options.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError("--port must be an integer between 0 and 65535", EXIT.usage);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new CliError("--port must be an integer between 0 and 65535", EXIT.usage);
   }
   const client = await runningDaemon(options);
   // Over the Unix socket: only someone who can read the state dir gets a link.
   const link = await client.post<DashboardLink>("/v1/dashboard/open", port === undefined ? {} : { port });
-  process.stdout.write(`corral dashboard on http://${link.address}\n${link.url}\n(the link signs you in once, until ${link.expiresAt}; after that use the token in the state dir)\n`);
+  process.stdout.write(
+    `corral dashboard on http://${link.address}\n${link.url}\n(the link signs you in once, until ${link.expiresAt}; after that use the token in the state dir)\n`,
+  );
   const opener = options.open === false ? null : desktopOpener();
   if (opener) {
     const child = spawn(opener, [link.url], { detached: true, stdio: "ignore" });

@@ -17,9 +17,14 @@ export function colourFor(name: string): Colour {
 }
 
 export function table(headers: string[], rows: string[][]): string {
+  // eslint-disable-next-line no-control-regex -- ANSI colour sequences start with ESC
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ""))));
-  const line = (cells: string[]) => cells.map((c, i) => c + " ".repeat(widths[i]! - visible(c))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + " ".repeat(widths[i]! - visible(c)))
+      .join("  ")
+      .trimEnd();
   return [line(headers.map((h) => paint("bold", h))), ...rows.map(line)].join("\n");
 }
 

@@ -49,18 +49,37 @@ program
   .option("-d, --detach", "return once every process is online instead of following the logs")
   .option("--timeout <seconds>", "how long to wait for every process to be online", "300")
   .action((o: { file?: string; detach?: boolean; timeout?: string }) => up({ ...globals(), ...o }));
-program.command("down").description("stop every service, dependents first, then the daemon").action(() => commands.down(globals()));
-program.command("ps").description("list processes").addOption(json).action((o: { json?: boolean }) => commands.ps({ ...globals(), ...o }));
+program
+  .command("down")
+  .description("stop every service, dependents first, then the daemon")
+  .action(() => commands.down(globals()));
+program
+  .command("ps")
+  .description("list processes")
+  .addOption(json)
+  .action((o: { json?: boolean }) => commands.ps({ ...globals(), ...o }));
 program
   .command("logs [service]")
   .description("print the logs of one service (all without a name)")
   .option("-f, --follow", "keep printing new lines")
   .option("-n, --tail <lines>", "only the last lines of each process")
   .addOption(json)
-  .action((service: string | undefined, o: { follow?: boolean; tail?: string; json?: boolean }) => commands.logs(service, { ...globals(), ...o }));
-program.command("events").description("stream status changes (a snapshot first)").addOption(json).action((o: { json?: boolean }) => commands.events({ ...globals(), ...o }));
-program.command("scale <assignments...>").description("set the number of processes, e.g. web=3 db=1").action((a: string[]) => commands.scale(a, globals()));
-program.command("restart <service>").description("replace every process of a service, one at a time").action((s: string) => commands.restart(s, globals()));
+  .action((service: string | undefined, o: { follow?: boolean; tail?: string; json?: boolean }) =>
+    commands.logs(service, { ...globals(), ...o }),
+  );
+program
+  .command("events")
+  .description("stream status changes (a snapshot first)")
+  .addOption(json)
+  .action((o: { json?: boolean }) => commands.events({ ...globals(), ...o }));
+program
+  .command("scale <assignments...>")
+  .description("set the number of processes, e.g. web=3 db=1")
+  .action((a: string[]) => commands.scale(a, globals()));
+program
+  .command("restart <service>")
+  .description("replace every process of a service, one at a time")
+  .action((s: string) => commands.restart(s, globals()));
 program
   .command("top")
   .description("live CPU and memory per process")
@@ -68,9 +87,19 @@ program
   .option("--interval <ms>", "refresh interval", "1000")
   .action((o: { once?: boolean; interval?: string }) => commands.top({ ...globals(), ...o }));
 const secrets = program.command("secrets").description("manage secrets (values are never printed)");
-secrets.command("set <id> [value]").description("set a secret (the value from stdin when not given)").action((id: string, value: string | undefined) => commands.secretsSet(id, value, globals()));
-secrets.command("list").addOption(json).description("list secret ids").action((o: { json?: boolean }) => commands.secretsList({ ...globals(), ...o }));
-secrets.command("rm <id>").description("delete a secret").action((id: string) => commands.secretsRemove(id, globals()));
+secrets
+  .command("set <id> [value]")
+  .description("set a secret (the value from stdin when not given)")
+  .action((id: string, value: string | undefined) => commands.secretsSet(id, value, globals()));
+secrets
+  .command("list")
+  .addOption(json)
+  .description("list secret ids")
+  .action((o: { json?: boolean }) => commands.secretsList({ ...globals(), ...o }));
+secrets
+  .command("rm <id>")
+  .description("delete a secret")
+  .action((id: string) => commands.secretsRemove(id, globals()));
 program
   .command("daemon")
   .description("run the daemon in the foreground (corral up starts one in the background)")
@@ -92,7 +121,9 @@ program
       ...(o.auth === false ? { noAuth: true } : {}),
       ...(o.launcher ? { launcher: o.launcher } : {}),
     });
-    process.stdout.write(`corral daemon ${process.pid}: environment ${daemon.environment}, API on ${daemon.paths.socket}${daemon.tcpAddress ? ` and http://${daemon.tcpAddress}` : ""}\n`);
+    process.stdout.write(
+      `corral daemon ${process.pid}: environment ${daemon.environment}, API on ${daemon.paths.socket}${daemon.tcpAddress ? ` and http://${daemon.tcpAddress}` : ""}\n`,
+    );
     // A signal leaves the services running: the next daemon adopts them. `corral down` stops them.
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void daemon.shutdown());
     await daemon.closed;

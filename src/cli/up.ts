@@ -30,7 +30,9 @@ export async function up(options: UpOptions): Promise<void> {
   let resolveOnline!: () => void;
   const allOnline = new Promise<void>((r) => (resolveOnline = r));
   const everyProcessOnline = () =>
-    [...expected].every(([id, scale]) => Array.from({ length: scale }, (_, i) => latest.get(`${id}/${i}`)).every((e) => e?.status === "online"));
+    [...expected].every(([id, scale]) =>
+      Array.from({ length: scale }, (_, i) => latest.get(`${id}/${i}`)).every((e) => e?.status === "online"),
+    );
   const progress = (async () => {
     for await (const event of client.events(watch.signal)) {
       if ("snapshotEnd" in event) continue;
@@ -58,13 +60,20 @@ export async function up(options: UpOptions): Promise<void> {
   applied = true;
   if (everyProcessOnline()) resolveOnline();
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([allOnline.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+  const timedOut = await Promise.race([
+    allOnline.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+  ]);
   clearTimeout(timer);
   watch.abort();
   await progress;
   if (timedOut) {
-    const waiting = [...expected].flatMap(([id, scale]) => Array.from({ length: scale }, (_, i) => `${id}-${i}`).filter((_, i) => latest.get(`${id}/${i}`)?.status !== "online"));
-    throw new CliError(`not every process came online within ${timeoutMs / 1000} s: ${waiting.join(", ")} (see \`corral ps\` and \`corral logs\`)`);
+    const waiting = [...expected].flatMap(([id, scale]) =>
+      Array.from({ length: scale }, (_, i) => `${id}-${i}`).filter((_, i) => latest.get(`${id}/${i}`)?.status !== "online"),
+    );
+    throw new CliError(
+      `not every process came online within ${timeoutMs / 1000} s: ${waiting.join(", ")} (see \`corral ps\` and \`corral logs\`)`,
+    );
   }
   process.stdout.write(`${paint("green", "every process is online")}\n`);
   if (options.detach) return;

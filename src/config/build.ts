@@ -78,8 +78,15 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
   return { state };
 }
 
-function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext & { backend: "process" | "kubernetes" }, problems: BuildProblem[]): ServiceSpec {
-  const ports = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : p.portHint === undefined ? { name: p.name } : { name: p.name, portHint: p.portHint }));
+function buildService(
+  entry: ServiceEntry,
+  at: FieldPath,
+  ctx: BuildContext & { backend: "process" | "kubernetes" },
+  problems: BuildProblem[],
+): ServiceSpec {
+  const ports = (entry.ports ?? []).map((p) =>
+    typeof p === "string" ? { name: p } : p.portHint === undefined ? { name: p.name } : { name: p.name, portHint: p.portHint },
+  );
   const portNames = ports.map((p) => p.name);
   const args = (entry.args ?? []).map(String);
   for (const [i, arg] of args.entries()) {
@@ -87,7 +94,8 @@ function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext & { 
     if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
   }
   const readiness = entry.readiness && buildReadiness(entry.readiness);
-  const probePort = readiness?.socket !== undefined ? (["socket"] as const) : readiness?.http !== undefined ? (["http", "port"] as const) : undefined;
+  const probePort =
+    readiness?.socket !== undefined ? (["socket"] as const) : readiness?.http !== undefined ? (["http", "port"] as const) : undefined;
   const probePortName = readiness?.socket ?? readiness?.http?.port;
   if (probePort && probePortName !== undefined && !portNames.includes(probePortName)) {
     const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
@@ -104,12 +112,15 @@ function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext & { 
   };
   if (ctx.backend === "kubernetes") {
     // On a cluster the program is a container image; paths on this machine mean nothing there.
-    if (entry.command !== undefined) problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
-    if (entry.workingDirectory !== undefined) problems.push({ path: [...at, "workingDirectory"], rule: "is for backend: process", at: "key" });
+    if (entry.command !== undefined)
+      problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
+    if (entry.workingDirectory !== undefined)
+      problems.push({ path: [...at, "workingDirectory"], rule: "is for backend: process", at: "key" });
     if (entry.image === undefined) problems.push({ path: [...at, "image"], rule: "is required with backend: kubernetes", at: "key" });
     else spec.image = entry.image;
   } else {
-    if (entry.image !== undefined) problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
+    if (entry.image !== undefined)
+      problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
     if (entry.command === undefined) problems.push({ path: [...at, "command"], rule: "is required", at: "key" });
     else {
       const resolved = resolveCommand(entry.command, ctx.baseDir, ctx.env);
@@ -118,7 +129,11 @@ function buildService(entry: ServiceEntry, at: FieldPath, ctx: BuildContext & { 
     }
     const workingDirectory = resolve(ctx.baseDir, entry.workingDirectory ?? ".");
     if (entry.workingDirectory !== undefined && !isDirectory(workingDirectory)) {
-      problems.push({ path: [...at, "workingDirectory"], rule: `${JSON.stringify(entry.workingDirectory)} is not a directory (${workingDirectory})`, at: "value" });
+      problems.push({
+        path: [...at, "workingDirectory"],
+        rule: `${JSON.stringify(entry.workingDirectory)} is not a directory (${workingDirectory})`,
+        at: "value",
+      });
     }
     spec.workingDirectory = workingDirectory;
   }
@@ -159,7 +174,11 @@ function checkDependencies(entry: ServiceEntry, at: FieldPath, parsed: CorralFil
   for (const [i, name] of names.entries()) {
     if (Object.hasOwn(parsed.services, name)) continue;
     const path: FieldPath = Array.isArray(listed) ? [...at, "dependsOn", i] : [...at, "dependsOn", name];
-    problems.push({ path, rule: `names no service in this file (services: ${Object.keys(parsed.services).join(", ")})`, at: Array.isArray(listed) ? "value" : "key" });
+    problems.push({
+      path,
+      rule: `names no service in this file (services: ${Object.keys(parsed.services).join(", ")})`,
+      at: Array.isArray(listed) ? "value" : "key",
+    });
   }
 }
 
@@ -173,7 +192,12 @@ function stringMap(map: Record<string, string | number | boolean> | undefined): 
   return Object.fromEntries(Object.entries(map ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
-function readEnvFiles(envFile: ServiceEntry["envFile"], at: FieldPath, ctx: BuildContext, problems: BuildProblem[]): Record<string, string> {
+function readEnvFiles(
+  envFile: ServiceEntry["envFile"],
+  at: FieldPath,
+  ctx: BuildContext,
+  problems: BuildProblem[],
+): Record<string, string> {
   if (envFile === undefined) return {};
   const files = Array.isArray(envFile) ? envFile : [envFile];
   const env: Record<string, string> = {};
@@ -185,7 +209,14 @@ function readEnvFiles(envFile: ServiceEntry["envFile"], at: FieldPath, ctx: Buil
       text = readFileSync(absolute, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "is not readable" : `cannot be read (${code ?? String(error)})`;
+      const why =
+        code === "ENOENT"
+          ? "does not exist"
+          : code === "EISDIR"
+            ? "is a directory"
+            : code === "EACCES"
+              ? "is not readable"
+              : `cannot be read (${code ?? String(error)})`;
       problems.push({ path, rule: `${JSON.stringify(name)} ${why}${absolute === name ? "" : ` (${absolute})`}`, at: "value" });
       continue;
     }

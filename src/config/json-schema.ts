@@ -8,7 +8,10 @@ import { corralFileSchema } from "./schema.js";
  * than one field (ports named by readiness, dependsOn targets) only the loader checks.
  */
 export function corralConfigJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(corralFileSchema, { io: "input", target: "draft-07", unrepresentable: "any" }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(corralFileSchema, { io: "input", target: "draft-07", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   // A service runs a command (process backend) or an image (Kubernetes): one of the two is required.
   const service = (generated.properties as { services: { additionalProperties: Record<string, unknown> } }).services.additionalProperties;
   service.anyOf = [{ required: ["command"] }, { required: ["image"] }];

@@ -32,7 +32,14 @@ export async function loadConfigFile(path: string, opts: LoadConfigOptions = {})
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "not readable" : `cannot be read (${code ?? String(error)})`;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "not readable"
+            : `cannot be read (${code ?? String(error)})`;
     throw new ConfigError(file, { line: 1, column: 1 }, "(file)", why);
   }
   return parseConfig(text, { file, baseDir: dirname(resolve(path)), ...(opts.env && { env: opts.env }) });
@@ -54,7 +61,10 @@ export function parseConfig(text: string, opts: ParseConfigOptions): DesiredStat
   if (!checked.success) {
     const problems = problemsFromIssues(checked.error.issues, input);
     throw firstError(
-      problems.map((p) => ({ position: source.locate(p.path, p.at), error: (position: SourcePosition) => new ConfigError(opts.file, position, formatFieldPath(p.path), p.rule) })),
+      problems.map((p) => ({
+        position: source.locate(p.path, p.at),
+        error: (position: SourcePosition) => new ConfigError(opts.file, position, formatFieldPath(p.path), p.rule),
+      })),
     );
   }
   const built = buildState(checked.data, {
@@ -68,7 +78,9 @@ export function parseConfig(text: string, opts: ParseConfigOptions): DesiredStat
       built.problems.map((p) => ({
         position: source.locate(p.path, p.at),
         error: (position: SourcePosition) =>
-          p.elsewhere ? new ConfigError(p.elsewhere.file, p.elsewhere.position, formatFieldPath(p.path), p.rule) : new ConfigError(opts.file, position, formatFieldPath(p.path), p.rule),
+          p.elsewhere
+            ? new ConfigError(p.elsewhere.file, p.elsewhere.position, formatFieldPath(p.path), p.rule)
+            : new ConfigError(opts.file, position, formatFieldPath(p.path), p.rule),
       })),
     );
   }
@@ -77,7 +89,9 @@ export function parseConfig(text: string, opts: ParseConfigOptions): DesiredStat
 
 /** The problem written first in the file, so fixing errors top to bottom works. */
 function firstError(found: { position: SourcePosition; error: (position: SourcePosition) => ConfigError }[]): ConfigError {
-  const first = found.reduce((a, b) => (b.position.line < a.position.line || (b.position.line === a.position.line && b.position.column < a.position.column) ? b : a));
+  const first = found.reduce((a, b) =>
+    b.position.line < a.position.line || (b.position.line === a.position.line && b.position.column < a.position.column) ? b : a,
+  );
   return first.error(first.position);
 }
 
@@ -90,7 +104,8 @@ function asWritten(value: unknown, source: YamlSource): unknown {
   if (!isPlainObject(value) || !isPlainObject(value.services)) return value;
   for (const [id, service] of Object.entries(value.services)) {
     if (!isPlainObject(service)) continue;
-    const fix = (v: unknown, path: FieldPath): unknown => (typeof v === "number" || typeof v === "boolean" ? (source.plainText(path) ?? v) : v);
+    const fix = (v: unknown, path: FieldPath): unknown =>
+      typeof v === "number" || typeof v === "boolean" ? (source.plainText(path) ?? v) : v;
     for (const field of ["env", "labels"] as const) {
       const map = service[field];
       if (isPlainObject(map)) for (const [key, v] of Object.entries(map)) map[key] = fix(v, ["services", id, field, key]);

@@ -41,7 +41,8 @@ function fromIssue(issue: Issue, prefix: FieldPath, input: unknown): Problem[] {
 
 function ruleOf(issue: Issue): string {
   // Schema rules are written as "must ..."; zod's stock wording only shows up for corners we did not phrase.
-  if (issue.code === "invalid_type" && issue.message.startsWith("Invalid input")) return `must be ${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}`;
+  if (issue.code === "invalid_type" && issue.message.startsWith("Invalid input"))
+    return `must be ${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}`;
   return issue.message;
 }
 

@@ -38,7 +38,12 @@ function parseBytes(kind: string, input: string): number {
 }
 
 function formatBytes(bytes: number): string {
-  for (const [suffix, factor] of [["TiB", 1024 ** 4], ["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+  for (const [suffix, factor] of [
+    ["TiB", 1024 ** 4],
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
     if (bytes % factor === 0) return `${bytes / factor}${suffix}`;
   }
   return String(bytes);

@@ -114,16 +114,7 @@ export type ServiceStatus = "online" | "offline";
 
 /** Why a process is offline. Open-ended: backends may add their own. */
 export type OfflineReason =
-  | "starting"
-  | "oom-killed"
-  | "crashed"
-  | "exited"
-  | "completed"
-  | "spawn-failed"
-  | "probe-failed"
-  | "backoff"
-  | "stopped"
-  | (string & {});
+  "starting" | "oom-killed" | "crashed" | "exited" | "completed" | "spawn-failed" | "probe-failed" | "backoff" | "stopped" | (string & {});
 
 export interface ServiceEvent {
   serviceId: string;

@@ -32,7 +32,10 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
 }
 
 /** A ServiceConfig that passed validation, with every default filled in. */
-export type NormalizedServiceConfig = Omit<ServiceConfig, "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs"> & {
+export type NormalizedServiceConfig = Omit<
+  ServiceConfig,
+  "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs"
+> & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
   disk: boolean;
@@ -67,15 +70,17 @@ const envValue = z.string().regex(/^[^\0]*$/, { message: "environment variable v
 
 function limitSchema<T>(limit: { name: string; parse(s: string): T }, example: string) {
   const isLimit = (v: unknown): v is T => v instanceof (limit as unknown as new () => T);
-  return z.custom<T | string>((v) => isLimit(v) || typeof v === "string", { message: `must be a ${limit.name} or a string such as "${example}"` }).transform((value, ctx): T => {
-    if (isLimit(value)) return value;
-    try {
-      return limit.parse(value as string);
-    } catch (error) {
-      ctx.addIssue({ code: "custom", message: error instanceof ValidationError ? error.rule : String(error), input: value });
-      return z.NEVER;
-    }
-  });
+  return z
+    .custom<T | string>((v) => isLimit(v) || typeof v === "string", { message: `must be a ${limit.name} or a string such as "${example}"` })
+    .transform((value, ctx): T => {
+      if (isLimit(value)) return value;
+      try {
+        return limit.parse(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: error instanceof ValidationError ? error.rule : String(error), input: value });
+        return z.NEVER;
+      }
+    });
 }
 
 const signalSchema = z.string().refine((s) => Object.hasOwn(osConstants.signals, s), {
@@ -126,7 +131,9 @@ const labelSelectorSchema = z
 const serviceConfigSchema = z
   .object({
     image: z.string({ message: "must be a string" }).min(1, { message: "must not be empty" }),
-    args: z.custom<(a: ServiceAssignments) => string[]>((v) => typeof v === "function", { message: "must be a function of the assignments" }).optional(),
+    args: z
+      .custom<(a: ServiceAssignments) => string[]>((v) => typeof v === "function", { message: "must be a function of the assignments" })
+      .optional(),
     ports: z
       .array(z.object({ name: idSchema, portHint: z.number().int().min(1).max(65535).optional() }).strict())
       .optional()
@@ -137,14 +144,20 @@ const serviceConfigSchema = z
           seen.add(port.name);
         }
       }),
-    scale: z.number({ message: "must be a positive integer" }).int({ message: "must be a positive integer" }).min(1, { message: "must be a positive integer" }),
+    scale: z
+      .number({ message: "must be a positive integer" })
+      .int({ message: "must be a positive integer" })
+      .min(1, { message: "must be a positive integer" }),
     memoryLimit: limitSchema(MemoryLimit, "512MiB").optional(),
     cpuLimit: limitSchema(CpuLimit, "1.5").optional(),
     diskLimit: limitSchema(DiskLimit, "10GiB").optional(),
     disk: z.boolean().optional(),
     labels: z.record(labelKey, labelValue).optional(),
     env: z.record(envKey, envValue).optional(),
-    workingDirectory: z.string().refine((p) => p.startsWith("/"), { message: "must be an absolute path" }).optional(),
+    workingDirectory: z
+      .string()
+      .refine((p) => p.startsWith("/"), { message: "must be an absolute path" })
+      .optional(),
     restartPolicy: z.enum(["always", "on-failure", "never"]).optional(),
     restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
@@ -169,14 +182,21 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     let issue = result.error.issues[0]!;
     // A bad record key reports "Invalid key in record"; the rule that failed is in the nested issue.
     if (issue.code === "invalid_key" && issue.issues[0]) issue = { ...issue.issues[0], path: issue.path };
-    const field = issue.path.length === 0 ? "config" : issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
+    const field =
+      issue.path.length === 0
+        ? "config"
+        : issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
     throw new ValidationError(field, issue.message);
   }
   const c = result.data;
   const portNames = new Set((c.ports ?? []).map((p) => p.name));
   const probePort = c.readiness?.socket ?? c.readiness?.http?.port;
   if (probePort !== undefined && !portNames.has(probePort)) {
-    throw new ValidationError(c.readiness?.socket !== undefined ? "readiness.socket" : "readiness.http.port", "must name one of the service's ports", probePort);
+    throw new ValidationError(
+      c.readiness?.socket !== undefined ? "readiness.socket" : "readiness.http.port",
+      "must name one of the service's ports",
+      probePort,
+    );
   }
   const normalized: NormalizedServiceConfig = {
     image: c.image,
@@ -195,8 +215,15 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
   if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
   if (c.workingDirectory) normalized.workingDirectory = c.workingDirectory;
-  if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness } as NormalizedReadinessProbe;
-  for (const key of ["initContainerImage", "availabilityZones", "otherReplicasSelector", "replicasSelector", "nodeSelector", "annotations"] as const) {
+  if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness };
+  for (const key of [
+    "initContainerImage",
+    "availabilityZones",
+    "otherReplicasSelector",
+    "replicasSelector",
+    "nodeSelector",
+    "annotations",
+  ] as const) {
     if (c[key] !== undefined) (normalized as unknown as Record<string, unknown>)[key] = c[key];
   }
   return normalized;

@@ -26,7 +26,11 @@ export interface RenderedArgs {
  * Checked against every real index: an args function that uses processIndex other
  * than by printing it cannot be expressed in a shared template and is refused.
  */
-export function renderArgs(config: NormalizedServiceConfig, assignmentsFor: (index: number) => ServiceAssignments, scale: number): RenderedArgs {
+export function renderArgs(
+  config: NormalizedServiceConfig,
+  assignmentsFor: (index: number) => ServiceAssignments,
+  scale: number,
+): RenderedArgs {
   const perIndex = Array.from({ length: scale }, (_, i) => evaluateArgs(config, assignmentsFor(i)).map(escapeExpansion));
   const first = perIndex[0] ?? [];
   if (perIndex.every((args) => sameArgs(args, first))) return { args: first, usesIndex: false };
@@ -38,12 +42,20 @@ export function renderArgs(config: NormalizedServiceConfig, assignmentsFor: (ind
     );
   let templated: string[];
   try {
-    templated = evaluateArgs(config, { ...assignmentsFor(0), processIndex: SENTINEL_INDEX }).map((a) => escapeExpansion(a).replaceAll(String(SENTINEL_INDEX), () => PLACEHOLDER));
+    templated = evaluateArgs(config, { ...assignmentsFor(0), processIndex: SENTINEL_INDEX }).map((a) =>
+      escapeExpansion(a).replaceAll(String(SENTINEL_INDEX), () => PLACEHOLDER),
+    );
   } catch {
     throw refuse();
   }
   for (const [i, args] of perIndex.entries()) {
-    if (!sameArgs(templated.map((a) => a.replaceAll(PLACEHOLDER, () => String(i))), args)) throw refuse();
+    if (
+      !sameArgs(
+        templated.map((a) => a.replaceAll(PLACEHOLDER, () => String(i))),
+        args,
+      )
+    )
+      throw refuse();
   }
   return { args: templated, usesIndex: true };
 }

@@ -37,7 +37,8 @@ export async function loadClientNode(): Promise<ClientNode> {
 }
 
 function k8s(): ClientNode {
-  if (!clientNode) throw new Error("the Kubernetes client is not loaded yet: create the orchestrator with `await KubernetesOrchestrator.create(config)`");
+  if (!clientNode)
+    throw new Error("the Kubernetes client is not loaded yet: create the orchestrator with `await KubernetesOrchestrator.create(config)`");
   return clientNode;
 }
 
@@ -95,21 +96,30 @@ export class KubeClient {
   applyService(body: V1Service): Promise<V1Service> {
     const name = body.metadata!.name!;
     return this.#call("patch", "services", name, () =>
-      this.core.patchNamespacedService({ name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true }, applyOptions()),
+      this.core.patchNamespacedService(
+        { name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true },
+        applyOptions(),
+      ),
     );
   }
 
   applyStatefulSet(body: V1StatefulSet): Promise<V1StatefulSet> {
     const name = body.metadata!.name!;
     return this.#call("patch", "statefulsets.apps", name, () =>
-      this.apps.patchNamespacedStatefulSet({ name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true }, applyOptions()),
+      this.apps.patchNamespacedStatefulSet(
+        { name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true },
+        applyOptions(),
+      ),
     );
   }
 
   applySecret(body: V1Secret): Promise<V1Secret> {
     const name = body.metadata!.name!;
     return this.#call("patch", "secrets", name, () =>
-      this.core.patchNamespacedSecret({ name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true }, applyOptions()),
+      this.core.patchNamespacedSecret(
+        { name, namespace: this.namespace, body, fieldManager: this.fieldManager, force: true },
+        applyOptions(),
+      ),
     );
   }
 
@@ -118,7 +128,9 @@ export class KubeClient {
   }
 
   async listStatefulSets(labelSelector: string): Promise<V1StatefulSet[]> {
-    const list = await this.#call("list", "statefulsets.apps", undefined, () => this.apps.listNamespacedStatefulSet({ namespace: this.namespace, labelSelector }));
+    const list = await this.#call("list", "statefulsets.apps", undefined, () =>
+      this.apps.listNamespacedStatefulSet({ namespace: this.namespace, labelSelector }),
+    );
     return list.items;
   }
 
@@ -127,7 +139,9 @@ export class KubeClient {
   }
 
   async listPods(labelSelector: string): Promise<{ items: V1Pod[]; resourceVersion: string | undefined }> {
-    const list = await this.#call("list", "pods", undefined, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }));
+    const list = await this.#call("list", "pods", undefined, () =>
+      this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }),
+    );
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
   }
 
@@ -151,7 +165,9 @@ export class KubeClient {
   }
 
   async listSecrets(labelSelector: string): Promise<V1Secret[]> {
-    const list = await this.#call("list", "secrets", undefined, () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }));
+    const list = await this.#call("list", "secrets", undefined, () =>
+      this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }),
+    );
     return list.items;
   }
 
@@ -163,7 +179,13 @@ export class KubeClient {
   async listPodMetrics(labelSelector: string): Promise<PodMetricsList | undefined> {
     try {
       const list: unknown = await this.#call("list", "pods.metrics.k8s.io", undefined, () =>
-        this.custom.listNamespacedCustomObject({ group: "metrics.k8s.io", version: "v1beta1", namespace: this.namespace, plural: "pods", labelSelector }),
+        this.custom.listNamespacedCustomObject({
+          group: "metrics.k8s.io",
+          version: "v1beta1",
+          namespace: this.namespace,
+          plural: "pods",
+          labelSelector,
+        }),
       );
       return list as PodMetricsList;
     } catch (error) {
@@ -178,15 +200,32 @@ export class KubeClient {
    * Starts one watch of pods. `onDone` runs once, with the error that ended it
    * (an Error with statusCode for an HTTP error) or null when the server closed it.
    */
-  watchPods(labelSelector: string, resourceVersion: string | undefined, onEvent: (event: RawWatchEvent) => void, onDone: (error: unknown) => void): Promise<AbortController> {
+  watchPods(
+    labelSelector: string,
+    resourceVersion: string | undefined,
+    onEvent: (event: RawWatchEvent) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<AbortController> {
     const query: Record<string, string | boolean> = { labelSelector, allowWatchBookmarks: true };
     if (resourceVersion !== undefined) query.resourceVersion = resourceVersion;
-    return this.#watch.watch(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`, query, (type, object) => onEvent({ type, object: object as unknown }), onDone);
+    return this.#watch.watch(
+      `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
+      query,
+      (type, object) => onEvent({ type, object: object as unknown }),
+      onDone,
+    );
   }
 
   /** Streams a container's log into `stream`; resolves once the request is answered. */
-  streamLog(pod: string, container: string, stream: Writable, options: { follow: boolean; tailLines?: number; sinceTime?: string }): Promise<AbortController> {
-    return this.#call("get", "pods/log", pod, () => this.#log.log(this.namespace, pod, container, stream, { ...options, timestamps: true }));
+  streamLog(
+    pod: string,
+    container: string,
+    stream: Writable,
+    options: { follow: boolean; tailLines?: number; sinceTime?: string },
+  ): Promise<AbortController> {
+    return this.#call("get", "pods/log", pod, () =>
+      this.#log.log(this.namespace, pod, container, stream, { ...options, timestamps: true }),
+    );
   }
 }
 

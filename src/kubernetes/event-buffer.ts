@@ -65,6 +65,7 @@ export class EventBuffer<T> implements AsyncIterableIterator<T> {
         if (this.#error !== undefined) {
           const error = this.#error;
           this.#error = undefined;
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the producer failed with, as it was
           throw error;
         }
         return { value: undefined, done: true };

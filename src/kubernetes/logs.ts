@@ -43,7 +43,10 @@ export async function* podLogs(client: KubeClient, pod: string, opts: LogOptions
  * signal aborts first: a server may send nothing, headers included, until the
  * container prints, and the caller's abort must not wait for that.
  */
-async function untilAnswerOrAbort(request: Promise<AbortController>, signal: AbortSignal | undefined): Promise<AbortController | undefined> {
+async function untilAnswerOrAbort(
+  request: Promise<AbortController>,
+  signal: AbortSignal | undefined,
+): Promise<AbortController | undefined> {
   if (!signal) return request;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<undefined>((resolve) => {
@@ -54,7 +57,11 @@ async function untilAnswerOrAbort(request: Promise<AbortController>, signal: Abo
   try {
     const first = await Promise.race([request, aborted]);
     // Answered after all: that request is not wanted any more.
-    if (first === undefined) request.then((late) => late.abort(), () => {});
+    if (first === undefined)
+      request.then(
+        (late) => late.abort(),
+        () => {},
+      );
     return first;
   } finally {
     signal.removeEventListener("abort", onAbort!);

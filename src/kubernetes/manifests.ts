@@ -76,9 +76,40 @@ const DEFAULT_DISK_BYTES = 10 * 1024 ** 3;
 
 /** Signals Kubernetes accepts as a container's stopSignal. */
 const KUBERNETES_STOP_SIGNALS = new Set([
-  "SIGABRT", "SIGALRM", "SIGBUS", "SIGCHLD", "SIGCLD", "SIGCONT", "SIGFPE", "SIGHUP", "SIGILL", "SIGINT", "SIGIO", "SIGIOT",
-  "SIGKILL", "SIGPIPE", "SIGPOLL", "SIGPROF", "SIGPWR", "SIGQUIT", "SIGSEGV", "SIGSTKFLT", "SIGSTOP", "SIGSYS", "SIGTERM",
-  "SIGTRAP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGWINCH", "SIGXCPU", "SIGXFSZ",
+  "SIGABRT",
+  "SIGALRM",
+  "SIGBUS",
+  "SIGCHLD",
+  "SIGCLD",
+  "SIGCONT",
+  "SIGFPE",
+  "SIGHUP",
+  "SIGILL",
+  "SIGINT",
+  "SIGIO",
+  "SIGIOT",
+  "SIGKILL",
+  "SIGPIPE",
+  "SIGPOLL",
+  "SIGPROF",
+  "SIGPWR",
+  "SIGQUIT",
+  "SIGSEGV",
+  "SIGSTKFLT",
+  "SIGSTOP",
+  "SIGSYS",
+  "SIGTERM",
+  "SIGTRAP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGURG",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGVTALRM",
+  "SIGWINCH",
+  "SIGXCPU",
+  "SIGXFSZ",
 ]);
 
 /**
@@ -103,13 +134,21 @@ export function validateForKubernetes(config: ServiceConfig): NormalizedServiceC
   return normalized;
 }
 
-export function renderService(namespace: string, id: string, config: NormalizedServiceConfig, options: RenderOptions = {}): RenderedService {
+export function renderService(
+  namespace: string,
+  id: string,
+  config: NormalizedServiceConfig,
+  options: RenderOptions = {},
+): RenderedService {
   validateId("namespace", namespace);
   validateId("service id", id);
   const kubernetesNamespace = validateId("kubernetesNamespace", options.kubernetesNamespace ?? "default");
   const name = objectName(validateNamePrefix(options.namePrefix ?? ""), namespace, id);
   const ports = assignPorts(config.ports);
-  const hosts = Array.from({ length: config.scale }, (_, i) => `${name}-${i}.${name}.${kubernetesNamespace}.svc.${options.clusterDomain ?? "cluster.local"}`);
+  const hosts = Array.from(
+    { length: config.scale },
+    (_, i) => `${name}-${i}.${name}.${kubernetesNamespace}.svc.${options.clusterDomain ?? "cluster.local"}`,
+  );
   const matchLabels = selectorLabels(namespace, id);
   const { template, hash } = renderPodTemplate(namespace, id, config, config.scale, options);
 

@@ -10,7 +10,13 @@ const NO_METRICS: ServiceProcessMetrics = { cpuNanoCores: null, memoryBytes: nul
  * is absent or has no sample yet for a pod; disk use has no Kubernetes metrics API,
  * so diskBytes is always null.
  */
-export async function fetchMetrics(client: KubeClient, namespace: string, id: string, name: string, scale: number): Promise<ServiceProcessMetrics[]> {
+export async function fetchMetrics(
+  client: KubeClient,
+  namespace: string,
+  id: string,
+  name: string,
+  scale: number,
+): Promise<ServiceProcessMetrics[]> {
   const list = await client.listPodMetrics(labelSelectorString(selectorLabels(namespace, id)));
   const result: ServiceProcessMetrics[] = Array.from({ length: scale }, () => ({ ...NO_METRICS }));
   for (const item of list?.items ?? []) {

@@ -27,7 +27,11 @@ const NAME_PREFIX = /^([a-z]([-a-z0-9]*)?)?$/;
 
 export function validateNamePrefix(prefix: string): string {
   if (typeof prefix !== "string" || !NAME_PREFIX.test(prefix) || prefix.length > 30) {
-    throw new ValidationError("namePrefix", "must be empty or start with a lowercase letter, contain only [a-z0-9-] and be at most 30 characters", prefix);
+    throw new ValidationError(
+      "namePrefix",
+      "must be empty or start with a lowercase letter, contain only [a-z0-9-] and be at most 30 characters",
+      prefix,
+    );
   }
   return prefix;
 }

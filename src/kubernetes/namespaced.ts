@@ -1,12 +1,28 @@
 import { OrchestratorClosedError, UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
-import type { LogLine, LogOptions, NamespacedOrchestrator, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import type {
+  LogLine,
+  LogOptions,
+  NamespacedOrchestrator,
+  Service,
+  ServiceConfig,
+  ServiceEvent,
+  ServiceProcessMetrics,
+} from "../contract/types.js";
 import { validateId } from "../contract/validation.js";
 import type { KubeClient } from "./client.js";
 import { podLogs } from "./logs.js";
 import { renderPodTemplate, renderService, validateForKubernetes, type RenderOptions, type RenderedService } from "./manifests.js";
 import { fetchMetrics } from "./metrics.js";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACE_LABEL, SERVICE_ID_LABEL, labelSelectorString, objectName, podName } from "./names.js";
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  NAMESPACE_LABEL,
+  SERVICE_ID_LABEL,
+  labelSelectorString,
+  objectName,
+  podName,
+} from "./names.js";
 import { replaceChangedPods, waitForPodsGone } from "./rollout.js";
 import { PodWatch } from "./watch.js";
 
@@ -109,10 +125,17 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
     const wait = { pollIntervalMs: this.ctx.pollIntervalMs, signal: this.ctx.signal };
     const oldScale = existing?.spec?.replicas ?? 0;
     if (oldScale > scale) {
-      await waitForPodsGone(client, { namespace: this.namespace, id, name: rendered.name }, scale, { ...wait, timeoutMs: this.ctx.stopTimeoutMs });
+      await waitForPodsGone(client, { namespace: this.namespace, id, name: rendered.name }, scale, {
+        ...wait,
+        timeoutMs: this.ctx.stopTimeoutMs,
+      });
     }
     // Also on first creation: a new StatefulSet adopts orphaned pods that match its selector.
-    await replaceChangedPods(client, { namespace: this.namespace, id, name: rendered.name, scale, hashAt }, { ...wait, timeoutMs: this.ctx.rolloutTimeoutMs });
+    await replaceChangedPods(
+      client,
+      { namespace: this.namespace, id, name: rendered.name, scale, hashAt },
+      { ...wait, timeoutMs: this.ctx.rolloutTimeoutMs },
+    );
     return new KubernetesService(id, rendered.hosts, rendered.ports);
   }
 
@@ -139,7 +162,9 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
   async listServices(): Promise<string[]> {
     this.#checkOpen();
     return this.#enqueue(async () => {
-      const sets = await this.ctx.client.listStatefulSets(labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: this.namespace }));
+      const sets = await this.ctx.client.listStatefulSets(
+        labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: this.namespace }),
+      );
       const ids = new Set<string>();
       for (const set of sets) {
         const id = set.metadata?.labels?.[SERVICE_ID_LABEL];
@@ -162,6 +187,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.ctx.signal]) : this.ctx.signal;
     // onClose may run inside the constructor (a signal already aborted), before `watch` is assigned.
     let watch: PodWatch | undefined;
+    // eslint-disable-next-line prefer-const -- declared first on purpose: onClose may read it before this assignment
     watch = new PodWatch({
       client: this.ctx.client,
       namespace: this.namespace,
@@ -183,7 +209,8 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
     // Queued like every other call, so metrics right after an ensure see the service.
     return this.#enqueue(async () => {
       const set = await this.ctx.client.getStatefulSet(name);
-      if (!set || set.metadata?.labels?.[SERVICE_ID_LABEL] !== id || set.metadata.labels[NAMESPACE_LABEL] !== this.namespace) throw new UnknownServiceError(id);
+      if (!set || set.metadata?.labels?.[SERVICE_ID_LABEL] !== id || set.metadata.labels[NAMESPACE_LABEL] !== this.namespace)
+        throw new UnknownServiceError(id);
       return fetchMetrics(this.ctx.client, this.namespace, id, name, set.spec?.replicas ?? 0);
     });
   }
@@ -191,8 +218,10 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
   logs(id: string, processIndex: number, opts: LogOptions = {}): AsyncIterable<LogLine> {
     this.#checkOpen();
     validateId("service id", id);
-    if (!Number.isSafeInteger(processIndex) || processIndex < 0) throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
-    if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0)) throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
+    if (!Number.isSafeInteger(processIndex) || processIndex < 0)
+      throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
+    if (opts.tail !== undefined && (!Number.isSafeInteger(opts.tail) || opts.tail < 0))
+      throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
     return podLogs(this.ctx.client, podName(this.#name(id), processIndex), opts);
   }
 

@@ -4,7 +4,7 @@ import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { NamespacedOrchestrator, Orchestrator, SecretsController } from "../contract/types.js";
 import { validateId } from "../contract/validation.js";
 import { KubeClient, contextNamespace, loadClientNode, loadKubeConfig } from "./client.js";
-import type { ImagePullPolicy, RenderOptions } from "./manifests.js";
+import type { RenderOptions } from "./manifests.js";
 import { NamespacedKubernetesOrchestrator } from "./namespaced.js";
 import { validateNamePrefix } from "./names.js";
 import type { RetryOptions } from "./retry.js";
@@ -49,9 +49,17 @@ export class KubernetesOrchestrator implements Orchestrator {
 
   constructor(config: KubernetesOrchestratorConfig = {}) {
     this.namePrefix = validateNamePrefix(config.namePrefix ?? "");
-    for (const key of ["rolloutTimeoutMs", "stopTimeoutMs", "pollIntervalMs", "watchBufferSize", "defaultDiskBytes", "nodeFailureTolerationSeconds"] as const) {
+    for (const key of [
+      "rolloutTimeoutMs",
+      "stopTimeoutMs",
+      "pollIntervalMs",
+      "watchBufferSize",
+      "defaultDiskBytes",
+      "nodeFailureTolerationSeconds",
+    ] as const) {
       const value = config[key];
-      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new ValidationError(key, "must be a non-negative integer", value);
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
+        throw new ValidationError(key, "must be a non-negative integer", value);
     }
     if (config.imagePullPolicy !== undefined && !["Always", "IfNotPresent", "Never"].includes(config.imagePullPolicy)) {
       throw new ValidationError("imagePullPolicy", 'must be "Always", "IfNotPresent" or "Never"', config.imagePullPolicy);
@@ -109,7 +117,14 @@ export class KubernetesOrchestrator implements Orchestrator {
 
 function renderOptionsOf(c: KubernetesOrchestratorConfig, kubernetesNamespace: string, namePrefix: string): RenderOptions {
   const render: RenderOptions = { kubernetesNamespace, namePrefix };
-  for (const key of ["imagePullPolicy", "serviceAccount", "ephemeralVolumeStorageClass", "defaultDiskBytes", "clusterDomain", "nodeFailureTolerationSeconds"] as const) {
+  for (const key of [
+    "imagePullPolicy",
+    "serviceAccount",
+    "ephemeralVolumeStorageClass",
+    "defaultDiskBytes",
+    "clusterDomain",
+    "nodeFailureTolerationSeconds",
+  ] as const) {
     if (c[key] !== undefined) (render as Record<string, unknown>)[key] = c[key];
   }
   return render;

@@ -7,7 +7,13 @@ import { CONTAINER_NAME, SERVICE_ID_LABEL } from "./names.js";
  * timestamps are accepted as either.
  */
 export interface PodLike {
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: Date | string; resourceVersion?: string };
+  metadata?: {
+    name?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: Date | string;
+    resourceVersion?: string;
+  };
   status?: {
     phase?: string;
     reason?: string;

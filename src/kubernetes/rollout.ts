@@ -21,7 +21,9 @@ export interface WaitOptions {
 }
 
 function isReady(pod: V1Pod): boolean {
-  return pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+  return (
+    pod.metadata?.deletionTimestamp === undefined && pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
+  );
 }
 
 /** Whether a pod runs the current config: its hash matches the template rendered for the scale it was made for. */
@@ -41,7 +43,10 @@ export async function replaceChangedPods(client: KubeClient, target: RolloutTarg
   const { items } = await client.listPods(labelSelectorString(selectorLabels(target.namespace, target.id)));
   const stale = items
     .map((pod) => ({ pod, index: podIndex(target.name, pod.metadata?.name ?? "") }))
-    .filter((p): p is { pod: V1Pod; index: number } => p.index !== undefined && p.index < target.scale && p.pod.metadata?.deletionTimestamp === undefined)
+    .filter(
+      (p): p is { pod: V1Pod; index: number } =>
+        p.index !== undefined && p.index < target.scale && p.pod.metadata?.deletionTimestamp === undefined,
+    )
     .filter(({ pod }) => !isCurrent(pod, target))
     .sort((a, b) => b.index - a.index);
   const replaced: string[] = [];
@@ -55,14 +60,20 @@ export async function replaceChangedPods(client: KubeClient, target: RolloutTarg
         return next !== undefined && next.metadata?.uid !== pod.metadata?.uid && isCurrent(next, target) && isReady(next);
       },
       options,
-      () => `pod "${name}" did not come back Ready with the new template within ${options.timeoutMs} ms; the rolling replacement stopped there`,
+      () =>
+        `pod "${name}" did not come back Ready with the new template within ${options.timeoutMs} ms; the rolling replacement stopped there`,
     );
   }
   return replaced;
 }
 
 /** Resolves once no pod of the service with index >= `from` is left. */
-export async function waitForPodsGone(client: KubeClient, target: Omit<RolloutTarget, "hashAt" | "scale">, from: number, options: WaitOptions): Promise<void> {
+export async function waitForPodsGone(
+  client: KubeClient,
+  target: Omit<RolloutTarget, "hashAt" | "scale">,
+  from: number,
+  options: WaitOptions,
+): Promise<void> {
   const selector = labelSelectorString(selectorLabels(target.namespace, target.id));
   await waitFor(
     async () => {

@@ -64,16 +64,20 @@ export function renderScheduling(
 
   if (config.otherReplicasSelector && config.otherReplicasSelector.length > 0) {
     affinity.podAntiAffinity = {
-      requiredDuringSchedulingIgnoredDuringExecution: config.otherReplicasSelector.map(
-        (selector): V1PodAffinityTerm => ({ labelSelector: scoped(selector), topologyKey: HOSTNAME_TOPOLOGY_KEY }),
-      ),
+      requiredDuringSchedulingIgnoredDuringExecution: config.otherReplicasSelector.map((selector): V1PodAffinityTerm => ({
+        labelSelector: scoped(selector),
+        topologyKey: HOSTNAME_TOPOLOGY_KEY,
+      })),
     };
   }
 
   if (scheduling.multiPodAzAffinityWeight !== undefined) {
     affinity.podAffinity = {
       preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: scheduling.multiPodAzAffinityWeight, podAffinityTerm: { labelSelector: { matchLabels: { ...matchLabels } }, topologyKey: ZONE_TOPOLOGY_KEY } },
+        {
+          weight: scheduling.multiPodAzAffinityWeight,
+          podAffinityTerm: { labelSelector: { matchLabels: { ...matchLabels } }, topologyKey: ZONE_TOPOLOGY_KEY },
+        },
       ],
     };
   }

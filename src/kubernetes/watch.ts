@@ -39,7 +39,11 @@ export class PodWatch {
   constructor(options: PodWatchOptions) {
     this.#o = options;
     this.#selector = labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: options.namespace });
-    this.buffer = new EventBuffer<ServiceEvent>(() => this.#snapshot(), options.maxBuffered ?? 10_000, () => this.stop());
+    this.buffer = new EventBuffer<ServiceEvent>(
+      () => this.#snapshot(),
+      options.maxBuffered ?? 10_000,
+      () => this.stop(),
+    );
     if (options.signal?.aborted) this.stop();
     else options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     if (!this.#stopped) void this.#run();
@@ -58,7 +62,9 @@ export class PodWatch {
   }
 
   #snapshot(): ServiceEvent[] {
-    return [...this.#state.values()].sort((a, b) => (a.serviceId === b.serviceId ? a.processId - b.processId : a.serviceId < b.serviceId ? -1 : 1));
+    return [...this.#state.values()].sort((a, b) =>
+      a.serviceId === b.serviceId ? a.processId - b.processId : a.serviceId < b.serviceId ? -1 : 1,
+    );
   }
 
   /** Service id and process index of a pod of this namespace and prefix; undefined for anything else. */
@@ -211,5 +217,12 @@ export class PodWatch {
 }
 
 function goneEvent(last: ServiceEvent): ServiceEvent {
-  return { serviceId: last.serviceId, processId: last.processId, status: "offline", reason: "stopped", time: new Date(), restartCount: last.restartCount };
+  return {
+    serviceId: last.serviceId,
+    processId: last.processId,
+    status: "offline",
+    reason: "stopped",
+    time: new Date(),
+    restartCount: last.restartCount,
+  };
 }

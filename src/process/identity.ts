@@ -55,7 +55,13 @@ export function readPidRecord(path: string): PidRecord | null {
   }
   try {
     const value = JSON.parse(text) as Partial<PidRecord>;
-    if (!Number.isSafeInteger(value.pid) || (value.pid ?? 0) <= 1 || !Number.isSafeInteger(value.startTime) || typeof value.bootId !== "string") return null;
+    if (
+      !Number.isSafeInteger(value.pid) ||
+      (value.pid ?? 0) <= 1 ||
+      !Number.isSafeInteger(value.startTime) ||
+      typeof value.bootId !== "string"
+    )
+      return null;
     return {
       pid: value.pid!,
       startTime: value.startTime!,

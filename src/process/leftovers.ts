@@ -27,7 +27,11 @@ export async function recordedIndices(runDir: string): Promise<number[]> {
 }
 
 /** Stops the recorded processes of a run directory whose index passes `filter`, and removes their PID files. */
-export async function stopRecordedProcesses(runDir: string, policy: StopPolicy, filter: (index: number) => boolean = () => true): Promise<void> {
+export async function stopRecordedProcesses(
+  runDir: string,
+  policy: StopPolicy,
+  filter: (index: number) => boolean = () => true,
+): Promise<void> {
   const indices = (await recordedIndices(runDir)).filter(filter);
   await Promise.all(
     indices.map(async (index) => {

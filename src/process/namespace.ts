@@ -5,7 +5,16 @@ import { access, mkdir, readdir, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 import { UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
-import type { LogLine, LogOptions, NamespacedOrchestrator, RestartBackoff, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import type {
+  LogLine,
+  LogOptions,
+  NamespacedOrchestrator,
+  RestartBackoff,
+  Service,
+  ServiceConfig,
+  ServiceEvent,
+  ServiceProcessMetrics,
+} from "../contract/types.js";
 import { type NormalizedServiceConfig, evaluateArgs, validateId, validateServiceConfig } from "../contract/validation.js";
 import { type LaunchSpec, type StopPolicy, interpolate, specHash } from "./command.js";
 import { EventHub } from "./event-hub.js";
@@ -94,7 +103,11 @@ export class ProcessService implements Service {
 
   private lookup(map: ReadonlyMap<string, string[]>, port: string): string[] {
     const found = map.get(port);
-    if (!found) throw new ValidationError("port", `service "${this.id}" has no port named ${JSON.stringify(port)}; its ports are: ${this.ports.join(", ") || "(none)"}`);
+    if (!found)
+      throw new ValidationError(
+        "port",
+        `service "${this.id}" has no port named ${JSON.stringify(port)}; its ports are: ${this.ports.join(", ") || "(none)"}`,
+      );
     return found;
   }
 }
@@ -133,7 +146,10 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       // A throwing or malformed args function is refused here, before anything is written.
       const specs = this.launchSpecs(normalized, image, fullId, runDir, scratchDir, normalized.scale);
       try {
-        await this.apply({ id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) }, specs);
+        await this.apply(
+          { id, fullId, config: normalized, image, runDir, slots: [], warned: false, ...(scratchDir ? { scratchDir } : {}) },
+          specs,
+        );
       } finally {
         await this.writeServiceDiscovery();
       }
@@ -146,7 +162,8 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     if (isAbsolute(image)) path = normalize(image);
     else {
       path = normalize(join(this.ctx.imageDir, image));
-      if (!path.startsWith(this.ctx.imageDir + sep)) throw new ValidationError("image", "a relative image must name a file inside imageDir", image);
+      if (!path.startsWith(this.ctx.imageDir + sep))
+        throw new ValidationError("image", "a relative image must name a file inside imageDir", image);
     }
     try {
       const info = await stat(path);
@@ -158,7 +175,14 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return path;
   }
 
-  private launchSpecs(config: NormalizedServiceConfig, image: string, fullId: string, runDir: string, scratchDir: string | undefined, scale: number): LaunchSpec[] {
+  private launchSpecs(
+    config: NormalizedServiceConfig,
+    image: string,
+    fullId: string,
+    runDir: string,
+    scratchDir: string | undefined,
+    scale: number,
+  ): LaunchSpec[] {
     const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(runDir, config.ports, i));
     return peerAddrs.map((listenAddrs, processIndex) => {
       const args = evaluateArgs(config, {
@@ -197,13 +221,18 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     this.ctx.claimRunDir(fullId, owner);
     const manifest = await readManifest(runDir);
     if (manifest && (manifest.namespace !== owner.namespace || manifest.id !== owner.id)) {
-      throw new ValidationError("service id", `run directory ${runDir} belongs to service "${manifest.id}" of namespace "${manifest.namespace}"`, id);
+      throw new ValidationError(
+        "service id",
+        `run directory ${runDir} belongs to service "${manifest.id}" of namespace "${manifest.namespace}"`,
+        id,
+      );
     }
     const runtime = this.services.get(id);
     const previousScale = runtime?.config.scale ?? manifest?.scale ?? config.scale;
     // What each kept process would run under the new config, had the scale not changed:
     // a scale change alone must not restart the processes that stay.
-    const comparable = previousScale === config.scale ? specs : this.launchSpecs(config, desired.image, fullId, runDir, scratchDir, previousScale);
+    const comparable =
+      previousScale === config.scale ? specs : this.launchSpecs(config, desired.image, fullId, runDir, scratchDir, previousScale);
 
     await mkdir(runDir, { recursive: true });
     await mkdir(this.ctx.logDir, { recursive: true });
@@ -251,7 +280,9 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const indices = specs.map((_, i) => i).slice(from);
     // One mkfifo for all new slots: a process spawn per pipe would dominate the start of hundreds of processes.
     ensureFifos(indices.flatMap((i) => Object.values(this.fifos(runtime, i))));
-    await Promise.all(indices.map((i) => this.addSlot(runtime, i, specs[i]!, adopt ? readPidRecord(pidFilePath(runtime.runDir, i)) : null)));
+    await Promise.all(
+      indices.map((i) => this.addSlot(runtime, i, specs[i]!, adopt ? readPidRecord(pidFilePath(runtime.runDir, i)) : null)),
+    );
   }
 
   private fifos(runtime: ServiceRuntime, index: number): { stdout: string; stderr: string } {
@@ -310,7 +341,8 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const targets: ServiceDiscoveryTarget[] = [];
     for (const runtime of this.services.values()) {
       for (const [processIndex, slot] of runtime.slots.entries()) {
-        for (const [port, proxy] of slot.proxies) targets.push({ serviceId: runtime.id, processIndex, port, address: proxy.address, labels: runtime.config.labels });
+        for (const [port, proxy] of slot.proxies)
+          targets.push({ serviceId: runtime.id, processIndex, port, address: proxy.address, labels: runtime.config.labels });
       }
     }
     return targets;
@@ -334,14 +366,23 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return this.queue.run(async () => {
       const runtime = this.services.get(id);
       if (!runtime) throw new UnknownServiceError(id);
-      const specs = this.launchSpecs(runtime.config, runtime.image, runtime.fullId, runtime.runDir, runtime.scratchDir, runtime.slots.length);
+      const specs = this.launchSpecs(
+        runtime.config,
+        runtime.image,
+        runtime.fullId,
+        runtime.runDir,
+        runtime.scratchDir,
+        runtime.slots.length,
+      );
       await this.roll(runtime, specs, specs, { everyProcess: true });
     });
   }
 
   /** The services this instance supervises and the current status of each of their processes. */
   processStatuses(): { serviceId: string; processes: ServiceEvent[] }[] {
-    return [...this.services.keys()].sort().map((serviceId) => ({ serviceId, processes: this.services.get(serviceId)!.slots.map((slot) => ({ ...slot.supervisor.status })) }));
+    return [...this.services.keys()]
+      .sort()
+      .map((serviceId) => ({ serviceId, processes: this.services.get(serviceId)!.slots.map((slot) => ({ ...slot.supervisor.status })) }));
   }
 
   /** Unix socket and TCP proxy addresses of each process of a service, per port. */
@@ -363,12 +404,19 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
    * then kills and removes their cgroups, of the recorded indices and of every
    * index below `knownScale`, that pass `filter`.
    */
-  private async stopLeftovers(runtime: Pick<ServiceRuntime, "fullId" | "runDir">, policy: StopPolicy, knownScale: number, filter: (index: number) => boolean): Promise<void> {
+  private async stopLeftovers(
+    runtime: Pick<ServiceRuntime, "fullId" | "runDir">,
+    policy: StopPolicy,
+    knownScale: number,
+    filter: (index: number) => boolean,
+  ): Promise<void> {
     await stopRecordedProcesses(runtime.runDir, policy, filter);
     const indices = new Set([...(await recordedIndices(runtime.runDir)), ...Array.from({ length: knownScale }, (_, i) => i)]);
     await Promise.all(
       [...indices].filter(filter).map(async (processIndex) => {
-        const group = await this.ctx.launcher.reopen({ environmentId: this.ctx.environmentId, fullId: runtime.fullId, processIndex }).catch(() => null);
+        const group = await this.ctx.launcher
+          .reopen({ environmentId: this.ctx.environmentId, fullId: runtime.fullId, processIndex })
+          .catch(() => null);
         if (!group) return;
         await group.kill().catch(() => {});
         await group.remove().catch(() => {});
@@ -404,7 +452,12 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
    * down at most one process. A replacement that fails or is not online within
    * the rollout timeout stops the roll; the processes not yet replaced keep running.
    */
-  private async roll(runtime: ServiceRuntime, comparable: LaunchSpec[], desired: LaunchSpec[], { everyProcess = false } = {}): Promise<void> {
+  private async roll(
+    runtime: ServiceRuntime,
+    comparable: LaunchSpec[],
+    desired: LaunchSpec[],
+    { everyProcess = false } = {},
+  ): Promise<void> {
     for (let i = runtime.slots.length - 1; i >= 0; i--) {
       const slot = runtime.slots[i]!;
       const runningHash = slot.supervisor.runningSpecHash ?? slot.supervisor.desiredSpecHash;
@@ -417,7 +470,9 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       try {
         outcome = await slot.supervisor.waitFor((e) => e.status === "online" || FAILED.has(e.reason ?? ""), this.ctx.rolloutTimeoutMs);
       } catch (error) {
-        throw new Error(`rolling change of service "${runtime.id}" stopped at process ${i}: not online: ${(error as Error).message}${i > 0 ? `; processes 0..${i - 1} still run the previous config` : ""}`);
+        throw new Error(
+          `rolling change of service "${runtime.id}" stopped at process ${i}: not online: ${(error as Error).message}${i > 0 ? `; processes 0..${i - 1} still run the previous config` : ""}`,
+        );
       }
       if (outcome.status !== "online") {
         throw new Error(
@@ -429,7 +484,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
 
   private supervisor(runtime: ServiceRuntime, processIndex: number, spec: LaunchSpec, log: ProcessLog): ProcessSupervisor {
     const { config } = runtime;
-    const onCrash = this.ctx.onCrash;
+    const onCrash = this.ctx.onCrash?.bind(this.ctx);
     return new ProcessSupervisor({
       environmentId: this.ctx.environmentId,
       fullId: runtime.fullId,
@@ -438,7 +493,10 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       pidFile: pidFilePath(runtime.runDir, processIndex),
       spec,
       specHash: specHash(spec),
-      limits: { ...(config.memoryLimit ? { memoryLimit: config.memoryLimit } : {}), ...(config.cpuLimit ? { cpuLimit: config.cpuLimit } : {}) },
+      limits: {
+        ...(config.memoryLimit ? { memoryLimit: config.memoryLimit } : {}),
+        ...(config.cpuLimit ? { cpuLimit: config.cpuLimit } : {}),
+      },
       stopPolicy: stopPolicyOf(config),
       restartPolicy: config.restartPolicy,
       backoff: { ...this.ctx.restartBackoff, ...config.restartBackoff },
@@ -452,7 +510,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
         if (runtime.warned) return;
         runtime.warned = true;
         const current = runtime.slots[processIndex]?.supervisor.status;
-        this.hub.publish({ ...(current ?? { serviceId: runtime.id, processId: processIndex, status: "offline", restartCount: 0 }), time: new Date(), warning });
+        this.hub.publish({
+          ...(current ?? { serviceId: runtime.id, processId: processIndex, status: "offline", restartCount: 0 }),
+          time: new Date(),
+          warning,
+        });
       },
       ...(onCrash ? { onCrash: (event: ServiceEvent) => onCrash(event, this.ctx.namespace) } : {}),
     });
@@ -472,7 +534,12 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
         runtime.slots.map((slot) => slot.proxies.get(port.name)!.address),
       );
     }
-    return new ProcessService(runtime.id, config.ports.map((p) => p.name), byPort, tcpByPort);
+    return new ProcessService(
+      runtime.id,
+      config.ports.map((p) => p.name),
+      byPort,
+      tcpByPort,
+    );
   }
 
   async dropService(id: string): Promise<void> {
@@ -500,7 +567,14 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
       // Sockets of processes no supervisor of ours owned (leftovers), hashed ones included.
       const ports = manifest?.ports ?? runtime?.config.ports.map((p) => p.name) ?? [];
       for (let i = 0; i < scale; i++) {
-        for (const path of Object.values(listenAddresses(runDir, ports.map((name) => ({ name })), i))) await rm(path, { force: true });
+        for (const path of Object.values(
+          listenAddresses(
+            runDir,
+            ports.map((name) => ({ name })),
+            i,
+          ),
+        ))
+          await rm(path, { force: true });
       }
       await this.removeSlotFiles({ fullId, runDir }, 0);
       const scratch = runtime?.scratchDir ?? manifest?.scratchDirectory;
@@ -575,8 +649,10 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   logs(id: string, processIndex: number, opts: LogOptions = {}): AsyncIterableIterator<LogLine> {
     this.ctx.assertOpen();
     validateId("service id", id);
-    if (!Number.isInteger(processIndex) || processIndex < 0) throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
-    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
+    if (!Number.isInteger(processIndex) || processIndex < 0)
+      throw new ValidationError("processIndex", "must be a non-negative integer", processIndex);
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0))
+      throw new ValidationError("tail", "must be a non-negative integer", opts.tail);
     const runtime = this.services.get(id);
     if (!runtime) throw new UnknownServiceError(id);
     const slot = runtime.slots[processIndex];

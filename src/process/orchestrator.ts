@@ -59,7 +59,9 @@ export class ProcessOrchestrator implements Orchestrator {
   private crashing = false;
 
   private constructor(
-    readonly config: Readonly<Required<Pick<ProcessOrchestratorConfig, "imageDir" | "environmentId" | "scratchDirectory" | "secretsDir" | "stateDir" | "logDir">>> &
+    readonly config: Readonly<
+      Required<Pick<ProcessOrchestratorConfig, "imageDir" | "environmentId" | "scratchDirectory" | "secretsDir" | "stateDir" | "logDir">>
+    > &
       Readonly<ProcessOrchestratorConfig>,
     /** How this orchestrator starts processes (chosen once, at create). */
     readonly launcher: Launcher,
@@ -139,7 +141,11 @@ export class ProcessOrchestrator implements Orchestrator {
     const current = this.runDirOwners.get(fullId);
     if (current !== undefined && current !== key) {
       const [namespace, id] = current.split("/");
-      throw new ValidationError("service id", `"${owner.namespace}-${owner.id}" is already the run directory of service "${id}" in namespace "${namespace}"`, owner.id);
+      throw new ValidationError(
+        "service id",
+        `"${owner.namespace}-${owner.id}" is already the run directory of service "${id}" in namespace "${namespace}"`,
+        owner.id,
+      );
     }
     this.runDirOwners.set(fullId, key);
   }
@@ -175,17 +181,22 @@ function checkConfig(config: ProcessOrchestratorConfig): ProcessOrchestratorConf
     throw new ValidationError("environmentId", `must match ${ENVIRONMENT_ID.source}`, config.environmentId);
   }
   for (const field of ["imageDir", "scratchDirectory", "secretsDir"] as const) {
-    if (typeof config[field] !== "string" || config[field] === "") throw new ValidationError(field, "must be a non-empty path", config[field]);
+    if (typeof config[field] !== "string" || config[field] === "")
+      throw new ValidationError(field, "must be a non-empty path", config[field]);
   }
   if (config.stateDir !== undefined && (typeof config.stateDir !== "string" || config.stateDir === "")) {
     throw new ValidationError("stateDir", "must be a non-empty path", config.stateDir);
   }
-  if (config.commandWrapper !== undefined && (!Array.isArray(config.commandWrapper) || !config.commandWrapper.every((p) => typeof p === "string"))) {
+  if (
+    config.commandWrapper !== undefined &&
+    (!Array.isArray(config.commandWrapper) || !config.commandWrapper.every((p) => typeof p === "string"))
+  ) {
     throw new ValidationError("commandWrapper", "must be an array of strings");
   }
   for (const field of ["adoptPollMs", "watchBufferSize", "rolloutTimeoutMs"] as const) {
     const value = config[field];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ValidationError(field, "must be a positive integer", value);
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new ValidationError(field, "must be a positive integer", value);
   }
   if (config.tcpProxy !== undefined) {
     if (typeof config.tcpProxy !== "object" || config.tcpProxy === null || isIP(config.tcpProxy.listenAddr) === 0) {
@@ -204,8 +215,10 @@ function checkConfig(config: ProcessOrchestratorConfig): ProcessOrchestratorConf
   }
   const rotation = config.logRotation;
   if (rotation !== undefined) {
-    if (rotation.maxBytes !== undefined && (!Number.isInteger(rotation.maxBytes) || rotation.maxBytes < 1)) throw new ValidationError("logRotation.maxBytes", "must be a positive integer", rotation.maxBytes);
-    if (rotation.files !== undefined && (!Number.isInteger(rotation.files) || rotation.files < 1)) throw new ValidationError("logRotation.files", "must be a positive integer", rotation.files);
+    if (rotation.maxBytes !== undefined && (!Number.isInteger(rotation.maxBytes) || rotation.maxBytes < 1))
+      throw new ValidationError("logRotation.maxBytes", "must be a positive integer", rotation.maxBytes);
+    if (rotation.files !== undefined && (!Number.isInteger(rotation.files) || rotation.files < 1))
+      throw new ValidationError("logRotation.files", "must be a positive integer", rotation.files);
   }
   return config;
 }

@@ -19,7 +19,11 @@ export interface ReadinessCheck {
   startupPeriodMs: number;
 }
 
-export function readinessCheck(config: NormalizedReadinessProbe, listenAddrs: Record<string, string>, env: Record<string, string>): ReadinessCheck {
+export function readinessCheck(
+  config: NormalizedReadinessProbe,
+  listenAddrs: Record<string, string>,
+  env: Record<string, string>,
+): ReadinessCheck {
   let probe: Probe;
   if (config.socket !== undefined) probe = socketProbe(listenAddrs[config.socket]!);
   else if (config.http !== undefined) probe = httpProbe(listenAddrs[config.http.port]!, config.http.path);
@@ -70,7 +74,9 @@ function httpProbe(socketPath: string, path: string): Probe {
 function execProbe(argv: string[], env: Record<string, string>): Probe {
   return (signal) =>
     new Promise((resolve, reject) => {
-      execFile(argv[0]!, argv.slice(1), { signal, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 }, (error) => (error ? reject(error) : resolve()));
+      execFile(argv[0]!, argv.slice(1), { signal, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 }, (error) =>
+        error ? reject(error) : resolve(),
+      );
     });
 }
 

@@ -57,7 +57,8 @@ export function renderServiceDiscovery(namespace: string, targets: readonly Serv
   validateId("namespace", namespace);
   for (const [i, target] of targets.entries()) validateTarget(target, i);
   const sorted = [...targets].sort(
-    (a, b) => compare(a.serviceId, b.serviceId) || a.processIndex - b.processIndex || compare(a.port, b.port) || compare(a.address, b.address),
+    (a, b) =>
+      compare(a.serviceId, b.serviceId) || a.processIndex - b.processIndex || compare(a.port, b.port) || compare(a.address, b.address),
   );
   return sorted.map((target) => {
     const labels = new Map<string, string>([

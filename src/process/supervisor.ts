@@ -133,7 +133,11 @@ export class ProcessSupervisor {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(listener);
-        reject(new Error(`timed out after ${timeoutMs} ms; the process is ${this.current.status}${this.current.reason ? ` (${this.current.reason})` : ""}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms; the process is ${this.current.status}${this.current.reason ? ` (${this.current.reason})` : ""}`,
+          ),
+        );
       }, timeoutMs);
       const listener = (event: ServiceEvent) => {
         if (!predicate(event)) return;
@@ -171,10 +175,23 @@ export class ProcessSupervisor {
     return { environmentId: this.options.environmentId, fullId: this.options.fullId, processIndex: this.options.processIndex };
   }
 
-  private track(identity: ProcessIdentity, specHash: string, extra: { child?: ChildProcess; cgroup: ProcessCgroup | undefined; oomKillsBefore: number; startedAt: number }): Running {
+  private track(
+    identity: ProcessIdentity,
+    specHash: string,
+    extra: { child?: ChildProcess; cgroup: ProcessCgroup | undefined; oomKillsBefore: number; startedAt: number },
+  ): Running {
     let markExited!: () => void;
     const exited = new Promise<void>((resolve) => (markExited = resolve));
-    const running: Running = { identity, specHash, exited, markExited, ready: false, probeFailures: 0, oomKillsBefore: extra.oomKillsBefore, startedAt: extra.startedAt };
+    const running: Running = {
+      identity,
+      specHash,
+      exited,
+      markExited,
+      ready: false,
+      probeFailures: 0,
+      oomKillsBefore: extra.oomKillsBefore,
+      startedAt: extra.startedAt,
+    };
     if (extra.child) running.child = extra.child;
     if (extra.cgroup) running.cgroup = extra.cgroup;
     this.running = running;
@@ -229,7 +246,12 @@ export class ProcessSupervisor {
       restartCount: this.restartCount,
       launchedAt: new Date().toISOString(),
     });
-    const running = this.track(identity, this.options.specHash, { child, cgroup: prepared.cgroup, oomKillsBefore: prepared.oomKillsBefore, startedAt: Date.now() });
+    const running = this.track(identity, this.options.specHash, {
+      child,
+      cgroup: prepared.cgroup,
+      oomKillsBefore: prepared.oomKillsBefore,
+      startedAt: Date.now(),
+    });
     child.on("error", () => {}); // e.g. a kill() racing the exit; the exit event tells the story
     child.once("exit", (code, signal) => void this.handleExit(running, code, signal));
     this.becameAlive(running);
@@ -255,11 +277,15 @@ export class ProcessSupervisor {
           this.emit("online", { pid: running.identity.pid });
         }
       } else if (running.ready && ++running.probeFailures === readiness.failureThreshold) {
-        this.emit("offline", { reason: "probe-failed", pid: running.identity.pid, message: `readiness probe failed ${readiness.failureThreshold} times in a row` });
+        this.emit("offline", {
+          reason: "probe-failed",
+          pid: running.identity.pid,
+          message: `readiness probe failed ${readiness.failureThreshold} times in a row`,
+        });
       }
-      running.probeTimer = setTimeout(tick, running.ready ? readiness.periodMs : readiness.startupPeriodMs);
+      running.probeTimer = setTimeout(() => void tick(), running.ready ? readiness.periodMs : readiness.startupPeriodMs);
     };
-    running.probeTimer = setTimeout(tick, 0);
+    running.probeTimer = setTimeout(() => void tick(), 0);
   }
 
   private spawnFailed(error: unknown): void {
@@ -291,8 +317,19 @@ export class ProcessSupervisor {
       this.scheduleRestart(0, "spawn-failed");
       return;
     }
-    const exit = classifyExit({ code, signal, oomKillsBefore: running.oomKillsBefore, ...(oomKillsAfter !== undefined ? { oomKillsAfter } : {}) });
-    const event = this.emit("offline", { reason: exit.reason, pid, exitCode: exit.exitCode, signal: exit.signal, ...(message ? { message } : {}) });
+    const exit = classifyExit({
+      code,
+      signal,
+      oomKillsBefore: running.oomKillsBefore,
+      ...(oomKillsAfter !== undefined ? { oomKillsAfter } : {}),
+    });
+    const event = this.emit("offline", {
+      reason: exit.reason,
+      pid,
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      ...(message ? { message } : {}),
+    });
     if (signal !== null && CRASH_SIGNALS.has(signal) && this.options.onCrash) {
       this.phase = "stopped";
       await this.cgroup?.remove().catch(() => {});
@@ -320,7 +357,11 @@ export class ProcessSupervisor {
       this.restartTimer = { cancel: () => clearImmediate(immediate) };
       return;
     }
-    this.emit("offline", { reason: "backoff", nextStartAt: new Date(Date.now() + delay), message: `restart ${this.restartCount + 1} after ${reason}, in ${delay} ms` });
+    this.emit("offline", {
+      reason: "backoff",
+      nextStartAt: new Date(Date.now() + delay),
+      message: `restart ${this.restartCount + 1} after ${reason}, in ${delay} ms`,
+    });
     const timer = setTimeout(relaunch, delay);
     this.restartTimer = { cancel: () => clearTimeout(timer) };
   }

@@ -74,7 +74,8 @@ export class TcpProxy {
   static async listen(options: TcpProxyOptions): Promise<TcpProxy> {
     const { host, portHint, socketPath } = options;
     if (typeof host !== "string" || host === "") throw new ValidationError("host", "must be a non-empty address", host);
-    if (typeof socketPath !== "string" || socketPath === "") throw new ValidationError("socketPath", "must be a non-empty path", socketPath);
+    if (typeof socketPath !== "string" || socketPath === "")
+      throw new ValidationError("socketPath", "must be a non-empty path", socketPath);
     if (portHint !== undefined && !(Number.isInteger(portHint) && portHint >= 0 && portHint <= 65535)) {
       throw new ValidationError("portHint", "must be an integer port number from 0 to 65535", portHint);
     }

@@ -7,6 +7,7 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateId } from "../contract/validation.js";
 import { renderServiceDiscovery } from "../process/service-discovery.js";
 import { SecretNotFoundError } from "../process/secrets.js";
+// eslint-disable-next-line import-x/no-cycle -- to be removed by the server's split into plugins
 import { registerDashboard } from "./dashboard.js";
 import type { Daemon } from "./daemon.js";
 import { openApiDocument } from "./openapi.js";
@@ -32,7 +33,10 @@ export async function buildApi(daemon: Daemon, options: ApiOptions): Promise<Fas
       const header = request.headers.authorization ?? "";
       const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
       if ((given.length !== expected.length || !timingSafeEqual(given, expected)) && !dashboard.admits(request)) {
-        await reply.code(401).header("www-authenticate", 'Bearer realm="corral"').send({ error: "a bearer token is required (Authorization: Bearer <token>; see <state dir>/token)" });
+        await reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="corral"')
+          .send({ error: "a bearer token is required (Authorization: Bearer <token>; see <state dir>/token)" });
       }
     });
   }
@@ -72,17 +76,21 @@ export async function buildApi(daemon: Daemon, options: ApiOptions): Promise<Fas
   });
   app.post<{ Params: { id: string }; Body: { scale?: unknown } }>(`/${API_VERSION}/services/:id/scale`, async (request) => {
     const scale = request.body?.scale;
-    if (typeof scale !== "number" || !Number.isInteger(scale) || scale < 1) throw new ValidationError("scale", "must be a positive integer", scale);
+    if (typeof scale !== "number" || !Number.isInteger(scale) || scale < 1)
+      throw new ValidationError("scale", "must be a positive integer", scale);
     return daemon.scale(request.params.id, scale);
   });
   app.post<{ Params: { id: string } }>(`/${API_VERSION}/services/:id/restart`, async (request) => {
     await daemon.restart(request.params.id);
     return { restarted: request.params.id };
   });
-  app.get<{ Params: { id: string }; Querystring: { process?: string; tail?: string; follow?: string } }>(`/${API_VERSION}/services/:id/logs`, async (request, reply) => {
-    serviceSpec(daemon, request.params.id);
-    await serveLogs(daemon, request, reply);
-  });
+  app.get<{ Params: { id: string }; Querystring: { process?: string; tail?: string; follow?: string } }>(
+    `/${API_VERSION}/services/:id/logs`,
+    async (request, reply) => {
+      serviceSpec(daemon, request.params.id);
+      await serveLogs(daemon, request, reply);
+    },
+  );
 
   app.get(`/${API_VERSION}/processes`, async () => (daemon.namespace ? processRows(daemon.namespace) : []));
   app.get(`/${API_VERSION}/events`, async (request, reply) => serveEvents(daemon, request, reply));
@@ -134,7 +142,8 @@ function checkState(body: unknown): DesiredState {
   const state = body as DesiredState;
   validateId("environment", state.environment);
   validateId("namespace", state.namespace);
-  if (typeof state.services !== "object" || state.services === null) throw new ValidationError("services", "must be an object of service specs");
+  if (typeof state.services !== "object" || state.services === null)
+    throw new ValidationError("services", "must be an object of service specs");
   for (const [id, spec] of Object.entries(state.services)) {
     validateId("service id", id);
     checkSpec(spec, `services.${id}`);
@@ -149,7 +158,8 @@ function checkState(body: unknown): DesiredState {
 function checkSpec(spec: unknown, field = "body"): ServiceSpec {
   if (typeof spec !== "object" || spec === null) throw new ValidationError(field, "must be a service spec object");
   const s = spec as Partial<ServiceSpec>;
-  if (s.command !== undefined && (typeof s.command !== "string" || !s.command.startsWith("/"))) throw new ValidationError(`${field}.command`, "must be an absolute path", s.command);
+  if (s.command !== undefined && (typeof s.command !== "string" || !s.command.startsWith("/")))
+    throw new ValidationError(`${field}.command`, "must be an absolute path", s.command);
   if (s.image !== undefined && typeof s.image !== "string") throw new ValidationError(`${field}.image`, "must be a string", s.image);
   return {
     ...s,
@@ -159,7 +169,7 @@ function checkSpec(spec: unknown, field = "body"): ServiceSpec {
     env: s.env ?? {},
     labels: s.labels ?? {},
     dependsOn: s.dependsOn ?? {},
-  } as ServiceSpec;
+  };
 }
 
 export type { FastifyReply, FastifyRequest };

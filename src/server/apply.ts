@@ -23,16 +23,23 @@ export interface ApplyOptions {
   onProgress?(message: string): void;
 }
 
-export async function applyDesiredState(ns: DaemonNamespace, previous: DesiredState | null, next: DesiredState, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyDesiredState(
+  ns: DaemonNamespace,
+  previous: DesiredState | null,
+  next: DesiredState,
+  options: ApplyOptions,
+): Promise<ApplyResult> {
   const diff = diffStates(previous, next);
   if (previous && diff.removed.length > 0) {
     const removed = new Set(diff.removed);
     for (const layer of stopOrder(previous)) {
       await Promise.all(
-        layer.filter((id) => removed.has(id)).map(async (id) => {
-          options.onProgress?.(`dropping ${id}`);
-          await ns.dropService(id);
-        }),
+        layer
+          .filter((id) => removed.has(id))
+          .map(async (id) => {
+            options.onProgress?.(`dropping ${id}`);
+            await ns.dropService(id);
+          }),
       );
     }
   }
@@ -62,7 +69,13 @@ function meets(event: ServiceEvent, condition: DependencyCondition): boolean {
 }
 
 /** Resolves once every process of `serviceId` meets the condition, according to the namespace's events. */
-export async function waitForCondition(ns: DaemonNamespace, serviceId: string, scale: number, condition: DependencyCondition, timeoutMs: number): Promise<void> {
+export async function waitForCondition(
+  ns: DaemonNamespace,
+  serviceId: string,
+  scale: number,
+  condition: DependencyCondition,
+  timeoutMs: number,
+): Promise<void> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const latest = new Map<number, ServiceEvent>();

@@ -3,7 +3,15 @@
 // of it directly; Kubernetes goes through a small adapter that derives process
 // statuses and addresses from the contract alone.
 import type { Backend, KubernetesTarget } from "../config/types.js";
-import type { LogLine, LogOptions, SecretsController, Service, ServiceConfig, ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import type {
+  LogLine,
+  LogOptions,
+  SecretsController,
+  Service,
+  ServiceConfig,
+  ServiceEvent,
+  ServiceProcessMetrics,
+} from "../contract/types.js";
 import type { NamespacedKubernetesOrchestrator } from "../kubernetes/namespaced.js";
 import type { KubernetesOrchestrator } from "../kubernetes/orchestrator.js";
 import type { ProcessOrchestrator } from "../process/orchestrator.js";
@@ -92,7 +100,8 @@ class KubernetesNamespace implements DaemonNamespace {
     const inner = orchestrator.namespace(namespace) as NamespacedKubernetesOrchestrator;
     this.inner = inner;
     void (async () => {
-      for await (const event of inner.watchServices({ signal: this.watching.signal })) this.latest.set(`${event.serviceId}/${event.processId}`, event);
+      for await (const event of inner.watchServices({ signal: this.watching.signal }))
+        this.latest.set(`${event.serviceId}/${event.processId}`, event);
     })().catch(() => {});
   }
 
@@ -124,7 +133,15 @@ class KubernetesNamespace implements DaemonNamespace {
       serviceId,
       processes: Array.from(
         { length: this.services.get(serviceId)!.scale },
-        (_, processId) => this.latest.get(`${serviceId}/${processId}`) ?? { serviceId, processId, status: "offline" as const, reason: "starting", time: new Date(), restartCount: 0 },
+        (_, processId) =>
+          this.latest.get(`${serviceId}/${processId}`) ?? {
+            serviceId,
+            processId,
+            status: "offline" as const,
+            reason: "starting",
+            time: new Date(),
+            restartCount: 0,
+          },
       ),
     }));
   }
@@ -133,7 +150,10 @@ class KubernetesNamespace implements DaemonNamespace {
     const service = this.services.get(id);
     if (!service) return [];
     const byPort = service.ports.map((port) => [port, service.handle.addresses(port)] as const);
-    return Array.from({ length: service.scale }, (_, i) => ({ unix: {}, tcp: Object.fromEntries(byPort.map(([port, all]) => [port, all[i]!])) }));
+    return Array.from({ length: service.scale }, (_, i) => ({
+      unix: {},
+      tcp: Object.fromEntries(byPort.map(([port, all]) => [port, all[i]!])),
+    }));
   }
 
   proxyTargets(): ServiceDiscoveryTarget[] {

@@ -154,7 +154,8 @@ export class Daemon {
       const tcpApi = await buildApi(this, { requireToken: !this.options.noAuth, logRequests: this.options.logRequests ?? false });
       await tcpApi.listen({ host: this.options.tcp.host, port: this.options.tcp.port });
       const address = tcpApi.server.address();
-      if (address && typeof address === "object") this.tcpAddress = `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+      if (address && typeof address === "object")
+        this.tcpAddress = `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
       this.apis.push(tcpApi);
     }
   }
@@ -166,10 +167,15 @@ export class Daemon {
         throw new ValidationError("environment", `this daemon runs environment "${this.environment}"; the file says "${next.environment}"`);
       }
       const backend = next.backend ?? "process";
-      const movesBackend = backend !== this.backend.kind || (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
+      const movesBackend =
+        backend !== this.backend.kind ||
+        (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
       // Moving between backends is allowed only while nothing runs: services are never left behind on the old one.
       if (movesBackend && this.desired && Object.keys(this.desired.services).length > 0) {
-        throw new ValidationError("backend", `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`);
+        throw new ValidationError(
+          "backend",
+          `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`,
+        );
       }
       // Every service must translate into a valid config before anything is persisted or touched.
       for (const [id, spec] of Object.entries(next.services)) {
@@ -233,7 +239,7 @@ export class Daemon {
   async restart(id: string): Promise<void> {
     const spec = this.desired?.services[id];
     if (!this.desired || !spec) throw new ValidationError("service", `no service named ${JSON.stringify(id)}`);
-    const inPlace = this.backend.restartService;
+    const inPlace = this.backend.restartService?.bind(this.backend);
     if (inPlace) {
       const namespace = this.desired.namespace;
       await this.queue.run(() => inPlace(namespace, id));
@@ -269,7 +275,13 @@ export class Daemon {
   }
 }
 
-async function createBackend(kind: Backend, environment: string, paths: StatePaths, desired: DesiredState | null, options: DaemonOptions): Promise<DaemonBackend> {
+async function createBackend(
+  kind: Backend,
+  environment: string,
+  paths: StatePaths,
+  desired: DesiredState | null,
+  options: DaemonOptions,
+): Promise<DaemonBackend> {
   if (kind === "kubernetes") return kubernetesBackend(environment, desired?.kubernetes ?? {});
   return processBackend(
     await ProcessOrchestrator.create({
@@ -290,7 +302,11 @@ async function claimPidFile(paths: StatePaths): Promise<void> {
   if (record && isAlive(record) && record.pid !== process.pid) throw new DaemonAlreadyRunningError(record.pid);
   const me = identify(process.pid);
   if (!me) throw new Error("cannot read this process's own /proc entry");
-  await writeFileAtomic(paths.pidFile, `${JSON.stringify({ ...me, specHash: "daemon", restartCount: 0, launchedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+  await writeFileAtomic(
+    paths.pidFile,
+    `${JSON.stringify({ ...me, specHash: "daemon", restartCount: 0, launchedAt: new Date().toISOString() })}\n`,
+    { mode: 0o600 },
+  );
 }
 
 function checkTcp(host: string, options: DaemonOptions): void {

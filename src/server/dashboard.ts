@@ -70,8 +70,13 @@ export function registerDashboard(app: FastifyInstance, daemon: Daemon, options:
     if (!listener()) await closeOpenedListener(daemon);
   });
 
-  const page = (request: FastifyRequest, reply: FastifyReply) => servePage(request, reply, { daemon, sessions, cookieName: cookieName(), requireToken: options.requireToken, sessionOf });
-  app.get("/", async (request, reply) => (listener() ? page(request, reply) : reply.code(404).send({ error: "the dashboard is served on the TCP listener: run `corral dashboard`" })));
+  const page = (request: FastifyRequest, reply: FastifyReply) =>
+    servePage(request, reply, { daemon, sessions, cookieName: cookieName(), requireToken: options.requireToken, sessionOf });
+  app.get("/", async (request, reply) =>
+    listener()
+      ? page(request, reply)
+      : reply.code(404).send({ error: "the dashboard is served on the TCP listener: run `corral dashboard`" }),
+  );
   app.get("/login", async (request, reply) => (listener() ? page(request, reply) : reply.code(404).send({ error: "not found" })));
   // A scope of its own, so only the login form accepts form-encoded bodies.
   void app.register(async (scope) => {
@@ -105,7 +110,11 @@ export function registerDashboard(app: FastifyInstance, daemon: Daemon, options:
     }
     const address = await ensureTcpListener(daemon, port);
     const ticket = mintTicket(daemon);
-    return { url: `http://${address.urlHost}/login?ticket=${ticket.id}`, address: address.listen, expiresAt: new Date(ticket.expiresAt).toISOString() };
+    return {
+      url: `http://${address.urlHost}/login?ticket=${ticket.id}`,
+      address: address.listen,
+      expiresAt: new Date(ticket.expiresAt).toISOString(),
+    };
   });
 
   return {
@@ -117,7 +126,13 @@ export function registerDashboard(app: FastifyInstance, daemon: Daemon, options:
   };
 }
 
-function crossSiteRefusal(request: FastifyRequest, tcp: AddressInfo, token: string, sessionOf: (r: FastifyRequest) => string | null, sessions: SessionSigner): string | null {
+function crossSiteRefusal(
+  request: FastifyRequest,
+  tcp: AddressInfo,
+  token: string,
+  sessionOf: (r: FastifyRequest) => string | null,
+  sessions: SessionSigner,
+): string | null {
   const host = request.headers.host ?? "";
   if (isLoopback(tcp.address) && !isLoopbackHost(host)) return "this listener answers only to loopback host names";
   if (SAFE_METHODS.has(request.method)) return null;
@@ -128,7 +143,8 @@ function crossSiteRefusal(request: FastifyRequest, tcp: AddressInfo, token: stri
   // A request that rides on the cookie (not on a valid bearer header) proves it came from the page (the login form has no session yet).
   const bearer = equalStrings(request.headers.authorization ?? "", `Bearer ${token}`);
   const sid = bearer || request.url.split("?")[0] === "/login" ? null : sessionOf(request);
-  if (sid !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), sessions.csrf(sid))) return `missing or wrong ${CSRF_HEADER} header`;
+  if (sid !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), sessions.csrf(sid)))
+    return `missing or wrong ${CSRF_HEADER} header`;
   return null;
 }
 
@@ -144,7 +160,13 @@ async function servePage(request: FastifyRequest, reply: FastifyReply, ctx: Page
   const query = request.query as { token?: string; ticket?: string };
   if (query.ticket !== undefined || query.token !== undefined) {
     const valid = query.ticket !== undefined ? redeemTicket(ctx.daemon, query.ticket) : equalStrings(query.token ?? "", ctx.daemon.token);
-    if (!valid) return loginPage(reply.code(401), query.ticket !== undefined ? "That login link is used up or expired: run `corral dashboard` for a new one." : "That token is not this daemon's token.");
+    if (!valid)
+      return loginPage(
+        reply.code(401),
+        query.ticket !== undefined
+          ? "That login link is used up or expired: run `corral dashboard` for a new one."
+          : "That token is not this daemon's token.",
+      );
     return startSession(reply, ctx.sessions, ctx.cookieName);
   }
   let sid = ctx.sessionOf(request);
@@ -158,7 +180,10 @@ async function servePage(request: FastifyRequest, reply: FastifyReply, ctx: Page
   const bundle = await loadBundle();
   if (!bundle) return reply.code(503).type("text/plain").send("The dashboard is not built: run `npm run build:web`.");
   securityHeaders(reply);
-  return reply.type("text/html; charset=utf-8").header("cache-control", "no-store").send(bundle.index.replace("__CORRAL_CSRF__", ctx.sessions.csrf(sid)));
+  return reply
+    .type("text/html; charset=utf-8")
+    .header("cache-control", "no-store")
+    .send(bundle.index.replace("__CORRAL_CSRF__", ctx.sessions.csrf(sid)));
 }
 
 function startSession(reply: FastifyReply, sessions: SessionSigner, cookieName: string): FastifyReply {
@@ -173,7 +198,10 @@ function sessionCookie(name: string, value: string): string {
 
 function securityHeaders(reply: FastifyReply): void {
   reply
-    .header("content-security-policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    .header(
+      "content-security-policy",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    )
     .header("x-frame-options", "DENY")
     .header("x-content-type-options", "nosniff")
     // Not no-referrer: with it a form post's Origin is "null", and the cross-site check refuses the login.
@@ -183,10 +211,7 @@ function securityHeaders(reply: FastifyReply): void {
 function loginPage(reply: FastifyReply, error?: string): FastifyReply {
   securityHeaders(reply);
   const message = error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : "";
-  return reply
-    .type("text/html; charset=utf-8")
-    .header("cache-control", "no-store")
-    .send(`<!doctype html>
+  return reply.type("text/html; charset=utf-8").header("cache-control", "no-store").send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>corral — sign in</title><link rel="icon" href="data:,">
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1d2330}
 input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;margin:.25rem 0 1rem}button{font:inherit;padding:.45rem 1.2rem}
@@ -313,6 +338,7 @@ function ensureTcpListener(daemon: Daemon, port: number | undefined): Promise<Tc
     opening.get(daemon) ??
     (async () => {
       // Loaded here, not at the top: api.ts registers this module's routes.
+      // eslint-disable-next-line import-x/no-cycle -- to be removed by the server's split into plugins
       const { buildApi } = await import("./api.js");
       const rememberedPath = join(daemon.paths.root, "dashboard.json");
       const remembered = await readFile(rememberedPath, "utf8")
@@ -375,9 +401,17 @@ function loadBundle(): Promise<Bundle | null> {
     if (!dir) return null;
     const types: Record<string, string> = { js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
     const assets = new Map<string, Asset>();
-    for (const [name, ext] of [["app.js", "js"], ["app.css", "css"]] as const) {
+    for (const [name, ext] of [
+      ["app.js", "js"],
+      ["app.css", "css"],
+    ] as const) {
       const body = await readFile(join(dir, name));
-      assets.set(name, { body, gzipped: gzipSync(body, { level: 9 }), type: types[ext]!, etag: `"${createHash("sha1").update(body).digest("base64url")}"` });
+      assets.set(name, {
+        body,
+        gzipped: gzipSync(body, { level: 9 }),
+        type: types[ext]!,
+        etag: `"${createHash("sha1").update(body).digest("base64url")}"`,
+      });
     }
     return { index: await readFile(join(dir, "index.html"), "utf8"), assets };
   })().catch(() => null);
@@ -389,8 +423,14 @@ function loadBundle(): Promise<Bundle | null> {
 }
 
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset): FastifyReply {
-  reply.header("etag", asset.etag).header("cache-control", "no-cache").header("vary", "accept-encoding").header("x-content-type-options", "nosniff").type(asset.type);
+  reply
+    .header("etag", asset.etag)
+    .header("cache-control", "no-cache")
+    .header("vary", "accept-encoding")
+    .header("x-content-type-options", "nosniff")
+    .type(asset.type);
   if (request.headers["if-none-match"] === asset.etag) return reply.code(304).send();
-  if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.header("content-encoding", "gzip").send(asset.gzipped);
+  if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")))
+    return reply.header("content-encoding", "gzip").send(asset.gzipped);
   return reply.send(asset.body);
 }

@@ -36,7 +36,9 @@ export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | 
     });
   perProcess("corral_process_up", "1 while the process is online (ready), else 0.", (r) => (r.status === "online" ? 1 : 0));
   perProcess("corral_process_restarts", "Times the process slot was restarted.", (r) => r.restarts);
-  perProcess("corral_process_cpu_cores", "CPU used by the process (and its children) since the previous reading, in cores.", (r) => (r.cpuNanoCores === null ? null : r.cpuNanoCores / 1e9));
+  perProcess("corral_process_cpu_cores", "CPU used by the process (and its children) since the previous reading, in cores.", (r) =>
+    r.cpuNanoCores === null ? null : r.cpuNanoCores / 1e9,
+  );
   perProcess("corral_process_memory_bytes", "Memory of the process (and its children).", (r) => r.memoryBytes);
   perProcess("corral_process_uptime_seconds", "How long the process has been running.", (r) => r.uptimeSeconds);
   new Gauge({
@@ -48,7 +50,8 @@ export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | 
       this.reset();
       const current = await snapshot();
       if (!current) return;
-      for (const status of ["online", "offline"] as const) this.set({ namespace: current.namespace, status }, current.rows.filter((r) => r.status === status).length);
+      for (const status of ["online", "offline"] as const)
+        this.set({ namespace: current.namespace, status }, current.rows.filter((r) => r.status === status).length);
     },
   });
   return registry;

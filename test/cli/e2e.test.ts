@@ -13,12 +13,20 @@ import { FIXTURES, isPidAlive, processesOfEnvironment, until, killEnvironment } 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(ROOT, "bin", "corral.js");
 
-type Row = Pick<ProcessRow, "service" | "process" | "status" | "reason" | "pid" | "restarts" | "cpuNanoCores" | "memoryBytes" | "uptimeSeconds" | "addresses">;
+type Row = Pick<
+  ProcessRow,
+  "service" | "process" | "status" | "reason" | "pid" | "restarts" | "cpuNanoCores" | "memoryBytes" | "uptimeSeconds" | "addresses"
+>;
 
 describe("the corral command against a real daemon", () => {
   let project: string;
   const corral = (args: string[], timeout = 120_000): SpawnSyncReturns<string> =>
-    spawnSync(process.execPath, [BIN, ...args], { cwd: project, encoding: "utf8", timeout, env: { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" } });
+    spawnSync(process.execPath, [BIN, ...args], {
+      cwd: project,
+      encoding: "utf8",
+      timeout,
+      env: { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" },
+    });
   const ps = (): Row[] => {
     const result = corral(["ps", "--json"]);
     assert.equal(result.status, 0, result.stderr);
@@ -48,7 +56,10 @@ describe("the corral command against a real daemon", () => {
     const webFirst = result.stdout.search(/web-\d/);
     assert.ok(dbOnline !== -1 && webFirst > dbOnline, `web starts only once db is ready:\n${result.stdout}`);
     const rows = ps();
-    assert.deepEqual(rows.map((r) => `${r.service}-${r.process}:${r.status}`), ["db-0:online", "web-0:online", "web-1:online"]);
+    assert.deepEqual(
+      rows.map((r) => `${r.service}-${r.process}:${r.status}`),
+      ["db-0:online", "web-0:online", "web-1:online"],
+    );
     for (const row of rows) {
       assert.ok(isPidAlive(row.pid!));
       assert.ok(row.memoryBytes! > 0);
@@ -60,7 +71,10 @@ describe("the corral command against a real daemon", () => {
   });
 
   it("logs -f streams new lines", async () => {
-    const follower = spawn(process.execPath, [BIN, "logs", "web", "-f", "--tail", "0"], { cwd: project, env: { ...process.env, NO_COLOR: "1" } });
+    const follower = spawn(process.execPath, [BIN, "logs", "web", "-f", "--tail", "0"], {
+      cwd: project,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     let out = "";
     follower.stdout.on("data", (d: Buffer) => (out += d.toString()));
     try {
@@ -113,7 +127,11 @@ describe("the corral command against a real daemon", () => {
     } finally {
       writeFileSync(file, good);
     }
-    assert.deepEqual(ps().map((r) => r.pid), before.map((r) => r.pid), "nothing restarted");
+    assert.deepEqual(
+      ps().map((r) => r.pid),
+      before.map((r) => r.pid),
+      "nothing restarted",
+    );
     assert.equal(readFileSync(join(project, ".corral", "desired.json"), "utf8"), desired, "desired state untouched");
   });
 
@@ -128,7 +146,11 @@ describe("the corral command against a real daemon", () => {
     assert.match(result.stdout, /unchanged db, web/);
     assert.notEqual(daemonPid(), pid);
     const after = ps();
-    assert.deepEqual(after.map((r) => r.pid), before.map((r) => r.pid), "same PIDs: adopted, not restarted");
+    assert.deepEqual(
+      after.map((r) => r.pid),
+      before.map((r) => r.pid),
+      "same PIDs: adopted, not restarted",
+    );
     assert.equal(processesOfEnvironment("e2e").length, before.length, "nothing duplicated");
   });
 
@@ -145,14 +167,20 @@ describe("the corral command against a real daemon", () => {
 describe("the daemon's TCP listener", () => {
   it("refuses requests without the bearer token and serves them with it", async () => {
     const stateDir = realpathSync(mkdtempSync(join(tmpdir(), "corral-tcp-")));
-    const daemon = spawn(process.execPath, [BIN, "daemon", "--state-dir", stateDir, "--environment", "tcp-test", "--tcp", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+    const daemon = spawn(process.execPath, [BIN, "daemon", "--state-dir", stateDir, "--environment", "tcp-test", "--tcp", "127.0.0.1:0"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     try {
       let out = "";
       daemon.stdout!.on("data", (d: Buffer) => (out += d.toString()));
       const address = await until(() => /http:\/\/([\d.]+:\d+)/.exec(out)?.[1], "the daemon's TCP address");
       const [host, port] = address.split(":") as [string, string];
       const get = (headers: Record<string, string>) =>
-        new Promise<number>((resolve, reject) => request({ host, port: Number(port), path: "/v1/processes", headers }, (res) => (res.resume(), resolve(res.statusCode!))).on("error", reject).end());
+        new Promise<number>((resolve, reject) =>
+          request({ host, port: Number(port), path: "/v1/processes", headers }, (res) => (res.resume(), resolve(res.statusCode!)))
+            .on("error", reject)
+            .end(),
+        );
       assert.equal(await get({}), 401);
       assert.equal(await get({ authorization: "Bearer wrong" }), 401);
       const token = readFileSync(join(stateDir, "token"), "utf8").trim();
@@ -168,7 +196,11 @@ describe("the daemon's TCP listener", () => {
   it("refuses to serve a non-loopback address without authentication", () => {
     const stateDir = realpathSync(mkdtempSync(join(tmpdir(), "corral-tcp-")));
     try {
-      const result = spawnSync(process.execPath, [BIN, "daemon", "--state-dir", stateDir, "--environment", "tcp-test", "--tcp", "0.0.0.0:0", "--no-auth"], { encoding: "utf8", timeout: 30_000 });
+      const result = spawnSync(
+        process.execPath,
+        [BIN, "daemon", "--state-dir", stateDir, "--environment", "tcp-test", "--tcp", "0.0.0.0:0", "--no-auth"],
+        { encoding: "utf8", timeout: 30_000 },
+      );
       assert.equal(result.status, 2);
       assert.match(result.stderr, /noAuth: is allowed only on a loopback address/);
     } finally {

@@ -31,10 +31,22 @@ services:
   it("names the field when the file mixes the backends' fields", (t) => {
     const dir = project(t, { "bin/app": EXECUTABLE });
     const parse = (text: string) => configError(() => parseConfig(text, { file: "corral.yaml", baseDir: dir })).message;
-    assert.equal(parse("backend: kubernetes\nservices:\n  web:\n    image: nginx\n    command: ./bin/app\n"), "corral.yaml:5:5: services.web.command: is for backend: process; with backend: kubernetes give image");
-    assert.equal(parse("backend: kubernetes\nservices:\n  web:\n    scale: 2\n"), "corral.yaml:3:3: services.web.image: is required with backend: kubernetes");
-    assert.equal(parse("services:\n  web:\n    image: nginx\n    command: ./bin/app\n"), "corral.yaml:3:5: services.web.image: is for backend: kubernetes; with backend: process give command");
-    assert.equal(parse("kubernetesNamespace: shop\nservices:\n  web:\n    command: ./bin/app\n"), "corral.yaml:1:1: kubernetesNamespace: is only for backend: kubernetes");
+    assert.equal(
+      parse("backend: kubernetes\nservices:\n  web:\n    image: nginx\n    command: ./bin/app\n"),
+      "corral.yaml:5:5: services.web.command: is for backend: process; with backend: kubernetes give image",
+    );
+    assert.equal(
+      parse("backend: kubernetes\nservices:\n  web:\n    scale: 2\n"),
+      "corral.yaml:3:3: services.web.image: is required with backend: kubernetes",
+    );
+    assert.equal(
+      parse("services:\n  web:\n    image: nginx\n    command: ./bin/app\n"),
+      "corral.yaml:3:5: services.web.image: is for backend: kubernetes; with backend: process give command",
+    );
+    assert.equal(
+      parse("kubernetesNamespace: shop\nservices:\n  web:\n    command: ./bin/app\n"),
+      "corral.yaml:1:1: kubernetesNamespace: is only for backend: kubernetes",
+    );
     assert.equal(parse("backend: swarm\nservices: {}\n"), "corral.yaml:1:10: backend: must be process or kubernetes");
   });
 });

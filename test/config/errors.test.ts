@@ -16,12 +16,32 @@ const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
 
 describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
   const cases: [string, string, string][] = [
-    ["bad scale (the issue's example)", yaml("services:", "  web:", "    command: ./tool", "", "", "", "    scale: 0"), "corral.yaml:7:12: services.web.scale: must be a positive integer"],
-    ["fractional scale", yaml("services:", "  web:", "    command: ./tool", "    scale: 1.5"), "corral.yaml:4:12: services.web.scale: must be a positive integer"],
-    ["scale as a string", yaml("services:", "  web:", "    command: ./tool", '    scale: "2"'), "corral.yaml:4:12: services.web.scale: must be a positive integer"],
-    ["unknown service field", yaml("services:", "  web:", "    command: ./tool", "    scael: 2"), "corral.yaml:4:5: services.web.scael: unknown field"],
+    [
+      "bad scale (the issue's example)",
+      yaml("services:", "  web:", "    command: ./tool", "", "", "", "    scale: 0"),
+      "corral.yaml:7:12: services.web.scale: must be a positive integer",
+    ],
+    [
+      "fractional scale",
+      yaml("services:", "  web:", "    command: ./tool", "    scale: 1.5"),
+      "corral.yaml:4:12: services.web.scale: must be a positive integer",
+    ],
+    [
+      "scale as a string",
+      yaml("services:", "  web:", "    command: ./tool", '    scale: "2"'),
+      "corral.yaml:4:12: services.web.scale: must be a positive integer",
+    ],
+    [
+      "unknown service field",
+      yaml("services:", "  web:", "    command: ./tool", "    scael: 2"),
+      "corral.yaml:4:5: services.web.scael: unknown field",
+    ],
     ["unknown top-level field", yaml("enviroment: dev", "services: {}"), "corral.yaml:1:1: enviroment: unknown field"],
-    ["unknown readiness field", yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, period: 1s }"), "corral.yaml:5:29: services.web.readiness.period: unknown field"],
+    [
+      "unknown readiness field",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, period: 1s }"),
+      "corral.yaml:5:29: services.web.readiness.period: unknown field",
+    ],
     ["missing command", yaml("services:", "  web:", "    scale: 2"), "corral.yaml:2:3: services.web.command: is required"],
     ["missing services", yaml("namespace: x"), "corral.yaml:1:1: services: is required"],
     ["empty file", "", "corral.yaml:1:1: services: is required"],
@@ -30,43 +50,187 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
     ["empty service", yaml("services:", "  web:"), "corral.yaml:2:3: services.web: must be a mapping of service fields"],
     ["bad service id", yaml("services:", "  Web_1:", "    command: ./tool"), `corral.yaml:2:3: services.Web_1: ${ID_RULE}`],
     ["bad namespace", yaml("namespace: Prod", "services: {}"), `corral.yaml:1:12: namespace: ${ID_RULE}`],
-    ["bad port name", yaml("services:", "  web:", "    command: ./tool", "    ports: [http, Admin]"), `corral.yaml:4:19: services.web.ports[1]: ${ID_RULE}`],
-    ["bad port hint", yaml("services:", "  web:", "    command: ./tool", "    ports: [{ name: http, portHint: 70000 }]"), "corral.yaml:4:37: services.web.ports[0].portHint: must be a port number (1-65535)"],
-    ["duplicate port", yaml("services:", "  web:", "    command: ./tool", "    ports: [http, { name: http }]"), 'corral.yaml:4:19: services.web.ports[1]: duplicate port name "http"'],
-    ["bad memory", yaml("services:", "  web:", "    command: ./tool", "    memory: lots"), 'corral.yaml:4:13: services.web.memory: must be a byte size such as "512MiB", "4GiB" or "1000000"'],
-    ["bad cpu", yaml("services:", "  web:", "    command: ./tool", "    cpu: fast"), 'corral.yaml:4:10: services.web.cpu: must be cores ("1.5") or millicores ("250m")'],
-    ["bad disk", yaml("services:", "  web:", "    command: ./tool", "    disk: huge"), 'corral.yaml:4:11: services.web.disk: must be a byte size such as "512MiB", "4GiB" or "1000000"'],
-    ["memory of the wrong type", yaml("services:", "  web:", "    command: ./tool", "    memory: [1]"), 'corral.yaml:4:13: services.web.memory: must be a byte size such as "512MiB"'],
-    ["env value a list", yaml("services:", "  web:", "    command: ./tool", "    env:", "      A: [1]"), "corral.yaml:5:10: services.web.env.A: must be a string, number or boolean"],
-    ["bad label key", yaml("services:", "  web:", "    command: ./tool", "    labels:", "      ok: yes", '      "bad key": x'), 'corral.yaml:6:7: services.web.labels["bad key"]: label keys must be [prefix/]name with name of at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric'],
-    ["args not a list", yaml("services:", "  web:", "    command: ./tool", "    args: --verbose"), "corral.yaml:4:11: services.web.args: must be a list"],
-    ["restart policy", yaml("services:", "  web:", "    command: ./tool", "    restart: sometimes"), "corral.yaml:4:14: services.web.restart: must be one of always, on-failure, never"],
-    ["stop signal", yaml("services:", "  web:", "    command: ./tool", "    stopSignal: SIGNOPE"), 'corral.yaml:4:17: services.web.stopSignal: must be a signal name such as "SIGTERM" or "SIGINT"'],
-    ["stop grace period", yaml("services:", "  web:", "    command: ./tool", "    stopGracePeriod: 10 seconds"), 'corral.yaml:4:22: services.web.stopGracePeriod: must be a duration such as "500ms", "10s" or "1m30s", or a whole number of milliseconds'],
-    ["readiness with two probes", yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, exec: [./tool] }"), "corral.yaml:5:16: services.web.readiness: must have exactly one of socket, http or exec"],
-    ["readiness http path", yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { http: { port: p, path: healthz } }"), 'corral.yaml:5:41: services.web.readiness.http.path: must start with "/"'],
-    ["readiness on an unknown port", yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    readiness:", "      socket: htp"), "corral.yaml:6:15: services.web.readiness.socket: must name one of the service's ports (declared: http)"],
-    ["http readiness on an unknown port", yaml("services:", "  web:", "    command: ./tool", "    readiness: { http: { port: admin, path: / } }"), "corral.yaml:4:32: services.web.readiness.http.port: must name one of the service's ports (the service declares no ports)"],
-    ["%P: naming an unknown port", yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", '    args: ["--listen", "%P:htp"]'), "corral.yaml:5:24: services.web.args[1]: %P:htp names no port of the service (declared: http)"],
-    ["%P: naming a longer unknown port", yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    args: [--admin=%P:http-admin]"), "corral.yaml:5:12: services.web.args[0]: %P:http-admin names no port of the service (declared: http)"],
-    ["%P: without a name", yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    args: ['%P:']"), 'corral.yaml:5:12: services.web.args[0]: "%P:" must be followed by a port name'],
-    ["dependsOn an unknown service (map)", yaml("services:", "  web:", "    command: ./tool", "    dependsOn: { db: ready }"), "corral.yaml:4:18: services.web.dependsOn.db: names no service in this file (services: web)"],
-    ["dependsOn an unknown service (list)", yaml("services:", "  web:", "    command: ./tool", "    dependsOn:", "      - web2"), "corral.yaml:5:9: services.web.dependsOn[0]: names no service in this file (services: web)"],
-    ["dependsOn condition", yaml("services:", "  db:", "    command: ./tool", "  web:", "    command: ./tool", "    dependsOn: { db: healthy }"), "corral.yaml:6:22: services.web.dependsOn.db: must be one of ready, started, completed"],
-    ["dependsOn a string", yaml("services:", "  web:", "    command: ./tool", "    dependsOn: db"), "corral.yaml:4:16: services.web.dependsOn: must be a list of service ids or a mapping of service id to ready, started or completed"],
-    ["dependsOn itself", yaml("services:", "  web:", "    command: ./tool", "    dependsOn: [web]"), "corral.yaml:4:17: services.web.dependsOn[0]: dependency cycle: web -> web"],
-    ["relative command missing", yaml("services:", "  web:", "    command: ./bin/web"), 'corral.yaml:3:14: services.web.command: "./bin/web" does not exist (<dir>/bin/web)'],
-    ["command not executable", yaml("services:", "  web:", "    command: ./script.sh"), 'corral.yaml:3:14: services.web.command: "./script.sh" is not executable (<dir>/script.sh)'],
-    ["command a directory", yaml("services:", "  web:", "    command: ./sub"), 'corral.yaml:3:14: services.web.command: "./sub" is not a file (<dir>/sub)'],
-    ["command not on PATH", yaml("services:", "  web:", "    command: webserver"), 'corral.yaml:3:14: services.web.command: "webserver" was not found on PATH'],
-    ["workingDirectory not a directory", yaml("services:", "  web:", "    command: ./tool", "    workingDirectory: ./tool"), 'corral.yaml:4:23: services.web.workingDirectory: "./tool" is not a directory (<dir>/tool)'],
+    [
+      "bad port name",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http, Admin]"),
+      `corral.yaml:4:19: services.web.ports[1]: ${ID_RULE}`,
+    ],
+    [
+      "bad port hint",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [{ name: http, portHint: 70000 }]"),
+      "corral.yaml:4:37: services.web.ports[0].portHint: must be a port number (1-65535)",
+    ],
+    [
+      "duplicate port",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http, { name: http }]"),
+      'corral.yaml:4:19: services.web.ports[1]: duplicate port name "http"',
+    ],
+    [
+      "bad memory",
+      yaml("services:", "  web:", "    command: ./tool", "    memory: lots"),
+      'corral.yaml:4:13: services.web.memory: must be a byte size such as "512MiB", "4GiB" or "1000000"',
+    ],
+    [
+      "bad cpu",
+      yaml("services:", "  web:", "    command: ./tool", "    cpu: fast"),
+      'corral.yaml:4:10: services.web.cpu: must be cores ("1.5") or millicores ("250m")',
+    ],
+    [
+      "bad disk",
+      yaml("services:", "  web:", "    command: ./tool", "    disk: huge"),
+      'corral.yaml:4:11: services.web.disk: must be a byte size such as "512MiB", "4GiB" or "1000000"',
+    ],
+    [
+      "memory of the wrong type",
+      yaml("services:", "  web:", "    command: ./tool", "    memory: [1]"),
+      'corral.yaml:4:13: services.web.memory: must be a byte size such as "512MiB"',
+    ],
+    [
+      "env value a list",
+      yaml("services:", "  web:", "    command: ./tool", "    env:", "      A: [1]"),
+      "corral.yaml:5:10: services.web.env.A: must be a string, number or boolean",
+    ],
+    [
+      "bad label key",
+      yaml("services:", "  web:", "    command: ./tool", "    labels:", "      ok: yes", '      "bad key": x'),
+      'corral.yaml:6:7: services.web.labels["bad key"]: label keys must be [prefix/]name with name of at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric',
+    ],
+    [
+      "args not a list",
+      yaml("services:", "  web:", "    command: ./tool", "    args: --verbose"),
+      "corral.yaml:4:11: services.web.args: must be a list",
+    ],
+    [
+      "restart policy",
+      yaml("services:", "  web:", "    command: ./tool", "    restart: sometimes"),
+      "corral.yaml:4:14: services.web.restart: must be one of always, on-failure, never",
+    ],
+    [
+      "stop signal",
+      yaml("services:", "  web:", "    command: ./tool", "    stopSignal: SIGNOPE"),
+      'corral.yaml:4:17: services.web.stopSignal: must be a signal name such as "SIGTERM" or "SIGINT"',
+    ],
+    [
+      "stop grace period",
+      yaml("services:", "  web:", "    command: ./tool", "    stopGracePeriod: 10 seconds"),
+      'corral.yaml:4:22: services.web.stopGracePeriod: must be a duration such as "500ms", "10s" or "1m30s", or a whole number of milliseconds',
+    ],
+    [
+      "readiness with two probes",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, exec: [./tool] }"),
+      "corral.yaml:5:16: services.web.readiness: must have exactly one of socket, http or exec",
+    ],
+    [
+      "readiness http path",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { http: { port: p, path: healthz } }"),
+      'corral.yaml:5:41: services.web.readiness.http.path: must start with "/"',
+    ],
+    [
+      "readiness on an unknown port",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    readiness:", "      socket: htp"),
+      "corral.yaml:6:15: services.web.readiness.socket: must name one of the service's ports (declared: http)",
+    ],
+    [
+      "http readiness on an unknown port",
+      yaml("services:", "  web:", "    command: ./tool", "    readiness: { http: { port: admin, path: / } }"),
+      "corral.yaml:4:32: services.web.readiness.http.port: must name one of the service's ports (the service declares no ports)",
+    ],
+    [
+      "%P: naming an unknown port",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", '    args: ["--listen", "%P:htp"]'),
+      "corral.yaml:5:24: services.web.args[1]: %P:htp names no port of the service (declared: http)",
+    ],
+    [
+      "%P: naming a longer unknown port",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    args: [--admin=%P:http-admin]"),
+      "corral.yaml:5:12: services.web.args[0]: %P:http-admin names no port of the service (declared: http)",
+    ],
+    [
+      "%P: without a name",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    args: ['%P:']"),
+      'corral.yaml:5:12: services.web.args[0]: "%P:" must be followed by a port name',
+    ],
+    [
+      "dependsOn an unknown service (map)",
+      yaml("services:", "  web:", "    command: ./tool", "    dependsOn: { db: ready }"),
+      "corral.yaml:4:18: services.web.dependsOn.db: names no service in this file (services: web)",
+    ],
+    [
+      "dependsOn an unknown service (list)",
+      yaml("services:", "  web:", "    command: ./tool", "    dependsOn:", "      - web2"),
+      "corral.yaml:5:9: services.web.dependsOn[0]: names no service in this file (services: web)",
+    ],
+    [
+      "dependsOn condition",
+      yaml("services:", "  db:", "    command: ./tool", "  web:", "    command: ./tool", "    dependsOn: { db: healthy }"),
+      "corral.yaml:6:22: services.web.dependsOn.db: must be one of ready, started, completed",
+    ],
+    [
+      "dependsOn a string",
+      yaml("services:", "  web:", "    command: ./tool", "    dependsOn: db"),
+      "corral.yaml:4:16: services.web.dependsOn: must be a list of service ids or a mapping of service id to ready, started or completed",
+    ],
+    [
+      "dependsOn itself",
+      yaml("services:", "  web:", "    command: ./tool", "    dependsOn: [web]"),
+      "corral.yaml:4:17: services.web.dependsOn[0]: dependency cycle: web -> web",
+    ],
+    [
+      "relative command missing",
+      yaml("services:", "  web:", "    command: ./bin/web"),
+      'corral.yaml:3:14: services.web.command: "./bin/web" does not exist (<dir>/bin/web)',
+    ],
+    [
+      "command not executable",
+      yaml("services:", "  web:", "    command: ./script.sh"),
+      'corral.yaml:3:14: services.web.command: "./script.sh" is not executable (<dir>/script.sh)',
+    ],
+    [
+      "command a directory",
+      yaml("services:", "  web:", "    command: ./sub"),
+      'corral.yaml:3:14: services.web.command: "./sub" is not a file (<dir>/sub)',
+    ],
+    [
+      "command not on PATH",
+      yaml("services:", "  web:", "    command: webserver"),
+      'corral.yaml:3:14: services.web.command: "webserver" was not found on PATH',
+    ],
+    [
+      "workingDirectory not a directory",
+      yaml("services:", "  web:", "    command: ./tool", "    workingDirectory: ./tool"),
+      'corral.yaml:4:23: services.web.workingDirectory: "./tool" is not a directory (<dir>/tool)',
+    ],
     ["empty command", yaml("services:", "  web:", '    command: ""'), "corral.yaml:3:14: services.web.command: must not be empty"],
-    ["missing envFile", yaml("services:", "  web:", "    command: ./tool", "    envFile: .env.local"), 'corral.yaml:4:14: services.web.envFile: ".env.local" does not exist (<dir>/.env.local)'],
-    ["bad line in an envFile", yaml("services:", "  web:", "    command: ./tool", "    envFile: [ok.env, conf/bad.env]"), "conf/bad.env:3:1: services.web.envFile[1]: must be KEY=VALUE"],
-    ["bad name in an envFile", yaml("services:", "  web:", "    command: ./tool", "    envFile: conf/bad-name.env"), 'conf/bad-name.env:1:3: services.web.envFile: "1X" is not a valid variable name'],
-    ["unterminated quote in an envFile", yaml("services:", "  web:", "    command: ./tool", "    envFile: conf/quote.env"), "conf/quote.env:1:3: services.web.envFile: unterminated quoted value"],
-    ["YAML syntax", yaml("services:", "  web:", "    command: ./tool", "    args: [a, b"), "corral.yaml:5:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]"],
-    ["duplicate key", yaml("services:", "  web:", "    command: ./tool", "    command: ./tool"), "corral.yaml:4:5: (yaml): Map keys must be unique"],
+    [
+      "missing envFile",
+      yaml("services:", "  web:", "    command: ./tool", "    envFile: .env.local"),
+      'corral.yaml:4:14: services.web.envFile: ".env.local" does not exist (<dir>/.env.local)',
+    ],
+    [
+      "bad line in an envFile",
+      yaml("services:", "  web:", "    command: ./tool", "    envFile: [ok.env, conf/bad.env]"),
+      "conf/bad.env:3:1: services.web.envFile[1]: must be KEY=VALUE",
+    ],
+    [
+      "bad name in an envFile",
+      yaml("services:", "  web:", "    command: ./tool", "    envFile: conf/bad-name.env"),
+      'conf/bad-name.env:1:3: services.web.envFile: "1X" is not a valid variable name',
+    ],
+    [
+      "unterminated quote in an envFile",
+      yaml("services:", "  web:", "    command: ./tool", "    envFile: conf/quote.env"),
+      "conf/quote.env:1:3: services.web.envFile: unterminated quoted value",
+    ],
+    [
+      "YAML syntax",
+      yaml("services:", "  web:", "    command: ./tool", "    args: [a, b"),
+      "corral.yaml:5:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]",
+    ],
+    [
+      "duplicate key",
+      yaml("services:", "  web:", "    command: ./tool", "    command: ./tool"),
+      "corral.yaml:4:5: (yaml): Map keys must be unique",
+    ],
     ["tab indentation", yaml("services:", "\tweb:", "    command: ./tool"), "corral.yaml:2:1: (yaml): Tabs are not allowed as indentation"],
   ];
   const files = {
@@ -106,7 +270,16 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
   });
 
   it("reports the problem written first when there are several", (t) => {
-    const text = yaml("services:", "  a:", "    command: ./tool", "    scale: 0", "  b:", "    command: ./missing", "    memory: lots", "    bogus: 1");
+    const text = yaml(
+      "services:",
+      "  a:",
+      "    command: ./tool",
+      "    scale: 0",
+      "  b:",
+      "    command: ./missing",
+      "    memory: lots",
+      "    bogus: 1",
+    );
     assert.equal(failing(t, text).error.message, "corral.yaml:4:12: services.a.scale: must be a positive integer");
     const later = yaml("services:", "  a:", "    command: ./missing", "    dependsOn: [zz]");
     assert.match(failing(t, later).error.message, /^corral\.yaml:3:14: services\.a\.command: /);

@@ -21,12 +21,21 @@ function check(schema: Schema, value: unknown, path = "$"): string[] {
   }
   if (schema.type !== undefined) {
     const types = Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
-    const actual = value === null ? "null" : Array.isArray(value) ? "array" : typeof value === "number" && Number.isInteger(value) ? "integer" : typeof value;
-    if (!types.some((t) => t === actual || (t === "number" && actual === "integer"))) return [...errors, `${path}: expected ${types.join("|")}, got ${actual}`];
+    const actual =
+      value === null
+        ? "null"
+        : Array.isArray(value)
+          ? "array"
+          : typeof value === "number" && Number.isInteger(value)
+            ? "integer"
+            : typeof value;
+    if (!types.some((t) => t === actual || (t === "number" && actual === "integer")))
+      return [...errors, `${path}: expected ${types.join("|")}, got ${actual}`];
   }
   if (schema.enum && !(schema.enum as unknown[]).includes(value)) errors.push(`${path}: not one of ${JSON.stringify(schema.enum)}`);
   if (typeof value === "string") {
-    if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(value)) errors.push(`${path}: does not match ${schema.pattern}`);
+    if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(value))
+      errors.push(`${path}: does not match ${schema.pattern}`);
     if (typeof schema.minLength === "number" && value.length < schema.minLength) errors.push(`${path}: too short`);
     if (typeof schema.maxLength === "number" && value.length > schema.maxLength) errors.push(`${path}: too long`);
   }
@@ -44,7 +53,8 @@ function check(schema: Schema, value: unknown, path = "$"): string[] {
       if (schema.propertyNames) errors.push(...check(schema.propertyNames as Schema, key, `${path}.${key} (name)`));
       if (props[key]) errors.push(...check(props[key], item, `${path}.${key}`));
       else if (schema.additionalProperties === false) errors.push(`${path}.${key}: unknown`);
-      else if (typeof schema.additionalProperties === "object") errors.push(...check(schema.additionalProperties as Schema, item, `${path}.${key}`));
+      else if (typeof schema.additionalProperties === "object")
+        errors.push(...check(schema.additionalProperties as Schema, item, `${path}.${key}`));
     }
   }
   return errors;
@@ -92,7 +102,10 @@ services:
   it("flags the usual mistakes", () => {
     const bad = (yamlText: string, expected: RegExp) => {
       const errors = check(schema, parse(yamlText) as unknown);
-      assert.ok(errors.some((e) => expected.test(e)), `${yamlText}\n${errors.join("\n")}`);
+      assert.ok(
+        errors.some((e) => expected.test(e)),
+        `${yamlText}\n${errors.join("\n")}`,
+      );
     };
     bad("services: { web: { command: x, scael: 2 } }", /\$\.services\.web\.scael: unknown/);
     bad("services: { web: { scale: 2 } }", /\$\.services\.web: no branch of anyOf matches/);

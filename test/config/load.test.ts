@@ -56,7 +56,9 @@ describe("corral.yaml loading", () => {
     assert.deepEqual(state, {
       environment: "my-project-1",
       namespace: "default",
-      services: { one: { command: join(dir, "bin/tool"), args: [], ports: [], scale: 1, env: {}, workingDirectory: dir, labels: {}, dependsOn: {} } },
+      services: {
+        one: { command: join(dir, "bin/tool"), args: [], ports: [], scale: 1, env: {}, workingDirectory: dir, labels: {}, dependsOn: {} },
+      },
     });
     const odd = project(t, { tool: EXECUTABLE }, "__");
     assert.equal(parseConfig("services: {}\n", { file: "c.yaml", baseDir: odd, env: {} }).environment, "default");
@@ -126,7 +128,8 @@ services:
 
   it("keeps numbers in env, labels and args as written", (t) => {
     const dir = project(t, { tool: EXECUTABLE });
-    const text = "services:\n  a:\n    command: ./tool\n    args: [--mode, 0755, 1.10, '1.20']\n    env: { VERSION: 1.10, HEX: 0x1F, BIG: 1e3, ON: True }\n    labels: { release: 2.0 }\n    memory: 1e9\n";
+    const text =
+      "services:\n  a:\n    command: ./tool\n    args: [--mode, 0755, 1.10, '1.20']\n    env: { VERSION: 1.10, HEX: 0x1F, BIG: 1e3, ON: True }\n    labels: { release: 2.0 }\n    memory: 1e9\n";
     const spec = parseConfig(text, { file: "c.yaml", baseDir: dir, env: {} }).services.a!;
     assert.deepEqual(spec.args, ["--mode", "0755", "1.10", "1.20"]);
     assert.deepEqual(spec.env, { VERSION: "1.10", HEX: "0x1F", BIG: "1e3", ON: "True" });
@@ -144,19 +147,33 @@ services:
     assert.equal(state.services.b!.command, join(dir, "tool"));
     // A problem in merged-in values is reported at the service that merges them.
     const bad = "services:\n  a: &base\n    command: ./tool\n  b:\n    <<: { scale: 0 }\n    command: ./tool\n";
-    assert.equal(configError(() => parseConfig(bad, { file: "c.yaml", baseDir: dir, env: {} })).message, "c.yaml:4:3: services.b.scale: must be a positive integer");
+    assert.equal(
+      configError(() => parseConfig(bad, { file: "c.yaml", baseDir: dir, env: {} })).message,
+      "c.yaml:4:3: services.b.scale: must be a positive integer",
+    );
   });
 
   it("treats `key:` with nothing after it as left out", (t) => {
     const dir = project(t, { tool: EXECUTABLE });
-    const state = parseConfig("namespace:\nservices:\n  a:\n    command: ./tool\n    args:\n    env:\n", { file: "c.yaml", baseDir: dir, env: {} });
+    const state = parseConfig("namespace:\nservices:\n  a:\n    command: ./tool\n    args:\n    env:\n", {
+      file: "c.yaml",
+      baseDir: dir,
+      env: {},
+    });
     assert.equal(state.namespace, "default");
     assert.deepEqual(state.services.a!.args, []);
   });
 
   it("parses durations for stopGracePeriod", (t) => {
     const dir = project(t, { tool: EXECUTABLE });
-    for (const [written, ms] of [["10s", 10_000], ["500ms", 500], ["1m", 60_000], ["1.5s", 1500], ["1h", 3_600_000], ["0", 0]] as const) {
+    for (const [written, ms] of [
+      ["10s", 10_000],
+      ["500ms", 500],
+      ["1m", 60_000],
+      ["1.5s", 1500],
+      ["1h", 3_600_000],
+      ["0", 0],
+    ] as const) {
       const text = `services:\n  a:\n    command: ./tool\n    stopGracePeriod: ${written === "0" ? 0 : JSON.stringify(written)}\n`;
       assert.equal(parseConfig(text, { file: "c.yaml", baseDir: dir, env: {} }).services.a!.stopGracePeriodMs, ms, written);
     }
@@ -179,7 +196,11 @@ services:
       ].join("\n"),
       "conf/extra.env": "A=from-extra\nG=g\n",
     });
-    const one = parseConfig("services:\n  a:\n    command: ./tool\n    envFile: .env\n    env: { B: inline }\n", { file: "corral.yaml", baseDir: dir, env: {} });
+    const one = parseConfig("services:\n  a:\n    command: ./tool\n    envFile: .env\n    env: { B: inline }\n", {
+      file: "corral.yaml",
+      baseDir: dir,
+      env: {},
+    });
     assert.deepEqual(one.services.a!.env, {
       A: "from-file",
       B: "inline",
@@ -190,17 +211,28 @@ services:
       EMPTY: "",
       URL: "http://x/?a=b#frag",
     });
-    const two = parseConfig("services:\n  a:\n    command: ./tool\n    envFile: [.env, conf/extra.env]\n", { file: "corral.yaml", baseDir: dir, env: {} });
+    const two = parseConfig("services:\n  a:\n    command: ./tool\n    envFile: [.env, conf/extra.env]\n", {
+      file: "corral.yaml",
+      baseDir: dir,
+      env: {},
+    });
     assert.equal(two.services.a!.env.A, "from-extra", "later files win");
     assert.equal(two.services.a!.env.G, "g");
   });
 
   it("looks names up on PATH in order, skipping files that are not executable", (t) => {
-    const dir = project(t, { "first/tool": "not executable\n", "second/tool": EXECUTABLE, "third/tool": EXECUTABLE, "first/sub/.keep": "" });
+    const dir = project(t, {
+      "first/tool": "not executable\n",
+      "second/tool": EXECUTABLE,
+      "third/tool": EXECUTABLE,
+      "first/sub/.keep": "",
+    });
     const env = { PATH: ["", join(dir, "missing"), join(dir, "first"), join(dir, "second"), join(dir, "third")].join(":") };
     const state = parseConfig("services:\n  a:\n    command: tool\n", { file: "c.yaml", baseDir: dir, env });
     assert.equal(state.services.a!.command, join(dir, "second", "tool"));
-    const sub = configError(() => parseConfig("services:\n  a:\n    command: sub\n", { file: "c.yaml", baseDir: dir, env: { PATH: join(dir, "first") } }));
+    const sub = configError(() =>
+      parseConfig("services:\n  a:\n    command: sub\n", { file: "c.yaml", baseDir: dir, env: { PATH: join(dir, "first") } }),
+    );
     assert.equal(sub.message, 'c.yaml:3:14: services.a.command: "sub" was not found on PATH');
     const empty = configError(() => parseConfig("services:\n  a:\n    command: tool\n", { file: "c.yaml", baseDir: dir, env: {} }));
     assert.equal(empty.message, 'c.yaml:3:14: services.a.command: "tool" was not found on PATH (PATH is empty)');

@@ -50,11 +50,19 @@ describe("diffStates", () => {
   });
 
   it("treats everything as added when there is no previous state", () => {
-    assert.deepEqual(diffStates(null, state({ b: service(), a: service() })), { added: ["a", "b"], changed: [], unchanged: [], removed: [] });
+    assert.deepEqual(diffStates(null, state({ b: service(), a: service() })), {
+      added: ["a", "b"],
+      changed: [],
+      unchanged: [],
+      removed: [],
+    });
   });
 
   it("compares deeply, ignoring key order and undefined fields", () => {
-    const one = service({ a: "ready", b: "started" }, { env: { X: "1", Y: "2" }, readiness: { http: { port: "p", path: "/" }, periodMs: 5 } });
+    const one = service(
+      { a: "ready", b: "started" },
+      { env: { X: "1", Y: "2" }, readiness: { http: { port: "p", path: "/" }, periodMs: 5 } },
+    );
     const two: ServiceSpec = {
       dependsOn: { b: "started", a: "ready" },
       readiness: { periodMs: 5, http: { path: "/", port: "p" } },

@@ -8,21 +8,48 @@ function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
   return { command: "/usr/bin/true", args: [], ports: [], scale: 1, env: {}, labels: {}, dependsOn: {}, ...overrides };
 }
 
-const assignments = (processIndex: number, listenAddrs: Record<string, string>) => ({ processIndex, listenAddrs, peerAddrs: [listenAddrs] });
+const assignments = (processIndex: number, listenAddrs: Record<string, string>) => ({
+  processIndex,
+  listenAddrs,
+  peerAddrs: [listenAddrs],
+});
 
 describe("toServiceConfig", () => {
   it("interpolates %P:<port>, %N and %I per process", () => {
-    const config = toServiceConfig(spec({ args: ["--listen", "%P:sql", "--name=%N-%I", "%I%I", "100%", "%X"], ports: [{ name: "sql" }] }), { namespace: "default", serviceId: "db" });
-    assert.deepEqual(config.args!(assignments(0, { sql: "/run/sql-0" })), ["--listen", "/run/sql-0", "--name=default-db-0", "00", "100%", "%X"]);
-    assert.deepEqual(config.args!(assignments(3, { sql: "/run/sql-3" })), ["--listen", "/run/sql-3", "--name=default-db-3", "33", "100%", "%X"]);
+    const config = toServiceConfig(spec({ args: ["--listen", "%P:sql", "--name=%N-%I", "%I%I", "100%", "%X"], ports: [{ name: "sql" }] }), {
+      namespace: "default",
+      serviceId: "db",
+    });
+    assert.deepEqual(config.args!(assignments(0, { sql: "/run/sql-0" })), [
+      "--listen",
+      "/run/sql-0",
+      "--name=default-db-0",
+      "00",
+      "100%",
+      "%X",
+    ]);
+    assert.deepEqual(config.args!(assignments(3, { sql: "/run/sql-3" })), [
+      "--listen",
+      "/run/sql-3",
+      "--name=default-db-3",
+      "33",
+      "100%",
+      "%X",
+    ]);
   });
 
   it("does not let %P:http eat the start of %P:http-admin", () => {
     const ports = [{ name: "http" }, { name: "http-admin" }];
-    const config = toServiceConfig(spec({ args: ["%P:http", "%P:http-admin", "a=%P:http,b=%P:http-admin"], ports }), { namespace: "ns", serviceId: "web" });
+    const config = toServiceConfig(spec({ args: ["%P:http", "%P:http-admin", "a=%P:http,b=%P:http-admin"], ports }), {
+      namespace: "ns",
+      serviceId: "web",
+    });
     assert.deepEqual(config.args!(assignments(1, { http: "H", "http-admin": "A" })), ["H", "A", "a=H,b=A"]);
     // The order ports are declared in does not matter.
-    const reversed = toServiceConfig(spec({ args: ["%P:http-admin", "%P:http"], ports: [...ports].reverse() }), { namespace: "ns", serviceId: "web" });
+    const reversed = toServiceConfig(spec({ args: ["%P:http-admin", "%P:http"], ports: [...ports].reverse() }), {
+      namespace: "ns",
+      serviceId: "web",
+    });
     assert.deepEqual(reversed.args!(assignments(0, { http: "H", "http-admin": "A" })), ["A", "H"]);
   });
 
@@ -72,7 +99,17 @@ describe("toServiceConfig", () => {
     assert.equal(withDisk.disk, true);
     assert.equal(withDisk.diskLimit, undefined);
     const plain = toServiceConfig(spec(), { namespace: "n", serviceId: "s" });
-    for (const key of ["workingDirectory", "disk", "memoryLimit", "cpuLimit", "diskLimit", "readiness", "restartPolicy", "stopSignal", "terminationGracePeriodMs"]) {
+    for (const key of [
+      "workingDirectory",
+      "disk",
+      "memoryLimit",
+      "cpuLimit",
+      "diskLimit",
+      "readiness",
+      "restartPolicy",
+      "stopSignal",
+      "terminationGracePeriodMs",
+    ]) {
       assert.equal(key in plain, false, key);
     }
     assert.deepEqual(plain.args!(assignments(0, {})), []);

@@ -29,7 +29,9 @@ async function reachableCluster(): Promise<KubeConfig | string> {
     kc.loadFromDefault();
     const answer = kc.makeApiClient(VersionApi).getCode();
     let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no answer from /version within 5 s")), 5_000)));
+    const bound = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error("no answer from /version within 5 s")), 5_000)),
+    );
     try {
       await Promise.race([answer, bound]);
     } finally {
@@ -98,10 +100,14 @@ const clusterBackend: Backend = {
         // `kill 1` ends the container, and the exec session with it: done when the socket closes.
         const sink = new Writable({ write: (_chunk, _encoding, next) => next() });
         const pod = podName(namespace, id, i);
-        const socket = await new Exec(kc).exec(k8sNamespace, pod, CONTAINER_NAME, ["kill", "1"], sink, sink, null, false).catch((error: unknown) => {
-          const detail = (error as { message?: unknown })?.message;
-          throw new Error(`could not exec "kill 1" in pod ${pod} (RBAC must allow "create" on "pods/exec"): ${typeof detail === "string" && detail ? detail : String(error)}`);
-        });
+        const socket = await new Exec(kc)
+          .exec(k8sNamespace, pod, CONTAINER_NAME, ["kill", "1"], sink, sink, null, false)
+          .catch((error: unknown) => {
+            const detail = (error as { message?: unknown })?.message;
+            throw new Error(
+              `could not exec "kill 1" in pod ${pod} (RBAC must allow "create" on "pods/exec"): ${typeof detail === "string" && detail ? detail : String(error)}`,
+            );
+          });
         await new Promise<void>((resolve) => {
           if (socket.readyState === socket.CLOSED) return resolve();
           socket.once("close", () => resolve());
@@ -109,7 +115,8 @@ const clusterBackend: Backend = {
       },
       async footprint() {
         const ns = k8sNamespace;
-        const names = (items: { metadata?: { name?: string } }[]) => items.map((x) => x.metadata?.name ?? "").filter((n) => n.startsWith(prefix));
+        const names = (items: { metadata?: { name?: string } }[]) =>
+          items.map((x) => x.metadata?.name ?? "").filter((n) => n.startsWith(prefix));
         const pods = names((await core.listNamespacedPod({ namespace: ns })).items).map((n) => `pod: ${n}`);
         const services = names((await core.listNamespacedService({ namespace: ns })).items).map((n) => `service: ${n}`);
         return [...pods, ...services].sort();

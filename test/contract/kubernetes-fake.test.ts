@@ -30,11 +30,13 @@ function expandedArgs(pod: StoredObject, container: ContainerSpec): string[] {
   const env = new Map<string, string>();
   for (const e of container.env ?? []) if (e.value !== undefined) env.set(e.name, e.value);
   env.set("CORRAL_PROCESS_INDEX", pod.metadata.labels?.[POD_INDEX_LABEL] ?? "");
-  return (container.args ?? []).map((arg) => arg.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name?: string) => (name === undefined ? "$" : (env.get(name) ?? all))));
+  return (container.args ?? []).map((arg) =>
+    arg.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name?: string) => (name === undefined ? "$" : (env.get(name) ?? all))),
+  );
 }
 
 function mainContainer(pod: StoredObject): ContainerSpec | undefined {
-  const containers = ((pod.spec as { containers?: ContainerSpec[] } | undefined)?.containers ?? []);
+  const containers = (pod.spec as { containers?: ContainerSpec[] } | undefined)?.containers ?? [];
   return containers.find((c) => c.name === CONTAINER_NAME) ?? containers[0];
 }
 
@@ -94,17 +96,26 @@ const fakeBackend: Backend = {
         orchestrators.push(orchestrator);
         return orchestrator;
       },
-      image: (kind) => (kind === "printer" ? { image: PRINTER, args: (a) => ["--print", `out-line ${a.processIndex}`] } : { image: SLEEPER }),
+      image: (kind) =>
+        kind === "printer" ? { image: PRINTER, args: (a) => ["--print", `out-line ${a.processIndex}`] } : { image: SLEEPER },
       async identity(namespace, id, i) {
         return podOf(namespace, id, i).metadata.uid;
       },
       async crash(namespace, id, i) {
         const pod = podOf(namespace, id, i);
         const restarts = restartCountOf(pod);
-        fake.setPodStatus(K8S_NAMESPACE, pod.metadata.name, { ready: false, restartCount: restarts, terminated: { exitCode: 1, reason: "Error" } });
+        fake.setPodStatus(K8S_NAMESPACE, pod.metadata.name, {
+          ready: false,
+          restartCount: restarts,
+          terminated: { exitCode: 1, reason: "Error" },
+        });
         later(pod, (current) => {
           runProgram(fake, current);
-          fake.setPodStatus(K8S_NAMESPACE, current.metadata.name, { ready: true, restartCount: restarts + 1, lastTerminated: { exitCode: 1, reason: "Error" } });
+          fake.setPodStatus(K8S_NAMESPACE, current.metadata.name, {
+            ready: true,
+            restartCount: restarts + 1,
+            lastTerminated: { exitCode: 1, reason: "Error" },
+          });
         });
       },
       async footprint() {

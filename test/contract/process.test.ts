@@ -20,7 +20,12 @@ const processBackend: Backend = {
       const path = join(stateDir!, `${namespace}-${id}`, `${i}.pid`);
       return JSON.parse(readFileSync(path, "utf8")) as { pid: number; startTime: number };
     };
-    const entries = (dir: string, except: string[] = []) => (existsSync(dir) ? readdirSync(dir).filter((e) => !except.includes(e)).sort() : []);
+    const entries = (dir: string, except: string[] = []) =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((e) => !except.includes(e))
+            .sort()
+        : [];
     return {
       create: (options = {}) => env.create(options),
       image: (kind) => (kind === "printer" ? { image: "printer", args: (a) => [String(a.processIndex)] } : { image: "sleeper" }),

@@ -66,37 +66,40 @@ export function contractSuite(backend: Backend): void {
       assert.equal(o.namespace("beta"), o.namespace("beta"));
     });
 
-    contract("calls on a namespace apply in order: listServices sees every ensure and drop made before it", async ({ h, o, config, check }) => {
-      const ns = o.namespace("order");
-      // Nothing awaited in between: the namespace's queue alone orders the calls.
-      await check("listServices sees an ensure made before it", async () => {
-        const ensures = [ns.ensureService("a", config(1)), ns.ensureService("b", config(1))];
-        const listed = ns.listServices();
-        await Promise.allSettled(ensures);
-        assert.deepEqual([...(await listed)].sort(), ["a", "b"]);
-      });
-      await ns.ensureService("a", config(1));
-      await ns.ensureService("b", config(1));
-      await check("listServices sees a drop made before it", async () => {
-        const drop = ns.dropService("a");
-        const listed = ns.listServices();
-        await drop;
-        assert.deepEqual(await listed, ["b"]);
-      });
-      await ns.dropService("a");
-      await check("a drop made right after an ensure wins", async () => {
-        const ensure = ns.ensureService("c", config(1));
-        const drop = ns.dropService("c");
-        await Promise.allSettled([ensure, drop]);
-        assert.deepEqual(await ns.listServices(), ["b"], "c was ensured, then dropped: it must not be left running");
-      });
-      await ns.dropService("c");
-      assert.deepEqual(await ns.listServices(), ["b"]);
-      assert.deepEqual(await o.namespace("other").listServices(), [], "other namespaces do not see them");
-      // Services outlive the orchestrator object that made them: another one lists them too.
-      const later = await h.create();
-      assert.deepEqual(await later.namespace("order").listServices(), ["b"]);
-    });
+    contract(
+      "calls on a namespace apply in order: listServices sees every ensure and drop made before it",
+      async ({ h, o, config, check }) => {
+        const ns = o.namespace("order");
+        // Nothing awaited in between: the namespace's queue alone orders the calls.
+        await check("listServices sees an ensure made before it", async () => {
+          const ensures = [ns.ensureService("a", config(1)), ns.ensureService("b", config(1))];
+          const listed = ns.listServices();
+          await Promise.allSettled(ensures);
+          assert.deepEqual([...(await listed)].sort(), ["a", "b"]);
+        });
+        await ns.ensureService("a", config(1));
+        await ns.ensureService("b", config(1));
+        await check("listServices sees a drop made before it", async () => {
+          const drop = ns.dropService("a");
+          const listed = ns.listServices();
+          await drop;
+          assert.deepEqual(await listed, ["b"]);
+        });
+        await ns.dropService("a");
+        await check("a drop made right after an ensure wins", async () => {
+          const ensure = ns.ensureService("c", config(1));
+          const drop = ns.dropService("c");
+          await Promise.allSettled([ensure, drop]);
+          assert.deepEqual(await ns.listServices(), ["b"], "c was ensured, then dropped: it must not be left running");
+        });
+        await ns.dropService("c");
+        assert.deepEqual(await ns.listServices(), ["b"]);
+        assert.deepEqual(await o.namespace("other").listServices(), [], "other namespaces do not see them");
+        // Services outlive the orchestrator object that made them: another one lists them too.
+        const later = await h.create();
+        assert.deepEqual(await later.namespace("order").listServices(), ["b"]);
+      },
+    );
 
     contract("ensureService with the same config is a no-op", async ({ h, o, watch, config }) => {
       const ns = o.namespace("same");
@@ -127,8 +130,15 @@ export function contractSuite(backend: Backend): void {
       const up = await ns.ensureService("s", config(4, { ports }));
       assert.equal(up.addresses("p").length, 4);
       await ns.ensureService("marker", config(1));
-      const grown = await w.until(() => w.isOnline("s", 2) && w.isOnline("s", 3) && w.isOnline("marker", 0), "s/2, s/3 and the marker online");
-      assert.deepEqual(grown.filter((e) => e.serviceId === "s" && e.processId < 2).map(brief), [], "processes 0 and 1 untouched by the scale-up");
+      const grown = await w.until(
+        () => w.isOnline("s", 2) && w.isOnline("s", 3) && w.isOnline("marker", 0),
+        "s/2, s/3 and the marker online",
+      );
+      assert.deepEqual(
+        grown.filter((e) => e.serviceId === "s" && e.processId < 2).map(brief),
+        [],
+        "processes 0 and 1 untouched by the scale-up",
+      );
       assert.deepEqual([await h.identity("scale", "s", 0), await h.identity("scale", "s", 1)], first);
 
       const down = await ns.ensureService("s", config(1, { ports }));
@@ -138,7 +148,11 @@ export function contractSuite(backend: Backend): void {
         () => [1, 2, 3].every((i) => w.latest.get(`s/${i}`)?.status === "offline") && w.latest.get("marker/0")?.status === "offline",
         "s/1..3 and the marker offline",
       );
-      assert.deepEqual(shrunk.filter((e) => e.serviceId === "s" && e.processId === 0).map(brief), [], "process 0 untouched by the scale-down");
+      assert.deepEqual(
+        shrunk.filter((e) => e.serviceId === "s" && e.processId === 0).map(brief),
+        [],
+        "process 0 untouched by the scale-down",
+      );
       for (const i of [1, 2, 3]) assert.equal(w.latest.get(`s/${i}`)?.reason, "stopped", `s/${i} was stopped`);
       assert.equal(await h.identity("scale", "s", 0), first[0]);
       assert.equal((await ns.fetchServiceMetrics("s")).length, 1);
@@ -165,7 +179,11 @@ export function contractSuite(backend: Backend): void {
         most = Math.max(most, offline.size);
       }
       assert.equal(most, 1, `at most one process offline at a time: ${JSON.stringify(during.map(brief))}`);
-      for (const i of [0, 1, 2]) assert.ok(during.some((e) => e.processId === i && e.status === "offline"), `s/${i} was replaced`);
+      for (const i of [0, 1, 2])
+        assert.ok(
+          during.some((e) => e.processId === i && e.status === "offline"),
+          `s/${i} was replaced`,
+        );
       const after = await Promise.all([0, 1, 2].map((i) => h.identity("roll", "s", i)));
       for (const i of [0, 1, 2]) assert.notEqual(after[i], before[i], `s/${i} is a new process`);
     });
@@ -227,7 +245,10 @@ export function contractSuite(backend: Backend): void {
       assert.equal(change.status, "offline");
       await ns.ensureService("c", config(1));
       await w.until(() => w.isOnline("c", 0), "c/0 online");
-      assert.ok(w.seen.every((e) => e.serviceId !== "a" || e.status === "online"), "a was not touched");
+      assert.ok(
+        w.seen.every((e) => e.serviceId !== "a" || e.status === "online"),
+        "a was not touched",
+      );
     });
 
     contract("watchServices ends when its signal aborts (also mid-wait), on return() and on break", async ({ o, config }) => {
@@ -271,44 +292,61 @@ export function contractSuite(backend: Backend): void {
       }
     });
 
-    contract("a process that crashes goes offline with a reason, then comes back with restartCount + 1", async ({ h, o, watch, config }) => {
-      const ns = o.namespace("crash");
-      const w = watch(ns);
-      await ns.ensureService("s", config(2));
-      await w.online("s", 2);
-      const before = w.latest.get("s/1")!;
-      const survivor = await h.identity("crash", "s", 0);
+    contract(
+      "a process that crashes goes offline with a reason, then comes back with restartCount + 1",
+      async ({ h, o, watch, config }) => {
+        const ns = o.namespace("crash");
+        const w = watch(ns);
+        await ns.ensureService("s", config(2));
+        await w.online("s", 2);
+        const before = w.latest.get("s/1")!;
+        const survivor = await h.identity("crash", "s", 0);
 
-      const from = w.seen.length;
-      await h.crash("crash", "s", 1);
-      const down = await w.untilEvent((e) => key(e) === "s/1" && e.status === "offline", "s/1 offline");
-      assert.equal(typeof down.reason, "string");
-      assert.ok(down.reason!.length > 0, "offline says why");
-      const up = await w.untilEvent((e) => key(e) === "s/1" && e.status === "online", "s/1 back online");
-      assert.equal(up.restartCount, before.restartCount + 1);
-      assert.deepEqual(w.seen.slice(from).filter((e) => key(e) === "s/0").map(brief), [], "the other process is untouched");
-      assert.equal(await h.identity("crash", "s", 0), survivor);
-    });
+        const from = w.seen.length;
+        await h.crash("crash", "s", 1);
+        const down = await w.untilEvent((e) => key(e) === "s/1" && e.status === "offline", "s/1 offline");
+        assert.equal(typeof down.reason, "string");
+        assert.ok(down.reason!.length > 0, "offline says why");
+        const up = await w.untilEvent((e) => key(e) === "s/1" && e.status === "online", "s/1 back online");
+        assert.equal(up.restartCount, before.restartCount + 1);
+        assert.deepEqual(
+          w.seen
+            .slice(from)
+            .filter((e) => key(e) === "s/0")
+            .map(brief),
+          [],
+          "the other process is untouched",
+        );
+        assert.equal(await h.identity("crash", "s", 0), survivor);
+      },
+    );
 
-    contract("a watcher that does not read never blocks the orchestrator and is resynchronised with the latest state", async ({ h, watch, config }) => {
-      const o = await h.create({ watchBufferSize: 3 });
-      const ns = o.namespace("slow");
-      const slow = watch(ns); // not read until the end
-      const fast = watch(ns);
-      await ns.ensureService("s", config(6));
-      await fast.online("s", 6);
-      await h.crash("slow", "s", 2);
-      await fast.untilEvent((e) => key(e) === "s/2" && e.status === "online", "s/2 back online");
-      await ns.ensureService("t", config(1)); // not held up by the watcher that fell behind
-      await fast.until(() => fast.isOnline("t", 0), "t/0 online");
+    contract(
+      "a watcher that does not read never blocks the orchestrator and is resynchronised with the latest state",
+      async ({ h, watch, config }) => {
+        const o = await h.create({ watchBufferSize: 3 });
+        const ns = o.namespace("slow");
+        const slow = watch(ns); // not read until the end
+        const fast = watch(ns);
+        await ns.ensureService("s", config(6));
+        await fast.online("s", 6);
+        await h.crash("slow", "s", 2);
+        await fast.untilEvent((e) => key(e) === "s/2" && e.status === "online", "s/2 back online");
+        await ns.ensureService("t", config(1)); // not held up by the watcher that fell behind
+        await fast.until(() => fast.isOnline("t", 0), "t/0 online");
 
-      await slow.until(
-        () => [0, 1, 2, 3, 4, 5].every((i) => slow.isOnline("s", i)) && slow.latest.get("s/2")!.restartCount === 1 && slow.isOnline("t", 0),
-        "the latest state on the slow watcher",
-      );
-      // Fell 3 events behind long ago: it saw a fresh snapshot, not every transition.
-      assert.ok(slow.seen.length < fast.seen.length, `the slow watcher was resynchronised (${slow.seen.length} events vs ${fast.seen.length})`);
-    });
+        await slow.until(
+          () =>
+            [0, 1, 2, 3, 4, 5].every((i) => slow.isOnline("s", i)) && slow.latest.get("s/2")!.restartCount === 1 && slow.isOnline("t", 0),
+          "the latest state on the slow watcher",
+        );
+        // Fell 3 events behind long ago: it saw a fresh snapshot, not every transition.
+        assert.ok(
+          slow.seen.length < fast.seen.length,
+          `the slow watcher was resynchronised (${slow.seen.length} events vs ${fast.seen.length})`,
+        );
+      },
+    );
 
     contract("bad input is refused with a ValidationError naming the field, and nothing is created", async ({ h, o, config, check }) => {
       const ns = o.namespace("bad");
@@ -328,11 +366,24 @@ export function contractSuite(backend: Backend): void {
       await refused(ns.ensureService("ok", config(1, { cpuLimit: "fast" as never })), "cpuLimit");
       await refused(ns.ensureService("ok", config(1, { diskLimit: "huge" as never })), "diskLimit");
       await refused(
-        ns.ensureService("ok", config(1, { args: () => { throw new Error("boom"); } })),
+        ns.ensureService(
+          "ok",
+          config(1, {
+            args: () => {
+              throw new Error("boom");
+            },
+          }),
+        ),
         "args",
       );
-      assert.throws(() => o.namespace("Not Valid"), (e: unknown) => e instanceof ValidationError && e.field === "namespace");
-      assert.throws(() => o.namespace("x".repeat(64)), (e: unknown) => e instanceof ValidationError && e.field === "namespace");
+      assert.throws(
+        () => o.namespace("Not Valid"),
+        (e: unknown) => e instanceof ValidationError && e.field === "namespace",
+      );
+      assert.throws(
+        () => o.namespace("x".repeat(64)),
+        (e: unknown) => e instanceof ValidationError && e.field === "namespace",
+      );
       await check("bad input names the field: service id", async () => {
         for (const id of ["Bad_Id", "-a", "a-", "a.b", "../etc", "x".repeat(64), ""]) {
           await refused(ns.ensureService(id, config(1)), "service id");
@@ -356,7 +407,8 @@ export function contractSuite(backend: Backend): void {
       assert.equal(metrics.length, 3);
       for (const m of metrics) {
         assert.deepEqual(Object.keys(m).sort(), ["cpuNanoCores", "diskBytes", "memoryBytes"]);
-        for (const value of Object.values(m)) assert.ok(value === null || (typeof value === "number" && value >= 0), `a number or null: ${String(value)}`);
+        for (const value of Object.values(m))
+          assert.ok(value === null || (typeof value === "number" && value >= 0), `a number or null: ${String(value)}`);
       }
       await assert.rejects(ns.fetchServiceMetrics("nope"), UnknownServiceError);
       await assert.rejects(o.namespace("elsewhere").fetchServiceMetrics("s"), UnknownServiceError);
@@ -418,7 +470,9 @@ export function contractSuite(backend: Backend): void {
 
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms waiting for ${what}`)), ms)));
+  const bound = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms waiting for ${what}`)), ms)),
+  );
   try {
     return await Promise.race([promise, bound]);
   } finally {

@@ -18,7 +18,11 @@ describe("input validation shared by every backend", () => {
   it("accepts ids that are DNS labels and refuses everything else", () => {
     for (const ok of ["a", "a1", "a-b", "x".repeat(63), "0"]) assert.equal(validateId("service id", ok), ok);
     for (const bad of ["", "A", "a_b", "-a", "a-", "../etc", "a/b", "x".repeat(64), "a.b", 5, null]) {
-      assert.throws(() => validateId("service id", bad), (e: unknown) => e instanceof ValidationError && e.field === "service id" && /\[a-z0-9\]/.test(e.message), String(bad));
+      assert.throws(
+        () => validateId("service id", bad),
+        (e: unknown) => e instanceof ValidationError && e.field === "service id" && /\[a-z0-9\]/.test(e.message),
+        String(bad),
+      );
     }
   });
 
@@ -45,7 +49,14 @@ describe("input validation shared by every backend", () => {
   });
 
   it("fills defaults and accepts limits as value types or strings", () => {
-    const c = validateServiceConfig({ image: "x", scale: 2, memoryLimit: "1GiB", cpuLimit: "500m", ports: [{ name: "p" }], readiness: { socket: "p" } });
+    const c = validateServiceConfig({
+      image: "x",
+      scale: 2,
+      memoryLimit: "1GiB",
+      cpuLimit: "500m",
+      ports: [{ name: "p" }],
+      readiness: { socket: "p" },
+    });
     assert.equal(c.memoryLimit!.bytes, 1024 ** 3);
     assert.equal(c.cpuLimit!.millicpus, 500);
     assert.equal(c.restartPolicy, "always");

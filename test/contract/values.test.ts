@@ -28,11 +28,22 @@ describe("limit value types", () => {
 
   it("refuses what does not parse, naming the field", () => {
     for (const bad of ["", "lots", "-1GiB", "12XB", "0"]) {
-      assert.throws(() => MemoryLimit.parse(bad), (e: unknown) => e instanceof ValidationError && e.field === "memoryLimit", bad);
+      assert.throws(
+        () => MemoryLimit.parse(bad),
+        (e: unknown) => e instanceof ValidationError && e.field === "memoryLimit",
+        bad,
+      );
     }
-    assert.throws(() => DiskLimit.parse("ten"), (e: unknown) => e instanceof ValidationError && e.field === "diskLimit");
+    assert.throws(
+      () => DiskLimit.parse("ten"),
+      (e: unknown) => e instanceof ValidationError && e.field === "diskLimit",
+    );
     for (const bad of ["", "1.5m", "-1", "one", "0"]) {
-      assert.throws(() => CpuLimit.parse(bad), (e: unknown) => e instanceof ValidationError && e.field === "cpuLimit", bad);
+      assert.throws(
+        () => CpuLimit.parse(bad),
+        (e: unknown) => e instanceof ValidationError && e.field === "cpuLimit",
+        bad,
+      );
     }
     assert.throws(() => CpuLimit.fromMillicpus(0.5), ValidationError);
   });

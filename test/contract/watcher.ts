@@ -33,7 +33,10 @@ export class Watcher {
   async #raw(what: string): Promise<IteratorResult<ServiceEvent>> {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`gave up after ${this.boundMs} ms waiting for ${what}; saw ${this.#recent()}`)), this.boundMs);
+      timer = setTimeout(
+        () => reject(new Error(`gave up after ${this.boundMs} ms waiting for ${what}; saw ${this.#recent()}`)),
+        this.boundMs,
+      );
     });
     try {
       return await Promise.race([this.#events.next(), bound]);
@@ -73,7 +76,10 @@ export class Watcher {
 
   /** Reads until processes 0..count-1 of the service are online; returns the events read meanwhile. */
   online(serviceId: string, count: number): Promise<ServiceEvent[]> {
-    return this.until(() => Array.from({ length: count }, (_, i) => this.isOnline(serviceId, i)).every(Boolean), `${serviceId}/0..${count - 1} online`);
+    return this.until(
+      () => Array.from({ length: count }, (_, i) => this.isOnline(serviceId, i)).every(Boolean),
+      `${serviceId}/0..${count - 1} online`,
+    );
   }
 
   async close(): Promise<void> {

@@ -14,11 +14,15 @@ declare const document: { querySelector(selector: string): { getAttribute(name: 
 /** `corral dashboard` from the sources (the daemon runs in this process). */
 function corralDashboard(stateDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "dashboard", "--state-dir", stateDir, "--no-open"], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", DISPLAY: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "dashboard", "--state-dir", stateDir, "--no-open"],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: "1", DISPLAY: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -59,7 +63,7 @@ describe("corral dashboard", { timeout: 180_000 }, () => {
     await h.context.clearCookies();
     const again = await h.page.goto(url);
     assert.equal(again?.status(), 401);
-    assert.match(await h.page.locator(".error").textContent() ?? "", /used up or expired/);
+    assert.match((await h.page.locator(".error").textContent()) ?? "", /used up or expired/);
   });
 
   it("prints a fresh link for the listener that is already there", async () => {
@@ -113,7 +117,11 @@ describe("corral dashboard", { timeout: 180_000 }, () => {
   it("is not served on the Unix socket, and only the Unix socket mints links", async () => {
     const client = new DaemonClient({ socketPath: join(h.stateDir, "corral.sock") });
     await assert.rejects(client.get("/"), (e: Error & { status?: number }) => e.status === 404);
-    const viaTcp = await fetch(`http://${h.daemon.tcpAddress}/v1/dashboard/open`, { method: "POST", headers: { authorization: `Bearer ${h.daemon.token}`, "content-type": "application/json" }, body: "{}" });
+    const viaTcp = await fetch(`http://${h.daemon.tcpAddress}/v1/dashboard/open`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.daemon.token}`, "content-type": "application/json" },
+      body: "{}",
+    });
     assert.equal(viaTcp.status, 404);
   });
 });
@@ -136,9 +144,17 @@ describe("the dashboard with --no-auth on loopback", { timeout: 120_000 }, () =>
 
   it("still refuses cross-site requests that would change something", async () => {
     // A page on another site can send a "simple" POST without a preflight: the Origin gives it away.
-    const shutdown = await fetch(`${h.base}/v1/shutdown`, { method: "POST", headers: { origin: "http://evil.example", "content-type": "text/plain" }, body: "{}" });
+    const shutdown = await fetch(`${h.base}/v1/shutdown`, {
+      method: "POST",
+      headers: { origin: "http://evil.example", "content-type": "text/plain" },
+      body: "{}",
+    });
     assert.equal(shutdown.status, 403);
-    const scale = await fetch(`${h.base}/v1/services/worker/scale`, { method: "POST", headers: { "sec-fetch-site": "cross-site", "content-type": "application/json" }, body: '{"scale":2}' });
+    const scale = await fetch(`${h.base}/v1/services/worker/scale`, {
+      method: "POST",
+      headers: { "sec-fetch-site": "cross-site", "content-type": "application/json" },
+      body: '{"scale":2}',
+    });
     assert.equal(scale.status, 403);
     assert.equal(h.daemon.state?.services.worker?.scale, 1);
     // Tools without a browser (no Origin) are what --no-auth is for.

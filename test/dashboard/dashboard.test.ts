@@ -21,7 +21,11 @@ interface PageElement {
   textContent: string | null;
   getAttribute(name: string): string | null;
 }
-declare const document: { querySelectorAll(selector: string): Iterable<PageElement> & { length: number }; querySelector(selector: string): PageElement | null; activeElement: PageElement | null };
+declare const document: {
+  querySelectorAll(selector: string): Iterable<PageElement> & { length: number };
+  querySelector(selector: string): PageElement | null;
+  activeElement: PageElement | null;
+};
 declare const window: Record<string, unknown>;
 
 /** node:http, since fetch will not send a Host header of our choosing. */
@@ -82,8 +86,13 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     assert.match((await web0.locator("code.unix").getAttribute("title")) ?? "", /http-0$/, "the Unix socket");
     assert.match((await h.page.locator('tbody[data-service="web"] .labels').textContent()) ?? "", /tier=front/);
     // Metrics come with the next reading of the whole table; a chart is drawn per process.
-    await h.page.waitForFunction(() => [...document.querySelectorAll('tr[data-process="web-0"] .metric-value')].every((e) => e.textContent !== "–"));
-    await h.page.locator(`${row("web-0")} .spark canvas`).first().waitFor();
+    await h.page.waitForFunction(() =>
+      [...document.querySelectorAll('tr[data-process="web-0"] .metric-value')].every((e) => e.textContent !== "–"),
+    );
+    await h.page
+      .locator(`${row("web-0")} .spark canvas`)
+      .first()
+      .waitFor();
   });
 
   it("shows a process killed with SIGKILL offline, then online again, without a reload", async () => {
@@ -124,38 +133,56 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     await until(() => processesOfService(h.environment, "worker").length === 1, "one worker process in /proc", WAIT_MS);
   });
 
-  it("highlights an OOM kill on the service's timeline", { skip: cgroupsUsable ? false : "cgroups are not writable here (needs root)" }, async () => {
-    const client = new DaemonClient({ socketPath: join(h.stateDir, "corral.sock") });
-    // Killed over its limit, then a long back-off: the deadline stays on the screen.
-    const hog: ServiceSpec = { command: join(IMAGES, "memory-hog.mjs"), args: [], ports: [], scale: 1, memory: "96MiB", env: {}, labels: {}, restartBackoff: { initialMs: 60_000, maxMs: 60_000, jitter: 0 }, dependsOn: {} };
-    await client.call("PUT", "/v1/services/hog", hog);
-    await h.page.goto(`${h.base}/#/services/hog`);
-    const oom = h.page.locator('[data-timeline] [data-event-reason="oom-killed"]');
-    await oom.waitFor();
-    assert.match((await oom.textContent()) ?? "", /OOM-killed/);
-    assert.match((await oom.getAttribute("class")) ?? "", /event-oom/, "highlighted");
-    await h.page.locator('[data-timeline] [data-event-reason="backoff"] .deadline').waitFor();
-    await h.page.locator(row("hog-0", "offline"), { hasText: "after OOM-killed" }).waitFor();
-    await h.page.locator("[data-config]", { hasText: "memory: 96MiB" }).waitFor();
-    assert.equal(await h.page.locator("#scale-input").inputValue(), "1");
-    await screenshot(h.page, "service-oom");
-    await client.call("DELETE", "/v1/services/hog");
-    await until(() => processesOfService(h.environment, "hog").length === 0, "the hog gone", WAIT_MS);
-  });
+  it(
+    "highlights an OOM kill on the service's timeline",
+    { skip: cgroupsUsable ? false : "cgroups are not writable here (needs root)" },
+    async () => {
+      const client = new DaemonClient({ socketPath: join(h.stateDir, "corral.sock") });
+      // Killed over its limit, then a long back-off: the deadline stays on the screen.
+      const hog: ServiceSpec = {
+        command: join(IMAGES, "memory-hog.mjs"),
+        args: [],
+        ports: [],
+        scale: 1,
+        memory: "96MiB",
+        env: {},
+        labels: {},
+        restartBackoff: { initialMs: 60_000, maxMs: 60_000, jitter: 0 },
+        dependsOn: {},
+      };
+      await client.call("PUT", "/v1/services/hog", hog);
+      await h.page.goto(`${h.base}/#/services/hog`);
+      const oom = h.page.locator('[data-timeline] [data-event-reason="oom-killed"]');
+      await oom.waitFor();
+      assert.match((await oom.textContent()) ?? "", /OOM-killed/);
+      assert.match((await oom.getAttribute("class")) ?? "", /event-oom/, "highlighted");
+      await h.page.locator('[data-timeline] [data-event-reason="backoff"] .deadline').waitFor();
+      await h.page.locator(row("hog-0", "offline"), { hasText: "after OOM-killed" }).waitFor();
+      await h.page.locator("[data-config]", { hasText: "memory: 96MiB" }).waitFor();
+      assert.equal(await h.page.locator("#scale-input").inputValue(), "1");
+      await screenshot(h.page, "service-oom");
+      await client.call("DELETE", "/v1/services/hog");
+      await until(() => processesOfService(h.environment, "hog").length === 0, "the hog gone", WAIT_MS);
+    },
+  );
 
   it("follows a service's logs and searches the loaded lines", async () => {
     await h.page.goto(`${h.base}/#/services/ticker/logs`);
     await h.page.locator('[data-log-state="following"]').waitFor();
     const lastTick = () =>
       h.page.evaluate(() => {
-        const ticks = [...document.querySelectorAll("[data-line] .text")].map((e) => /^tick (\d+)$/.exec(e.textContent ?? "")?.[1]).filter(Boolean);
+        const ticks = [...document.querySelectorAll("[data-line] .text")]
+          .map((e) => /^tick (\d+)$/.exec(e.textContent ?? "")?.[1])
+          .filter(Boolean);
         return ticks.length ? Number(ticks[ticks.length - 1]) : -1;
       });
     await h.page.waitForFunction(() => document.querySelectorAll("[data-line]").length > 0);
     const first = await lastTick();
     // New lines arrive on the open stream (the ticker prints every 50 ms).
     await h.page.waitForFunction((n) => {
-      const ticks = [...document.querySelectorAll("[data-line] .text")].map((e) => Number(/^tick (\d+)$/.exec(e.textContent ?? "")?.[1] ?? -1));
+      const ticks = [...document.querySelectorAll("[data-line] .text")].map((e) =>
+        Number(/^tick (\d+)$/.exec(e.textContent ?? "")?.[1] ?? -1),
+      );
       return Math.max(...ticks) >= n + 5;
     }, first);
     assert.ok((await lastTick()) > first);
@@ -200,15 +227,31 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
   });
 
   it("refuses state changes that ride on the cookie without the CSRF header", async () => {
-    const status = await h.page.evaluate(async () => (await fetch("/v1/services/ticker/restart", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status);
+    const status = await h.page.evaluate(
+      async () =>
+        (await fetch("/v1/services/ticker/restart", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))
+          .status,
+    );
     assert.equal(status, 403);
     const cookie = (await h.context.cookies(h.base)).map((c) => `${c.name}=${c.value}`).join("; ");
     const csrf = await h.page.locator('meta[name="corral-csrf"]').getAttribute("content");
-    const crossSite = await fetch(`${h.base}/v1/services/ticker/restart`, { method: "POST", headers: { cookie, origin: "http://evil.example", "x-corral-csrf": csrf!, "content-type": "application/json" }, body: "{}" });
+    const crossSite = await fetch(`${h.base}/v1/services/ticker/restart`, {
+      method: "POST",
+      headers: { cookie, origin: "http://evil.example", "x-corral-csrf": csrf!, "content-type": "application/json" },
+      body: "{}",
+    });
     assert.equal(crossSite.status, 403, "another origin is refused even with the header");
-    const wrongBearer = await fetch(`${h.base}/v1/services/ticker/restart`, { method: "POST", headers: { cookie, authorization: "Bearer nope", "content-type": "application/json" }, body: "{}" });
+    const wrongBearer = await fetch(`${h.base}/v1/services/ticker/restart`, {
+      method: "POST",
+      headers: { cookie, authorization: "Bearer nope", "content-type": "application/json" },
+      body: "{}",
+    });
     assert.equal(wrongBearer.status, 403, "a wrong bearer header does not stand in for the CSRF header");
-    assert.equal(await statusOf(`${h.base}/v1/processes`, { cookie, host: "rebound.example:80" }), 403, "a DNS-rebound host name is refused");
+    assert.equal(
+      await statusOf(`${h.base}/v1/processes`, { cookie, host: "rebound.example:80" }),
+      403,
+      "a DNS-rebound host name is refused",
+    );
     const read = await fetch(`${h.base}/v1/processes`, { headers: { cookie } });
     assert.equal(read.status, 200, "reads ride on the cookie");
   });
@@ -217,7 +260,9 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     await h.page.goto(`${h.base}/#/`);
     await h.page.locator('[data-connection="live"]').waitFor();
     // A few readings of CPU and memory, so the charts have lines to show.
-    await h.page.waitForFunction(() => [...document.querySelectorAll("tr[data-process]")].every((e) => Number(e.getAttribute("data-samples")) >= 3));
+    await h.page.waitForFunction(() =>
+      [...document.querySelectorAll("tr[data-process]")].every((e) => Number(e.getAttribute("data-samples")) >= 3),
+    );
     await screenshot(h.page, "services");
     const pid = await pidOf("web-0");
     await h.page.evaluate(() => (window.marker = "before restart"));
@@ -242,7 +287,11 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     await h.page.locator('[data-action="drop"]').focus();
     await h.page.keyboard.press("Enter");
     await h.page.locator("dialog[open]").waitFor();
-    assert.equal(await h.page.evaluate(() => document.activeElement?.textContent), "Cancel", "focus moves into the dialog, on the safe choice");
+    assert.equal(
+      await h.page.evaluate(() => document.activeElement?.textContent),
+      "Cancel",
+      "focus moves into the dialog, on the safe choice",
+    );
     await h.page.keyboard.press("Escape");
     await h.page.locator("dialog[open]").waitFor({ state: "detached" });
     assert.ok(h.daemon.state?.services.ticker, "cancelled: still there");

@@ -37,7 +37,16 @@ export const SERVICES: Record<string, ServiceSpec> = {
     dependsOn: {},
   },
   // A back-off long enough that "offline" stays on the screen while the browser looks.
-  worker: { command: join(IMAGES, "sleeper"), args: [], ports: [], scale: 1, env: {}, labels: { tier: "back" }, restartBackoff: { initialMs: 1500, maxMs: 1500, jitter: 0 }, dependsOn: {} },
+  worker: {
+    command: join(IMAGES, "sleeper"),
+    args: [],
+    ports: [],
+    scale: 1,
+    env: {},
+    labels: { tier: "back" },
+    restartBackoff: { initialMs: 1500, maxMs: 1500, jitter: 0 },
+    dependsOn: {},
+  },
   ticker: { command: join(IMAGES, "ticker"), args: [], ports: [], scale: 1, env: {}, labels: {}, dependsOn: {} },
 };
 
@@ -53,7 +62,10 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export async function startHarness(name: string, options: { services?: Record<string, ServiceSpec>; daemon?: Partial<DaemonOptions>; tcp?: boolean } = {}): Promise<Harness> {
+export async function startHarness(
+  name: string,
+  options: { services?: Record<string, ServiceSpec>; daemon?: Partial<DaemonOptions>; tcp?: boolean } = {},
+): Promise<Harness> {
   requireChromiumAndBundle();
   mkdirSync(OUTPUT, { recursive: true });
   const environment = `dash-${name}-${randomBytes(3).toString("hex")}`;
@@ -77,7 +89,15 @@ export async function startHarness(name: string, options: { services?: Record<st
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
       viewport: { width: 1440, height: 900 },
       colorScheme: "light",
     });

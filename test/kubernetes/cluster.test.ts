@@ -44,22 +44,33 @@ describe("KubernetesOrchestrator on a real cluster", { skip }, () => {
   test("ensure, scale, rolling change, watch, logs, metrics, secrets, drop", { timeout: 600_000 }, async (t) => {
     const kc = cluster as KubeConfig;
     const prefix = `ct${randomBytes(3).toString("hex")}-`;
-    const orchestrator = await KubernetesOrchestrator.create({ kubeconfig: kc, namePrefix: prefix, rolloutTimeoutMs: 240_000, pollIntervalMs: 500 });
+    const orchestrator = await KubernetesOrchestrator.create({
+      kubeconfig: kc,
+      namePrefix: prefix,
+      rolloutTimeoutMs: 240_000,
+      pollIntervalMs: 500,
+    });
     const ns = orchestrator.namespace("it");
     const core = kc.makeApiClient(CoreV1Api);
     const k8sNamespace = orchestrator.kubernetesNamespace;
     t.after(async () => {
       await ns.dropService("echo").catch(() => {});
-      await orchestrator.secretsController().delete("it-secret").catch(() => {});
+      await orchestrator
+        .secretsController()
+        .delete("it-secret")
+        .catch(() => {});
       await orchestrator.close();
     });
-    const podUid = async (i: number) => (await core.readNamespacedPod({ name: `${prefix}it-echo-${i}`, namespace: k8sNamespace })).metadata?.uid;
+    const podUid = async (i: number) =>
+      (await core.readNamespacedPod({ name: `${prefix}it-echo-${i}`, namespace: k8sNamespace })).metadata?.uid;
 
     const controller = new AbortController();
     const events = ns.watchServices({ signal: controller.signal })[Symbol.asyncIterator]();
     const online = new Set<number>();
     const seen = (e: ServiceEvent) => {
-      if (e.serviceId === "echo") e.status === "online" ? online.add(e.processId) : online.delete(e.processId);
+      if (e.serviceId !== "echo") return;
+      if (e.status === "online") online.add(e.processId);
+      else online.delete(e.processId);
     };
 
     const service = await ns.ensureService("echo", echo());

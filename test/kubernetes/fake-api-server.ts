@@ -80,7 +80,12 @@ const KINDS: Record<Kind, { kind: string; apiVersion: string }> = {
 };
 
 export class FakeKubernetes extends EventEmitter {
-  readonly objects: Record<Kind, Map<string, StoredObject>> = { services: new Map(), statefulsets: new Map(), pods: new Map(), secrets: new Map() };
+  readonly objects: Record<Kind, Map<string, StoredObject>> = {
+    services: new Map(),
+    statefulsets: new Map(),
+    pods: new Map(),
+    secrets: new Map(),
+  };
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
   /** New pods start Ready (true) or Pending and not ready (false). */
@@ -188,7 +193,15 @@ export class FakeKubernetes extends EventEmitter {
     this.#compactedBefore = this.#rv;
     this.#history.length = 0;
     for (const w of this.#watchers) {
-      writeEvent(w.res, "ERROR", { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "too old resource version", reason: "Expired", code: 410 });
+      writeEvent(w.res, "ERROR", {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: "too old resource version",
+        reason: "Expired",
+        code: 410,
+      });
       w.res.end();
     }
     this.#watchers.clear();
@@ -215,7 +228,9 @@ export class FakeKubernetes extends EventEmitter {
     this.requests.push(record);
     this.emit("request", record);
 
-    const fault = this.faults.find((f) => f.times > 0 && f.method === method && f.path.test(url.pathname) && (f.when?.(url.searchParams) ?? true));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && f.method === method && f.path.test(url.pathname) && (f.when?.(url.searchParams) ?? true),
+    );
     if (fault) {
       fault.times--;
       const reason = fault.status === 403 ? "Forbidden" : fault.status === 503 ? "ServiceUnavailable" : "Failure";
@@ -236,7 +251,16 @@ export class FakeKubernetes extends EventEmitter {
     sendStatus(res, 404, "NotFound", "the server could not find the requested resource");
   }
 
-  #resource(req: IncomingMessage, res: ServerResponse, method: string, kind: Kind, ns: string, name: string | undefined, query: URLSearchParams, body: string): void {
+  #resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    kind: Kind,
+    ns: string,
+    name: string | undefined,
+    query: URLSearchParams,
+    body: string,
+  ): void {
     const store = this.objects[kind];
     if (name === undefined) {
       if (method !== "GET") return sendStatus(res, 405, "MethodNotAllowed", `${method} on a collection is not served by the fake`);
@@ -246,7 +270,12 @@ export class FakeKubernetes extends EventEmitter {
         return this.#watch(req, res, ns, selector, query.get("resourceVersion"));
       }
       const items = [...store.values()].filter((o) => o.metadata.namespace === ns && matches(selector, o.metadata.labels));
-      return sendJson(res, 200, { kind: `${KINDS[kind].kind}List`, apiVersion: KINDS[kind].apiVersion, metadata: { resourceVersion: String(this.#rv) }, items });
+      return sendJson(res, 200, {
+        kind: `${KINDS[kind].kind}List`,
+        apiVersion: KINDS[kind].apiVersion,
+        metadata: { resourceVersion: String(this.#rv) },
+        items,
+      });
     }
     const key = `${ns}/${name}`;
     const existing = store.get(key);
@@ -325,7 +354,10 @@ export class FakeKubernetes extends EventEmitter {
       for (const pod of pods) this.#delete("pods", pod, true);
       return;
     }
-    const spec = set.spec as { replicas?: number; template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Json } };
+    const spec = set.spec as {
+      replicas?: number;
+      template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Json };
+    };
     const replicas = spec.replicas ?? 1;
     for (const pod of pods) if (podOrdinal(pod) >= replicas) this.#delete("pods", pod, true);
     for (let i = 0; i < replicas; i++) {
@@ -340,7 +372,11 @@ export class FakeKubernetes extends EventEmitter {
           uid: randomUUID(),
           resourceVersion: "",
           creationTimestamp: new Date().toISOString(),
-          labels: { ...spec.template?.metadata?.labels, "apps.kubernetes.io/pod-index": String(i), "statefulset.kubernetes.io/pod-name": podName },
+          labels: {
+            ...spec.template?.metadata?.labels,
+            "apps.kubernetes.io/pod-index": String(i),
+            "statefulset.kubernetes.io/pod-name": podName,
+          },
           annotations: { ...spec.template?.metadata?.annotations },
           ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name, uid: set.metadata.uid, controller: true }],
         },
@@ -359,7 +395,15 @@ export class FakeKubernetes extends EventEmitter {
     res.flushHeaders();
     const from = resourceVersion === null || resourceVersion === "" ? undefined : Number(resourceVersion);
     if (from !== undefined && from < this.#compactedBefore) {
-      writeEvent(res, "ERROR", { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `too old resource version: ${from}`, reason: "Expired", code: 410 });
+      writeEvent(res, "ERROR", {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `too old resource version: ${from}`,
+        reason: "Expired",
+        code: 410,
+      });
       res.end();
       return;
     }
@@ -436,9 +480,24 @@ export function podStatus(input: PodStatusInput): Json {
     : input.waiting
       ? { waiting: { reason: input.waiting.reason } }
       : { running: { startedAt: now } };
-  const containerStatus: Json = { name: "service", image: "fake", imageID: "", ready, restartCount: input.restartCount ?? 0, started: true, state };
+  const containerStatus: Json = {
+    name: "service",
+    image: "fake",
+    imageID: "",
+    ready,
+    restartCount: input.restartCount ?? 0,
+    started: true,
+    state,
+  };
   if (input.lastTerminated) {
-    containerStatus.lastState = { terminated: { exitCode: input.lastTerminated.exitCode, reason: input.lastTerminated.reason ?? "Error", startedAt: now, finishedAt: now } };
+    containerStatus.lastState = {
+      terminated: {
+        exitCode: input.lastTerminated.exitCode,
+        reason: input.lastTerminated.reason ?? "Error",
+        startedAt: now,
+        finishedAt: now,
+      },
+    };
   }
   return {
     phase: input.terminated ? "Running" : ready ? "Running" : "Pending",

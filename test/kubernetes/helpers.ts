@@ -56,7 +56,11 @@ export async function take(events: AsyncIterator<ServiceEvent>, count: number, t
 }
 
 /** Reads events until one satisfies `predicate`; returns all read. */
-export async function until(events: AsyncIterator<ServiceEvent>, predicate: (e: ServiceEvent) => boolean, timeoutMs = 5_000): Promise<ServiceEvent[]> {
+export async function until(
+  events: AsyncIterator<ServiceEvent>,
+  predicate: (e: ServiceEvent) => boolean,
+  timeoutMs = 5_000,
+): Promise<ServiceEvent[]> {
   const out: ServiceEvent[] = [];
   await within(timeoutMs, "a matching watch event", async () => {
     for (;;) {

@@ -80,7 +80,9 @@ describe("renderManifests", () => {
 
   test("the schema checks catch what they should", () => {
     const manifests = renderManifests("default", "db", fullConfig(), options);
-    const broken = structuredClone(manifests.statefulSet) as { spec: { replicas?: unknown; podManagmentPolicy?: string; template: unknown } };
+    const broken = structuredClone(manifests.statefulSet) as {
+      spec: { replicas?: unknown; podManagmentPolicy?: string; template: unknown };
+    };
     broken.spec.podManagmentPolicy = "Parallel"; // misspelt: an unknown field
     assert.match(schemaProblems(broken, "V1StatefulSet").join("\n"), /podManagmentPolicy: not a field/);
     const missing = structuredClone(manifests.statefulSet) as { spec: { template?: unknown } };
@@ -151,20 +153,35 @@ describe("renderManifests", () => {
     assert.equal(container.image, "ghcr.io/example/db:1.2");
     assert.equal(container.imagePullPolicy, "IfNotPresent");
     // Requests equal limits; memory in bytes, CPU in millicores.
-    assert.deepEqual(container.resources, { limits: { cpu: "1500m", memory: String(512 * 1024 ** 2) }, requests: { cpu: "1500m", memory: String(512 * 1024 ** 2) } });
+    assert.deepEqual(container.resources, {
+      limits: { cpu: "1500m", memory: String(512 * 1024 ** 2) },
+      requests: { cpu: "1500m", memory: String(512 * 1024 ** 2) },
+    });
     assert.deepEqual(container.ports, [
       { containerPort: 5432, protocol: "TCP", name: "sql" },
       { containerPort: metricsPort, protocol: "TCP" }, // longer than 15 characters: no container port name
     ]);
     // Args: listen on all interfaces; peers by stable DNS name; the index filled in by the pod; "$" escaped.
     const peers = [0, 1, 2].map((i) => `${name}-${i}.${name}.prod.svc.cluster.local:5432`).join(",");
-    assert.deepEqual(container.args, ["--listen", "0.0.0.0:5432", "--index=$(CORRAL_PROCESS_INDEX)", `--peers=${peers}`, "--scratch=/scratch", "--literal=$$(HOME)"]);
+    assert.deepEqual(container.args, [
+      "--listen",
+      "0.0.0.0:5432",
+      "--index=$(CORRAL_PROCESS_INDEX)",
+      `--peers=${peers}`,
+      "--scratch=/scratch",
+      "--literal=$$(HOME)",
+    ]);
     assert.deepEqual(container.env, [
       { name: "LOG_LEVEL", value: "info" },
       { name: "PRICE", value: "$$5" },
       { name: "CORRAL_PROCESS_INDEX", valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
     ]);
-    assert.deepEqual(container.readinessProbe, { httpGet: { port: metricsPort, path: "/ready" }, periodSeconds: 3, timeoutSeconds: 1, failureThreshold: 4 });
+    assert.deepEqual(container.readinessProbe, {
+      httpGet: { port: metricsPort, path: "/ready" },
+      periodSeconds: 3,
+      timeoutSeconds: 1,
+      failureThreshold: 4,
+    });
     assert.deepEqual(container.lifecycle, { stopSignal: "SIGINT" });
     assert.deepEqual(container.securityContext, {
       privileged: false,
@@ -179,7 +196,15 @@ describe("renderManifests", () => {
     assert.deepEqual(pod.volumes, [
       {
         name: "scratch",
-        ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: String(20 * 1024 ** 3) } }, storageClassName: "fast-ssd" } } },
+        ephemeral: {
+          volumeClaimTemplate: {
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              resources: { requests: { storage: String(20 * 1024 ** 3) } },
+              storageClassName: "fast-ssd",
+            },
+          },
+        },
       },
     ]);
 
@@ -193,23 +218,33 @@ describe("renderManifests", () => {
     const affinity = pod.affinity!;
     assert.deepEqual(affinity.nodeAffinity, {
       requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: "materialize.cloud/availability-zone", operator: "In", values: ["us-east-1a", "us-east-1b"] }] }],
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: "materialize.cloud/availability-zone", operator: "In", values: ["us-east-1a", "us-east-1b"] }] },
+        ],
       },
     });
     assert.deepEqual(affinity.podAntiAffinity, {
       requiredDuringSchedulingIgnoredDuringExecution: [
         {
-          labelSelector: { matchLabels: { cluster: "c1", "corral.dev/namespace": "default" }, matchExpressions: [{ key: "replica", operator: "NotIn", values: ["r1"] }] },
+          labelSelector: {
+            matchLabels: { cluster: "c1", "corral.dev/namespace": "default" },
+            matchExpressions: [{ key: "replica", operator: "NotIn", values: ["r1"] }],
+          },
           topologyKey: "kubernetes.io/hostname",
         },
       ],
     });
     assert.deepEqual(affinity.podAffinity, {
-      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, podAffinityTerm: { labelSelector: { matchLabels: selector }, topologyKey: "topology.kubernetes.io/zone" } }],
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 50, podAffinityTerm: { labelSelector: { matchLabels: selector }, topologyKey: "topology.kubernetes.io/zone" } },
+      ],
     });
     assert.deepEqual(pod.topologySpreadConstraints, [
       {
-        labelSelector: { matchLabels: { cluster: "c1", "corral.dev/namespace": "default" }, matchExpressions: [{ key: "replica", operator: "Exists" }] },
+        labelSelector: {
+          matchLabels: { cluster: "c1", "corral.dev/namespace": "default" },
+          matchExpressions: [{ key: "replica", operator: "Exists" }],
+        },
         maxSkew: 2,
         topologyKey: "topology.kubernetes.io/zone",
         whenUnsatisfiable: "DoNotSchedule",
@@ -220,7 +255,10 @@ describe("renderManifests", () => {
 
   test("soft scheduling turns node requirements into preferences", () => {
     const soft: RenderOptions = {
-      schedulingConfig: { softNodesAffinity: true, topologySpread: { enabled: true, soft: true, minDomains: 3, ignoreNonSingularScale: true } },
+      schedulingConfig: {
+        softNodesAffinity: true,
+        topologySpread: { enabled: true, soft: true, minDomains: 3, ignoreNonSingularScale: true },
+      },
     };
     const config = { ...fullConfig(), scale: 1 };
     const manifests = renderManifests("default", "db", config, soft);
@@ -254,8 +292,14 @@ describe("renderManifests", () => {
     const base = { image: "x:1", scale: 1, ports: [{ name: "sql", portHint: 6875 }] };
     const socket = renderManifests("n", "s", { ...base, readiness: { socket: "sql" } }).statefulSet.spec!.template.spec!.containers[0]!;
     assert.deepEqual(socket.readinessProbe, { tcpSocket: { port: 6875 }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3 });
-    const exec = renderManifests("n", "s", { ...base, readiness: { exec: ["pg_isready", "-p", "6875"], periodMs: 10_000 } }).statefulSet.spec!.template.spec!.containers[0]!;
-    assert.deepEqual(exec.readinessProbe, { exec: { command: ["pg_isready", "-p", "6875"] }, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 });
+    const exec = renderManifests("n", "s", { ...base, readiness: { exec: ["pg_isready", "-p", "6875"], periodMs: 10_000 } }).statefulSet
+      .spec!.template.spec!.containers[0]!;
+    assert.deepEqual(exec.readinessProbe, {
+      exec: { command: ["pg_isready", "-p", "6875"] },
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+    });
     const none = renderManifests("n", "s", base).statefulSet.spec!.template.spec!.containers[0]!;
     assert.equal(none.readinessProbe, undefined);
     assert.equal(none.lifecycle, undefined, "SIGTERM is Kubernetes' own default: nothing to map");
@@ -270,8 +314,14 @@ describe("renderManifests", () => {
     const at3 = renderPodTemplate("default", "db", normalized, 3, options);
     assert.equal(at3.hash, a.statefulSet.spec!.template.metadata!.annotations!["corral.dev/pod-template-hash"]);
     const noPeers = validateServiceConfig({ ...fullConfig(), args: () => ["--static"] });
-    assert.equal(renderPodTemplate("default", "db", noPeers, 3, options).hash, renderPodTemplate("default", "db", noPeers, 5, options).hash);
-    assert.notEqual(at3.hash, renderPodTemplate("default", "db", validateServiceConfig({ ...fullConfig(), image: "ghcr.io/example/db:1.3" }), 3, options).hash);
+    assert.equal(
+      renderPodTemplate("default", "db", noPeers, 3, options).hash,
+      renderPodTemplate("default", "db", noPeers, 5, options).hash,
+    );
+    assert.notEqual(
+      at3.hash,
+      renderPodTemplate("default", "db", validateServiceConfig({ ...fullConfig(), image: "ghcr.io/example/db:1.3" }), 3, options).hash,
+    );
   });
 
   test("refuses bad input with ValidationError", () => {
@@ -283,7 +333,8 @@ describe("renderManifests", () => {
     assert.throws(() => renderManifests("9lives", "db", ok), /starts with a letter/);
     assert.throws(() => renderManifests("default", "a".repeat(50), ok), /at most 52/);
     assert.throws(
-      () => renderManifests("default", "db", { ...ok, scale: 2, ports: [{ name: "p" }], args: (a) => [a.peerAddrs[a.processIndex]!["p"]!] }),
+      () =>
+        renderManifests("default", "db", { ...ok, scale: 2, ports: [{ name: "p" }], args: (a) => [a.peerAddrs[a.processIndex]!["p"]!] }),
       /may use processIndex only by printing it/,
     );
   });

@@ -94,7 +94,9 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     fake.on("request", (r: RecordedRequest) => {
       if (r.method !== "DELETE" || !r.path.includes("/pods/")) return;
       // Every replacement made so far is Ready when corral deletes the next pod.
-      readyWhenNextDeleted.push(created.every((name) => (fake.pod(NS, name)?.status as { conditions: { status: string }[] }).conditions[0]!.status === "True"));
+      readyWhenNextDeleted.push(
+        created.every((name) => (fake.pod(NS, name)?.status as { conditions: { status: string }[] }).conditions[0]!.status === "True"),
+      );
     });
 
     await ns.ensureService("db", db({ scale: 3, image: "ghcr.io/example/db:2" }));
@@ -138,7 +140,9 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     await orchestrator.namespace("a").ensureService("web", db({ scale: 1 }));
     await orchestrator.namespace("a").ensureService("db", db({ scale: 1 }));
     await orchestrator.namespace("b").ensureService("db", db({ scale: 1 }));
-    await another({ namePrefix: "other-" }).namespace("a").ensureService("cache", db({ scale: 1 }));
+    await another({ namePrefix: "other-" })
+      .namespace("a")
+      .ensureService("cache", db({ scale: 1 }));
 
     assert.deepEqual(await orchestrator.namespace("a").listServices(), ["db", "web"]);
     assert.deepEqual(await orchestrator.namespace("b").listServices(), ["db"]);
@@ -168,7 +172,12 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     assert.equal(e!.exitCode, 137);
 
     // Back in CrashLoopBackOff: the last termination (SIGBUS, 135) still reads as OOM.
-    fake.setPodStatus(NS, "default-db-1", { ready: false, restartCount: 2, waiting: { reason: "CrashLoopBackOff" }, lastTerminated: { exitCode: 135 } });
+    fake.setPodStatus(NS, "default-db-1", {
+      ready: false,
+      restartCount: 2,
+      waiting: { reason: "CrashLoopBackOff" },
+      lastTerminated: { exitCode: 135 },
+    });
     [e] = await take(events, 1);
     assert.equal(brief(e!), "db/1:offline(oom-killed)#2");
     fake.setPodStatus(NS, "default-db-1", { ready: false, restartCount: 3, terminated: { exitCode: 167 } });
@@ -205,7 +214,12 @@ describe("KubernetesOrchestrator against the fake API server", () => {
 
     // The watch expires, and a change happens while no watch is open: the snapshot after the relist carries it.
     fake.expireWatches();
-    fake.setPodStatus(NS, "default-db-1", { ready: false, restartCount: 1, waiting: { reason: "CrashLoopBackOff" }, lastTerminated: { exitCode: 1, reason: "Error" } });
+    fake.setPodStatus(NS, "default-db-1", {
+      ready: false,
+      restartCount: 1,
+      waiting: { reason: "CrashLoopBackOff" },
+      lastTerminated: { exitCode: 1, reason: "Error" },
+    });
     const resync = await take(events, 2);
     assert.deepEqual(resync.map(brief), ["db/0:online#0", "db/1:offline(CrashLoopBackOff)#1"], "a fresh snapshot: one event per process");
 
@@ -222,7 +236,10 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     fake.closeWatches();
     const again = await take(events, 2);
     assert.deepEqual(again.map(brief), ["db/0:offline(oom-killed)#1", "db/1:offline(CrashLoopBackOff)#1"]);
-    assert.ok(fake.requests.filter((r) => r.method === "GET" && r.path.endsWith("/pods") && r.query.get("watch") !== "true").length >= 3, "listed once per expiry");
+    assert.ok(
+      fake.requests.filter((r) => r.method === "GET" && r.path.endsWith("/pods") && r.query.get("watch") !== "true").length >= 3,
+      "listed once per expiry",
+    );
     await events.return?.();
   });
 
@@ -260,7 +277,10 @@ describe("KubernetesOrchestrator against the fake API server", () => {
       { cpuNanoCores: null, memoryBytes: null, diskBytes: null },
     ]);
     fake.metricsEnabled = false;
-    assert.deepEqual(await ns.fetchServiceMetrics("db"), Array.from({ length: 3 }, () => ({ cpuNanoCores: null, memoryBytes: null, diskBytes: null })));
+    assert.deepEqual(
+      await ns.fetchServiceMetrics("db"),
+      Array.from({ length: 3 }, () => ({ cpuNanoCores: null, memoryBytes: null, diskBytes: null })),
+    );
     await assert.rejects(ns.fetchServiceMetrics("nope"), UnknownServiceError);
   });
 
@@ -289,12 +309,15 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     await within(5_000, "the followed lines", () => reader);
     assert.deepEqual(followed, ["line 5", "line 6"]);
 
-    await assert.rejects(async () => {
-      for await (const _ of ns.logs!("db", 7)) void _;
-    }, (error: unknown) => error instanceof KubernetesApiError && error.status === 404);
+    await assert.rejects(
+      async () => {
+        for await (const _ of ns.logs!("db", 7)) void _;
+      },
+      (error: unknown) => error instanceof KubernetesApiError && error.status === 404,
+    );
   });
 
-  test("secretsController keeps secrets in Kubernetes Secrets under data key \"contents\"", TIMEOUT, async (t) => {
+  test('secretsController keeps secrets in Kubernetes Secrets under data key "contents"', TIMEOUT, async (t) => {
     const { fake, orchestrator, another } = await setup(t);
     const secrets = orchestrator.secretsController();
     await secrets.ensure("db-password", new TextEncoder().encode("hunter2"));
@@ -312,7 +335,11 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     await secrets.delete("db-password"); // 404: already gone
     assert.deepEqual(await secrets.list(), ["tls-key"]);
     await assert.rejects(secrets.reader().read("db-password"), KubernetesSecretNotFoundError);
-    assert.deepEqual(await another({ namePrefix: "other-" }).secretsController().list(), [], "another environment's secrets are not listed");
+    assert.deepEqual(
+      await another({ namePrefix: "other-" }).secretsController().list(),
+      [],
+      "another environment's secrets are not listed",
+    );
 
     const before = fake.requests.length;
     await assert.rejects(secrets.ensure("Bad/Id", new Uint8Array()), ValidationError);
@@ -322,7 +349,12 @@ describe("KubernetesOrchestrator against the fake API server", () => {
 
   test("a 403 names the verb and resource RBAC must allow", TIMEOUT, async (t) => {
     const { fake, orchestrator } = await setup(t);
-    fake.fail({ method: "PATCH", path: /\/statefulsets\//, status: 403, message: 'statefulsets.apps "default-db" is forbidden: User "tester" cannot patch resource "statefulsets"' });
+    fake.fail({
+      method: "PATCH",
+      path: /\/statefulsets\//,
+      status: 403,
+      message: 'statefulsets.apps "default-db" is forbidden: User "tester" cannot patch resource "statefulsets"',
+    });
     const error = await orchestrator
       .namespace("default")
       .ensureService("db", db())
@@ -375,7 +407,10 @@ describe("KubernetesOrchestrator against the fake API server", () => {
 
     // Past the configured attempts the last error surfaces, naming the call.
     fake.fail({ method: "GET", path: /\/statefulsets$/, status: 500, times: Infinity });
-    await assert.rejects(orchestrator.namespace("default").listServices(), (e: unknown) => e instanceof KubernetesApiError && e.status === 500 && /list statefulsets\.apps/.test(e.message));
+    await assert.rejects(
+      orchestrator.namespace("default").listServices(),
+      (e: unknown) => e instanceof KubernetesApiError && e.status === 500 && /list statefulsets\.apps/.test(e.message),
+    );
   });
 
   test("bad input is refused before any API call", TIMEOUT, async (t) => {

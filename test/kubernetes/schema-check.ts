@@ -11,7 +11,9 @@ interface Model {
 
 function modelOf(type: string): Model | undefined {
   const candidate = (k8s as unknown as Record<string, unknown>)[type];
-  return typeof candidate === "function" && typeof (candidate as Partial<Model>).getAttributeTypeMap === "function" ? (candidate as unknown as Model) : undefined;
+  return typeof candidate === "function" && typeof (candidate as Partial<Model>).getAttributeTypeMap === "function"
+    ? (candidate as unknown as Model)
+    : undefined;
 }
 
 /**

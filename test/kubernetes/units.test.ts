@@ -23,16 +23,32 @@ const container = (c: object) => ({ containerStatuses: [{ name: "service", resta
 
 describe("pod status to ServiceEvent", () => {
   test("online when the pod is Ready", () => {
-    const e = podToEvent("db", 0, pod({ conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2026-01-01T00:00:00Z" }], ...container({ state: { running: {} } }) }));
+    const e = podToEvent(
+      "db",
+      0,
+      pod({
+        conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2026-01-01T00:00:00Z" }],
+        ...container({ state: { running: {} } }),
+      }),
+    );
     assert.equal(e.status, "online");
     assert.equal(e.restartCount, 2);
     assert.equal(e.time.toISOString(), "2026-01-01T00:00:00.000Z");
   });
 
   test("oom-killed for OOMKilled and for exit codes 137, 135, 167, current or last state", () => {
-    for (const terminated of [{ exitCode: 137, reason: "OOMKilled" }, { exitCode: 137 }, { exitCode: 135 }, { exitCode: 167 }, { exitCode: 0, reason: "OOMKilled" }]) {
+    for (const terminated of [
+      { exitCode: 137, reason: "OOMKilled" },
+      { exitCode: 137 },
+      { exitCode: 135 },
+      { exitCode: 167 },
+      { exitCode: 0, reason: "OOMKilled" },
+    ]) {
       assert.equal(podToEvent("db", 0, pod(container({ state: { terminated } }))).reason, "oom-killed", JSON.stringify(terminated));
-      assert.equal(podToEvent("db", 0, pod(container({ state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated } }))).reason, "oom-killed");
+      assert.equal(
+        podToEvent("db", 0, pod(container({ state: { waiting: { reason: "CrashLoopBackOff" } }, lastState: { terminated } }))).reason,
+        "oom-killed",
+      );
     }
   });
 
@@ -40,20 +56,36 @@ describe("pod status to ServiceEvent", () => {
     const crashed = podToEvent("db", 0, pod(container({ state: { terminated: { exitCode: 2, reason: "Error" } } })));
     assert.equal(crashed.reason, "Error");
     assert.equal(crashed.exitCode, 2);
-    assert.equal(podToEvent("db", 0, pod(container({ state: { waiting: { reason: "ImagePullBackOff", message: "no such image" } } }))).message, "no such image");
+    assert.equal(
+      podToEvent("db", 0, pod(container({ state: { waiting: { reason: "ImagePullBackOff", message: "no such image" } } }))).message,
+      "no such image",
+    );
     assert.equal(podToEvent("db", 0, pod(container({ state: { running: {} } }))).reason, "not-ready");
     assert.equal(podToEvent("db", 0, pod({ phase: "Pending" })).reason, "starting");
     assert.equal(podToEvent("db", 0, pod({ phase: "Failed", reason: "Evicted" })).reason, "Evicted");
-    assert.equal(podToEvent("db", 0, pod({ conditions: [{ type: "Ready", status: "True" }] }, { deletionTimestamp: new Date() })).reason, "stopped");
+    assert.equal(
+      podToEvent("db", 0, pod({ conditions: [{ type: "Ready", status: "True" }] }, { deletionTimestamp: new Date() })).reason,
+      "stopped",
+    );
   });
 });
 
 describe("EventBuffer", () => {
   test("a consumer that falls behind gets a fresh snapshot instead of the backlog", async () => {
     const state = new Map<number, ServiceEvent>();
-    const ev = (processId: number, restartCount: number): ServiceEvent => ({ serviceId: "s", processId, status: "online", time: new Date(0), restartCount });
+    const ev = (processId: number, restartCount: number): ServiceEvent => ({
+      serviceId: "s",
+      processId,
+      status: "online",
+      time: new Date(0),
+      restartCount,
+    });
     let closed = false;
-    const buffer = new EventBuffer<ServiceEvent>(() => [...state.values()], 3, () => (closed = true));
+    const buffer = new EventBuffer<ServiceEvent>(
+      () => [...state.values()],
+      3,
+      () => (closed = true),
+    );
     for (let i = 1; i <= 10; i++) {
       const e = ev(i % 2, i);
       state.set(e.processId, e);
@@ -61,7 +93,10 @@ describe("EventBuffer", () => {
     }
     const first = await buffer.next();
     const second = await buffer.next();
-    assert.deepEqual([first.value, second.value].map((e: ServiceEvent) => `${e.processId}#${e.restartCount}`), ["1#9", "0#10"]);
+    assert.deepEqual(
+      [first.value, second.value].map((e: ServiceEvent) => `${e.processId}#${e.restartCount}`),
+      ["1#9", "0#10"],
+    );
     buffer.push(ev(0, 11));
     assert.equal((await buffer.next()).value.restartCount, 11);
     await buffer.return();
@@ -70,7 +105,11 @@ describe("EventBuffer", () => {
   });
 
   test("a close with an error reaches the consumer", async () => {
-    const buffer = new EventBuffer<number>(() => [], 10, () => {});
+    const buffer = new EventBuffer<number>(
+      () => [],
+      10,
+      () => {},
+    );
     const pending = buffer.next();
     buffer.close(new Error("forbidden"));
     await assert.rejects(pending, /forbidden/);
@@ -111,9 +150,17 @@ describe("helpers", () => {
 
   test("args: a printed processIndex becomes $(CORRAL_PROCESS_INDEX); anything else is refused", () => {
     const at = (i: number) => ({ processIndex: i, listenAddrs: {}, peerAddrs: [{}, {}] });
-    const printed = validateServiceConfig({ image: "x", scale: 2, args: (a: ServiceAssignments) => ["--id", `n${a.processIndex}`, "$HOME"] });
+    const printed = validateServiceConfig({
+      image: "x",
+      scale: 2,
+      args: (a: ServiceAssignments) => ["--id", `n${a.processIndex}`, "$HOME"],
+    });
     assert.deepEqual(renderArgs(printed, at, 2), { args: ["--id", "n$(CORRAL_PROCESS_INDEX)", "$$HOME"], usesIndex: true });
-    const branching = validateServiceConfig({ image: "x", scale: 2, args: (a: ServiceAssignments) => (a.processIndex === 0 ? ["--leader"] : []) });
+    const branching = validateServiceConfig({
+      image: "x",
+      scale: 2,
+      args: (a: ServiceAssignments) => (a.processIndex === 0 ? ["--leader"] : []),
+    });
     assert.throws(() => renderArgs(branching, at, 2), /processIndex only by printing/);
     const constant = validateServiceConfig({ image: "x", scale: 2, args: () => ["a"] });
     assert.deepEqual(renderArgs(constant, at, 2), { args: ["a"], usesIndex: false });
@@ -125,10 +172,14 @@ describe("helpers", () => {
     assert.equal(isTransient({ code: 403 }), false);
     assert.equal(isTransient(Object.assign(new Error("x"), { code: "ECONNREFUSED" })), true);
     let tries = 0;
-    const value = await withRetry(call, async () => {
-      if (++tries < 3) throw { code: 503, body: "{}" };
-      return "ok";
-    }, { initialDelayMs: 1, maxDelayMs: 2 });
+    const value = await withRetry(
+      call,
+      async () => {
+        if (++tries < 3) throw { code: 503, body: "{}" };
+        return "ok";
+      },
+      { initialDelayMs: 1, maxDelayMs: 2 },
+    );
     assert.equal(value, "ok");
     tries = 0;
     await assert.rejects(

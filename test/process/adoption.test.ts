@@ -16,14 +16,22 @@ interface Host {
 
 /** Starts an orchestrator in a separate host process and waits until it reports every process online. */
 async function startHost(env: TestEnvironment, services: HostServiceSpec[], overrides: Record<string, unknown> = {}): Promise<Host> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(FIXTURES, "host.ts"), JSON.stringify({ orchestrator: { ...env.config, ...overrides }, services })], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(FIXTURES, "host.ts"), JSON.stringify({ orchestrator: { ...env.config, ...overrides }, services })],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const ready = await until(() => out.split("\n").find((l) => l.startsWith('{"ready"')) ?? (child.exitCode !== null ? "exited" : null), "the host to be ready", 60_000);
+  const ready = await until(
+    () => out.split("\n").find((l) => l.startsWith('{"ready"')) ?? (child.exitCode !== null ? "exited" : null),
+    "the host to be ready",
+    60_000,
+  );
   if (ready === "exited") throw new Error(`host exited early: ${err}`);
   return { child, pids: (JSON.parse(ready) as { pids: Record<string, number[]> }).pids, output: () => out + err };
 }
@@ -59,7 +67,11 @@ describe("adoption across orchestrator instances", () => {
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "sleeper", scale: 3 });
     const online = await untilAllOnline(events, "s", 3);
-    assert.deepEqual(online.map((e) => e.pid), pids, "the same processes, adopted");
+    assert.deepEqual(
+      online.map((e) => e.pid),
+      pids,
+      "the same processes, adopted",
+    );
     assert.deepEqual(env.processes().sort(), [...pids].sort(), "no second copy of any process");
 
     // An adopted process is watched: when it dies it is relaunched.
@@ -105,11 +117,17 @@ describe("adoption across orchestrator instances", () => {
     const ns = orchestrator.namespace("default");
     const events = ns.watchServices();
     await ns.ensureService("s", { image: "sleeper", scale: 3 });
-    assert.deepEqual((await untilAllOnline(events, "s", 3)).map((e) => e.pid), pids);
+    assert.deepEqual(
+      (await untilAllOnline(events, "s", 3)).map((e) => e.pid),
+      pids,
+    );
     await events.return!();
     await orchestrator.close();
     assert.deepEqual(env.processes(), []);
-    assert.deepEqual(readdirSync(join(env.config.stateDir!, "default-s")).filter((f) => f.endsWith(".pid")), []);
+    assert.deepEqual(
+      readdirSync(join(env.config.stateDir!, "default-s")).filter((f) => f.endsWith(".pid")),
+      [],
+    );
   });
 
   it("adopts at a smaller scale by stopping the recorded processes above it, and rolls adopted processes whose config changed", async () => {
@@ -140,21 +158,40 @@ describe("adoption across orchestrator instances", () => {
       mkdirSync(runDir, { recursive: true });
       const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
       // Same PID, another start time: a recycled PID.
-      writeFileSync(join(runDir, "0.pid"), JSON.stringify({ pid: stranger.pid, startTime: stat.startTime + 1, bootId, specHash: "x", restartCount: 0, launchedAt: "" }));
+      writeFileSync(
+        join(runDir, "0.pid"),
+        JSON.stringify({ pid: stranger.pid, startTime: stat.startTime + 1, bootId, specHash: "x", restartCount: 0, launchedAt: "" }),
+      );
       // Same PID and start time, but recorded during another boot.
-      writeFileSync(join(runDir, "1.pid"), JSON.stringify({ pid: stranger.pid, startTime: stat.startTime, bootId: "another-boot", specHash: "x", restartCount: 0, launchedAt: "" }));
+      writeFileSync(
+        join(runDir, "1.pid"),
+        JSON.stringify({
+          pid: stranger.pid,
+          startTime: stat.startTime,
+          bootId: "another-boot",
+          specHash: "x",
+          restartCount: 0,
+          launchedAt: "",
+        }),
+      );
       writeFileSync(join(runDir, "2.pid"), "not json at all");
       const orchestrator = await env.create();
       const ns = orchestrator.namespace("default");
       const events = ns.watchServices();
       await ns.ensureService("s", { image: "sleeper", scale: 3 });
       const online = await untilAllOnline(events, "s", 3);
-      assert.ok(online.every((e) => e.pid !== stranger.pid), "a new process was launched instead of adopting the stranger");
+      assert.ok(
+        online.every((e) => e.pid !== stranger.pid),
+        "a new process was launched instead of adopting the stranger",
+      );
       await ns.dropService("s");
       assert.ok(isPidAlive(stranger.pid!), "the stranger survives ensure and drop");
       // A leftover directory whose only PID file names the stranger: drop leaves it alone too.
       mkdirSync(runDir, { recursive: true });
-      writeFileSync(join(runDir, "0.pid"), JSON.stringify({ pid: stranger.pid, startTime: stat.startTime + 7, bootId, specHash: "x", restartCount: 0, launchedAt: "" }));
+      writeFileSync(
+        join(runDir, "0.pid"),
+        JSON.stringify({ pid: stranger.pid, startTime: stat.startTime + 7, bootId, specHash: "x", restartCount: 0, launchedAt: "" }),
+      );
       await ns.dropService("s");
       assert.ok(isPidAlive(stranger.pid!));
       await events.return!();
@@ -165,9 +202,16 @@ describe("adoption across orchestrator instances", () => {
 
   it("propagateCrashes: a child dying of SIGSEGV stops the other children and the host exits non-zero", async () => {
     const env = environment("crash");
-    const host = await startHost(env, [{ namespace: "default", id: "victim", image: "sleeper", scale: 1 }, { namespace: "default", id: "bystander", image: "sleeper", scale: 2 }], {
-      propagateCrashes: true,
-    });
+    const host = await startHost(
+      env,
+      [
+        { namespace: "default", id: "victim", image: "sleeper", scale: 1 },
+        { namespace: "default", id: "bystander", image: "sleeper", scale: 2 },
+      ],
+      {
+        propagateCrashes: true,
+      },
+    );
     hosts.push(host.child);
     const exit = once(host.child, "exit");
     process.kill(host.pids["default/victim"]![0]!, "SIGSEGV");
@@ -180,9 +224,14 @@ describe("adoption across orchestrator instances", () => {
 
   it("echoes each output line with its <namespace>-<id>-<i> prefix unless suppressOutput is set", async () => {
     const env = environment("echo");
-    const host = await startHost(env, [{ namespace: "ns", id: "p", image: "printer", scale: 2, args: ["hello-{index}"] }], { suppressOutput: false });
+    const host = await startHost(env, [{ namespace: "ns", id: "p", image: "printer", scale: 2, args: ["hello-{index}"] }], {
+      suppressOutput: false,
+    });
     hosts.push(host.child);
-    await until(() => /ns-p-1 \| err-line hello-1/.test(host.output()) && /ns-p-0 \| out-line hello-0/.test(host.output()), "prefixed lines from both processes");
+    await until(
+      () => /ns-p-1 \| err-line hello-1/.test(host.output()) && /ns-p-0 \| out-line hello-0/.test(host.output()),
+      "prefixed lines from both processes",
+    );
     const exit = once(host.child, "exit");
     host.child.kill("SIGTERM");
     assert.deepEqual((await exit)[0], 0);

@@ -3,8 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { OrchestratorClosedError, UnknownServiceError, ValidationError } from "../../src/index.js";
-import type { ProcessOrchestrator } from "../../src/process/orchestrator.js";
-import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, untilAllOnline } from "../helpers.js";
 
 describe("bad input on the process backend", () => {
   const suite = orchestratorPerSuite("bad");
@@ -24,7 +23,17 @@ describe("bad input on the process backend", () => {
       ["ok", { image: "../wrapper.sh", scale: 1 }, "image"],
       ["ok", { image: "/nonexistent/binary", scale: 1 }, "image"],
       ["ok", { image: "sleeper", scale: 1, args: () => [42] }, "args"],
-      ["ok", { image: "sleeper", scale: 1, args: () => { throw new Error("boom"); } }, "args"],
+      [
+        "ok",
+        {
+          image: "sleeper",
+          scale: 1,
+          args: () => {
+            throw new Error("boom");
+          },
+        },
+        "args",
+      ],
     ];
     for (const [id, config, field] of cases) {
       await assert.rejects(
@@ -35,16 +44,28 @@ describe("bad input on the process backend", () => {
     }
     assert.deepEqual(stateEntries(), []);
     assert.deepEqual(env.processes(), []);
-    assert.throws(() => suite.orchestrator.namespace("Not Valid"), (e: unknown) => e instanceof ValidationError && e.field === "namespace");
+    assert.throws(
+      () => suite.orchestrator.namespace("Not Valid"),
+      (e: unknown) => e instanceof ValidationError && e.field === "namespace",
+    );
     await assert.rejects(ns.dropService("../../etc"), ValidationError);
     await assert.rejects(ns.fetchServiceMetrics("unknown"), UnknownServiceError);
   });
 
   it("refuses a bad orchestrator config", async () => {
     const { ProcessOrchestrator } = await import("../../src/process/orchestrator.js");
-    await assert.rejects(ProcessOrchestrator.create({ ...env.config, environmentId: "has spaces" }), (e: unknown) => e instanceof ValidationError && e.field === "environmentId");
-    await assert.rejects(ProcessOrchestrator.create({ ...env.config, imageDir: join(env.root, "missing") }), (e: unknown) => e instanceof ValidationError && e.field === "imageDir");
-    await assert.rejects(ProcessOrchestrator.create({ ...env.config, restartBackoff: { jitter: 2 } }), (e: unknown) => e instanceof ValidationError && e.field === "restartBackoff.jitter");
+    await assert.rejects(
+      ProcessOrchestrator.create({ ...env.config, environmentId: "has spaces" }),
+      (e: unknown) => e instanceof ValidationError && e.field === "environmentId",
+    );
+    await assert.rejects(
+      ProcessOrchestrator.create({ ...env.config, imageDir: join(env.root, "missing") }),
+      (e: unknown) => e instanceof ValidationError && e.field === "imageDir",
+    );
+    await assert.rejects(
+      ProcessOrchestrator.create({ ...env.config, restartBackoff: { jitter: 2 } }),
+      (e: unknown) => e instanceof ValidationError && e.field === "restartBackoff.jitter",
+    );
   });
 
   it("reports a process that cannot be spawned as an event, retries it, and never crashes the host", async () => {

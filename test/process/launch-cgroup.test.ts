@@ -16,7 +16,14 @@ import {
   hierarchiesOf,
   selectLauncher,
 } from "../../src/process/launch/index.js";
-import { Tracker, alive, leftoverGroups, removeEnvironmentGroups, uniqueEnvironmentId, waitFor } from "../fixtures/launch-helpers/helpers.js";
+import {
+  Tracker,
+  alive,
+  leftoverGroups,
+  removeEnvironmentGroups,
+  uniqueEnvironmentId,
+  waitFor,
+} from "../fixtures/launch-helpers/helpers.js";
 
 const detected = await detectCgroupLayout();
 const usable = detected.layout !== null && process.getuid?.() === 0;
@@ -70,7 +77,10 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     const child = tracker.start(prep);
     assert.deepEqual(await child.exited, { code: 0, signal: null }, child.stderr());
     const lines = child.stdout().split("\n");
-    const controllers = layout.version === "v1" ? (["memory", "cpu", "cpuacct", "pids", "freezer"] as const).filter((c) => layout.version === "v1" && layout[c]) : [];
+    const controllers =
+      layout.version === "v1"
+        ? (["memory", "cpu", "cpuacct", "pids", "freezer"] as const).filter((c) => layout.version === "v1" && layout[c])
+        : [];
     for (const ctrl of controllers) {
       assert.ok(
         lines.some((l) => l.split(":")[1]?.split(",").includes(ctrl) && l.endsWith(`:/${cg.name}`)),
@@ -111,7 +121,10 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     const second = tracker.start(again);
     const exit2 = await second.exited;
     assert.deepEqual(exit2, { code: 0, signal: null }, second.stderr());
-    assert.equal(classifyExit({ ...exit2, oomKillsBefore: again.oomKillsBefore, oomKillsAfter: await cg.oomKillCount() }).reason, "completed");
+    assert.equal(
+      classifyExit({ ...exit2, oomKillsBefore: again.oomKillsBefore, oomKillsAfter: await cg.oomKillCount() }).reason,
+      "completed",
+    );
     await cg.remove();
   });
 
@@ -213,7 +226,9 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
 
     test(`kill() wins against a shell that forks as fast as it can (${how})`, { timeout: 20_000 }, async () => {
       const l = make();
-      const prep = await l.prepare(request({ program: "/bin/sh", args: ["-c", 'echo ready; while :; do sleep 1000 & done'], pidsLimit: 200 }));
+      const prep = await l.prepare(
+        request({ program: "/bin/sh", args: ["-c", "echo ready; while :; do sleep 1000 & done"], pidsLimit: 200 }),
+      );
       const cg = tracker.group(prep.cgroup);
       const child = tracker.start(prep);
       await child.line(/^ready$/);
@@ -238,7 +253,11 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
       { code: 0, signal: null },
     ]);
     const envDirs = mounts.map((m) => join(m, "corral", env));
-    const exists = (p: string) => readFile(join(p, "cgroup.procs")).then(() => true, () => false);
+    const exists = (p: string) =>
+      readFile(join(p, "cgroup.procs")).then(
+        () => true,
+        () => false,
+      );
 
     await ga.remove();
     for (const m of mounts) assert.equal(await exists(join(m, ga.name)), false, `${m}/${ga.name} removed`);
@@ -292,15 +311,19 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     await cg.remove();
   });
 
-  test(`a child that cannot join its group exits ${CGROUP_JOIN_FAILED_EXIT_CODE} without running the program`, { timeout: 20_000 }, async () => {
-    const prep = await launcher.prepare(request({ program: "/bin/echo", args: ["ran"] }));
-    const cg = tracker.group(prep.cgroup);
-    for (const m of mounts) await rmdir(join(m, cg.name));
-    const child = tracker.start(prep);
-    assert.deepEqual(await child.exited, { code: CGROUP_JOIN_FAILED_EXIT_CODE, signal: null });
-    assert.equal(child.stdout(), "");
-    await cg.remove();
-  });
+  test(
+    `a child that cannot join its group exits ${CGROUP_JOIN_FAILED_EXIT_CODE} without running the program`,
+    { timeout: 20_000 },
+    async () => {
+      const prep = await launcher.prepare(request({ program: "/bin/echo", args: ["ran"] }));
+      const cg = tracker.group(prep.cgroup);
+      for (const m of mounts) await rmdir(join(m, cg.name));
+      const child = tracker.start(prep);
+      assert.deepEqual(await child.exited, { code: CGROUP_JOIN_FAILED_EXIT_CODE, signal: null });
+      assert.equal(child.stdout(), "");
+      await cg.remove();
+    },
+  );
 });
 
 function withoutUnified(l: CgroupLayout): CgroupLayout {

@@ -61,7 +61,12 @@ describe("classifyExit", () => {
 describe("systemd-run argv", () => {
   test("limits as the seed writes them, CPUQuota rounded up", () => {
     assert.deepEqual(
-      systemdRunArgs({ program: "/img/x", args: ["--a", "b c"], memoryLimit: MemoryLimit.parse("512MiB"), cpuLimit: CpuLimit.parse("1234m") }),
+      systemdRunArgs({
+        program: "/img/x",
+        args: ["--a", "b c"],
+        memoryLimit: MemoryLimit.parse("512MiB"),
+        cpuLimit: CpuLimit.parse("1234m"),
+      }),
       ["--user", "--scope", "--quiet", "-p", "MemoryMax=536870912", "-p", "CPUQuota=124%", "/img/x", "--a", "b c"],
     );
     assert.deepEqual(systemdRunArgs({ program: "p", args: [], cpuLimit: CpuLimit.parse("1m") }), [
@@ -78,7 +83,10 @@ describe("systemd-run argv", () => {
 
 test("cpuNanoCoresBetween: a rate from two cumulative samples; unknown or reset counters give null", () => {
   const at = (ms: number) => BigInt(ms) * 1_000_000n;
-  assert.equal(cpuNanoCoresBetween({ cpuNanos: 0, memoryBytes: 1, at: at(0) }, { cpuNanos: 250_000_000, memoryBytes: 1, at: at(500) }), 500_000_000);
+  assert.equal(
+    cpuNanoCoresBetween({ cpuNanos: 0, memoryBytes: 1, at: at(0) }, { cpuNanos: 250_000_000, memoryBytes: 1, at: at(500) }),
+    500_000_000,
+  );
   assert.equal(cpuNanoCoresBetween({ cpuNanos: 9, memoryBytes: 1, at: at(0) }, { cpuNanos: 1, memoryBytes: 1, at: at(500) }), null);
   assert.equal(cpuNanoCoresBetween({ cpuNanos: null, memoryBytes: 1, at: at(0) }, { cpuNanos: 1, memoryBytes: 1, at: at(500) }), null);
   assert.equal(cpuNanoCoresBetween({ cpuNanos: 0, memoryBytes: 1, at: at(5) }, { cpuNanos: 1, memoryBytes: 1, at: at(5) }), null);
@@ -94,7 +102,12 @@ describe("layout detection", () => {
 
   test("parses escaped mount points and super options", () => {
     const [e] = parseMountInfo("41 31 0:38 / /sys/fs/cgroup/a\\040b rw,relatime - cgroup cgroup rw,cpu,cpuacct\n");
-    assert.deepEqual(e, { mountPoint: "/sys/fs/cgroup/a b", fsType: "cgroup", mountOptions: ["rw", "relatime"], superOptions: ["rw", "cpu", "cpuacct"] });
+    assert.deepEqual(e, {
+      mountPoint: "/sys/fs/cgroup/a b",
+      fsType: "cgroup",
+      mountOptions: ["rw", "relatime"],
+      superOptions: ["rw", "cpu", "cpuacct"],
+    });
   });
 
   test("v1 with co-mounted cpu,cpuacct and a controller-less v2 tree is hybrid v1", async () => {
@@ -150,7 +163,10 @@ test("v2 limits: memory.max, swap off, oom.group, cpu.max, pids.max; the child j
   // launcher writes, and what it reads back, are checked.
   const root = await tracker.tempDir();
   await writeFile(join(root, "cgroup.controllers"), "cpu memory pids\n");
-  const launcher = new CgroupLauncher({ version: "v2", unified: { mountPoint: root, controllers: ["cpu", "memory", "pids"], readOnly: false } });
+  const launcher = new CgroupLauncher({
+    version: "v2",
+    unified: { mountPoint: root, controllers: ["cpu", "memory", "pids"], readOnly: false },
+  });
   const req = { environmentId: "env", fullId: "ns-svc", processIndex: 1, program: "/bin/true", args: ["x y"] };
   const prep = await launcher.prepare({ ...req, memoryLimit: MemoryLimit.parse("64MiB"), cpuLimit: CpuLimit.parse("0.5"), pidsLimit: 32 });
   const dir = join(root, "corral", "env", "ns-svc-1");
@@ -188,7 +204,13 @@ test("names that could leave the corral tree are refused", async () => {
   const root = await tracker.tempDir();
   const launcher = new CgroupLauncher({ version: "v2", unified: { mountPoint: root, controllers: [], readOnly: false } });
   for (const bad of ["..", "a/b", "", ".hidden", "x\ny"]) {
-    await assert.rejects(launcher.prepare({ environmentId: bad, fullId: "ns-svc", processIndex: 0, program: "true", args: [] }), /cannot name a cgroup/);
-    await assert.rejects(launcher.prepare({ environmentId: "env", fullId: bad, processIndex: 0, program: "true", args: [] }), /cannot name a cgroup/);
+    await assert.rejects(
+      launcher.prepare({ environmentId: bad, fullId: "ns-svc", processIndex: 0, program: "true", args: [] }),
+      /cannot name a cgroup/,
+    );
+    await assert.rejects(
+      launcher.prepare({ environmentId: "env", fullId: bad, processIndex: 0, program: "true", args: [] }),
+      /cannot name a cgroup/,
+    );
   }
 });

@@ -7,7 +7,13 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CpuLimit, MemoryLimit } from "../../src/contract/limits.js";
-import { DirectLauncher, SystemdLauncher, detectCgroupLayout, selectLauncher, systemdUserManagerAvailable } from "../../src/process/launch/index.js";
+import {
+  DirectLauncher,
+  SystemdLauncher,
+  detectCgroupLayout,
+  selectLauncher,
+  systemdUserManagerAvailable,
+} from "../../src/process/launch/index.js";
 import { Tracker, uniqueEnvironmentId } from "../fixtures/launch-helpers/helpers.js";
 
 const tracker = new Tracker();
@@ -152,12 +158,22 @@ describe("auto selection", () => {
     const l = await selectLauncher("auto", { systemdBootedMarker: missing, systemctlPath, cgroupRoot: empty });
     assert.equal(l.kind, "direct");
     assert.ok(l instanceof DirectLauncher);
-    const prep = await l.prepare({ environmentId, fullId: "ns-svc", processIndex: 0, program: "x", args: [], memoryLimit: MemoryLimit.parse("64MiB") });
+    const prep = await l.prepare({
+      environmentId,
+      fullId: "ns-svc",
+      processIndex: 0,
+      program: "x",
+      args: [],
+      memoryLimit: MemoryLimit.parse("64MiB"),
+    });
     assert.match(prep.warning ?? "", /memoryLimit 64MiB not enforced: no systemd user manager, and cgroups are unusable \(no cgroup/);
   });
 
   test("an explicit cgroup launcher where cgroups are unusable is an error, not a silent fallback", async () => {
     const empty = await tracker.tempDir();
-    await assert.rejects(selectLauncher("cgroup", { cgroupRoot: empty }), /cgroup launcher unavailable: no cgroup with the memory and cpu controllers/);
+    await assert.rejects(
+      selectLauncher("cgroup", { cgroupRoot: empty }),
+      /cgroup launcher unavailable: no cgroup with the memory and cpu controllers/,
+    );
   });
 });

@@ -27,10 +27,9 @@ const server = (scale: number, env: Record<string, string> = {}) => ({
 
 /** Connects until the process answers: a socket appears only once the server listens. */
 async function askWhenListening(path: string): Promise<string> {
-  return until(
-    () => (existsSync(path) ? ask(path).catch(() => null) : null),
-    `an answer on ${path}`,
-  ).then(async (p) => (await p) ?? askWhenListening(path));
+  return until(() => (existsSync(path) ? ask(path).catch(() => null) : null), `an answer on ${path}`).then(
+    async (p) => (await p) ?? askWhenListening(path),
+  );
 }
 
 describe("ensureService on real processes", () => {
@@ -65,14 +64,20 @@ describe("ensureService on real processes", () => {
     await ns.ensureService("s", { image: "sleeper", scale: 2 });
     await ns.ensureService("s", { image: "sleeper", scale: 3 });
     const third = await nextEvent(events, (e) => e.processId === 2 && e.status === "online", { seen });
-    assert.ok(seen.every((e) => e.processId === 2), `only process 2 changes on scale-up, saw ${JSON.stringify(seen)}`);
+    assert.ok(
+      seen.every((e) => e.processId === 2),
+      `only process 2 changes on scale-up, saw ${JSON.stringify(seen)}`,
+    );
     seen.length = 0;
     await ns.ensureService("s", { image: "sleeper", scale: 1 });
     assert.equal(isPidAlive(third.pid!), false);
     assert.equal(isPidAlive(first[1]!.pid!), false);
     assert.equal(isPidAlive(first[0]!.pid!), true, "process 0 is untouched by scale changes");
     const runDir = join(env.config.stateDir!, "scale-s");
-    assert.deepEqual(readdirSync(runDir).filter((f) => f.endsWith(".pid")), ["0.pid"]);
+    assert.deepEqual(
+      readdirSync(runDir).filter((f) => f.endsWith(".pid")),
+      ["0.pid"],
+    );
     await events.return!();
   });
 
@@ -134,12 +139,18 @@ describe("ensureService on real processes", () => {
     await ns.ensureService("f", { image: "forker", scale: 2, disk: true, args: (a) => [join(env.root, `grandchild-${a.processIndex}`)] });
     const online = await untilAllOnline(events, "f", 2);
     const grandchildren = await Promise.all(
-      [0, 1].map((i) => until(() => existsSync(join(env.root, `grandchild-${i}`)) && Number(readFileSync(join(env.root, `grandchild-${i}`), "utf8")), `grandchild ${i}`)),
+      [0, 1].map((i) =>
+        until(
+          () => existsSync(join(env.root, `grandchild-${i}`)) && Number(readFileSync(join(env.root, `grandchild-${i}`), "utf8")),
+          `grandchild ${i}`,
+        ),
+      ),
     );
     assert.ok(grandchildren.every(isPidAlive));
     assert.ok(existsSync(join(env.config.scratchDirectory, "drop-f")));
     await ns.dropService("f");
-    for (const pid of [...online.map((e) => e.pid!), ...grandchildren]) assert.equal(isPidAlive(pid), false, `pid ${pid} is gone after drop`);
+    for (const pid of [...online.map((e) => e.pid!), ...grandchildren])
+      assert.equal(isPidAlive(pid), false, `pid ${pid} is gone after drop`);
     assert.equal(existsSync(join(env.config.stateDir!, "drop-f")), false);
     assert.equal(existsSync(join(env.config.scratchDirectory, "drop-f")), false);
     assert.deepEqual(await ns.listServices(), []);
@@ -168,9 +179,16 @@ describe("ensureService on real processes", () => {
     assert.deepEqual(await suite.orchestrator.namespace("a").listServices(), ["x"]);
     assert.deepEqual(await suite.orchestrator.namespace("a-b").listServices(), ["y"]);
     // "a" + "b-y" would share the run directory of "a-b" + "y": refused, not merged.
-    await assert.rejects(suite.orchestrator.namespace("a").ensureService("b-y", { image: "sleeper", scale: 1 }), /run directory of service "y" in namespace "a-b"/);
+    await assert.rejects(
+      suite.orchestrator.namespace("a").ensureService("b-y", { image: "sleeper", scale: 1 }),
+      /run directory of service "y" in namespace "a-b"/,
+    );
     await suite.orchestrator.namespace("a").dropService("b-y");
-    assert.deepEqual(await suite.orchestrator.namespace("a-b").listServices(), ["y"], "dropping a colliding id leaves the other service alone");
+    assert.deepEqual(
+      await suite.orchestrator.namespace("a-b").listServices(),
+      ["y"],
+      "dropping a colliding id leaves the other service alone",
+    );
   });
 
   it("falls back to a hashed socket path in the temp dir when the path is too long, and the process listens there", async () => {
@@ -205,7 +223,12 @@ describe("ensureService on real processes", () => {
       const service = await ns.ensureService("svc", { image: "sleeper", scale: 1, ports: [{ name: "http" }, { name: "http-admin" }] });
       await untilAllOnline(events, "svc", 1);
       const recorded = await until(() => existsSync(out) && readFileSync(out, "utf8"), "the wrapper to record its arguments");
-      assert.deepEqual(recorded.trim().split("\n"), ["w-svc", service.addresses("http")[0], service.addresses("http-admin")[0], join(IMAGES, "sleeper")]);
+      assert.deepEqual(recorded.trim().split("\n"), [
+        "w-svc",
+        service.addresses("http")[0],
+        service.addresses("http-admin")[0],
+        join(IMAGES, "sleeper"),
+      ]);
       await events.return!();
     } finally {
       await wrapped.cleanup();

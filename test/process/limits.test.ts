@@ -16,7 +16,12 @@ function groupDirs(env: TestEnvironment): string[] {
   const found: string[] = [];
   for (const hierarchy of readdirSync("/sys/fs/cgroup")) {
     const dir = `/sys/fs/cgroup/${hierarchy}/corral/${env.environmentId}`;
-    if (existsSync(dir)) found.push(...readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${dir}/${d.name}`));
+    if (existsSync(dir))
+      found.push(
+        ...readdirSync(dir, { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => `${dir}/${d.name}`),
+      );
   }
   return found;
 }
@@ -29,7 +34,12 @@ describe("limits enforced by the cgroup launcher", { skip }, () => {
     const orchestrator = await env.create({ launcher: "cgroup" });
     const ns = orchestrator.namespace("mem");
     const events = ns.watchServices();
-    await ns.ensureService("hog", { image: "memory-hog.mjs", scale: 1, memoryLimit: MemoryLimit.parse("96MiB"), restartBackoff: { initialMs: 10, jitter: 0 } });
+    await ns.ensureService("hog", {
+      image: "memory-hog.mjs",
+      scale: 1,
+      memoryLimit: MemoryLimit.parse("96MiB"),
+      restartBackoff: { initialMs: 10, jitter: 0 },
+    });
     const killed = await nextEvent(events, (e) => e.status === "offline" && e.reason !== "starting");
     assert.equal(killed.reason, "oom-killed");
     assert.equal(killed.signal, "SIGKILL");
@@ -66,7 +76,12 @@ describe("limits enforced by the cgroup launcher", { skip }, () => {
     const ns = orchestrator.namespace("escape");
     const events = ns.watchServices();
     // setsid puts the grandchild in its own session: only the cgroup still knows it belongs here.
-    await ns.ensureService("e", { image: "/usr/bin/setsid", scale: 1, args: () => ["-f", "sleep", "100000"] as string[], restartPolicy: "never" });
+    await ns.ensureService("e", {
+      image: "/usr/bin/setsid",
+      scale: 1,
+      args: () => ["-f", "sleep", "100000"] as string[],
+      restartPolicy: "never",
+    });
     await nextEvent(events, (e) => e.status === "offline" && e.reason === "completed");
     // The leader exited at once; its escaped grandchild was killed with the group.
     assert.deepEqual(env.processes(), []);

@@ -36,9 +36,15 @@ describe("log capture", () => {
 
     const controller = new AbortController();
     const last = Number(tail.at(-1)!.line.split(" ")[1] ?? 0);
-    const followed = await collect(ns.logs("t", 0, { tail: 0, follow: true, signal: controller.signal }), (l) => l.line === `tick ${last + 20}`);
+    const followed = await collect(
+      ns.logs("t", 0, { tail: 0, follow: true, signal: controller.signal }),
+      (l) => l.line === `tick ${last + 20}`,
+    );
     assert.ok(followed.length >= 10, "lines written after the call arrive");
-    assert.ok(followed.every((l) => !l.line.startsWith("tick ") || Number(l.line.split(" ")[1]) > last - 2), "only new lines");
+    assert.ok(
+      followed.every((l) => !l.line.startsWith("tick ") || Number(l.line.split(" ")[1]) > last - 2),
+      "only new lines",
+    );
     controller.abort();
     assert.throws(() => ns.logs("t", 5), /has 1 processes/);
     await events.return!();
@@ -54,24 +60,43 @@ describe("log capture", () => {
       const lines = [...ns.readLogFiles("c", 0)];
       return lines.at(-1)?.line.startsWith("line 299");
     }, "the last line to be logged");
-    const files = readdirSync(dir).filter((f) => f.startsWith("rot-c-0.log")).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.startsWith("rot-c-0.log"))
+      .sort();
     assert.deepEqual(files, ["rot-c-0.log", "rot-c-0.log.1", "rot-c-0.log.2"]);
     for (const f of files) assert.ok(statSync(join(dir, f)).size <= 4096, `${f} is within the rotation size`);
     const kept = ns.readLogFiles("c", 0);
     const numbers = kept.map((l) => Number(l.line.split(" ")[1]));
-    assert.deepEqual(numbers, numbers.slice().sort((a, b) => a - b), "oldest first, in order across files");
+    assert.deepEqual(
+      numbers,
+      numbers.slice().sort((a, b) => a - b),
+      "oldest first, in order across files",
+    );
     assert.equal(numbers.at(-1), 299);
     await ns.dropService("c");
-    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("rot-c-")), [], "drop removes the logs");
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.startsWith("rot-c-")),
+      [],
+      "drop removes the logs",
+    );
     await events.return!();
   });
 
   it("an adopted process keeps writing where it was: no EPIPE when its orchestrator dies", async () => {
     const hostEnv = testEnvironment("logs-adopt");
     try {
-      const host = spawn(process.execPath, ["--import", "tsx", join(FIXTURES, "host.ts"), JSON.stringify({ orchestrator: hostEnv.config, services: [{ namespace: "a", id: "t", image: "ticker", scale: 1 }] })], {
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const host = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(FIXTURES, "host.ts"),
+          JSON.stringify({ orchestrator: hostEnv.config, services: [{ namespace: "a", id: "t", image: "ticker", scale: 1 }] }),
+        ],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       let out = "";
       host.stdout!.on("data", (d: Buffer) => (out += d.toString()));
       const ready = await until(() => out.split("\n").find((l) => l.startsWith('{"ready"')), "the host");
@@ -91,10 +116,22 @@ describe("log capture", () => {
       // The lines written while no orchestrator read them wait in the pipe; the new instance drains them.
       await until(() => ns.readLogFiles("t", 0).filter((l) => l.stream === "stdout").length >= 5, "the adopted process's lines");
       const history = await collect(ns.logs("t", 0), () => false);
-      const lastBefore = Number(history.filter((l) => l.stream === "stdout").at(-1)!.line.split(" ")[1]);
-      const next = await collect(ns.logs("t", 0, { tail: 0, follow: true }), (l) => l.stream === "stdout" && Number(l.line.split(" ")[1]) >= lastBefore + 10);
+      const lastBefore = Number(
+        history
+          .filter((l) => l.stream === "stdout")
+          .at(-1)!
+          .line.split(" ")[1],
+      );
+      const next = await collect(
+        ns.logs("t", 0, { tail: 0, follow: true }),
+        (l) => l.stream === "stdout" && Number(l.line.split(" ")[1]) >= lastBefore + 10,
+      );
       const numbers = [...history, ...next].filter((l) => l.stream === "stdout").map((l) => Number(l.line.split(" ")[1]));
-      assert.deepEqual(numbers, Array.from({ length: numbers.length }, (_, i) => i), "every tick, none lost across the orchestrator's death");
+      assert.deepEqual(
+        numbers,
+        Array.from({ length: numbers.length }, (_, i) => i),
+        "every tick, none lost across the orchestrator's death",
+      );
       assert.equal((await ns.fetchServiceMetrics("t"))[0]!.memoryBytes !== null, true);
       await events.return!();
     } finally {

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readProcStat } from "../../src/process/proc.js";
-import { orchestratorPerSuite, testEnvironment, until, untilAllOnline } from "../helpers.js";
+import { orchestratorPerSuite, until, untilAllOnline } from "../helpers.js";
 
 describe("fetchServiceMetrics", () => {
   const suite = orchestratorPerSuite("metrics");

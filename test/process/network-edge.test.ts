@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { ServiceAssignments } from "../../src/contract/types.js";
-import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, untilAllOnline } from "../helpers.js";
 
 function askTcp(address: string): Promise<string> {
   const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
@@ -29,7 +29,9 @@ const server = (greeting: string) => ({
 });
 
 describe("TCP proxy, Prometheus discovery and secrets through the orchestrator", () => {
-  const suite = orchestratorPerSuite("edge", (env) => ({ tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: join(env.root, "sd") } }));
+  const suite = orchestratorPerSuite("edge", (env) => ({
+    tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: join(env.root, "sd") },
+  }));
   const { env } = suite;
   const sdDir = () => join(env.root, "sd");
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { ServiceAssignments, ServiceEvent } from "../../src/contract/types.js";
-import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, untilAllOnline } from "../helpers.js";
 
 const listenArgs = (delayMs: number) => (a: ServiceAssignments) => [a.listenAddrs.app!, String(delayMs)];
 
@@ -14,14 +14,23 @@ describe("readiness probes", () => {
   it("socket: a process that listens only after 1 s is online only then", async () => {
     const ns = suite.orchestrator.namespace("sock");
     const events = ns.watchServices();
-    const service = await ns.ensureService("slow", { image: "slow-listener.mjs", scale: 1, ports: [{ name: "app" }], args: listenArgs(1000), readiness: { socket: "app" } });
+    const service = await ns.ensureService("slow", {
+      image: "slow-listener.mjs",
+      scale: 1,
+      ports: [{ name: "app" }],
+      args: listenArgs(1000),
+      readiness: { socket: "app" },
+    });
     const starting = await nextEvent(events, (e) => e.serviceId === "slow");
     assert.equal(starting.status, "offline");
     assert.equal(starting.reason, "starting");
     assert.equal(typeof starting.pid, "number", "the process runs while it is starting");
     const online = await nextEvent(events, (e) => e.status === "online");
     assert.ok(existsSync(service.addresses("app")[0]!), "it is online only once it listens");
-    const [listening] = await ns.logs("slow", 0, { tail: 1 }).next().then((r) => [r.value]);
+    const [listening] = await ns
+      .logs("slow", 0, { tail: 1 })
+      .next()
+      .then((r) => [r.value]);
     assert.equal(listening?.line, "listening");
     assert.ok(online.time.getTime() >= listening!.time.getTime(), "online comes after the process started listening");
     assert.ok(online.time.getTime() - starting.time.getTime() >= 1000, "and not before its one-second start");
@@ -93,20 +102,37 @@ describe("readiness probes", () => {
       { seen },
     );
     await rolled;
-    assert.equal(lowest, 2, `never fewer than 2 online; events: ${seen.map((e) => `${e.processId}:${e.status}:${e.reason ?? ""}`).join(" ")}`);
-    assert.deepEqual(seen.filter((e) => e.status === "online").map((e) => e.processId), [2, 1, 0], "highest index first");
+    assert.equal(
+      lowest,
+      2,
+      `never fewer than 2 online; events: ${seen.map((e) => `${e.processId}:${e.status}:${e.reason ?? ""}`).join(" ")}`,
+    );
+    assert.deepEqual(
+      seen.filter((e) => e.status === "online").map((e) => e.processId),
+      [2, 1, 0],
+      "highest index first",
+    );
     await watch.return!();
   });
 
   it("a change that never becomes ready stops the roll and reports it; the rest keeps running", async () => {
     const ns = suite.orchestrator.namespace("stuck");
-    const good = { image: "slow-listener.mjs", scale: 3, ports: [{ name: "app" }], args: listenArgs(0), readiness: { socket: "app", periodMs: 50 } };
+    const good = {
+      image: "slow-listener.mjs",
+      scale: 3,
+      ports: [{ name: "app" }],
+      args: listenArgs(0),
+      readiness: { socket: "app", periodMs: 50 },
+    };
     const watch = ns.watchServices();
     await ns.ensureService("s", good);
     const before = await untilAllOnline(watch, "s", 3);
     await watch.return!();
     // The new version never listens.
-    await assert.rejects(ns.ensureService("s", { ...good, args: listenArgs(1_000_000) }), /stopped at process 2: not online.*processes 0\.\.1 still run the previous config/);
+    await assert.rejects(
+      ns.ensureService("s", { ...good, args: listenArgs(1_000_000) }),
+      /stopped at process 2: not online.*processes 0\.\.1 still run the previous config/,
+    );
     const now = ns.watchServices();
     const snapshot: ServiceEvent[] = [];
     for (let i = 0; i < 3; i++) snapshot.push((await now.next()).value as ServiceEvent);

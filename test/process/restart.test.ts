@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
 import { BackoffSchedule } from "../../src/process/backoff.js";
-import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from "../helpers.js";
+import { nextEvent, orchestratorPerSuite, untilAllOnline } from "../helpers.js";
 
 /** True when no event is already queued: every event of one exit is emitted in the same tick. */
 async function nothingPending(events: AsyncIterator<ServiceEvent>): Promise<boolean> {
@@ -16,7 +16,10 @@ describe("back-off schedule", () => {
 
   it("doubles from the first delay up to the cap", () => {
     const schedule = new BackoffSchedule(settings);
-    assert.deepEqual(Array.from({ length: 10 }, () => schedule.next(5)), [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+    assert.deepEqual(
+      Array.from({ length: 10 }, () => schedule.next(5)),
+      [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000],
+    );
   });
 
   it("starts over after a run as long as resetAfterMs", () => {
@@ -40,12 +43,16 @@ describe("back-off schedule", () => {
 
 describe("restart policy on real processes", () => {
   const suite = orchestratorPerSuite("restart");
-  const { env } = suite;
 
   it("restarts a crash-looping process with growing gaps, bounded by the cap, and says when the next start is due", async () => {
     const ns = suite.orchestrator.namespace("loop");
     const events = ns.watchServices();
-    await ns.ensureService("c", { image: "exit-with", args: () => ["3"], scale: 1, restartBackoff: { initialMs: 20, multiplier: 2, maxMs: 160, jitter: 0 } });
+    await ns.ensureService("c", {
+      image: "exit-with",
+      args: () => ["3"],
+      scale: 1,
+      restartBackoff: { initialMs: 20, multiplier: 2, maxMs: 160, jitter: 0 },
+    });
     const delays: number[] = [];
     const exits: ServiceEvent[] = [];
     while (delays.length < 6) {
@@ -53,9 +60,13 @@ describe("restart policy on real processes", () => {
       if (event.reason === "exited") exits.push(event);
       else delays.push(event.nextStartAt!.getTime() - event.time.getTime());
     }
-    for (const [i, expected] of [20, 40, 80, 160, 160, 160].entries()) assert.ok(Math.abs(delays[i]! - expected) <= 2, `delay ${i} is ${delays[i]}, expected ${expected}`);
+    for (const [i, expected] of [20, 40, 80, 160, 160, 160].entries())
+      assert.ok(Math.abs(delays[i]! - expected) <= 2, `delay ${i} is ${delays[i]}, expected ${expected}`);
     assert.ok(exits.every((e) => e.exitCode === 3 && e.signal === null));
-    assert.deepEqual(exits.slice(0, 4).map((e) => e.restartCount), [0, 1, 2, 3]);
+    assert.deepEqual(
+      exits.slice(0, 4).map((e) => e.restartCount),
+      [0, 1, 2, 3],
+    );
     await ns.dropService("c");
     await events.return!();
   });

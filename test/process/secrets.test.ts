@@ -9,7 +9,6 @@ import { CachingSecretsReader, ProcessSecretsController, SecretNotFoundError } f
 import { TEMP_PREFIX } from "../../src/util/atomic-write.js";
 import { withTempDir } from "../helpers.js";
 
-
 async function modeOf(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
 }

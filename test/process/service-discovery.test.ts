@@ -3,12 +3,19 @@ import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ValidationError } from "../../src/contract/errors.js";
-import { prometheusLabelName, removeServiceDiscoveryFile, renderServiceDiscovery, serviceDiscoveryPath, writeServiceDiscoveryFile, type ServiceDiscoveryTarget, type StaticConfig } from "../../src/process/service-discovery.js";
+import {
+  prometheusLabelName,
+  removeServiceDiscoveryFile,
+  renderServiceDiscovery,
+  serviceDiscoveryPath,
+  writeServiceDiscoveryFile,
+  type ServiceDiscoveryTarget,
+  type StaticConfig,
+} from "../../src/process/service-discovery.js";
 import { TEMP_PREFIX } from "../../src/util/atomic-write.js";
 import { withTempDir } from "../helpers.js";
 
 const PROMETHEUS_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
 
 async function readSd(dir: string, namespace: string): Promise<StaticConfig[]> {
   return JSON.parse(await readFile(join(dir, `${namespace}.json`), "utf8")) as StaticConfig[];
@@ -31,9 +38,27 @@ function assertFileSdShape(configs: unknown): asserts configs is StaticConfig[] 
 test("one entry per process and port, with the seed's labels", { timeout: 10_000 }, async (t) => {
   await withTempDir(t, "corral-sd-", async (dir) => {
     const targets: ServiceDiscoveryTarget[] = [
-      { serviceId: "clusterd", processIndex: 1, port: "metrics", address: "127.0.0.1:40002", labels: { cluster: "c1", "replica-id": "r1" } },
-      { serviceId: "clusterd", processIndex: 0, port: "metrics", address: "127.0.0.1:40001", labels: { cluster: "c1", "replica-id": "r1" } },
-      { serviceId: "clusterd", processIndex: 0, port: "compute", address: "127.0.0.1:40003", labels: { cluster: "c1", "replica-id": "r1" } },
+      {
+        serviceId: "clusterd",
+        processIndex: 1,
+        port: "metrics",
+        address: "127.0.0.1:40002",
+        labels: { cluster: "c1", "replica-id": "r1" },
+      },
+      {
+        serviceId: "clusterd",
+        processIndex: 0,
+        port: "metrics",
+        address: "127.0.0.1:40001",
+        labels: { cluster: "c1", "replica-id": "r1" },
+      },
+      {
+        serviceId: "clusterd",
+        processIndex: 0,
+        port: "compute",
+        address: "127.0.0.1:40003",
+        labels: { cluster: "c1", "replica-id": "r1" },
+      },
       { serviceId: "balancer", processIndex: 0, port: "http", address: "127.0.0.1:40004", labels: {} },
     ];
     await writeServiceDiscoveryFile(dir, "env", targets);
@@ -141,7 +166,9 @@ test("output is deterministic whatever the order of the targets and labels", { t
     assert.equal(await readFile(join(dir, "ns.json"), "utf8"), first);
     const parsed = JSON.parse(first) as StaticConfig[];
     // Numeric order of ordinals (10 after 9), then ports.
-    const order = parsed.map((e) => `${e.labels.mz_orchestrator_service_id}/${e.labels.mz_orchestrator_ordinal}/${e.labels.mz_orchestrator_port}`);
+    const order = parsed.map(
+      (e) => `${e.labels.mz_orchestrator_service_id}/${e.labels.mz_orchestrator_ordinal}/${e.labels.mz_orchestrator_port}`,
+    );
     assert.deepEqual(order.slice(0, 4), ["a/0/a", "a/0/m", "a/0/z", "a/1/a"]);
     assert.equal(order[30], "a/10/a");
     assert.ok(first.endsWith("]\n"));
@@ -197,11 +224,19 @@ test("calls for one file apply in call order: the last call's targets win", { ti
   await withTempDir(t, "corral-sd-", async (dir) => {
     const writes: Promise<void>[] = [];
     for (let n = 1; n <= 50; n++) {
-      const targets = Array.from({ length: n }, (_, i) => ({ serviceId: "s", processIndex: i, port: "p", address: `127.0.0.1:${2000 + i}`, labels: {} }));
+      const targets = Array.from({ length: n }, (_, i) => ({
+        serviceId: "s",
+        processIndex: i,
+        port: "p",
+        address: `127.0.0.1:${2000 + i}`,
+        labels: {},
+      }));
       writes.push(writeServiceDiscoveryFile(dir, "ns", targets, { durable: n % 2 === 0 }));
     }
     writes.push(removeServiceDiscoveryFile(dir, "ns"));
-    writes.push(writeServiceDiscoveryFile(dir, "ns", [{ serviceId: "last", processIndex: 0, port: "p", address: "127.0.0.1:1", labels: {} }]));
+    writes.push(
+      writeServiceDiscoveryFile(dir, "ns", [{ serviceId: "last", processIndex: 0, port: "p", address: "127.0.0.1:1", labels: {} }]),
+    );
     await Promise.all(writes);
     const parsed = await readSd(dir, "ns");
     assert.equal(parsed.length, 1);
@@ -253,7 +288,10 @@ test("a concurrent reader never sees a half-written file across many rewrites", 
     await Promise.all(readers);
     t.diagnostic(`${rewrites} rewrites, ${reads} complete reads`);
     assert.equal((await readSd(dir, "ns"))[0]?.labels.mz_orchestrator_version, String(rewrites));
-    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith(TEMP_PREFIX)), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.startsWith(TEMP_PREFIX)),
+      [],
+    );
   });
 });
 

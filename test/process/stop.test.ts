@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { isPidAlive, nextEvent, orchestratorPerSuite, testEnvironment, until, untilAllOnline, type TestEnvironment } from "../helpers.js";
+import { isPidAlive, nextEvent, orchestratorPerSuite, until, untilAllOnline, type TestEnvironment } from "../helpers.js";
 
 /** Online only once the fixture has installed its signal traps (it touches $READY_FILE then). */
 function trapsInstalled(env: TestEnvironment, name: string) {
@@ -18,7 +18,13 @@ describe("graceful stop", () => {
     const ns = suite.orchestrator.namespace("term");
     const events = ns.watchServices();
     const marker = join(env.root, "graceful-term");
-    await ns.ensureService("g", { image: "graceful", scale: 1, args: () => [marker], terminationGracePeriodMs: 5000, ...trapsInstalled(env, "g1") });
+    await ns.ensureService("g", {
+      image: "graceful",
+      scale: 1,
+      args: () => [marker],
+      terminationGracePeriodMs: 5000,
+      ...trapsInstalled(env, "g1"),
+    });
     await untilAllOnline(events, "g", 1);
     await ns.dropService("g");
     const stopped = await nextEvent(events, (e) => e.status === "offline");

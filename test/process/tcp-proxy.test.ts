@@ -352,7 +352,10 @@ test("backend restart: a crashed backend (stale socket) is survived and its succ
     const outcome = await closeOutcome(refused);
     assert.equal(outcome.error, undefined);
     assert.equal(outcome.ended, true);
-    assert.ok(errors.some((e) => /ECONNREFUSED/.test(e.message)), errors.map((e) => e.message).join("; "));
+    assert.ok(
+      errors.some((e) => /ECONNREFUSED/.test(e.message)),
+      errors.map((e) => e.message).join("; "),
+    );
 
     // The restarted backend replaces the stale socket; the proxy, unchanged, reaches it.
     await unlink(path);
@@ -366,6 +369,7 @@ test("500 concurrent connections each do a ping-pong", { timeout: 60_000 }, asyn
     const path = join(dir, "many.sock");
     const count = 500;
     const pending: { socket: Socket; id: string }[] = [];
+    // eslint-disable-next-line prefer-const -- the backend's handler reads it before it is assigned
     let proxy: TcpProxy | undefined;
     let connectionsAtReply = -1;
     // The backend holds every answer until all 500 pings have arrived, so all
@@ -543,7 +547,9 @@ test("throughput: proxy vs direct Unix socket (reported, not asserted)", { timeo
         `through the TCP proxy ${rate(bestProxied)} (${bestProxied.toFixed(0)} ms), ` +
         `proxy/direct ${(bestDirect / bestProxied).toFixed(2)}`,
     );
-    t.diagnostic(`all runs (ms): direct ${direct.map((ms) => ms.toFixed(0)).join(", ")}; proxy ${proxied.map((ms) => ms.toFixed(0)).join(", ")}`);
+    t.diagnostic(
+      `all runs (ms): direct ${direct.map((ms) => ms.toFixed(0)).join(", ")}; proxy ${proxied.map((ms) => ms.toFixed(0)).join(", ")}`,
+    );
     sink.process.stdin?.end();
   });
 });

@@ -5,7 +5,6 @@ import { nextEvent, orchestratorPerSuite, testEnvironment, untilAllOnline } from
 
 describe("watchServices", () => {
   const suite = orchestratorPerSuite("watch");
-  const { env } = suite;
 
   it("yields a snapshot of every process first, then changes", async () => {
     const ns = suite.orchestrator.namespace("snap");
@@ -31,7 +30,14 @@ describe("watchServices", () => {
     process.kill(snapshot[2]!.pid!, "SIGTERM");
     const offline = await nextEvent(events, () => true);
     assert.deepEqual(
-      { serviceId: offline.serviceId, processId: offline.processId, status: offline.status, reason: offline.reason, signal: offline.signal, pid: offline.pid },
+      {
+        serviceId: offline.serviceId,
+        processId: offline.processId,
+        status: offline.status,
+        reason: offline.reason,
+        signal: offline.signal,
+        pid: offline.pid,
+      },
       { serviceId: "b", processId: 0, status: "offline", reason: "crashed", signal: "SIGTERM", pid: snapshot[2]!.pid },
     );
     await events.return!();
@@ -74,7 +80,10 @@ describe("watchServices", () => {
       // The slow watcher overflowed (10+ events, buffer 4): it now reads the current state of every process.
       const replay: ServiceEvent[] = [];
       for (let i = 0; i < 10; i++) replay.push((await slow.next()).value as ServiceEvent);
-      assert.deepEqual(replay.map((e) => e.processId), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(
+        replay.map((e) => e.processId),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
       assert.ok(replay.every((e) => e.status === "online"));
       assert.equal(replay[3]!.pid, back.pid);
       assert.equal(replay[3]!.restartCount, 1);

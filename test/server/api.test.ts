@@ -54,7 +54,10 @@ describe("the daemon's HTTP API", () => {
     }
     controller.abort();
     const rows = await client.get<ProcessRow[]>("/v1/processes");
-    assert.deepEqual(rows.map((r) => `${r.service}-${r.process}`), ["web-0", "web-1", "worker-0"]);
+    assert.deepEqual(
+      rows.map((r) => `${r.service}-${r.process}`),
+      ["web-0", "web-1", "worker-0"],
+    );
     assert.equal(statSync(join(stateDir, "corral.sock")).mode & 0o777, 0o600);
     const again = await client.post<{ unchanged: string[] }>("/v1/apply", state({ web: server, worker }));
     assert.deepEqual(again.unchanged.sort(), ["web", "worker"]);
@@ -62,7 +65,10 @@ describe("the daemon's HTTP API", () => {
 
   it("refuses a bad spec before anything changes, naming the field", async () => {
     await assert.rejects(client.post("/v1/apply", state({ web: { ...server, scale: 0 }, worker })), /scale/);
-    await assert.rejects(client.post("/v1/apply", state({ web: { ...server, command: "/no/such/program" }, worker })), (e: Error & { field?: string }) => e.field === "services.web.command");
+    await assert.rejects(
+      client.post("/v1/apply", state({ web: { ...server, command: "/no/such/program" }, worker })),
+      (e: Error & { field?: string }) => e.field === "services.web.command",
+    );
     assert.equal((await client.get<DesiredState>("/v1/state")).services.web!.scale, 2, "the stored state is unchanged");
   });
 
@@ -105,7 +111,17 @@ describe("the daemon's HTTP API", () => {
   it("documents every route in its OpenAPI document", async () => {
     const doc = await client.get<{ paths: Record<string, unknown> }>("/openapi.json");
     assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument())));
-    for (const path of ["/v1/apply", "/v1/services/{id}", "/v1/services/{id}/logs", "/v1/events", "/v1/processes", "/metrics", "/v1/discovery/prometheus", "/v1/secrets/{id}", "/v1/shutdown"]) {
+    for (const path of [
+      "/v1/apply",
+      "/v1/services/{id}",
+      "/v1/services/{id}/logs",
+      "/v1/events",
+      "/v1/processes",
+      "/metrics",
+      "/v1/discovery/prometheus",
+      "/v1/secrets/{id}",
+      "/v1/shutdown",
+    ]) {
       assert.ok(doc.paths[path], `${path} is documented`);
     }
   });

@@ -25,7 +25,17 @@ describe("the daemon on the Kubernetes backend (fake API server)", () => {
     namespace: "default",
     backend: "kubernetes",
     kubernetes: { kubeconfig: join(stateDir, "kubeconfig"), namespace: K8S_NAMESPACE },
-    services: { web: { image: "ghcr.io/acme/web:1", args: ["--listen", "%P:http"], ports: [{ name: "http" }], scale, env: {}, labels: {}, dependsOn: {} } },
+    services: {
+      web: {
+        image: "ghcr.io/acme/web:1",
+        args: ["--listen", "%P:http"],
+        ports: [{ name: "http" }],
+        scale,
+        env: {},
+        labels: {},
+        dependsOn: {},
+      },
+    },
   });
   const pods = () => fake.podsOf(K8S_NAMESPACE, objectName(`${environment}-`, "default", "web"));
 
@@ -56,14 +66,20 @@ describe("the daemon on the Kubernetes backend (fake API server)", () => {
     }
     controller.abort();
     const rows = await client.get<ProcessRow[]>("/v1/processes");
-    assert.deepEqual(rows.map((r) => `${r.service}-${r.process}:${r.status}`), ["web-0:online", "web-1:online"]);
+    assert.deepEqual(
+      rows.map((r) => `${r.service}-${r.process}:${r.status}`),
+      ["web-0:online", "web-1:online"],
+    );
     assert.match(rows[0]!.tcpAddresses.http!, /^kube-env-default-web-0\.kube-env-default-web\.shop\.svc\.cluster\.local:\d+$/);
   });
 
   it("scales through the API and refuses to move running services to another backend", async () => {
     await client.post("/v1/services/web/scale", { scale: 3 });
     assert.equal(pods().length, 3);
-    await assert.rejects(client.post("/v1/apply", { ...state(3), backend: "process", kubernetes: undefined }), /runs services on the kubernetes backend; stop them first/);
+    await assert.rejects(
+      client.post("/v1/apply", { ...state(3), backend: "process", kubernetes: undefined }),
+      /runs services on the kubernetes backend; stop them first/,
+    );
   });
 
   it("drops the service from the cluster when the file no longer has it", async () => {

@@ -9,7 +9,12 @@ import { SecretsView } from "./views/Secrets.js";
 import { ServiceView } from "./views/Service.js";
 import { ServicesView } from "./views/Services.js";
 
-type Route = { view: "services" } | { view: "service"; id: string } | { view: "logs"; id: string; process: number | null } | { view: "secrets" } | { view: "missing" };
+type Route =
+  | { view: "services" }
+  | { view: "service"; id: string }
+  | { view: "logs"; id: string; process: number | null }
+  | { view: "secrets" }
+  | { view: "missing" };
 
 export function parseRoute(hash: string): Route {
   const [path = "", query = ""] = hash.replace(/^#/, "").split("?");
@@ -80,7 +85,8 @@ function App() {
           </a>
         </nav>
         <span class={`connection connection-${s.connection}`} role="status" data-connection={s.connection} data-snapshots={s.snapshots}>
-          <span aria-hidden="true">{s.connection === "live" ? "●" : s.connection === "signed-out" ? "■" : "◐"}</span> {CONNECTION_TEXT[s.connection]}
+          <span aria-hidden="true">{s.connection === "live" ? "●" : s.connection === "signed-out" ? "■" : "◐"}</span>{" "}
+          {CONNECTION_TEXT[s.connection]}
           {s.connection === "signed-out" && (
             <>
               {" · "}

@@ -140,7 +140,10 @@ class Store {
         next.set(entry.id, { id: entry.id, spec: entry.spec, procs: old?.procs ?? new Map() });
       }
       this.services = next;
-      this.applyRows(entries.flatMap((e) => e.processes), sentAt);
+      this.applyRows(
+        entries.flatMap((e) => e.processes),
+        sentAt,
+      );
       this.loaded = true;
       this.changed();
     } catch {

@@ -120,7 +120,9 @@ export class CgroupGroup implements ProcessCgroup {
       round++;
       if (await this.waitEmpty(Math.min(deadline, Date.now() + 500))) return;
       if (Date.now() >= deadline) {
-        throw new Error(`cgroup ${this.name}: still populated ${opts.timeoutMs ?? 10_000} ms after SIGKILL (pids ${(await this.pids()).join(",")})`);
+        throw new Error(
+          `cgroup ${this.name}: still populated ${opts.timeoutMs ?? 10_000} ms after SIGKILL (pids ${(await this.pids()).join(",")})`,
+        );
       }
     }
   }

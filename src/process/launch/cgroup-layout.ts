@@ -71,7 +71,22 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
   return out;
 }
 
-const V1_CONTROLLERS = new Set(["memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "devices", "blkio", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]);
+const V1_CONTROLLERS = new Set([
+  "memory",
+  "cpu",
+  "cpuacct",
+  "pids",
+  "freezer",
+  "cpuset",
+  "devices",
+  "blkio",
+  "net_cls",
+  "net_prio",
+  "perf_event",
+  "hugetlb",
+  "rdma",
+  "misc",
+]);
 
 function isUnder(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);

@@ -68,7 +68,7 @@ export async function systemdUserManagerAvailable(opts: SystemdProbeOptions = {}
       opts.systemctlPath ?? "systemctl",
       ["--user", "is-system-running"],
       { timeout: opts.timeoutMs ?? 2000, killSignal: "SIGKILL", encoding: "utf8" },
-      (_err, stdout) => resolve(typeof stdout === "string" ? stdout.trim().split("\n")[0] ?? "" : ""),
+      (_err, stdout) => resolve(typeof stdout === "string" ? (stdout.trim().split("\n")[0] ?? "") : ""),
     );
   });
   return MANAGER_STATES.has(state);

@@ -29,7 +29,13 @@ export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name:
   const samples = store.samples.get(key);
   const id = `${proc.service}-${proc.process}`;
   return (
-    <tr data-process={id} data-status={proc.status} data-reason={proc.reason ?? ""} data-samples={samples?.t.length ?? 0} class={`proc proc-${statusKind(proc.status, proc.reason)}`}>
+    <tr
+      data-process={id}
+      data-status={proc.status}
+      data-reason={proc.reason ?? ""}
+      data-samples={samples?.t.length ?? 0}
+      class={`proc proc-${statusKind(proc.status, proc.reason)}`}
+    >
       <th scope="row">{name}</th>
       <td>
         <StatusBadge proc={proc} now={now} />
@@ -43,11 +49,21 @@ export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name:
       <td class="num">{duration(uptimeOf(proc))}</td>
       <td class="metric">
         <span class="metric-value">{cores(proc.cpuNanoCores)}</span>
-        {samples && <Sparkline t={samples.t} values={samples.cpu} stroke={CPU_COLOUR} floor={5} label={`CPU of ${id} over the last minutes`} />}
+        {samples && (
+          <Sparkline t={samples.t} values={samples.cpu} stroke={CPU_COLOUR} floor={5} label={`CPU of ${id} over the last minutes`} />
+        )}
       </td>
       <td class="metric">
         <span class="metric-value">{bytes(proc.memoryBytes)}</span>
-        {samples && <Sparkline t={samples.t} values={samples.mem} stroke={MEMORY_COLOUR} floor={16 * 1024 * 1024} label={`Memory of ${id} over the last minutes`} />}
+        {samples && (
+          <Sparkline
+            t={samples.t}
+            values={samples.mem}
+            stroke={MEMORY_COLOUR}
+            floor={16 * 1024 * 1024}
+            label={`Memory of ${id} over the last minutes`}
+          />
+        )}
       </td>
       <td>
         <Addresses unix={proc.addresses} tcp={proc.tcpAddresses} />

@@ -15,7 +15,17 @@ export function statusKind(status: string, reason: string | null | undefined): S
 
 const reasonText = (reason: string) => (reason === "oom-killed" ? "OOM-killed" : reason);
 
-export function statusText(p: { status: string; reason?: string | null; exitCode?: number | null; signal?: string | null; nextStartAt?: string | null; lastExit?: string }, now: number): string {
+export function statusText(
+  p: {
+    status: string;
+    reason?: string | null;
+    exitCode?: number | null;
+    signal?: string | null;
+    nextStartAt?: string | null;
+    lastExit?: string;
+  },
+  now: number,
+): string {
   if (p.status === "online") return "online";
   const parts = ["offline"];
   if (p.reason) parts.push(reasonText(p.reason) + (p.reason === "backoff" && p.lastExit ? ` after ${reasonText(p.lastExit)}` : ""));

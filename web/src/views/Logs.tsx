@@ -104,7 +104,8 @@ export function LogsView({ id, process }: { id: string; process: number | null }
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement;
+      const typing =
+        e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement;
       if (e.key === "/" && !typing) {
         e.preventDefault();
         search.current?.focus();
@@ -176,11 +177,24 @@ export function LogsView({ id, process }: { id: string; process: number | null }
           </select>
         </label>
         <label class="check">
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} data-control="follow" /> Follow
+          <input
+            type="checkbox"
+            checked={follow}
+            onChange={(e) => setFollow((e.target as HTMLInputElement).checked)}
+            data-control="follow"
+          />{" "}
+          Follow
         </label>
         <label class="search">
           <span class="visually-hidden">Search the loaded lines</span>
-          <input ref={search} type="search" placeholder="Search loaded lines  ( / )" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} data-control="search" />
+          <input
+            ref={search}
+            type="search"
+            placeholder="Search loaded lines  ( / )"
+            value={query}
+            onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+            data-control="search"
+          />
         </label>
         <span class="log-state" role="status" data-log-state={state}>
           {stateText(state, error)}

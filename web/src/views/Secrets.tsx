@@ -63,11 +63,26 @@ export function SecretsView() {
       >
         <label>
           Name
-          <input value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} pattern={ID_PATTERN} maxLength={63} required placeholder="db-password" data-control="secret-name" autocomplete="off" />
+          <input
+            value={name}
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+            pattern={ID_PATTERN}
+            maxLength={63}
+            required
+            placeholder="db-password"
+            data-control="secret-name"
+            autocomplete="off"
+          />
         </label>
         <label>
           Value
-          <input type="password" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} autocomplete="new-password" data-control="secret-value" />
+          <input
+            type="password"
+            value={value}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+            autocomplete="new-password"
+            data-control="secret-value"
+          />
         </label>
         <button type="submit" class="primary" disabled={busy} data-action="set-secret">
           Set secret
@@ -101,7 +116,13 @@ export function SecretsView() {
                 </th>
                 <td class="muted">hidden</td>
                 <td class="row-actions">
-                  <button type="button" class="danger small" onClick={() => setDeleting(id)} disabled={busy} aria-label={`Delete secret ${id}`}>
+                  <button
+                    type="button"
+                    class="danger small"
+                    onClick={() => setDeleting(id)}
+                    disabled={busy}
+                    aria-label={`Delete secret ${id}`}
+                  >
                     Delete
                   </button>
                 </td>

@@ -89,7 +89,14 @@ export function ServiceView({ id }: { id: string }) {
           }}
         >
           <label for="scale-input">Processes</label>
-          <input id="scale-input" type="number" min={1} max={1000} step={1} value={scale} onInput={(e) => {
+          <input
+            id="scale-input"
+            type="number"
+            min={1}
+            max={1000}
+            step={1}
+            value={scale}
+            onInput={(e) => {
               setEdited(true);
               setScale((e.target as HTMLInputElement).value);
             }}
@@ -147,9 +154,7 @@ export function ServiceView({ id }: { id: string }) {
           void run("restart", () => post(serviceUrl(id, "/restart")), `Restarted every process of ${id}.`);
         }}
       >
-        <p>
-          Each of its {procs.length} processes is replaced in turn; the next one only once the new one is up.
-        </p>
+        <p>Each of its {procs.length} processes is replaced in turn; the next one only once the new one is up.</p>
       </Confirm>
       <Confirm
         open={asking === "drop"}
@@ -165,7 +170,8 @@ export function ServiceView({ id }: { id: string }) {
         }}
       >
         <p>
-          Its {procs.length} processes are stopped and it leaves the desired state: a restarted daemon will not bring it back. <code>corral up</code> with the file would.
+          Its {procs.length} processes are stopped and it leaves the desired state: a restarted daemon will not bring it back.{" "}
+          <code>corral up</code> with the file would.
         </p>
       </Confirm>
     </section>
