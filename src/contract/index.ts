@@ -1,3 +1,4 @@
+export * from "./defaults.js";
 export * from "./errors.js";
 export * from "./limits.js";
 export * from "./scheduling.js";

@@ -1,5 +1,6 @@
 import { constants as osConstants } from "node:os";
 import { z } from "zod";
+import { SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import type { ReadinessProbe, RestartBackoff, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
@@ -16,14 +17,7 @@ export function validateId(field: string, value: unknown): string {
   return value;
 }
 
-/** Defaults every backend applies where the caller leaves a lifecycle field out. */
-export const SERVICE_DEFAULTS = {
-  restartPolicy: "always" as RestartPolicy,
-  restartBackoff: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2, resetAfterMs: 30_000 } as Required<RestartBackoff>,
-  stopSignal: "SIGTERM" as NodeJS.Signals,
-  terminationGracePeriodMs: 10_000,
-  readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
-};
+export { SERVICE_DEFAULTS } from "./defaults.js";
 
 export interface NormalizedReadinessProbe extends ReadinessProbe {
   periodMs: number;

@@ -1,0 +1,41 @@
+// Every default corral applies, in one table. Code reads them from here, and
+// the README's reference is checked against this file, so the two cannot drift.
+import type { RestartBackoff, RestartPolicy } from "./types.js";
+
+/** What every backend applies where a ServiceConfig leaves a lifecycle field out. */
+export const SERVICE_DEFAULTS = {
+  scale: 1,
+  restartPolicy: "always" as RestartPolicy,
+  restartBackoff: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2, resetAfterMs: 30_000 } satisfies Required<RestartBackoff>,
+  stopSignal: "SIGTERM" as NodeJS.Signals,
+  terminationGracePeriodMs: 10_000,
+  readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
+} as const;
+
+/** ProcessOrchestratorConfig fields left out. */
+export const PROCESS_ORCHESTRATOR_DEFAULTS = {
+  launcher: "auto",
+  adoptPollMs: 250,
+  rolloutTimeoutMs: 120_000,
+  watchBufferSize: 10_000,
+  logRotation: { maxBytes: 10 * 1024 * 1024, files: 5 },
+  tcpProxy: { lingerMs: 10_000, backendConnectTimeoutMs: 5_000 },
+} as const;
+
+/** KubernetesOrchestratorConfig fields left out. */
+export const KUBERNETES_ORCHESTRATOR_DEFAULTS = {
+  rolloutTimeoutMs: 300_000,
+  stopTimeoutMs: 120_000,
+  pollIntervalMs: 500,
+  watchBufferSize: 10_000,
+} as const;
+
+/** The daemon and the `corral` command. */
+export const DAEMON_DEFAULTS = {
+  /** How long an apply waits for one dependency's condition. */
+  dependencyTimeoutMs: 300_000,
+  /** `corral up --timeout`, in seconds. */
+  upTimeoutSeconds: 300,
+  /** `corral top --interval`, in milliseconds. */
+  topIntervalMs: 1000,
+} as const;
