@@ -3,7 +3,7 @@ import { z } from "zod";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
-import type { ReadinessProbe, RestartBackoff, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
+import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
 /** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
 export const ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
