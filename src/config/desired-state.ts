@@ -124,12 +124,8 @@ export const desiredStateSchema = z
   .strict()
   .superRefine((state, ctx) => {
     const ids = Object.keys(state.services);
-    const backend = state.backend ?? "process";
+    // Which of command and image a backend needs is the daemon's to check, after it has refused a move between backends.
     for (const [id, spec] of Object.entries(state.services)) {
-      if (backend === "process" && spec.command === undefined)
-        ctx.addIssue({ code: "custom", path: ["services", id, "command"], message: "is required with backend: process" });
-      if (backend === "kubernetes" && spec.image === undefined)
-        ctx.addIssue({ code: "custom", path: ["services", id, "image"], message: "is required with backend: kubernetes" });
       for (const dependency of Object.keys(spec.dependsOn)) {
         if (Object.hasOwn(state.services, dependency)) continue;
         const message = `names no service of this state (services: ${ids.join(", ")})`;
