@@ -174,7 +174,7 @@ export async function secretsSet(id: string, value: string | undefined, options:
   let contents = value;
   if (contents === undefined) {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     contents = Buffer.concat(chunks).toString("base64");
     await client.call("PUT", `/v1/secrets/${id}`, { base64: contents });
   } else {

@@ -91,7 +91,7 @@ export async function up(options: UpOptions): Promise<void> {
       process.once("SIGINT", () => process.exit(EXIT.failed));
       logs.abort();
       void down({ stateDir }).then(resolveStop, (error: unknown) => {
-        process.stderr.write(`corral: ${(error as Error).message}\n`);
+        process.stderr.write(`corral: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exit(EXIT.failed);
       });
     };

@@ -40,8 +40,12 @@ export function errorReply(error: unknown): ErrorReply {
     return { status: error.code === "CORRAL_ERR_TIMEOUT" ? 504 : 409, body: { error: error.message, code: error.code } };
   const refused = refusalStatus(error);
   if (refused !== undefined && error instanceof Error) {
-    const body: ErrorBody = { error: error.message, ...("code" in error && typeof error.code === "string" ? { code: error.code } : {}) };
-    return { status: refused, body: refused === 400 ? { ...body, field: "body", rule: error.message } : body };
+    // A body fastify could not parse is bad input like any other.
+    if (refused === 400) return errorReply(new ValidationError("body", error.message));
+    return {
+      status: refused,
+      body: { error: error.message, ...("code" in error && typeof error.code === "string" ? { code: error.code } : {}) },
+    };
   }
   return { status: 500, body: { error: error instanceof Error ? error.message : String(error) } };
 }
