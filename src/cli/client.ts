@@ -1,22 +1,33 @@
 // Talks to a daemon over its Unix socket (or TCP with a token): JSON calls,
-// NDJSON streams (logs) and Server-Sent Events (status changes).
+// NDJSON streams (logs) and Server-Sent Events (status changes). Every answer
+// is parsed with the API's schemas (server/wire.ts), so a daemon of another
+// version fails with a message naming the field, not later with a TypeError.
 import { request, type IncomingMessage } from "node:http";
+import type { z } from "zod";
 import type { ServiceEvent } from "../contract/types.js";
+import { errorBody, serviceEventBody } from "../server/wire.js";
 
 export class DaemonUnavailableError extends Error {
   override name = "DaemonUnavailableError";
 }
 
-/** An error the daemon answered with: `{ error, field?, rule? }` and its HTTP status. */
+/** An error the daemon answered with: `{ error, field?, rule?, code? }` and its HTTP status. */
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(
     readonly status: number,
     message: string,
     readonly field?: string,
+    readonly rule?: string,
+    readonly code?: string,
   ) {
     super(message);
   }
+}
+
+/** An answer that is not what the API promises (another daemon version, a proxy in between). */
+export class UnexpectedAnswerError extends Error {
+  override name = "UnexpectedAnswerError";
 }
 
 export interface ClientTarget {
@@ -24,6 +35,36 @@ export interface ClientTarget {
   host?: string;
   port?: number;
   token?: string;
+}
+
+function parseAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new UnexpectedAnswerError(
+    `unexpected answer to ${what}: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid"}`,
+  );
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UnexpectedAnswerError(`unexpected answer to ${what}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function apiError(status: number, text: string, json: boolean): ApiError {
+  const parsed = json ? errorBody.safeParse(parseJson(text, "an error")) : undefined;
+  if (!parsed?.success) return new ApiError(status, text || `HTTP ${status}`);
+  const { error, field, rule, code } = parsed.data;
+  return new ApiError(status, error, field, rule, code);
 }
 
 export class DaemonClient {
@@ -58,50 +99,59 @@ export class DaemonClient {
     });
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The answer's text; throws ApiError for an error status. */
+  private async answer(method: string, path: string, body?: unknown): Promise<{ text: string; json: boolean }> {
     const res = await this.open(method, path, body);
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    const parsed: unknown = text && (res.headers["content-type"] ?? "").includes("json") ? JSON.parse(text) : text;
-    if ((res.statusCode ?? 500) >= 400) {
-      const e = parsed as { error?: string; field?: string };
-      throw new ApiError(res.statusCode ?? 500, e?.error ?? String(parsed), e?.field);
-    }
-    return parsed as T;
+    const text = await readAll(res);
+    const json = (res.headers["content-type"] ?? "").includes("json");
+    if ((res.statusCode ?? 500) >= 400) throw apiError(res.statusCode ?? 500, text, json);
+    return { text, json };
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.call<T>("GET", path);
+  /** A JSON call whose answer is parsed with `schema`; without one the answer is only checked to be a success. */
+  async call(method: string, path: string, body?: unknown): Promise<void>;
+  async call<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S): Promise<z.output<S>>;
+  async call<S extends z.ZodType>(method: string, path: string, body?: unknown, schema?: S): Promise<z.output<S> | void> {
+    const { text } = await this.answer(method, path, body);
+    if (schema) return parseAnswer(schema, parseJson(text, `${method} ${path}`), `${method} ${path}`);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.call<T>("POST", path, body);
+  get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+    return this.call("GET", path, undefined, schema);
+  }
+
+  post(path: string, body?: unknown): Promise<void>;
+  post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.output<S>>;
+  post<S extends z.ZodType>(path: string, body: unknown = {}, schema?: S): Promise<z.output<S> | void> {
+    return schema ? this.call("POST", path, body, schema) : this.call("POST", path, body);
+  }
+
+  /** A text answer, e.g. /metrics. */
+  async text(path: string): Promise<string> {
+    return (await this.answer("GET", path)).text;
   }
 
   async alive(): Promise<boolean> {
     try {
-      await this.get("/healthz");
+      await this.answer("GET", "/healthz");
       return true;
     } catch {
+      // Whatever the reason, there is no daemon to talk to: the caller says so (or starts one).
       return false;
     }
   }
 
-  /** One parsed object per NDJSON line, until the stream ends or `signal` aborts. */
-  async *lines<T>(path: string, signal?: AbortSignal): AsyncGenerator<T> {
+  /** One object per NDJSON line, parsed with `schema`, until the stream ends or `signal` aborts. */
+  async *lines<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): AsyncGenerator<z.output<S>> {
     const res = await this.open("GET", path, undefined, signal);
-    if ((res.statusCode ?? 500) >= 400) {
-      let text = "";
-      for await (const chunk of res) text += chunk;
-      throw new ApiError(res.statusCode ?? 500, (JSON.parse(text) as { error: string }).error);
-    }
+    if ((res.statusCode ?? 500) >= 400)
+      throw apiError(res.statusCode ?? 500, await readAll(res), (res.headers["content-type"] ?? "").includes("json"));
     let partial = "";
     try {
       for await (const chunk of res) {
-        const parts = (partial + (chunk as Buffer).toString("utf8")).split("\n");
+        const parts = (partial + String(chunk)).split("\n");
         partial = parts.pop() ?? "";
-        for (const part of parts) if (part) yield JSON.parse(part) as T;
+        for (const part of parts) if (part) yield parseAnswer(schema, parseJson(part, path), path);
       }
     } catch (error) {
       if (!signal?.aborted) throw error;
@@ -114,7 +164,7 @@ export class DaemonClient {
     let buffer = "";
     try {
       for await (const chunk of res) {
-        buffer += (chunk as Buffer).toString("utf8");
+        buffer += String(chunk);
         let end: number;
         while ((end = buffer.indexOf("\n\n")) !== -1) {
           const block = buffer.slice(0, end);
@@ -122,14 +172,7 @@ export class DaemonClient {
           const type = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (type === "snapshot-end") yield { snapshotEnd: true };
-          else if (type === "service" && data) {
-            const event = JSON.parse(data) as ServiceEvent & { time: string; nextStartAt?: string };
-            yield {
-              ...event,
-              time: new Date(event.time),
-              ...(event.nextStartAt ? { nextStartAt: new Date(event.nextStartAt) } : {}),
-            };
-          }
+          else if (type === "service" && data) yield parseAnswer(serviceEventBody, parseJson(data, "/v1/events"), "/v1/events");
         }
       }
     } catch (error) {

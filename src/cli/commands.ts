@@ -1,15 +1,18 @@
 // The read and small write commands: ps, logs, events, scale, restart, top, secrets, down.
+import { existsSync } from "node:fs";
+import { z } from "zod";
+import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
 import { statePaths } from "../server/state-dir.js";
-import { existsSync } from "node:fs";
+import { logLineBody, processRowBody, secretIdsBody } from "../server/wire.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, resolveStateDir, runningDaemon } from "./context.js";
 import type { DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
-  const rows = await client.get<ProcessRow[]>("/v1/processes");
+  const rows = await client.get("/v1/processes", processRowBody.array());
   if (options.json) {
     const out = rows.map((r) => ({
       service: r.service,
@@ -50,13 +53,6 @@ export function renderProcessTable(rows: ProcessRow[]): string {
   );
 }
 
-interface WireLogLine {
-  process: number;
-  time: string;
-  stream: "stdout" | "stderr";
-  line: string;
-}
-
 /** Follows or prints the logs of the given services (all when empty), each line prefixed like compose. */
 export async function streamLogs(
   client: DaemonClient,
@@ -67,7 +63,7 @@ export async function streamLogs(
   await Promise.all(
     services.map(async (service) => {
       const query = new URLSearchParams({ follow: String(opts.follow), ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}) });
-      for await (const l of client.lines<WireLogLine>(`/v1/services/${service}/logs?${query.toString()}`, opts.signal)) {
+      for await (const l of client.lines(`/v1/services/${service}/logs?${query.toString()}`, logLineBody, opts.signal)) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ service, ...l })}\n`);
         else {
           const name = `${service}-${l.process}`;
@@ -78,12 +74,15 @@ export async function streamLogs(
   );
 }
 
+/** Only the ids of GET /v1/services: the rest of each entry is not needed here. */
+const serviceIds = z.array(z.object({ id: z.string() }));
+
 export async function logs(
   service: string | undefined,
   options: GlobalOptions & { follow?: boolean; tail?: string; json?: boolean },
 ): Promise<void> {
   const client = await runningDaemon(options);
-  const services = service ? [service] : (await client.get<{ id: string }[]>("/v1/services")).map((s) => s.id);
+  const services = service ? [service] : (await client.get("/v1/services", serviceIds)).map((s) => s.id);
   const tail = options.tail === undefined ? undefined : Number(options.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new CliError("--tail must be a non-negative integer", EXIT.usage);
   const controller = new AbortController();
@@ -125,9 +124,11 @@ export async function events(options: GlobalOptions & { json?: boolean }): Promi
 export async function scale(assignments: string[], options: GlobalOptions): Promise<void> {
   const client = await runningDaemon(options);
   const parsed = assignments.map((a) => {
-    const match = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?)=(\d+)$/.exec(a);
-    if (!match || Number(match[3]) < 1) throw new CliError(`"${a}": expected <service>=<positive number>, e.g. web=3`, EXIT.usage);
-    return { service: match[1]!, scale: Number(match[3]) };
+    const [service = "", count = ""] = a.split("=", 2);
+    const scale = Number(count);
+    if (!idSchema.safeParse(service).success || !/^\d+$/.test(count) || scale < 1)
+      throw new CliError(`"${a}": expected <service>=<positive number>, e.g. web=3`, EXIT.usage);
+    return { service, scale };
   });
   for (const { service, scale: n } of parsed) {
     await client.post(`/v1/services/${service}/scale`, { scale: n });
@@ -141,11 +142,14 @@ export async function restart(service: string, options: GlobalOptions): Promise<
   process.stdout.write(`${service} restarted\n`);
 }
 
-export async function top(options: GlobalOptions & { once?: boolean; interval?: string }): Promise<void> {
+export async function top(options: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {
   const client = await runningDaemon(options);
-  const interval = Number(options.interval ?? 1000);
+  const interval = Number(options.interval);
+  if (!Number.isInteger(interval) || interval < 1) throw new CliError("--interval must be a positive number of milliseconds", EXIT.usage);
   const draw = async () => {
-    const rows = (await client.get<ProcessRow[]>("/v1/processes")).sort((a, b) => (b.cpuNanoCores ?? -1) - (a.cpuNanoCores ?? -1));
+    const rows = (await client.get("/v1/processes", processRowBody.array())).sort(
+      (a, b) => (b.cpuNanoCores ?? -1) - (a.cpuNanoCores ?? -1),
+    );
     const screen = renderProcessTable(rows);
     process.stdout.write(
       options.once || !process.stdout.isTTY
@@ -156,7 +160,8 @@ export async function top(options: GlobalOptions & { once?: boolean; interval?: 
   await draw();
   if (options.once || !process.stdout.isTTY) return;
   await new Promise<void>((resolve) => {
-    const timer = setInterval(() => void draw().catch(() => {}), interval);
+    // A failed redraw (the daemon restarting) is shown by the next one that works.
+    const timer = setInterval(() => void draw().catch((error: unknown) => process.stderr.write(`corral: ${String(error)}\n`)), interval);
     process.once("SIGINT", () => {
       clearInterval(timer);
       resolve();
@@ -169,7 +174,7 @@ export async function secretsSet(id: string, value: string | undefined, options:
   let contents = value;
   if (contents === undefined) {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     contents = Buffer.concat(chunks).toString("base64");
     await client.call("PUT", `/v1/secrets/${id}`, { base64: contents });
   } else {
@@ -180,7 +185,7 @@ export async function secretsSet(id: string, value: string | undefined, options:
 
 export async function secretsList(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
-  const ids = await client.get<string[]>("/v1/secrets");
+  const ids = await client.get("/v1/secrets", secretIdsBody);
   process.stdout.write(options.json ? `${JSON.stringify(ids)}\n` : ids.map((id) => `${id}\n`).join(""));
 }
 

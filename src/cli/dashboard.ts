@@ -4,6 +4,8 @@ import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { Option, type Command } from "commander";
+import { dashboardLinkBody } from "../server/wire.js";
+import { survive } from "../util/diagnostics.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
 
 interface DashboardOptions {
@@ -11,11 +13,7 @@ interface DashboardOptions {
   open?: boolean;
 }
 
-export interface DashboardLink {
-  url: string;
-  address: string;
-  expiresAt: string;
-}
+export type { DashboardLink } from "../server/wire.js";
 
 export function registerDashboardCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -37,14 +35,15 @@ export async function dashboard(options: GlobalOptions & DashboardOptions): Prom
   }
   const client = await runningDaemon(options);
   // Over the Unix socket: only someone who can read the state dir gets a link.
-  const link = await client.post<DashboardLink>("/v1/dashboard/open", port === undefined ? {} : { port });
+  const link = await client.post("/v1/dashboard/open", port === undefined ? {} : { port }, dashboardLinkBody);
   process.stdout.write(
     `corral dashboard on http://${link.address}\n${link.url}\n(the link signs you in once, until ${link.expiresAt}; after that use the token in the state dir)\n`,
   );
   const opener = options.open === false ? null : desktopOpener();
   if (opener) {
     const child = spawn(opener, [link.url], { detached: true, stdio: "ignore" });
-    child.on("error", () => {});
+    // The link is printed already; a browser that would not start is only a convenience lost.
+    child.on("error", survive("cli.dashboard", "open a browser", { opener }));
     child.unref();
   }
 }
@@ -57,7 +56,9 @@ function desktopOpener(): string | null {
     try {
       accessSync(join(dir, "xdg-open"), constants.X_OK);
       return join(dir, "xdg-open");
-    } catch {}
+    } catch {
+      // Not in this PATH entry (or not executable there): try the next one.
+    }
   }
   return null;
 }

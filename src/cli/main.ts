@@ -2,6 +2,7 @@
 // The `corral` command.
 import { Command, Option } from "commander";
 import { ConfigError } from "../config/errors.js";
+import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { Daemon, DaemonAlreadyRunningError } from "../server/daemon.js";
 import { ApiError, DaemonUnavailableError } from "./client.js";
@@ -47,8 +48,8 @@ program
   .description("apply the file (only changed services roll, removed ones are dropped) and wait until every process is online")
   .option("-f, --file <path>", "the file to apply", "corral.yaml")
   .option("-d, --detach", "return once every process is online instead of following the logs")
-  .option("--timeout <seconds>", "how long to wait for every process to be online", "300")
-  .action((o: { file?: string; detach?: boolean; timeout?: string }) => up({ ...globals(), ...o }));
+  .option("--timeout <seconds>", "how long to wait for every process to be online", String(DAEMON_DEFAULTS.upTimeoutSeconds))
+  .action((o: { file?: string; detach?: boolean; timeout: string }) => up({ ...globals(), ...o }));
 program
   .command("down")
   .description("stop every service, dependents first, then the daemon")
@@ -84,8 +85,8 @@ program
   .command("top")
   .description("live CPU and memory per process")
   .option("--once", "print one table and exit")
-  .option("--interval <ms>", "refresh interval", "1000")
-  .action((o: { once?: boolean; interval?: string }) => commands.top({ ...globals(), ...o }));
+  .option("--interval <ms>", "refresh interval", String(DAEMON_DEFAULTS.topIntervalMs))
+  .action((o: { once?: boolean; interval: string }) => commands.top({ ...globals(), ...o }));
 const secrets = program.command("secrets").description("manage secrets (values are never printed)");
 secrets
   .command("set <id> [value]")
@@ -147,7 +148,7 @@ try {
           ? [error.message, EXIT.noDaemon]
           : error instanceof ApiError
             ? [error.message, error.status === 400 || error.status === 404 ? EXIT.usage : EXIT.failed]
-            : [(error as Error).stack ?? String(error), EXIT.failed];
+            : [error instanceof Error ? (error.stack ?? error.message) : String(error), EXIT.failed];
   process.stderr.write(`corral: ${message}\n`);
   process.exit(code);
 }

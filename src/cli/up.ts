@@ -9,10 +9,13 @@ import { ApiError } from "./client.js";
 import { describeEvent, down, streamLogs } from "./commands.js";
 import { CliError, EXIT, type GlobalOptions, ensureDaemon, resolveStateDir } from "./context.js";
 import { paint } from "./format.js";
+import { applyResultBody } from "../server/wire.js";
+import { survive } from "../util/diagnostics.js";
 
 export interface UpOptions extends GlobalOptions {
   detach?: boolean;
-  timeout?: string;
+  /** Seconds (main.ts defaults it to DAEMON_DEFAULTS.upTimeoutSeconds). */
+  timeout: string;
 }
 
 export async function up(options: UpOptions): Promise<void> {
@@ -21,7 +24,9 @@ export async function up(options: UpOptions): Promise<void> {
   const state: DesiredState = await loadConfigFile(file);
   const stateDir = resolveStateDir({ ...options, file });
   const client = await ensureDaemon(stateDir, state.environment);
-  const timeoutMs = Number(options.timeout ?? 300) * 1000;
+  const timeoutSeconds = Number(options.timeout);
+  if (!(timeoutSeconds > 0)) throw new CliError("--timeout must be a positive number of seconds", EXIT.usage);
+  const timeoutMs = timeoutSeconds * 1000;
 
   const watch = new AbortController();
   const expected = new Map(Object.entries(state.services).map(([id, spec]) => [id, spec.scale]));
@@ -41,10 +46,10 @@ export async function up(options: UpOptions): Promise<void> {
       process.stdout.write(`${describeEvent(event)}\n`);
       if (applied && everyProcessOnline()) resolveOnline();
     }
-  })().catch(() => {});
+  })().catch(survive("cli.up", "follow the events"));
 
   try {
-    const result = await client.post<{ added: string[]; changed: string[]; unchanged: string[]; removed: string[] }>("/v1/apply", state);
+    const result = await client.post("/v1/apply", state, applyResultBody);
     const summary = [
       result.added.length ? `started ${result.added.join(", ")}` : "",
       result.changed.length ? `updated ${result.changed.join(", ")}` : "",
@@ -86,13 +91,15 @@ export async function up(options: UpOptions): Promise<void> {
       process.once("SIGINT", () => process.exit(EXIT.failed));
       logs.abort();
       void down({ stateDir }).then(resolveStop, (error: unknown) => {
-        process.stderr.write(`corral: ${(error as Error).message}\n`);
+        process.stderr.write(`corral: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exit(EXIT.failed);
       });
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await streamLogs(client, [...expected.keys()], { follow: true, tail: 0, signal: logs.signal }).catch(() => {});
+  await streamLogs(client, [...expected.keys()], { follow: true, tail: 0, signal: logs.signal }).catch(
+    survive("cli.up", "follow the logs"),
+  );
   await stopping;
 }

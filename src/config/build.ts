@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import type { ReadinessProbe } from "../contract/types.js";
 import { resolveCommand } from "./command.js";
-import { findCycle } from "./dependencies.js";
+import { findCycle } from "./cycle.js";
 import { parseDurationMs } from "./durations.js";
 import { parseEnvFile } from "./env-file.js";
 import type { SourcePosition } from "./errors.js";

@@ -6,3 +6,4 @@ export { diffStates, type StateDiff } from "./diff.js";
 export { corralConfigJsonSchema } from "./json-schema.js";
 export { interpolateArgs } from "./templates.js";
 export type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
+export { desiredStateSchema, parseDesiredState, serviceSpecSchema } from "./desired-state.js";

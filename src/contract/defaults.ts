@@ -39,3 +39,9 @@ export const DAEMON_DEFAULTS = {
   /** `corral top --interval`, in milliseconds. */
   topIntervalMs: 1000,
 } as const;
+
+/** corral.yaml and the daemon's desired state. */
+export const CONFIG_DEFAULTS = {
+  namespace: "default",
+  backend: "process",
+} as const;

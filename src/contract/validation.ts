@@ -1,20 +1,34 @@
-import { constants as osConstants } from "node:os";
 import { z } from "zod";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
+import {
+  ID_RULE,
+  absolutePath,
+  envNameSchema,
+  envValueSchema,
+  idSchema,
+  labelKeySchema,
+  labelValueSchema,
+  nonNegativeInt,
+  portSchema,
+  positiveInt,
+  readinessPortProblem,
+  readinessSchema,
+  restartBackoffSchema,
+  restartPolicySchema,
+  signalSchema,
+  uniquePortNames,
+  validationErrorOf,
+} from "./rules.js";
 import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
-/** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
-export const ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-export const ID_MAX_LENGTH = 63;
-const ID_RULE = `must match ${ID_PATTERN.source} and be at most ${ID_MAX_LENGTH} characters`;
+export { ID_MAX_LENGTH, ID_PATTERN, restartBackoffSchema } from "./rules.js";
 
 export function validateId(field: string, value: unknown): string {
-  if (typeof value !== "string" || !ID_PATTERN.test(value) || value.length > ID_MAX_LENGTH) {
-    throw new ValidationError(field, ID_RULE, value);
-  }
-  return value;
+  const result = idSchema.safeParse(value);
+  if (!result.success) throw new ValidationError(field, ID_RULE, value);
+  return result.data;
 }
 
 export { SERVICE_DEFAULTS } from "./defaults.js";
@@ -41,31 +55,10 @@ export type NormalizedServiceConfig = Omit<
   terminationGracePeriodMs: number;
 };
 
-const idSchema = z.string().max(ID_MAX_LENGTH).regex(ID_PATTERN, { message: ID_RULE });
-
-// Label keys and values as Kubernetes accepts them, so a service valid here is valid on a cluster.
-const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
-const labelKey = z.string().refine(
-  (key) => {
-    const slash = key.lastIndexOf("/");
-    const name = slash === -1 ? key : key.slice(slash + 1);
-    const prefix = slash === -1 ? "" : key.slice(0, slash);
-    return LABEL_NAME.test(name) && (prefix === "" || (prefix.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(prefix)));
-  },
-  { message: "label keys must be [prefix/]name with name of at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric" },
-);
-const labelValue = z.string().refine((v) => v === "" || LABEL_NAME.test(v), {
-  message: "label values must be empty or at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric",
-});
-const stringMap = z.record(z.string(), z.string());
-
-const envKey = z.string().regex(/^[^=\0]+$/, { message: "environment variable names must be non-empty and contain neither '=' nor NUL" });
-const envValue = z.string().regex(/^[^\0]*$/, { message: "environment variable values must not contain NUL" });
-
-function limitSchema<T>(limit: { name: string; parse(s: string): T }, example: string) {
-  const isLimit = (v: unknown): v is T => v instanceof (limit as unknown as new () => T);
+/** A limit given as its value type, or as the string its `parse` takes. */
+function limitSchema<T>(limit: { name: string; parse(s: string): T }, isLimit: (v: unknown) => v is T, example: string) {
   return z
-    .custom<T | string>((v) => isLimit(v) || typeof v === "string", { message: `must be a ${limit.name} or a string such as "${example}"` })
+    .custom<T | string>((v) => isLimit(v) || typeof v === "string", { error: `must be a ${limit.name} or a string such as "${example}"` })
     .transform((value, ctx): T => {
       if (isLimit(value)) return value;
       try {
@@ -77,88 +70,49 @@ function limitSchema<T>(limit: { name: string; parse(s: string): T }, example: s
     });
 }
 
-const signalSchema = z.string().refine((s) => Object.hasOwn(osConstants.signals, s), {
-  message: 'must be a signal name such as "SIGTERM" or "SIGINT"',
-}) as unknown as z.ZodType<NodeJS.Signals>;
-
-const positiveInt = z.number().int().positive();
-
-export const restartBackoffSchema = z
-  .object({
-    initialMs: z.number().int().min(0).optional(),
-    maxMs: z.number().int().min(0).optional(),
-    multiplier: z.number().min(1, { message: "must be at least 1" }).optional(),
-    jitter: z.number().min(0).max(1, { message: "must be a fraction between 0 and 1" }).optional(),
-    resetAfterMs: z.number().int().min(0).optional(),
-  })
-  .strict();
-
-const readinessSchema = z
-  .object({
-    socket: idSchema.optional(),
-    http: z.object({ port: idSchema, path: z.string().startsWith("/", { message: 'must start with "/"' }) }).optional(),
-    exec: z.array(z.string()).min(1, { message: "must name a command" }).optional(),
-    periodMs: positiveInt.optional(),
-    timeoutMs: positiveInt.optional(),
-    failureThreshold: positiveInt.optional(),
-  })
-  .strict()
-  .refine((r) => [r.socket, r.http, r.exec].filter((x) => x !== undefined).length === 1, {
-    message: "must have exactly one of socket, http or exec",
-  });
-
 const labelSelectorSchema = z
   .object({
-    matchLabels: z.record(labelKey, labelValue).optional(),
+    matchLabels: z.record(labelKeySchema, labelValueSchema).optional(),
     matchExpressions: z
       .array(
         z.object({
-          key: labelKey,
-          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-          values: z.array(labelValue).optional(),
+          key: labelKeySchema,
+          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"], { error: "must be one of In, NotIn, Exists, DoesNotExist" }),
+          values: z.array(labelValueSchema).optional(),
         }),
       )
       .optional(),
   })
   .strict();
 
+const stringMap = z.record(z.string(), z.string({ error: "must be a string" }));
+const nonEmpty = z.string({ error: "must be a string" }).min(1, { error: "must not be empty" });
+
 const serviceConfigSchema = z
   .object({
-    image: z.string({ message: "must be a string" }).min(1, { message: "must not be empty" }),
+    image: nonEmpty,
     args: z
-      .custom<(a: ServiceAssignments) => string[]>((v) => typeof v === "function", { message: "must be a function of the assignments" })
+      .custom<(a: ServiceAssignments) => string[]>((v) => typeof v === "function", { error: "must be a function of the assignments" })
       .optional(),
     ports: z
-      .array(z.object({ name: idSchema, portHint: z.number().int().min(1).max(65535).optional() }).strict())
+      .array(portSchema)
       .optional()
-      .superRefine((ports, ctx) => {
-        const seen = new Set<string>();
-        for (const [i, port] of (ports ?? []).entries()) {
-          if (seen.has(port.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate port name "${port.name}"` });
-          seen.add(port.name);
-        }
-      }),
-    scale: z
-      .number({ message: "must be a positive integer" })
-      .int({ message: "must be a positive integer" })
-      .min(1, { message: "must be a positive integer" }),
-    memoryLimit: limitSchema(MemoryLimit, "512MiB").optional(),
-    cpuLimit: limitSchema(CpuLimit, "1.5").optional(),
-    diskLimit: limitSchema(DiskLimit, "10GiB").optional(),
-    disk: z.boolean().optional(),
-    labels: z.record(labelKey, labelValue).optional(),
-    env: z.record(envKey, envValue).optional(),
-    workingDirectory: z
-      .string()
-      .refine((p) => p.startsWith("/"), { message: "must be an absolute path" })
-      .optional(),
-    restartPolicy: z.enum(["always", "on-failure", "never"]).optional(),
+      .superRefine(uniquePortNames((port) => port.name, ["name"])),
+    scale: positiveInt,
+    memoryLimit: limitSchema(MemoryLimit, (v) => v instanceof MemoryLimit, "512MiB").optional(),
+    cpuLimit: limitSchema(CpuLimit, (v) => v instanceof CpuLimit, "1.5").optional(),
+    diskLimit: limitSchema(DiskLimit, (v) => v instanceof DiskLimit, "10GiB").optional(),
+    disk: z.boolean({ error: "must be true or false" }).optional(),
+    labels: z.record(labelKeySchema, labelValueSchema).optional(),
+    env: z.record(envNameSchema, envValueSchema).optional(),
+    workingDirectory: absolutePath.optional(),
+    restartPolicy: restartPolicySchema.optional(),
     restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
     stopSignal: signalSchema.optional(),
-    terminationGracePeriodMs: z.number().int().min(0).optional(),
-    initContainerImage: z.string().min(1).optional(),
-    availabilityZones: z.array(z.string().min(1)).optional(),
+    terminationGracePeriodMs: nonNegativeInt("must be a whole number of milliseconds").optional(),
+    initContainerImage: nonEmpty.optional(),
+    availabilityZones: z.array(nonEmpty).optional(),
     otherReplicasSelector: z.array(labelSelectorSchema).optional(),
     replicasSelector: z.array(labelSelectorSchema).optional(),
     nodeSelector: stringMap.optional(),
@@ -172,26 +126,13 @@ const serviceConfigSchema = z
  */
 export function validateServiceConfig(config: unknown): NormalizedServiceConfig {
   const result = serviceConfigSchema.safeParse(config);
-  if (!result.success) {
-    let issue = result.error.issues[0]!;
-    // A bad record key reports "Invalid key in record"; the rule that failed is in the nested issue.
-    if (issue.code === "invalid_key" && issue.issues[0]) issue = { ...issue.issues[0], path: issue.path };
-    const field =
-      issue.path.length === 0
-        ? "config"
-        : issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
-    throw new ValidationError(field, issue.message);
-  }
+  if (!result.success) throw validationErrorOf(result.error, "config");
   const c = result.data;
-  const portNames = new Set((c.ports ?? []).map((p) => p.name));
-  const probePort = c.readiness?.socket ?? c.readiness?.http?.port;
-  if (probePort !== undefined && !portNames.has(probePort)) {
-    throw new ValidationError(
-      c.readiness?.socket !== undefined ? "readiness.socket" : "readiness.http.port",
-      "must name one of the service's ports",
-      probePort,
-    );
-  }
+  const probe = readinessPortProblem(
+    c.readiness,
+    (c.ports ?? []).map((p) => p.name),
+  );
+  if (probe) throw new ValidationError(`readiness.${probe.path.join(".")}`, probe.rule, probe.value);
   const normalized: NormalizedServiceConfig = {
     image: c.image,
     args: c.args ?? (() => []),

@@ -2,7 +2,7 @@
 // embedded default) or a Kubernetes cluster. The process namespace provides all
 // of it directly; Kubernetes goes through a small adapter that derives process
 // statuses and addresses from the contract alone.
-import type { Backend, KubernetesTarget } from "../config/types.js";
+import type { Backend, DesiredState, KubernetesTarget } from "../config/types.js";
 import type {
   LogLine,
   LogOptions,
@@ -14,8 +14,10 @@ import type {
 } from "../contract/types.js";
 import type { NamespacedKubernetesOrchestrator } from "../kubernetes/namespaced.js";
 import type { KubernetesOrchestrator } from "../kubernetes/orchestrator.js";
-import type { ProcessOrchestrator } from "../process/orchestrator.js";
+import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/orchestrator.js";
 import type { ServiceDiscoveryTarget } from "../process/service-discovery.js";
+import { survive } from "../util/diagnostics.js";
+import type { StatePaths } from "./state-dir.js";
 
 export interface ProcessAddresses {
   /** Port name → Unix socket (process backend). */
@@ -46,6 +48,29 @@ export interface DaemonBackend {
   /** Rolling restart where the backend does it in place (processes); undefined where a changed spec does it (Kubernetes). */
   restartService?(namespace: string, id: string): Promise<void>;
   close(opts: { leaveRunning: boolean }): Promise<void>;
+}
+
+/** The backend a desired state asks for; a process backend keeps everything under the state directory. */
+export async function createBackend(
+  kind: Backend,
+  environment: string,
+  paths: StatePaths,
+  desired: DesiredState | null,
+  config: { launcher?: ProcessOrchestratorConfig["launcher"] },
+): Promise<DaemonBackend> {
+  if (kind === "kubernetes") return kubernetesBackend(environment, desired?.kubernetes ?? {});
+  return processBackend(
+    await ProcessOrchestrator.create({
+      imageDir: paths.root,
+      environmentId: environment,
+      stateDir: paths.run,
+      scratchDirectory: paths.scratch,
+      secretsDir: paths.secrets,
+      suppressOutput: true,
+      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
+      ...(config.launcher ? { launcher: config.launcher } : {}),
+    }),
+  );
 }
 
 export function processBackend(orchestrator: ProcessOrchestrator): DaemonBackend {
@@ -102,7 +127,7 @@ class KubernetesNamespace implements DaemonNamespace {
     void (async () => {
       for await (const event of inner.watchServices({ signal: this.watching.signal }))
         this.latest.set(`${event.serviceId}/${event.processId}`, event);
-    })().catch(() => {});
+    })().catch(survive("server.kubernetes", "follow the namespace's events", { namespace }));
   }
 
   async ensureService(id: string, config: ServiceConfig): Promise<Service> {

@@ -1,45 +1,33 @@
-// The corral daemon: owns one ProcessOrchestrator for one environment, keeps
-// the desired state on disk so a restarted daemon re-applies it (adopting the
-// running processes: nothing restarted, nothing duplicated), and serves the
-// HTTP API on a Unix socket (0600) and optionally on TCP with a bearer token.
-import { randomBytes } from "node:crypto";
+// The corral daemon: owns the backend for one environment, keeps the desired
+// state on disk so a restarted daemon re-applies it (adopting the running
+// processes: nothing restarted, nothing duplicated), and serves the HTTP API on
+// a Unix socket (0600) and optionally on TCP with a bearer token. It owns
+// every listener, and writes every survivable failure reported anywhere in
+// corral as one line to its log.
 import { EventEmitter } from "node:events";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
-import { isIP } from "node:net";
-import { basename, dirname } from "node:path";
-import type { FastifyInstance } from "fastify";
-import { ValidationError } from "../contract/errors.js";
-import type { ServiceEvent } from "../contract/types.js";
-import type { Backend, DesiredState, ServiceSpec } from "../config/types.js";
-import { identify, isAlive, readPidRecord } from "../process/identity.js";
-import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/orchestrator.js";
-import { type DaemonBackend, type DaemonNamespace, kubernetesBackend, processBackend } from "./backend.js";
-import { writeFileAtomic } from "../util/atomic-write.js";
-import { type ApplyResult, applyDesiredState } from "./apply.js";
-import { buildApi } from "./api.js";
-import { DesiredStateStore } from "./desired-store.js";
-import { type StatePaths, statePaths } from "./state-dir.js";
-import { WorkQueue } from "../process/work-queue.js";
-import { assertExecutable } from "../process/preflight.js";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { CONFIG_DEFAULTS } from "../contract/defaults.js";
+import { UnknownServiceError, ValidationError } from "../contract/errors.js";
+import type { SecretsController, ServiceEvent } from "../contract/types.js";
+import { parseDesiredState } from "../config/desired-state.js";
+import { environmentFromDirectory } from "../config/environment-name.js";
 import { toServiceConfig } from "../config/translate.js";
-import { validateServiceConfig } from "../contract/validation.js";
+import type { DesiredState, ServiceSpec } from "../config/types.js";
+import { assertExecutable } from "../process/preflight.js";
+import { WorkQueue } from "../process/work-queue.js";
+import { survive } from "../util/diagnostics.js";
+import { type ApplyResult, applyDesiredState } from "./apply.js";
+import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
+import type { DaemonApi, ListenAddress } from "./daemon-api.js";
+import { type DaemonConfig, type DaemonOptions, checkTcp, resolveDaemonConfig } from "./daemon-config.js";
+import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-files.js";
+import { DashboardSessions } from "./dashboard/session.js";
+import { DesiredStateStore } from "./desired-store.js";
+import { Listeners } from "./listeners.js";
+import { type StatePaths, statePaths } from "./state-dir.js";
 
-export interface DaemonOptions {
-  stateDir: string;
-  /** Names the environment; default: the desired state's, else the name of the folder holding the state dir. */
-  environment?: string;
-  /** Also serve the API on TCP (e.g. for the dashboard); refused on a non-loopback address without a token. */
-  tcp?: { host: string; port: number };
-  /** Bearer token for TCP; default: `<stateDir>/token`, created (0600) if missing. */
-  token?: string;
-  /** Serve TCP without a token: only on a loopback address. */
-  noAuth?: boolean;
-  launcher?: ProcessOrchestratorConfig["launcher"];
-  /** How long `apply` waits for one dependency's condition. Default 5 minutes. */
-  dependencyTimeoutMs?: number;
-  /** Log requests (pino, as fastify does). Default false. */
-  logRequests?: boolean;
-}
+export type { DaemonOptions } from "./daemon-config.js";
 
 export class DaemonAlreadyRunningError extends Error {
   override name = "DaemonAlreadyRunningError";
@@ -48,14 +36,14 @@ export class DaemonAlreadyRunningError extends Error {
   }
 }
 
-export class Daemon {
+export class Daemon implements DaemonApi {
   private readonly queue = new WorkQueue();
   private readonly namespaceChanged = new EventEmitter();
   private desired: DesiredState | null;
-  private readonly apis: FastifyInstance[] = [];
+  private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
-  /** TCP address the API listens on, when it does. */
-  tcpAddress: string | null = null;
+  private stopLogging: () => void = () => {};
+  readonly sessions: DashboardSessions;
   /** Resolves when the daemon has shut down (on request or signal). */
   readonly closed: Promise<void>;
   private markClosed!: () => void;
@@ -67,36 +55,48 @@ export class Daemon {
     private readonly store: DesiredStateStore,
     desired: DesiredState | null,
     readonly token: string,
-    private readonly options: DaemonOptions,
+    private readonly config: DaemonConfig,
   ) {
     this.desired = desired;
+    this.sessions = new DashboardSessions(token);
+    this.listeners = new Listeners(this, { stateRoot: paths.root, logRequests: config.logRequests });
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
-    const paths = statePaths(options.stateDir);
+    const config = resolveDaemonConfig(options);
+    const paths = statePaths(config.stateDir);
     await mkdir(paths.root, { recursive: true, mode: 0o700 });
-    await claimPidFile(paths);
-    if (options.tcp) checkTcp(options.tcp.host, options);
-    const store = new DesiredStateStore(paths.desired);
-    const desired = await store.load();
-    const environment = options.environment ?? desired?.environment ?? sanitizeId(basename(dirname(paths.root)));
-    if (desired && desired.environment !== environment) {
-      throw new ValidationError("environment", `the state directory holds environment "${desired.environment}", not "${environment}"`);
-    }
-    const backend = await createBackend(desired?.backend ?? "process", environment, paths, desired, options);
-    const token = options.token ?? (await loadOrCreateToken(paths.token));
-    const daemon = new Daemon(paths, backend, store, desired, token, options);
+    await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
+    const stopLogging = logSurvivableErrors(config.log);
     try {
-      // A restarted daemon converges on what it was told before: running processes are adopted.
-      if (desired) await daemon.applyNow(null, desired);
-      await daemon.listen();
+      if (config.tcp) checkTcp(config.tcp.host, config);
+      const store = new DesiredStateStore(paths.desired);
+      const desired = await store.load();
+      const environment = config.environment ?? desired?.environment ?? environmentFromDirectory(dirname(paths.root));
+      if (desired && desired.environment !== environment) {
+        throw new ValidationError("environment", `the state directory holds environment "${desired.environment}", not "${environment}"`);
+      }
+      const backend = await createBackend(desired?.backend ?? CONFIG_DEFAULTS.backend, environment, paths, desired, config);
+      const token = config.token ?? (await loadOrCreateToken(paths.token));
+      const daemon = new Daemon(paths, backend, store, desired, token, config);
+      daemon.stopLogging = stopLogging;
+      try {
+        // A restarted daemon converges on what it was told before: running processes are adopted.
+        if (desired) await daemon.applyNow(null, desired);
+        await daemon.listeners.unix(paths.socket);
+        if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
+      } catch (error) {
+        await daemon.listeners.close();
+        await backend.close({ leaveRunning: true });
+        throw error;
+      }
+      return daemon;
     } catch (error) {
-      await backend.close({ leaveRunning: true });
+      stopLogging();
       await rm(paths.pidFile, { force: true });
       throw error;
     }
-    return daemon;
   }
 
   get environment(): string {
@@ -110,6 +110,19 @@ export class Daemon {
   /** The namespace the desired state lives in (null before the first apply). */
   get namespace(): DaemonNamespace | null {
     return this.desired ? this.backend.namespace(this.desired.namespace) : null;
+  }
+
+  /** TCP address the API listens on, when it does. */
+  get tcpAddress(): string | null {
+    return this.listeners.tcpAddress;
+  }
+
+  secrets(): SecretsController {
+    return this.backend.secretsController();
+  }
+
+  openDashboardListener(port?: number): Promise<ListenAddress> {
+    return this.listeners.openDashboard(port);
   }
 
   /**
@@ -144,29 +157,18 @@ export class Daemon {
     }
   }
 
-  private async listen(): Promise<void> {
-    await rm(this.paths.socket, { force: true });
-    const unixApi = await buildApi(this, { requireToken: false, logRequests: this.options.logRequests ?? false });
-    await unixApi.listen({ path: this.paths.socket });
-    await chmod(this.paths.socket, 0o600);
-    this.apis.push(unixApi);
-    if (this.options.tcp) {
-      const tcpApi = await buildApi(this, { requireToken: !this.options.noAuth, logRequests: this.options.logRequests ?? false });
-      await tcpApi.listen({ host: this.options.tcp.host, port: this.options.tcp.port });
-      const address = tcpApi.server.address();
-      if (address && typeof address === "object")
-        this.tcpAddress = `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-      this.apis.push(tcpApi);
-    }
-  }
-
-  /** Applies a whole desired state as a diff. Calls are applied one at a time. */
-  apply(next: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
+  /**
+   * Applies a whole desired state as a diff. Calls are applied one at a time.
+   * Checked whole first (the wire schema, then what it names on this machine):
+   * a state that fails is never persisted, and nothing is touched.
+   */
+  apply(state: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
     return this.queue.run(async () => {
+      const next = parseDesiredState(state);
       if (next.environment !== this.environment) {
         throw new ValidationError("environment", `this daemon runs environment "${this.environment}"; the file says "${next.environment}"`);
       }
-      const backend = next.backend ?? "process";
+      const backend = next.backend ?? CONFIG_DEFAULTS.backend;
       const movesBackend =
         backend !== this.backend.kind ||
         (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
@@ -177,22 +179,9 @@ export class Daemon {
           `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`,
         );
       }
-      // Every service must translate into a valid config before anything is persisted or touched.
-      for (const [id, spec] of Object.entries(next.services)) {
-        if (backend === "process") {
-          try {
-            assertExecutable(spec.command ?? "");
-            if (!spec.command?.startsWith("/")) throw new Error("must be an absolute path");
-          } catch (error) {
-            throw new ValidationError(`services.${id}.command`, (error as Error).message, spec.command);
-          }
-        } else if (!spec.image) {
-          throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
-        }
-        validateServiceConfig(toServiceConfig(spec, { namespace: next.namespace, serviceId: id }));
-      }
+      for (const [id, spec] of Object.entries(next.services)) checkRunnable(id, spec, next, backend);
       if (movesBackend) {
-        const replacement = await createBackend(backend, this.environment, this.paths, next, this.options);
+        const replacement = await createBackend(backend, this.environment, this.paths, next, this.config);
         await this.backend.close({ leaveRunning: true });
         this.backend = replacement;
         this.namespaceChanged.emit("change");
@@ -207,7 +196,7 @@ export class Daemon {
   }
 
   private async applyNow(previous: DesiredState | null, next: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
-    const options = { dependencyTimeoutMs: this.options.dependencyTimeoutMs ?? 300_000, ...(onProgress ? { onProgress } : {}) };
+    const options = { dependencyTimeoutMs: this.config.dependencyTimeoutMs, ...(onProgress ? { onProgress } : {}) };
     if (previous && previous.namespace !== next.namespace) {
       await applyDesiredState(this.backend.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
       previous = null;
@@ -231,14 +220,14 @@ export class Daemon {
 
   scale(id: string, scale: number): Promise<ApplyResult> {
     const spec = this.desired?.services[id];
-    if (!spec) return Promise.reject(new ValidationError("service", `no service named ${JSON.stringify(id)}`));
+    if (!spec) return Promise.reject(new UnknownServiceError(id));
     return this.putService(id, { ...spec, scale });
   }
 
   /** Rolling restart: every process replaced, one at a time. */
   async restart(id: string): Promise<void> {
     const spec = this.desired?.services[id];
-    if (!this.desired || !spec) throw new ValidationError("service", `no service named ${JSON.stringify(id)}`);
+    if (!this.desired || !spec) throw new UnknownServiceError(id);
     const inPlace = this.backend.restartService?.bind(this.backend);
     if (inPlace) {
       const namespace = this.desired.namespace;
@@ -250,7 +239,7 @@ export class Daemon {
   }
 
   private withServices(change: (services: DesiredState["services"]) => DesiredState["services"]): DesiredState {
-    const current = this.desired ?? { environment: this.environment, namespace: "default", services: {} };
+    const current = this.desired ?? { environment: this.environment, namespace: CONFIG_DEFAULTS.namespace, services: {} };
     return { ...current, services: change(current.services) };
   }
 
@@ -262,76 +251,41 @@ export class Daemon {
   shutdown({ stopServices = false } = {}): Promise<void> {
     this.closing ??= (async () => {
       if (stopServices) {
-        await this.apply(this.withServices(() => ({}))).catch(() => {});
+        await this.apply(this.withServices(() => ({}))).catch(survive("server.daemon", "stop every service"));
         await rm(this.paths.desired, { force: true });
       }
-      await Promise.all(this.apis.map((api) => api.close()));
+      await this.listeners.close();
       await this.backend.close({ leaveRunning: !stopServices });
       await rm(this.paths.socket, { force: true });
       await rm(this.paths.pidFile, { force: true });
+      this.stopLogging();
       this.markClosed();
     })();
     return this.closing;
   }
 }
 
-async function createBackend(
-  kind: Backend,
-  environment: string,
-  paths: StatePaths,
-  desired: DesiredState | null,
-  options: DaemonOptions,
-): Promise<DaemonBackend> {
-  if (kind === "kubernetes") return kubernetesBackend(environment, desired?.kubernetes ?? {});
-  return processBackend(
-    await ProcessOrchestrator.create({
-      imageDir: paths.root,
-      environmentId: environment,
-      stateDir: paths.run,
-      scratchDirectory: paths.scratch,
-      secretsDir: paths.secrets,
-      suppressOutput: true,
-      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
-      ...(options.launcher ? { launcher: options.launcher } : {}),
-    }),
-  );
-}
-
-async function claimPidFile(paths: StatePaths): Promise<void> {
-  const record = readPidRecord(paths.pidFile);
-  if (record && isAlive(record) && record.pid !== process.pid) throw new DaemonAlreadyRunningError(record.pid);
-  const me = identify(process.pid);
-  if (!me) throw new Error("cannot read this process's own /proc entry");
-  await writeFileAtomic(
-    paths.pidFile,
-    `${JSON.stringify({ ...me, specHash: "daemon", restartCount: 0, launchedAt: new Date().toISOString() })}\n`,
-    { mode: 0o600 },
-  );
-}
-
-function checkTcp(host: string, options: DaemonOptions): void {
-  if (isIP(host) === 0) throw new ValidationError("tcp.host", "must be an IP address", host);
-  const loopback = host === "::1" || host.startsWith("127.");
-  if (options.noAuth && !loopback) throw new ValidationError("noAuth", "is allowed only on a loopback address", host);
-}
-
-async function loadOrCreateToken(path: string): Promise<string> {
+/** What the schema cannot know: what the backend runs, that the program exists here and may run, that the contract takes the spec. */
+function checkRunnable(id: string, spec: ServiceSpec, state: DesiredState, backend: DesiredState["backend"]): void {
+  if (backend === "kubernetes" && spec.image === undefined)
+    throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
+  if (backend === "process") {
+    if (spec.command === undefined) throw new ValidationError(`services.${id}.command`, "is required with backend: process");
+    try {
+      assertExecutable(spec.command);
+    } catch (error) {
+      throw new ValidationError(`services.${id}.command`, error instanceof Error ? error.message : String(error), spec.command);
+    }
+  }
   try {
-    const token = (await readFile(path, "utf8")).trim();
-    if (token.length >= 32) return token;
-  } catch {}
-  const token = randomBytes(32).toString("hex");
-  await writeFileAtomic(path, `${token}\n`, { mode: 0o600 });
-  return token;
+    toServiceConfig(spec, { namespace: state.namespace, serviceId: id });
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(`services.${id}.${error.field}`, error.rule);
+    throw error;
+  }
 }
 
-/** A folder name as an environment id: lower case, other characters as "-". */
+/** A folder name as an environment id: lower case, other characters as "-" (the loader's rule, one place). */
 export function sanitizeId(name: string): string {
-  const id = name
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 63)
-    .replace(/-+$/, "");
-  return id || "default";
+  return environmentFromDirectory(name);
 }

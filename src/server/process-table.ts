@@ -2,6 +2,7 @@
 import type { DaemonNamespace } from "./backend.js";
 import type { ProcessRow } from "./process-row.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
+import { reportSurvivable } from "../util/diagnostics.js";
 
 export type { ProcessRow } from "./process-row.js";
 
@@ -16,7 +17,11 @@ export function processUptime(pid: number | undefined): number | null {
 export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
   for (const { serviceId, processes } of ns.processStatuses()) {
-    const metrics = await ns.fetchServiceMetrics(serviceId).catch(() => []);
+    // A row without CPU and memory beats no row: the failure goes to the daemon's log.
+    const metrics = await ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
+      reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
+      return [];
+    });
     const addresses = ns.addressesOf(serviceId);
     for (const event of processes) {
       const m = metrics[event.processId];

@@ -116,7 +116,7 @@ describe("corral dashboard", { timeout: 180_000 }, () => {
 
   it("is not served on the Unix socket, and only the Unix socket mints links", async () => {
     const client = new DaemonClient({ socketPath: join(h.stateDir, "corral.sock") });
-    await assert.rejects(client.get("/"), (e: Error & { status?: number }) => e.status === 404);
+    await assert.rejects(client.text("/"), (e: Error & { status?: number }) => e.status === 404);
     const viaTcp = await fetch(`http://${h.daemon.tcpAddress}/v1/dashboard/open`, {
       method: "POST",
       headers: { authorization: `Bearer ${h.daemon.token}`, "content-type": "application/json" },

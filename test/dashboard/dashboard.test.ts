@@ -10,6 +10,7 @@ import type { ServiceSpec } from "../../src/config/types.js";
 import { selectLauncher } from "../../src/process/launch/select.js";
 import { IMAGES, isPidAlive, until } from "../helpers.js";
 import { type Harness, processesOfService, row, screenshot, startHarness, WAIT_MS } from "./harness.js";
+import { secretIdsBody } from "../../src/server/wire.js";
 
 const cgroupsUsable = await selectLauncher("cgroup").then(
   () => true,
@@ -215,7 +216,7 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     await h.page.locator('[data-action="set-secret"]').click();
     await h.page.locator('tr[data-secret="db-password"]').waitFor();
     const client = new DaemonClient({ socketPath: join(h.stateDir, "corral.sock") });
-    assert.deepEqual(await client.get("/v1/secrets"), ["db-password"]);
+    assert.deepEqual(await client.get("/v1/secrets", secretIdsBody), ["db-password"]);
     assert.equal(readFileSync(join(h.stateDir, "secrets", "db-password"), "utf8"), "hunter2-very-secret", "stored as typed");
     assert.equal((await h.page.content()).includes("hunter2"), false, "the value is nowhere on the page");
     assert.equal(await h.page.locator('[data-control="secret-value"]').inputValue(), "", "the field is cleared");
@@ -223,7 +224,7 @@ describe("the dashboard against a real daemon", { timeout: 300_000 }, () => {
     await h.page.locator('tr[data-secret="db-password"] button').click();
     await h.page.locator("dialog[open] [data-confirm]").click();
     await h.page.locator('tr[data-secret="db-password"]').waitFor({ state: "detached" });
-    assert.deepEqual(await client.get("/v1/secrets"), []);
+    assert.deepEqual(await client.get("/v1/secrets", secretIdsBody), []);
   });
 
   it("refuses state changes that ride on the cookie without the CSRF header", async () => {

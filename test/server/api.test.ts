@@ -7,8 +7,10 @@ import type { DesiredState, ServiceSpec } from "../../src/config/types.js";
 import { DaemonClient } from "../../src/cli/client.js";
 import { Daemon } from "../../src/server/daemon.js";
 import { openApiDocument } from "../../src/server/openapi.js";
-import type { ProcessRow } from "../../src/server/process-table.js";
 import { IMAGES, killEnvironment } from "../helpers.js";
+import { z } from "zod";
+import { desiredStateSchema } from "../../src/config/desired-state.js";
+import { applyResultBody, discoveryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
 
 const server: ServiceSpec = {
   command: join(IMAGES, "server.mjs"),
@@ -41,7 +43,7 @@ describe("the daemon's HTTP API", () => {
   });
 
   it("applies a desired state as a diff and reports processes", async () => {
-    const result = await client.post<{ added: string[] }>("/v1/apply", state({ web: server, worker }));
+    const result = await client.post("/v1/apply", state({ web: server, worker }), applyResultBody);
     assert.deepEqual(result.added.sort(), ["web", "worker"]);
     // apply returns once every process is launched; readiness comes after.
     const controller = new AbortController();
@@ -53,13 +55,13 @@ describe("the daemon's HTTP API", () => {
       if (online.size === 3) break;
     }
     controller.abort();
-    const rows = await client.get<ProcessRow[]>("/v1/processes");
+    const rows = await client.get("/v1/processes", processRowBody.array());
     assert.deepEqual(
       rows.map((r) => `${r.service}-${r.process}`),
       ["web-0", "web-1", "worker-0"],
     );
     assert.equal(statSync(join(stateDir, "corral.sock")).mode & 0o777, 0o600);
-    const again = await client.post<{ unchanged: string[] }>("/v1/apply", state({ web: server, worker }));
+    const again = await client.post("/v1/apply", state({ web: server, worker }), applyResultBody);
     assert.deepEqual(again.unchanged.sort(), ["web", "worker"]);
   });
 
@@ -69,16 +71,16 @@ describe("the daemon's HTTP API", () => {
       client.post("/v1/apply", state({ web: { ...server, command: "/no/such/program" }, worker })),
       (e: Error & { field?: string }) => e.field === "services.web.command",
     );
-    assert.equal((await client.get<DesiredState>("/v1/state")).services.web!.scale, 2, "the stored state is unchanged");
+    assert.equal((await client.get("/v1/state", desiredStateSchema)).services.web!.scale, 2, "the stored state is unchanged");
   });
 
   it("serves Prometheus metrics with service labels and HTTP service discovery", async () => {
-    const metrics = await client.get<string>("/metrics");
+    const metrics = await client.text("/metrics");
     assert.match(metrics, /corral_process_up\{namespace="default",service="web",process="0"\} 1/);
     assert.match(metrics, /corral_process_memory_bytes\{namespace="default",service="web",process="1"\} \d+/);
     assert.match(metrics, /corral_processes\{namespace="default",status="online"\} 3/);
     assert.match(metrics, /corral_daemon_process_resident_memory_bytes \d+/);
-    const targets = await client.get<{ targets: string[]; labels: Record<string, string> }[]>("/v1/discovery/prometheus");
+    const targets = await client.get("/v1/discovery/prometheus", discoveryBody);
     assert.equal(targets.length, 2);
     assert.match(targets[0]!.targets[0]!, /^127\.0\.0\.1:\d+$/);
     assert.equal(targets[0]!.labels.mz_orchestrator_tier, "front");
@@ -102,14 +104,14 @@ describe("the daemon's HTTP API", () => {
 
   it("keeps secrets and never sends a value back", async () => {
     await client.call("PUT", "/v1/secrets/token", { value: "s3cret" });
-    assert.deepEqual(await client.get("/v1/secrets"), ["token"]);
-    assert.equal(JSON.stringify(await client.get("/v1/secrets")).includes("s3cret"), false);
+    assert.deepEqual(await client.get("/v1/secrets", secretIdsBody), ["token"]);
+    assert.equal(JSON.stringify(await client.get("/v1/secrets", secretIdsBody)).includes("s3cret"), false);
     await client.call("DELETE", "/v1/secrets/token");
-    assert.deepEqual(await client.get("/v1/secrets"), []);
+    assert.deepEqual(await client.get("/v1/secrets", secretIdsBody), []);
   });
 
   it("documents every route in its OpenAPI document", async () => {
-    const doc = await client.get<{ paths: Record<string, unknown> }>("/openapi.json");
+    const doc = await client.get("/openapi.json", z.looseObject({ paths: z.record(z.string(), z.unknown()) }));
     assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument())));
     for (const path of [
       "/v1/apply",

@@ -9,8 +9,8 @@ import { DaemonClient } from "../../src/cli/client.js";
 import type { DesiredState } from "../../src/config/types.js";
 import { objectName } from "../../src/kubernetes/names.js";
 import { Daemon } from "../../src/server/daemon.js";
-import type { ProcessRow } from "../../src/server/process-table.js";
 import { FakeKubernetes } from "../kubernetes/fake-api-server.js";
+import { applyResultBody, processRowBody } from "../../src/server/wire.js";
 
 const K8S_NAMESPACE = "shop";
 
@@ -53,7 +53,7 @@ describe("the daemon on the Kubernetes backend (fake API server)", () => {
   });
 
   it("applies a file's services as a StatefulSet and reports its pods as processes", async () => {
-    const result = await client.post<{ added: string[] }>("/v1/apply", state(2));
+    const result = await client.post("/v1/apply", state(2), applyResultBody);
     assert.deepEqual(result.added, ["web"]);
     assert.equal(daemon.backend.kind, "kubernetes");
     assert.equal(pods().length, 2, "the simulated controller made two pods");
@@ -65,7 +65,7 @@ describe("the daemon on the Kubernetes backend (fake API server)", () => {
       if (online.size === 2) break;
     }
     controller.abort();
-    const rows = await client.get<ProcessRow[]>("/v1/processes");
+    const rows = await client.get("/v1/processes", processRowBody.array());
     assert.deepEqual(
       rows.map((r) => `${r.service}-${r.process}:${r.status}`),
       ["web-0:online", "web-1:online"],

@@ -1,0 +1,153 @@
+// The desired state as the daemon takes it (POST /v1/apply, PUT /v1/services/:id),
+// keeps on disk (desired.json) and applies: plain JSON with every path resolved
+// and every default filled in. The loader builds it from corral.yaml; an HTTP
+// client sends it. Its TypeScript types are inferred from these schemas, so what
+// the daemon accepts and what its code assumes cannot differ; the HTTP API
+// validates with them and its OpenAPI document is generated from them.
+import { z } from "zod";
+import { SERVICE_DEFAULTS } from "../contract/defaults.js";
+import { ValidationError } from "../contract/errors.js";
+import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
+import {
+  MILLISECONDS_RULE,
+  absolutePath,
+  envNameSchema,
+  envValueSchema,
+  idSchema,
+  labelKeySchema,
+  labelValueSchema,
+  nonEmptyString,
+  nonNegativeInt,
+  portSchema,
+  positiveInt,
+  readinessPortProblem,
+  readinessSchema,
+  restartBackoffSchema,
+  restartPolicySchema,
+  signalSchema,
+  uniquePortNames,
+  validationErrorOf,
+} from "../contract/rules.js";
+import { findCycle } from "./cycle.js";
+import { checkArgTemplate } from "./templates.js";
+
+/** When a dependent service may start: the dependency's processes are started, ready (online), or have completed. */
+export const DEPENDENCY_CONDITIONS = ["ready", "started", "completed"] as const;
+export const dependencyConditionSchema = z.enum(DEPENDENCY_CONDITIONS, { error: `must be one of ${DEPENDENCY_CONDITIONS.join(", ")}` });
+
+export const backendSchema = z.enum(["process", "kubernetes"], { error: "must be process or kubernetes" });
+
+/** A size or a number of cores, as the string the contract's value type parses. */
+function limitString(kind: { parse(s: string): unknown }, what: string) {
+  return z.string({ error: `must be ${what}` }).superRefine((value, ctx) => {
+    try {
+      kind.parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: error instanceof ValidationError ? error.rule : String(error) });
+    }
+  });
+}
+
+export const serviceSpecSchema = z
+  .object(
+    {
+      command: absolutePath.optional().describe("Process backend: absolute path of the program."),
+      image: nonEmptyString("a container image").optional().describe("Kubernetes backend: the container image."),
+      args: z
+        .array(z.string({ error: "must be a string" }), { error: "must be a list of strings" })
+        .default([])
+        .describe("%P:<port> is the process's listen address for that port, %N <namespace>-<service>, %I the process index."),
+      ports: z
+        .array(portSchema, { error: "must be a list of { name, portHint }" })
+        .superRefine(uniquePortNames((port) => port.name, ["name"]))
+        .default([]),
+      scale: positiveInt.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
+      memory: limitString(MemoryLimit, 'a byte size such as "512MiB"').optional(),
+      cpu: limitString(CpuLimit, 'cores ("1.5") or millicores ("250m")').optional(),
+      disk: z
+        .union([z.boolean(), limitString(DiskLimit, 'a byte size such as "10GiB"')], {
+          error: 'must be true, false or a size such as "10GiB"',
+        })
+        .optional()
+        .describe("A scratch directory; a size also limits it."),
+      env: z.record(envNameSchema, envValueSchema, { error: "must be a mapping of name to value" }).default({}),
+      workingDirectory: absolutePath.optional(),
+      labels: z.record(labelKeySchema, labelValueSchema, { error: "must be a mapping of label to value" }).default({}),
+      readiness: readinessSchema.optional(),
+      restart: restartPolicySchema.optional(),
+      restartBackoff: restartBackoffSchema.optional(),
+      stopSignal: signalSchema.optional(),
+      stopGracePeriodMs: nonNegativeInt(MILLISECONDS_RULE).optional(),
+      dependsOn: z
+        .record(idSchema, dependencyConditionSchema, { error: "must be a mapping of service id to ready, started or completed" })
+        .default({})
+        .describe("Start after these services meet their condition; stop before them."),
+      restartedAt: z.iso
+        .datetime({ error: "must be an ISO 8601 time" })
+        .optional()
+        .describe("Set by a restart on Kubernetes: a new value rolls every pod."),
+    },
+    { error: "must be a service spec object" },
+  )
+  .strict()
+  .superRefine((spec, ctx) => {
+    const portNames = spec.ports.map((port) => port.name);
+    for (const [i, arg] of spec.args.entries()) {
+      const problem = checkArgTemplate(arg, portNames);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: problem });
+    }
+    const probe = readinessPortProblem(spec.readiness, portNames);
+    if (probe) ctx.addIssue({ code: "custom", path: ["readiness", ...probe.path], message: probe.rule });
+  });
+
+export const kubernetesTargetSchema = z
+  .object(
+    {
+      kubeconfig: absolutePath.optional().describe("Default: $KUBECONFIG, ~/.kube/config, else in-cluster credentials."),
+      namespace: idSchema.optional().describe("The Kubernetes namespace; default: the kubeconfig context's."),
+    },
+    { error: "must be { kubeconfig, namespace }" },
+  )
+  .strict();
+
+export const desiredStateSchema = z
+  .object(
+    {
+      environment: idSchema,
+      namespace: idSchema,
+      backend: backendSchema.optional().describe("Where the services run (default: process)."),
+      kubernetes: kubernetesTargetSchema.optional(),
+      services: z.record(idSchema, serviceSpecSchema, { error: "must be a mapping of service id to service spec" }),
+    },
+    { error: "must be a desired state object" },
+  )
+  .strict()
+  .superRefine((state, ctx) => {
+    const ids = Object.keys(state.services);
+    // Which of command and image a backend needs is the daemon's to check, after it has refused a move between backends.
+    for (const [id, spec] of Object.entries(state.services)) {
+      for (const dependency of Object.keys(spec.dependsOn)) {
+        if (Object.hasOwn(state.services, dependency)) continue;
+        const message = `names no service of this state (services: ${ids.join(", ")})`;
+        ctx.addIssue({ code: "custom", path: ["services", id, "dependsOn", dependency], message });
+      }
+    }
+    const cycle = findCycle(new Map(ids.map((id) => [id, Object.keys(state.services[id]!.dependsOn)])), ids);
+    if (cycle) {
+      const [from, to] = cycle as [string, string];
+      ctx.addIssue({ code: "custom", path: ["services", from, "dependsOn", to], message: `dependency cycle: ${cycle.join(" -> ")}` });
+    }
+  });
+
+export type DependencyCondition = z.output<typeof dependencyConditionSchema>;
+export type Backend = z.output<typeof backendSchema>;
+export type KubernetesTarget = z.output<typeof kubernetesTargetSchema>;
+export type ServiceSpec = z.output<typeof serviceSpecSchema>;
+export type DesiredState = z.output<typeof desiredStateSchema>;
+
+/** A desired state from anywhere outside (a request, desired.json, a library call), checked whole; throws ValidationError. */
+export function parseDesiredState(input: unknown): DesiredState {
+  const result = desiredStateSchema.safeParse(input);
+  if (!result.success) throw validationErrorOf(result.error, "state");
+  return result.data;
+}

@@ -1,0 +1,184 @@
+// The field rules that corral.yaml, the daemon's HTTP bodies and the library's
+// ServiceConfig share, each written once: a rule reads the same wherever it is
+// broken, and the three wire types cannot drift apart. Messages are rules
+// ("must ..."), so `<field>: <rule>` reads as a sentence.
+import { constants as osConstants } from "node:os";
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import { SERVICE_DEFAULTS } from "./defaults.js";
+import { ValidationError } from "./errors.js";
+
+/** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
+export const ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export const ID_MAX_LENGTH = 63;
+export const ID_RULE = `must match ${ID_PATTERN.source} and be at most ${ID_MAX_LENGTH} characters`;
+export const idSchema = z.string({ error: ID_RULE }).max(ID_MAX_LENGTH, { error: ID_RULE }).regex(ID_PATTERN, { error: ID_RULE });
+
+export const POSITIVE_INT_RULE = "must be a positive integer";
+export const positiveInt = z.number({ error: POSITIVE_INT_RULE }).int({ error: POSITIVE_INT_RULE }).min(1, { error: POSITIVE_INT_RULE });
+
+export const nonNegativeInt = (rule: string) => z.number({ error: rule }).int({ error: rule }).min(0, { error: rule });
+export const MILLISECONDS_RULE = "must be a whole number of milliseconds";
+
+export const nonEmptyString = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: "must not be empty" });
+
+export const ABSOLUTE_PATH_RULE = "must be an absolute path";
+export const absolutePath = z.string({ error: ABSOLUTE_PATH_RULE }).refine((path) => isAbsolute(path), { error: ABSOLUTE_PATH_RULE });
+
+const PORT_NUMBER_RULE = "must be a port number (1-65535)";
+export const portNumber = z
+  .number({ error: PORT_NUMBER_RULE })
+  .int({ error: PORT_NUMBER_RULE })
+  .min(1, { error: PORT_NUMBER_RULE })
+  .max(65535, { error: PORT_NUMBER_RULE });
+
+export const portSchema = z.object({ name: idSchema, portHint: portNumber.optional() }, { error: "must be { name, portHint }" }).strict();
+
+/** A refinement for a list of ports: the second port of a name is reported, at `[index, ...at]`. */
+export function uniquePortNames<T>(nameOf: (port: T) => string, at: readonly string[] = []) {
+  return (ports: readonly T[] | undefined, ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    for (const [i, port] of (ports ?? []).entries()) {
+      const name = nameOf(port);
+      if (seen.has(name)) ctx.addIssue({ code: "custom", path: [i, ...at], message: `duplicate port name "${name}"` });
+      seen.add(name);
+    }
+  };
+}
+
+// Label keys and values as Kubernetes accepts them, so a service valid here is valid on a cluster.
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+export const LABEL_KEY_RULE =
+  "label keys must be [prefix/]name with name of at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric";
+export const labelKeySchema = z.string({ error: LABEL_KEY_RULE }).refine(
+  (key) => {
+    const slash = key.lastIndexOf("/");
+    const name = slash === -1 ? key : key.slice(slash + 1);
+    const prefix = slash === -1 ? "" : key.slice(0, slash);
+    return LABEL_NAME.test(name) && (prefix === "" || (prefix.length <= 253 && LABEL_PREFIX.test(prefix)));
+  },
+  { error: LABEL_KEY_RULE },
+);
+const LABEL_VALUE_RULE = "label values must be empty or at most 63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric";
+export const labelValueSchema = z
+  .string({ error: LABEL_VALUE_RULE })
+  .refine((v) => v === "" || LABEL_NAME.test(v), { error: LABEL_VALUE_RULE });
+
+export const ENV_NAME_RULE = "environment variable names must be non-empty and contain neither '=' nor NUL";
+export const envNameSchema = z.string({ error: ENV_NAME_RULE }).regex(/^[^=\0]+$/, { error: ENV_NAME_RULE });
+const ENV_VALUE_RULE = "environment variable values must be strings without NUL";
+export const envValueSchema = z.string({ error: ENV_VALUE_RULE }).regex(/^[^\0]*$/, { error: ENV_VALUE_RULE });
+
+export const RESTART_POLICIES = ["always", "on-failure", "never"] as const;
+export const restartPolicySchema = z.enum(RESTART_POLICIES, { error: `must be one of ${RESTART_POLICIES.join(", ")}` });
+
+export const SIGNAL_RULE = 'must be a signal name such as "SIGTERM" or "SIGINT"';
+export function isSignalName(name: string): name is NodeJS.Signals {
+  return Object.hasOwn(osConstants.signals, name);
+}
+export const SIGNAL_NAMES = Object.keys(osConstants.signals).filter(isSignalName);
+export const signalSchema = z.enum(SIGNAL_NAMES, { error: SIGNAL_RULE });
+
+const backoff = SERVICE_DEFAULTS.restartBackoff;
+const FRACTION_RULE = "must be a number between 0 and 1";
+const MULTIPLIER_RULE = "must be a number of at least 1";
+export const restartBackoffSchema = z
+  .object(
+    {
+      initialMs: nonNegativeInt(MILLISECONDS_RULE).optional().describe(`The first restart's delay (default ${backoff.initialMs}).`),
+      maxMs: nonNegativeInt(MILLISECONDS_RULE).optional().describe(`The longest delay (default ${backoff.maxMs}).`),
+      multiplier: z
+        .number({ error: MULTIPLIER_RULE })
+        .min(1, { error: MULTIPLIER_RULE })
+        .optional()
+        .describe(`Growth per restart (default ${backoff.multiplier}).`),
+      jitter: z
+        .number({ error: FRACTION_RULE })
+        .min(0, { error: FRACTION_RULE })
+        .max(1, { error: FRACTION_RULE })
+        .optional()
+        .describe(`Spread of each delay, a fraction (default ${backoff.jitter}).`),
+      resetAfterMs: nonNegativeInt(MILLISECONDS_RULE)
+        .optional()
+        .describe(`Uptime after which a crash counts as the first (default ${backoff.resetAfterMs}).`),
+    },
+    { error: "must be a mapping" },
+  )
+  .strict();
+
+const probe = SERVICE_DEFAULTS.readiness;
+export const readinessSchema = z
+  .object(
+    {
+      socket: idSchema.optional().describe("Ready once the process accepts connections on this port's socket."),
+      http: z
+        .object(
+          { port: idSchema, path: z.string({ error: "must be a string" }).regex(/^\//, { error: 'must start with "/"' }) },
+          { error: "must be { port, path }" },
+        )
+        .strict()
+        .optional()
+        .describe("Ready once GET <path> on this port answers 2xx."),
+      exec: z
+        .array(z.string({ error: "must be a string" }), { error: "must be a list of strings (an argv)" })
+        .min(1, { error: "must name a command" })
+        .optional()
+        .describe("Ready once this command exits 0."),
+      periodMs: positiveInt.optional().describe(`Between probes (default ${probe.periodMs}).`),
+      timeoutMs: positiveInt.optional().describe(`Per probe (default ${probe.timeoutMs}).`),
+      failureThreshold: positiveInt
+        .optional()
+        .describe(`Failed probes in a row before the process counts as not ready (default ${probe.failureThreshold}).`),
+    },
+    { error: "must be a mapping with one of socket, http or exec" },
+  )
+  .strict()
+  .superRefine((r, ctx) => {
+    if ([r.socket, r.http, r.exec].filter((x) => x !== undefined).length !== 1) {
+      ctx.addIssue({ code: "custom", message: "must have exactly one of socket, http or exec" });
+    }
+  });
+
+/** Where a readiness probe names a port the service does not declare, and the rule it breaks; undefined when it is fine. */
+export function readinessPortProblem(
+  readiness: z.output<typeof readinessSchema> | undefined,
+  portNames: readonly string[],
+): { path: ["socket"] | ["http", "port"]; rule: string; value: string } | undefined {
+  const path: ["socket"] | ["http", "port"] | undefined =
+    readiness?.socket !== undefined ? ["socket"] : readiness?.http !== undefined ? ["http", "port"] : undefined;
+  const value = readiness?.socket ?? readiness?.http?.port;
+  if (!path || value === undefined || portNames.includes(value)) return undefined;
+  const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
+  return { path, rule: `must name one of the service's ports (${declared})`, value };
+}
+
+/** `services.web.args[2]`, `labels.a/b`: a zod issue's path as one field name. */
+export function fieldOf(path: readonly PropertyKey[], fallback: string): string {
+  if (path.length === 0) return fallback;
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
+}
+
+/**
+ * The first issue of a failed parse as a ValidationError naming the field and
+ * the rule. A bad record key and a union that one branch evidently meant are
+ * reported by the rule that failed inside them, not as "invalid key/input".
+ */
+export function validationErrorOf(error: z.ZodError, fallbackField: string): ValidationError {
+  let issue: z.core.$ZodIssue = error.issues[0]!;
+  let path: PropertyKey[] = [...issue.path];
+  for (;;) {
+    if (issue.code === "invalid_key" && issue.issues[0]) issue = issue.issues[0];
+    else if (issue.code === "invalid_union") {
+      // The branch the value was evidently meant for: the one whose type it has.
+      const meant = issue.errors.filter((branch) => !branch.some((i) => i.code === "invalid_type" && i.path.length === 0));
+      if (meant.length !== 1 || !meant[0]![0]) break;
+      issue = meant[0]![0];
+      path = [...path, ...issue.path];
+    } else break;
+  }
+  // Named by the object that holds it, so a root-level stray reads "config: unknown field ...".
+  if (issue.code === "unrecognized_keys")
+    return new ValidationError(fieldOf(path, fallbackField), `unknown field ${JSON.stringify(issue.keys[0])}`);
+  return new ValidationError(fieldOf(path, fallbackField), issue.message);
+}

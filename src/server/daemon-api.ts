@@ -1,0 +1,37 @@
+// What the HTTP API needs from the daemon, and nothing more: the routes depend
+// on this interface (each plugin on the part it uses), not on the Daemon
+// class, so the server's modules import no daemon and the daemon imports them.
+import type { SecretsController, ServiceEvent } from "../contract/types.js";
+import type { DesiredState, ServiceSpec } from "../config/types.js";
+import type { ApplyResult } from "./apply.js";
+import type { DaemonNamespace } from "./backend.js";
+import type { DashboardSessions } from "./dashboard/session.js";
+
+/** A TCP listener's address: as it listens, and host:port for a browser on this machine. */
+export interface ListenAddress {
+  listen: string;
+  urlHost: string;
+}
+
+export interface DaemonApi {
+  readonly environment: string;
+  readonly token: string;
+  /** The desired state (null before the first apply). */
+  readonly state: DesiredState | null;
+  /** The namespace the desired state lives in (null before the first apply). */
+  readonly namespace: DaemonNamespace | null;
+  /** Where secrets live: the current backend's. */
+  secrets(): SecretsController;
+  /** A snapshot of every process (then `snapshotEnd`), then every change, until `signal` aborts. */
+  watch(signal: AbortSignal): AsyncIterable<ServiceEvent | { snapshotEnd: true }>;
+  apply(next: DesiredState): Promise<ApplyResult>;
+  putService(id: string, spec: ServiceSpec): Promise<ApplyResult>;
+  deleteService(id: string): Promise<ApplyResult>;
+  scale(id: string, scale: number): Promise<ApplyResult>;
+  restart(id: string): Promise<void>;
+  shutdown(options?: { stopServices?: boolean }): Promise<void>;
+  /** The dashboard's sessions and tickets, shared by every listener. */
+  readonly sessions: DashboardSessions;
+  /** Makes sure a TCP listener serves the dashboard (on 127.0.0.1 unless the daemon was started with one). */
+  openDashboardListener(port?: number): Promise<ListenAddress>;
+}

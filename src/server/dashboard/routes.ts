@@ -1,0 +1,103 @@
+// The dashboard's routes: the page at `/` on the TCP listener only, the login
+// form, the assets, and (over the Unix socket only, which a browser cannot
+// reach) the one-time login link `corral dashboard` asks for.
+//
+// Access: the daemon's token (or a one-time ticket) is exchanged once for a
+// session cookie (HttpOnly, SameSite=Strict); see session.ts and http/access.ts.
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { DaemonApi } from "../daemon-api.js";
+import type { Transport } from "../http/access.js";
+import { ROUTES } from "../http/routes-table.js";
+import type { ApiPlugin, ZodTypeProvider } from "../http/zod.js";
+import { loadBundle, sendAsset } from "./assets.js";
+import { dashboardPage, loginPage } from "./pages.js";
+import { type DashboardSessions, cookieName, equalStrings, sessionCookie } from "./session.js";
+
+export interface DashboardOptions extends Record<string, unknown> {
+  daemon: Pick<DaemonApi, "token" | "sessions" | "openDashboardListener">;
+  transport: Transport;
+  requireToken: boolean;
+}
+
+const pageQuery = z.object({ token: z.string().optional(), ticket: z.string().optional() });
+const loginForm = z.object({ token: z.string().optional() }).nullish();
+const assetParams = z.object({ file: z.string() });
+
+export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon, transport, requireToken }) => {
+  if (transport === "unix") {
+    app.get("/", async (_request, reply) =>
+      reply.code(404).send({ error: "the dashboard is served on the TCP listener: run `corral dashboard`" }),
+    );
+    app.post(ROUTES.dashboardOpen.url, { schema: { body: ROUTES.dashboardOpen.body } }, async (request) => {
+      const address = await daemon.openDashboardListener(request.body.port);
+      const ticket = daemon.sessions.mintTicket();
+      return {
+        url: `http://${address.urlHost}/login?ticket=${ticket.id}`,
+        address: address.listen,
+        expiresAt: new Date(ticket.expiresAt).toISOString(),
+      };
+    });
+    return;
+  }
+
+  const sessions = daemon.sessions;
+  const page = async (request: FastifyRequest, reply: FastifyReply, query: z.infer<typeof pageQuery>) => {
+    if (query.ticket !== undefined || query.token !== undefined) {
+      const valid = query.ticket !== undefined ? sessions.redeemTicket(query.ticket) : equalStrings(query.token ?? "", daemon.token);
+      if (!valid)
+        return loginPage(
+          reply.code(401),
+          query.ticket !== undefined
+            ? "That login link is used up or expired: run `corral dashboard` for a new one."
+            : "That token is not this daemon's token.",
+        );
+      return startSession(request, reply, sessions);
+    }
+    let sid = sessions.sessionOf(request);
+    if (sid === null) {
+      if (requireToken) return loginPage(reply.code(401));
+      // --no-auth on loopback: a session all the same, so the page's requests carry a CSRF value.
+      const session = sessions.issue();
+      sid = session.sid;
+      reply.header("set-cookie", sessionCookie(cookieName(request), session.value));
+    }
+    return dashboardPage(reply, sessions.csrf(sid));
+  };
+
+  app.get("/", { schema: { querystring: pageQuery } }, async (request, reply) => page(request, reply, request.query));
+  app.get("/login", { schema: { querystring: pageQuery } }, async (request, reply) => page(request, reply, request.query));
+  // A scope of its own, so only the login form accepts form-encoded bodies.
+  await app.register(async (plain) => {
+    const scope = plain.withTypeProvider<ZodTypeProvider>();
+    scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    });
+    scope.post("/login", { schema: { body: loginForm } }, async (request, reply) => {
+      const token = request.body?.token?.trim() ?? "";
+      if (!equalStrings(token, daemon.token)) return loginPage(reply.code(401), "That token is not this daemon's token.");
+      return startSession(request, reply, sessions);
+    });
+  });
+  app.post("/logout", async (request, reply) =>
+    reply
+      .header("set-cookie", `${cookieName(request)}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
+      .code(204)
+      .send(),
+  );
+  app.get("/assets/:file", { schema: { params: assetParams } }, async (request, reply) => {
+    const asset = (await loadBundle())?.assets.get(request.params.file);
+    if (!asset) return reply.code(404).send({ error: "no such asset" });
+    return sendAsset(request, reply, asset);
+  });
+  app.post(ROUTES.dashboardOpen.url, async (_request, reply) => reply.code(404).send({ error: "only on the Unix socket" }));
+};
+
+function startSession(request: FastifyRequest, reply: FastifyReply, sessions: DashboardSessions): FastifyReply {
+  const session = sessions.issue();
+  // 303: the token leaves the address bar; the browser comes back with the cookie.
+  return reply
+    .header("set-cookie", sessionCookie(cookieName(request), session.value))
+    .header("referrer-policy", "no-referrer")
+    .redirect("/", 303);
+}

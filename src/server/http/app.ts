@@ -1,0 +1,44 @@
+// One fastify instance per listener (the Unix socket, a TCP address): the zod
+// validation, the one error mapping, access control, stream tracking, then the
+// route plugins, each given the part of the daemon it uses.
+import Fastify, { type FastifyInstance } from "fastify";
+import type { DaemonApi } from "../daemon-api.js";
+import { dashboardRoutes } from "../dashboard/routes.js";
+import { type Transport, access } from "./access.js";
+import { handleErrors } from "./errors.js";
+import { logRoutes } from "./routes/logs.js";
+import { observeRoutes } from "./routes/observe.js";
+import { secretRoutes } from "./routes/secrets.js";
+import { serviceRoutes } from "./routes/services.js";
+import { shutdownRoutes } from "./routes/shutdown.js";
+import { stateRoutes } from "./routes/state.js";
+import { systemRoutes } from "./routes/system.js";
+import { streamTracking } from "./streams.js";
+import { zodValidatorCompiler } from "./zod.js";
+
+export interface ApiOptions {
+  transport: Transport;
+  requireToken: boolean;
+  logRequests: boolean;
+}
+
+/** Large enough for a desired state with many services, small enough that a runaway client cannot fill memory. */
+const BODY_LIMIT = 16 * 1024 * 1024;
+
+export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logRequests, bodyLimit: BODY_LIMIT });
+  app.setValidatorCompiler(zodValidatorCompiler);
+  handleErrors(app);
+  await app.register(access, { daemon, transport: options.transport, requireToken: options.requireToken });
+  await app.register(streamTracking);
+  await app.register(systemRoutes, { daemon });
+  await app.register(stateRoutes, { daemon });
+  await app.register(serviceRoutes, { daemon });
+  await app.register(logRoutes, { daemon });
+  await app.register(observeRoutes, { daemon });
+  await app.register(secretRoutes, { daemon });
+  await app.register(shutdownRoutes, { daemon });
+  await app.register(dashboardRoutes, { daemon, transport: options.transport, requireToken: options.requireToken });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,177 @@
+// Every route of the daemon's API, with the schemas of what it takes and what
+// it answers. The route plugins validate with these schemas and openapi.ts
+// describes the API from this table, so the document cannot miss a route or
+// disagree with it (a test checks that every registered route is here).
+import type { z } from "zod";
+import { desiredStateSchema, serviceSpecSchema } from "../../config/desired-state.js";
+import {
+  applyResultBody,
+  dashboardLinkBody,
+  dashboardOpenBody,
+  discoveryBody,
+  errorBody,
+  healthBody,
+  idParams,
+  logLineBody,
+  logsQuery,
+  processRowBody,
+  scaleBody,
+  secretBody,
+  secretIdsBody,
+  secretStoredBody,
+  serviceBody,
+  serviceEventBody,
+  shutdownBody,
+} from "../wire.js";
+
+export interface Answer {
+  description: string;
+  /** The media type; JSON unless said. */
+  type?: string;
+  schema?: z.ZodType;
+}
+
+export interface RouteSpec {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  /** As fastify writes it (`:id`). */
+  url: string;
+  summary: string;
+  params?: z.ZodObject;
+  querystring?: z.ZodObject;
+  body?: z.ZodType;
+  responses: Record<number, Answer>;
+}
+
+const invalid: Answer = { description: "bad input: { error, field, rule, code }", schema: errorBody };
+const unknownService: Answer = { description: "unknown service", schema: errorBody };
+const rollout: Answer = { description: "a rolling change stopped: { error, code, service, process }", schema: errorBody };
+const json = (description: string, schema: z.ZodType): Answer => ({ description, schema });
+
+export const ROUTES = {
+  health: { method: "GET", url: "/healthz", summary: "Liveness, environment and daemon pid", responses: { 200: json("ok", healthBody) } },
+  metrics: {
+    method: "GET",
+    url: "/metrics",
+    summary: "Prometheus metrics: per-process up, restarts, CPU, memory, uptime; the daemon's own",
+    responses: { 200: { description: "the text exposition format", type: "text/plain" } },
+  },
+  openapi: { method: "GET", url: "/openapi.json", summary: "This document", responses: { 200: { description: "OpenAPI document" } } },
+  state: {
+    method: "GET",
+    url: "/v1/state",
+    summary: "The desired state (environment, namespace, services)",
+    responses: { 200: json("the desired state", desiredStateSchema) },
+  },
+  apply: {
+    method: "POST",
+    url: "/v1/apply",
+    summary: "Apply a whole desired state as a diff (changed services roll, removed ones are dropped, dependsOn order kept)",
+    body: desiredStateSchema,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 409: rollout },
+  },
+  services: {
+    method: "GET",
+    url: "/v1/services",
+    summary: "Every service with its spec and processes",
+    responses: { 200: json("services", serviceBody.array()) },
+  },
+  service: {
+    method: "GET",
+    url: "/v1/services/:id",
+    summary: "One service",
+    params: idParams,
+    responses: { 200: json("the service", serviceBody), 400: invalid, 404: unknownService },
+  },
+  putService: {
+    method: "PUT",
+    url: "/v1/services/:id",
+    summary: "Create or replace one service (a ServiceSpec)",
+    params: idParams,
+    body: serviceSpecSchema,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 409: rollout },
+  },
+  deleteService: {
+    method: "DELETE",
+    url: "/v1/services/:id",
+    summary: "Drop one service",
+    params: idParams,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid },
+  },
+  scale: {
+    method: "POST",
+    url: "/v1/services/:id/scale",
+    summary: "Set the scale: { scale: n }",
+    params: idParams,
+    body: scaleBody,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
+  },
+  restart: {
+    method: "POST",
+    url: "/v1/services/:id/restart",
+    summary: "Rolling restart: one process at a time",
+    params: idParams,
+    responses: { 200: { description: "done: { restarted }" }, 404: unknownService, 409: rollout },
+  },
+  logs: {
+    method: "GET",
+    url: "/v1/services/:id/logs",
+    summary: "Log lines as NDJSON: { process, time, stream, line }",
+    params: idParams,
+    querystring: logsQuery,
+    responses: {
+      200: { description: "one JSON object per line", type: "application/x-ndjson", schema: logLineBody },
+      400: invalid,
+      404: unknownService,
+    },
+  },
+  processes: {
+    method: "GET",
+    url: "/v1/processes",
+    summary: "One row per process: service, process, status, reason, pid, restarts, cpuNanoCores, memoryBytes, uptimeSeconds, addresses",
+    responses: { 200: json("rows", processRowBody.array()) },
+  },
+  events: {
+    method: "GET",
+    url: "/v1/events",
+    summary: "Server-Sent Events: a snapshot of every process (then `snapshot-end`), then every change",
+    responses: {
+      200: { description: "`event: service` with a ServiceEvent as data", type: "text/event-stream", schema: serviceEventBody },
+    },
+  },
+  discovery: {
+    method: "GET",
+    url: "/v1/discovery/prometheus",
+    summary: "Prometheus HTTP service discovery: every process's TCP proxy address with mz_orchestrator_* labels",
+    responses: { 200: json("targets", discoveryBody) },
+  },
+  secrets: { method: "GET", url: "/v1/secrets", summary: "Secret ids (never values)", responses: { 200: json("ids", secretIdsBody) } },
+  putSecret: {
+    method: "PUT",
+    url: "/v1/secrets/:id",
+    summary: "Set a secret: { value } or { base64 }",
+    params: idParams,
+    body: secretBody,
+    responses: { 200: json("stored (the value is never sent back)", secretStoredBody), 400: invalid },
+  },
+  deleteSecret: {
+    method: "DELETE",
+    url: "/v1/secrets/:id",
+    summary: "Delete a secret",
+    params: idParams,
+    responses: { 200: { description: "deleted: { deleted }" }, 400: invalid },
+  },
+  dashboardOpen: {
+    method: "POST",
+    url: "/v1/dashboard/open",
+    summary: "Unix socket only: make sure the dashboard's TCP listener runs (127.0.0.1) and get a one-time login link",
+    body: dashboardOpenBody,
+    responses: { 200: json("a login link", dashboardLinkBody), 400: invalid, 404: { description: "not over the Unix socket" } },
+  },
+  shutdown: {
+    method: "POST",
+    url: "/v1/shutdown",
+    summary: "Stop the daemon; { stopServices: true } stops every service first (corral down)",
+    body: shutdownBody,
+    responses: { 200: { description: "shutting down: { shuttingDown, stopServices }" }, 400: invalid },
+  },
+} as const satisfies Record<string, RouteSpec>;
