@@ -235,7 +235,10 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
       await waitFor("the group to fill up", async () => (await cg.pids()).length > 20, 5000);
       await cg.kill();
       assert.equal(await cg.isPopulated(), false);
-      assert.equal((await child.exited).signal, "SIGKILL");
+      // On a loaded machine the shell may reach pids.max first and exit of a failed fork;
+      // what must hold either way is that nothing of the tree is left.
+      const exit = await child.exited;
+      assert.ok(exit.signal === "SIGKILL" || (exit.code ?? 0) !== 0, `exit ${JSON.stringify(exit)}`);
       await cg.remove();
     });
   }
