@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceEvent } from "../contract/types.js";
 import type { KubeClient, RawWatchEvent } from "./client.js";
 import { isTransient, statusOf, toApiError } from "./errors.js";
-import { EventBuffer } from "./event-buffer.js";
+import { KUBERNETES_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
+import { ResyncBuffer } from "../util/resync-buffer.js";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACE_LABEL, labelSelectorString, objectName, podIndex } from "./names.js";
 import { podToEvent, sameState, serviceIdOf, type PodLike } from "./pod-status.js";
 
@@ -31,7 +32,7 @@ export class PodWatch {
   readonly #o: PodWatchOptions;
   readonly #selector: string;
   readonly #state = new Map<string, ServiceEvent>();
-  readonly buffer: EventBuffer<ServiceEvent>;
+  readonly buffer: ResyncBuffer<ServiceEvent>;
   #controller: AbortController | undefined;
   #stopped = false;
   readonly #stop = new AbortController();
@@ -39,9 +40,9 @@ export class PodWatch {
   constructor(options: PodWatchOptions) {
     this.#o = options;
     this.#selector = labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: options.namespace });
-    this.buffer = new EventBuffer<ServiceEvent>(
+    this.buffer = new ResyncBuffer<ServiceEvent>(
       () => this.#snapshot(),
-      options.maxBuffered ?? 10_000,
+      options.maxBuffered ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.watchBufferSize,
       () => this.stop(),
     );
     if (options.signal?.aborted) this.stop();
