@@ -35,15 +35,6 @@ export class KubernetesConnectionError extends Error {
   }
 }
 
-/** A secret read that found no secret. */
-export class SecretNotFoundError extends Error {
-  override name = "SecretNotFoundError";
-  readonly code = "ENOSECRET";
-  constructor(readonly secretId: string) {
-    super(`unknown secret ${JSON.stringify(secretId)}`);
-  }
-}
-
 /** A rolling replacement or a stop that did not finish in time. */
 export class KubernetesTimeoutError extends Error {
   override name = "KubernetesTimeoutError";
