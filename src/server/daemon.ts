@@ -20,7 +20,7 @@ import { buildApi } from "./api.js";
 import { DesiredStateStore } from "./desired-store.js";
 import { type StatePaths, statePaths } from "./state-dir.js";
 import { WorkQueue } from "../process/work-queue.js";
-import { assertExecutable } from "../process/preflight.js";
+import { assertExecutable } from "../util/executable.js";
 import { toServiceConfig } from "../config/translate.js";
 import { validateServiceConfig } from "../contract/validation.js";
 
