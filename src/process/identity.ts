@@ -7,6 +7,7 @@ import { z } from "zod";
 import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";
+import { parseJsonRecord } from "../util/json-record.js";
 import { bootId, isRunning, readProcStat } from "./proc.js";
 
 export interface ProcessIdentity {
@@ -71,14 +72,7 @@ export function readPidRecord(path: string): PidRecord | null {
     if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.identity", "read PID file", error, { path });
     return null;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null; // a torn or foreign file is not ours to act on
-  }
-  const parsed = pidRecordSchema.safeParse(value);
-  return parsed.success ? parsed.data : null;
+  return parseJsonRecord(text, pidRecordSchema);
 }
 
 /** Removes a file that may already be gone (a PID file of a process that exited meanwhile). */

@@ -8,6 +8,7 @@ import { isKnownSignal } from "./signals.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";
+import { parseJsonRecord } from "../util/json-record.js";
 import type { ServiceSpecs } from "./launch-spec.js";
 import { manifestFile } from "./run-dir.js";
 
@@ -36,14 +37,7 @@ export async function readManifest(runDir: string): Promise<ServiceManifest | nu
     if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.manifest", "read", error, { path });
     return null;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null; // not JSON: not a manifest of ours, so the directory is not ours to act on
-  }
-  const parsed = manifestSchema.safeParse(value);
-  return parsed.success ? parsed.data : null;
+  return parseJsonRecord(text, manifestSchema);
 }
 
 /** The manifest of a service's desired config. */
