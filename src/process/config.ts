@@ -10,7 +10,8 @@ import { PROCESS_ORCHESTRATOR_DEFAULTS, SERVICE_DEFAULTS } from "../contract/def
 import { ValidationError } from "../contract/errors.js";
 import type { RestartBackoff } from "../contract/types.js";
 import { restartBackoffSchema } from "../contract/validation.js";
-import type { LauncherKind } from "./launch/types.js";
+import { selectLauncher } from "./launch/select.js";
+import type { Launcher, LauncherKind } from "./launch/types.js";
 import type { LogRotation } from "./logs.js";
 
 export interface ProcessOrchestratorConfig {
@@ -58,7 +59,8 @@ export interface ResolvedProcessConfig {
   commandWrapper: readonly string[];
   propagateCrashes: boolean;
   tcpProxy?: { listenAddr: string; prometheusServiceDiscoveryDir?: string };
-  launcher: "auto" | LauncherKind;
+  /** The launcher chosen at create ("auto" resolved). */
+  launcher: LauncherKind;
   restartBackoff: Required<RestartBackoff>;
   logRotation: LogRotation;
   rolloutTimeoutMs: number;
@@ -108,8 +110,14 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const schemaMatchesInterface: Same<z.input<typeof configSchema>, ProcessOrchestratorConfig> = true;
 void schemaMatchesInterface;
 
-/** Checks a config (ValidationError naming the first bad field), fills in every default and prepares its directories. */
-export async function resolveProcessConfig(input: ProcessOrchestratorConfig): Promise<ResolvedProcessConfig> {
+/**
+ * Checks a config (ValidationError naming the first bad field), fills in every
+ * default, picks the launcher and prepares the directories, in that order: a
+ * refused config or an unusable launcher writes nothing.
+ */
+export async function resolveProcessConfig(
+  input: ProcessOrchestratorConfig,
+): Promise<{ config: ResolvedProcessConfig; launcher: Launcher }> {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -126,6 +134,7 @@ export async function resolveProcessConfig(input: ProcessOrchestratorConfig): Pr
     if (error instanceof ValidationError) throw error;
     throw new ValidationError("imageDir", "must be an existing directory", config.imageDir);
   }
+  const launcher = await selectLauncher(config.launcher ?? defaults.launcher);
   await mkdir(stateDir, { recursive: true });
   const logDir = resolve(config.logDir ?? join(stateDir, "logs"));
   await mkdir(logDir, { recursive: true });
@@ -134,7 +143,7 @@ export async function resolveProcessConfig(input: ProcessOrchestratorConfig): Pr
   if (sdDir) await mkdir(sdDir, { recursive: true });
   await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
   await chmod(config.secretsDir, 0o700);
-  return {
+  const resolved: ResolvedProcessConfig = {
     imageDir,
     environmentId: config.environmentId,
     stateDir: await realpath(stateDir),
@@ -145,13 +154,14 @@ export async function resolveProcessConfig(input: ProcessOrchestratorConfig): Pr
     commandWrapper: config.commandWrapper ?? [],
     propagateCrashes: config.propagateCrashes ?? false,
     ...(config.tcpProxy ? { tcpProxy: config.tcpProxy } : {}),
-    launcher: config.launcher ?? defaults.launcher,
+    launcher: launcher.kind,
     restartBackoff: withDefaults<Required<RestartBackoff>>(SERVICE_DEFAULTS.restartBackoff, config.restartBackoff),
     logRotation: withDefaults<LogRotation>(defaults.logRotation, config.logRotation),
     rolloutTimeoutMs: config.rolloutTimeoutMs ?? defaults.rolloutTimeoutMs,
     adoptPollMs: config.adoptPollMs ?? defaults.adoptPollMs,
     watchBufferSize: config.watchBufferSize ?? defaults.watchBufferSize,
   };
+  return { config: resolved, launcher };
 }
 
 /** `defaults` overridden by the fields `given` sets (an explicit undefined keeps the default). */

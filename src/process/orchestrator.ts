@@ -2,7 +2,6 @@ import { OrchestratorClosedError, ValidationError } from "../contract/errors.js"
 import type { Orchestrator, ServiceEvent } from "../contract/types.js";
 import { validateId } from "../contract/validation.js";
 import { type ProcessOrchestratorConfig, type ResolvedProcessConfig, resolveProcessConfig } from "./config.js";
-import { selectLauncher } from "./launch/select.js";
 import type { Launcher } from "./launch/types.js";
 import { NamespacedProcessOrchestrator } from "./namespace.js";
 import { ProcessSecretsController } from "./secrets.js";
@@ -28,8 +27,8 @@ export class ProcessOrchestrator implements Orchestrator {
   ) {}
 
   static async create(config: ProcessOrchestratorConfig): Promise<ProcessOrchestrator> {
-    const resolved = await resolveProcessConfig(config);
-    return new ProcessOrchestrator(resolved, await selectLauncher(resolved.launcher));
+    const { config: resolved, launcher } = await resolveProcessConfig(config);
+    return new ProcessOrchestrator(resolved, launcher);
   }
 
   /** Secrets as files in secretsDir (0700), one per id (0600), written atomically. */
