@@ -1,7 +1,7 @@
 // The ProcessOrchestrator's config: its schema (what a caller may pass), and the
 // resolved config every part of the backend reads (defaults filled in from
 // src/contract/defaults.ts, directories created and made real paths).
-import { chmod, mkdir, realpath, stat } from "node:fs/promises";
+import { chmod, mkdir, realpath } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import { PROCESS_ORCHESTRATOR_DEFAULTS, SERVICE_DEFAULTS } from "../contract/def
 import { ValidationError } from "../contract/errors.js";
 import type { RestartBackoff } from "../contract/types.js";
 import { restartBackoffSchema } from "../contract/validation.js";
+import { existingDirectory } from "../util/directory.js";
 import { selectLauncher } from "./launch/select.js";
 import type { Launcher, LauncherKind } from "./launch/types.js";
 import type { LogRotation } from "./logs.js";
@@ -126,14 +127,7 @@ export async function resolveProcessConfig(
   const config = parsed.data;
   const defaults = PROCESS_ORCHESTRATOR_DEFAULTS;
   const stateDir = resolve(config.stateDir ?? join(tmpdir(), `corral-${config.environmentId}`));
-  let imageDir: string;
-  try {
-    imageDir = await realpath(config.imageDir);
-    if (!(await stat(imageDir)).isDirectory()) throw new ValidationError("imageDir", "must be an existing directory", config.imageDir);
-  } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    throw new ValidationError("imageDir", "must be an existing directory", config.imageDir);
-  }
+  const imageDir = await existingDirectory("imageDir", config.imageDir);
   const launcher = await selectLauncher(config.launcher ?? defaults.launcher);
   await mkdir(stateDir, { recursive: true });
   const logDir = resolve(config.logDir ?? join(stateDir, "logs"));

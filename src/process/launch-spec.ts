@@ -4,11 +4,11 @@
 // was built for: a process is compared with the spec at the scale it was
 // launched for (as the Kubernetes backend compares each pod with the template
 // of the scale it records), so a change of scale alone replaces nothing.
-import { stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import type { ServiceConfig } from "../contract/types.js";
 import { type NormalizedServiceConfig, evaluateArgs, validateServiceConfig } from "../contract/validation.js";
+import { existingDirectory } from "../util/directory.js";
 import { validateExecutable } from "../util/executable.js";
 import { sha256Hex } from "../util/hash.js";
 import { type ServicePaths, type StateLayout, listenAddresses, servicePaths } from "./run-dir.js";
@@ -71,7 +71,7 @@ export class ServiceSpecs {
   static async prepare(scope: SpecScope & StateLayout & { imageDir: string }, id: string, input: ServiceConfig): Promise<ServiceSpecs> {
     const config = validateServiceConfig(input);
     const image = resolveImage(scope.imageDir, config.image);
-    if (config.workingDirectory) await assertDirectory("workingDirectory", config.workingDirectory);
+    if (config.workingDirectory) await existingDirectory("workingDirectory", config.workingDirectory);
     const specs = new ServiceSpecs(scope, id, config, image, servicePaths(scope, scope.namespace, id, config.disk));
     specs.at(config.scale); // a throwing or malformed args function is refused here
     return specs;
@@ -172,14 +172,4 @@ export function resolveImage(imageDir: string, image: string): string {
     if (!path.startsWith(imageDir + sep)) throw new ValidationError("image", "a relative image must name a file inside imageDir", image);
   }
   return validateExecutable("image", path, { value: image });
-}
-
-/** Throws a ValidationError naming `field` unless `path` is an existing directory. */
-export async function assertDirectory(field: string, path: string): Promise<void> {
-  try {
-    if ((await stat(path)).isDirectory()) return;
-  } catch {
-    // Missing or unreadable: either way not a directory we can run in, said below.
-  }
-  throw new ValidationError(field, "must be an existing directory", path);
 }
