@@ -28,6 +28,7 @@ export const KUBERNETES_ORCHESTRATOR_DEFAULTS = {
   stopTimeoutMs: 120_000,
   pollIntervalMs: 500,
   watchBufferSize: 10_000,
+  fieldManager: "corral",
 } as const;
 
 /** The daemon and the `corral` command. */

@@ -71,15 +71,23 @@ export class RolloutError extends CorralError {
   constructor(
     readonly serviceId: string,
     readonly processIndex: number,
-    /** The replacement's offline reason ("crashed", "probe-failed", "timeout", ...). */
+    /** The replacement's offline reason ("crashed", "spawn-failed", ...), or "timeout" when it was still coming up. */
     readonly reason: string,
     readonly detail?: string,
   ) {
     super(
       "CORRAL_ERR_ROLLOUT",
-      `rolling change of service "${serviceId}" stopped at process ${processIndex}: ${reason}${detail ? ` (${detail})` : ""}` +
+      `rolling change of service "${serviceId}" stopped at process ${processIndex}: not online (${reason}${detail ? `: ${detail}` : ""})` +
         (processIndex > 0 ? `; processes 0..${processIndex - 1} still run the previous config` : ""),
     );
+  }
+}
+
+/** A read of a secret that was never ensured (or was deleted), on any backend. */
+export class SecretNotFoundError extends NotFoundError {
+  override name = "SecretNotFoundError";
+  constructor(readonly secretId: string) {
+    super("secret", secretId);
   }
 }
 

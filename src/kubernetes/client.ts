@@ -11,17 +11,15 @@ import type {
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import type { Writable } from "node:stream";
+import { reportSurvivable } from "../util/diagnostics.js";
 import { statusOf, type ApiCall } from "./errors.js";
 import { withRetry, type RetryOptions } from "./retry.js";
+import { type PodMetricsList, podMetricsListSchema } from "./wire.js";
 
 /** One watch event as the API server sends it (objects are plain JSON, not client-node classes). */
 export interface RawWatchEvent {
   type: string;
   object: unknown;
-}
-
-export interface PodMetricsList {
-  items: { metadata?: { name?: string }; containers?: { name?: string; usage?: { cpu?: string; memory?: string } }[] }[];
 }
 
 type ClientNode = typeof import("@kubernetes/client-node");
@@ -187,7 +185,11 @@ export class KubeClient {
           labelSelector,
         }),
       );
-      return list as PodMetricsList;
+      const parsed = podMetricsListSchema.safeParse(list);
+      if (parsed.success) return parsed.data;
+      // Metrics are a view, not a decision: an answer we cannot read is reported, and reads as "no samples".
+      reportSurvivable("kubernetes.metrics", "parse PodMetricsList", parsed.error, { namespace: this.namespace });
+      return undefined;
     } catch (error) {
       // 404: the API is not registered; 503: registered but metrics-server is down.
       const status = statusOf(error);
@@ -211,7 +213,7 @@ export class KubeClient {
     return this.#watch.watch(
       `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
       query,
-      (type, object) => onEvent({ type, object: object as unknown }),
+      (type: string, object: unknown) => onEvent({ type, object }),
       onDone,
     );
   }

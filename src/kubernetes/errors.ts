@@ -35,15 +35,6 @@ export class KubernetesConnectionError extends Error {
   }
 }
 
-/** A secret read that found no secret. */
-export class SecretNotFoundError extends Error {
-  override name = "SecretNotFoundError";
-  readonly code = "ENOSECRET";
-  constructor(readonly secretId: string) {
-    super(`unknown secret ${JSON.stringify(secretId)}`);
-  }
-}
-
 /** A rolling replacement or a stop that did not finish in time. */
 export class KubernetesTimeoutError extends Error {
   override name = "KubernetesTimeoutError";
@@ -66,27 +57,25 @@ function describe(status: number, call: ApiCall, serverMessage: string | undefin
 export function statusOf(error: unknown): number | undefined {
   if (error instanceof KubernetesApiError) return error.status;
   if (typeof error !== "object" || error === null) return undefined;
-  const e = error as { code?: unknown; statusCode?: unknown };
-  if (typeof e.code === "number") return e.code;
-  if (typeof e.statusCode === "number") return e.statusCode;
+  if ("code" in error && typeof error.code === "number") return error.code;
+  if ("statusCode" in error && typeof error.statusCode === "number") return error.statusCode;
   return undefined;
 }
 
-/** The `message` of the Status object in an error's body, if the server sent one. */
+/** The `message` of the Status object in an error's body (what the API server answered), if it sent one. */
 export function serverMessageOf(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  let body = (error as { body?: unknown }).body;
+  if (typeof error !== "object" || error === null || !("body" in error)) return undefined;
+  let body: unknown = error.body;
   if (typeof body === "string") {
     const text: string = body;
     try {
-      body = JSON.parse(text) as unknown;
+      body = JSON.parse(text);
     } catch {
+      // Not a Status object: the text itself is the server's message.
       return text.length > 0 ? text.slice(0, 500) : undefined;
     }
   }
-  if (typeof body === "object" && body !== null && typeof (body as { message?: unknown }).message === "string") {
-    return (body as { message: string }).message;
-  }
+  if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string") return body.message;
   return undefined;
 }
 

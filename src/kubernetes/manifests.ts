@@ -16,7 +16,7 @@ import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
 import { validateId, validateServiceConfig, type NormalizedServiceConfig } from "../contract/validation.js";
 import { PROCESS_INDEX_ENV, escapeExpansion, renderArgs } from "./args.js";
-import { sha256Hex } from "./hash.js";
+import { sha256Hex } from "../util/hash.js";
 import {
   CONTAINER_NAME,
   INIT_CONTAINER_NAME,

@@ -74,6 +74,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
       if (this.ctx.isClosed()) throw new OrchestratorClosedError();
       return work();
     });
+    // The caller gets the failure from `run`; the queue only keeps the order for the calls behind it.
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -173,7 +174,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
         try {
           expected = this.#name(id);
         } catch {
-          continue;
+          continue; // a label that is no valid id was not set by corral: not one of our services
         }
         // Same labels, other name prefix: another environment's service.
         if (set.metadata?.name === expected) ids.add(id);

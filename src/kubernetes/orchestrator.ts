@@ -1,4 +1,5 @@
 import type { KubeConfig } from "@kubernetes/client-node";
+import { KUBERNETES_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
 import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { NamespacedOrchestrator, Orchestrator, SecretsController } from "../contract/types.js";
@@ -20,16 +21,16 @@ export interface KubernetesOrchestratorConfig extends Omit<RenderOptions, "scrat
   kubernetesNamespace?: string;
   /** Initial scheduling config of every namespace; `updateSchedulingConfig` changes it per namespace. */
   schedulingConfig?: ServiceSchedulingConfig;
-  /** Server-side apply field manager (default "corral"). */
+  /** Server-side apply field manager. Default: KUBERNETES_ORCHESTRATOR_DEFAULTS.fieldManager ("corral"). */
   fieldManager?: string;
   retry?: RetryOptions;
-  /** How long one replaced pod may take to come back Ready (default 300 s). */
+  /** How long one replaced pod may take to come back Ready. Default: KUBERNETES_ORCHESTRATOR_DEFAULTS (300 s). */
   rolloutTimeoutMs?: number;
-  /** How long dropService and scale-down wait for pods to go (default 120 s). */
+  /** How long dropService and scale-down wait for pods to go. Default: KUBERNETES_ORCHESTRATOR_DEFAULTS (120 s). */
   stopTimeoutMs?: number;
-  /** How often rollouts and stops look at the pods (default 500 ms). */
+  /** How often rollouts and stops look at the pods. Default: KUBERNETES_ORCHESTRATOR_DEFAULTS (500 ms). */
   pollIntervalMs?: number;
-  /** Events a watcher may fall behind before it is resynchronised (default 10 000). */
+  /** Events a watcher may fall behind before it is resynchronised. Default: KUBERNETES_ORCHESTRATOR_DEFAULTS (10 000). */
   watchBufferSize?: number;
 }
 
@@ -67,7 +68,12 @@ export class KubernetesOrchestrator implements Orchestrator {
     const kc = loadKubeConfig(config);
     this.kubernetesNamespace = validateId("kubernetesNamespace", config.kubernetesNamespace ?? contextNamespace(kc) ?? "default");
     this.#config = config;
-    this.#client = new KubeClient(kc, this.kubernetesNamespace, config.fieldManager ?? "corral", config.retry);
+    this.#client = new KubeClient(
+      kc,
+      this.kubernetesNamespace,
+      config.fieldManager ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.fieldManager,
+      config.retry,
+    );
   }
 
   /** Loads the Kubernetes client (kept out of corral's import so the process backend starts fast), then connects. */
@@ -87,10 +93,10 @@ export class KubernetesOrchestrator implements Orchestrator {
           client: this.#client,
           render: renderOptionsOf(c, this.kubernetesNamespace, this.namePrefix),
           namePrefix: this.namePrefix,
-          rolloutTimeoutMs: c.rolloutTimeoutMs ?? 300_000,
-          stopTimeoutMs: c.stopTimeoutMs ?? 120_000,
-          pollIntervalMs: c.pollIntervalMs ?? 500,
-          watchBufferSize: c.watchBufferSize ?? 10_000,
+          rolloutTimeoutMs: c.rolloutTimeoutMs ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.rolloutTimeoutMs,
+          stopTimeoutMs: c.stopTimeoutMs ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.stopTimeoutMs,
+          pollIntervalMs: c.pollIntervalMs ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.pollIntervalMs,
+          watchBufferSize: c.watchBufferSize ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.watchBufferSize,
           isClosed: () => this.#closed.signal.aborted,
           signal: this.#closed.signal,
         },

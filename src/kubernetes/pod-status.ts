@@ -1,42 +1,8 @@
 import type { ServiceEvent } from "../contract/types.js";
 import { CONTAINER_NAME, SERVICE_ID_LABEL } from "./names.js";
+import type { PodLike } from "./wire.js";
 
-/**
- * The parts of a pod corral reads. Pods from a list arrive as client-node
- * objects (timestamps as Date), pods from a watch as plain JSON (strings), so
- * timestamps are accepted as either.
- */
-export interface PodLike {
-  metadata?: {
-    name?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: Date | string;
-    resourceVersion?: string;
-  };
-  status?: {
-    phase?: string;
-    reason?: string;
-    message?: string;
-    conditions?: { type: string; status: string; lastTransitionTime?: Date | string }[];
-    containerStatuses?: ContainerStatusLike[];
-  };
-}
-
-interface TerminatedLike {
-  exitCode?: number;
-  reason?: string;
-  signal?: number;
-  message?: string;
-}
-
-interface ContainerStatusLike {
-  name?: string;
-  restartCount?: number;
-  ready?: boolean;
-  state?: { running?: object; waiting?: { reason?: string; message?: string }; terminated?: TerminatedLike };
-  lastState?: { terminated?: TerminatedLike };
-}
+export type { PodLike } from "./wire.js";
 
 /**
  * 137 is SIGKILL, what the kernel's OOM killer sends; 135 (SIGBUS) is what a

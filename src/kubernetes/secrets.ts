@@ -1,8 +1,7 @@
 import type { SecretsController, SecretsReader } from "../contract/types.js";
 import { validateId } from "../contract/validation.js";
-import { ValidationError } from "../contract/errors.js";
+import { SecretNotFoundError, ValidationError } from "../contract/errors.js";
 import type { KubeClient } from "./client.js";
-import { SecretNotFoundError } from "./errors.js";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SECRET_DATA_KEY, SECRET_ID_LABEL, labelSelectorString, secretName } from "./names.js";
 
 /** Secrets as Kubernetes Secrets named "<prefix>corral-secret-<id>", the value under data key "contents". */

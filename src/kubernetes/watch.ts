@@ -2,9 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceEvent } from "../contract/types.js";
 import type { KubeClient, RawWatchEvent } from "./client.js";
 import { isTransient, statusOf, toApiError } from "./errors.js";
-import { EventBuffer } from "./event-buffer.js";
+import { KUBERNETES_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
+import { ResyncBuffer } from "../util/resync-buffer.js";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACE_LABEL, labelSelectorString, objectName, podIndex } from "./names.js";
-import { podToEvent, sameState, serviceIdOf, type PodLike } from "./pod-status.js";
+import { podToEvent, sameState, serviceIdOf } from "./pod-status.js";
+import { type PodLike, podSchema, watchErrorSchema } from "./wire.js";
+import { reportSurvivable } from "../util/diagnostics.js";
 
 export interface PodWatchOptions {
   client: KubeClient;
@@ -31,7 +34,7 @@ export class PodWatch {
   readonly #o: PodWatchOptions;
   readonly #selector: string;
   readonly #state = new Map<string, ServiceEvent>();
-  readonly buffer: EventBuffer<ServiceEvent>;
+  readonly buffer: ResyncBuffer<ServiceEvent>;
   #controller: AbortController | undefined;
   #stopped = false;
   readonly #stop = new AbortController();
@@ -39,9 +42,9 @@ export class PodWatch {
   constructor(options: PodWatchOptions) {
     this.#o = options;
     this.#selector = labelSelectorString({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NAMESPACE_LABEL]: options.namespace });
-    this.buffer = new EventBuffer<ServiceEvent>(
+    this.buffer = new ResyncBuffer<ServiceEvent>(
       () => this.#snapshot(),
-      options.maxBuffered ?? 10_000,
+      options.maxBuffered ?? KUBERNETES_ORCHESTRATOR_DEFAULTS.watchBufferSize,
       () => this.stop(),
     );
     if (options.signal?.aborted) this.stop();
@@ -76,7 +79,7 @@ export class PodWatch {
     try {
       owner = objectName(this.#o.namePrefix, this.#o.namespace, serviceId);
     } catch {
-      return undefined;
+      return undefined; // a service label that is no valid id: not a pod corral made
     }
     const processId = podIndex(owner, name);
     return processId === undefined ? undefined : { key: name, serviceId, processId };
@@ -128,7 +131,7 @@ export class PodWatch {
     try {
       await sleep(Math.random() * ceiling, undefined, { signal: this.#stop.signal });
     } catch {
-      // stopped
+      // The sleep was aborted: the watch is stopping, and #run sees it.
     }
   }
 
@@ -154,27 +157,32 @@ export class PodWatch {
     }
   }
 
-  #apply(event: RawWatchEvent): "expired" | undefined {
-    if (event.type === "ERROR") {
-      const code = (event.object as { code?: unknown } | undefined)?.code;
-      return code === 410 ? "expired" : undefined;
+  /** Applies one watch event; "expired" when the watch must start over from a list. Returns the resourceVersion it carried. */
+  #apply(event: RawWatchEvent): "expired" | { resourceVersion?: string } {
+    if (event.type === "ERROR") return watchErrorSchema.safeParse(event.object).data?.code === 410 ? "expired" : {};
+    const parsed = podSchema.safeParse(event.object);
+    if (!parsed.success) {
+      reportSurvivable("kubernetes.watch", "parse pod", parsed.error, { namespace: this.#o.namespace, type: event.type });
+      return {};
     }
-    const pod = event.object as PodLike;
-    if (event.type === "BOOKMARK") return undefined;
+    const pod = parsed.data;
+    const resourceVersion = pod.metadata?.resourceVersion;
+    const carried = resourceVersion === undefined ? {} : { resourceVersion };
+    if (event.type === "BOOKMARK") return carried;
     const id = this.#identify(pod);
-    if (!id) return undefined;
+    if (!id) return carried;
     const last = this.#state.get(id.key);
     if (event.type === "DELETED") {
       if (last) {
         this.#state.delete(id.key);
         this.buffer.push(goneEvent(last));
       }
-      return undefined;
+      return carried;
     }
     const next = podToEvent(id.serviceId, id.processId, pod);
     this.#state.set(id.key, next);
     if (!last || !sameState(last, next)) this.buffer.push(next);
-    return undefined;
+    return carried;
   }
 
   #watchOnce(resourceVersion: string | undefined, advance: (rv: string) => void): Promise<WatchEnd> {
@@ -192,18 +200,18 @@ export class PodWatch {
           resourceVersion,
           (event) => {
             if (this.#stopped || expired) return;
-            const rv = (event.object as PodLike | undefined)?.metadata?.resourceVersion;
-            if (this.#apply(event) === "expired") {
+            const applied = this.#apply(event);
+            if (applied === "expired") {
               expired = true;
               this.#controller?.abort();
               finish("expired");
               return;
             }
-            if (rv !== undefined && event.type !== "ERROR") advance(rv);
+            if (applied.resourceVersion !== undefined) advance(applied.resourceVersion);
           },
           (error: unknown) => {
             if (expired) return finish("expired");
-            if (error === null || error === undefined || (error as { name?: unknown }).name === "AbortError") return finish("closed");
+            if (error === null || error === undefined || (error instanceof Error && error.name === "AbortError")) return finish("closed");
             finish({ error });
           },
         )

@@ -3,7 +3,11 @@
 // file left by an earlier orchestrator never leads us to adopt or signal a
 // stranger that happens to have the same number.
 import { readFileSync, unlinkSync } from "node:fs";
+import { z } from "zod";
 import { writeFileAtomicSync } from "../util/atomic-write.js";
+import { reportSurvivable } from "../util/diagnostics.js";
+import { isErrno } from "../util/errno.js";
+import { parseJsonRecord } from "../util/json-record.js";
 import { bootId, isRunning, readProcStat } from "./proc.js";
 
 export interface ProcessIdentity {
@@ -12,13 +16,27 @@ export interface ProcessIdentity {
   bootId: string;
 }
 
-/** What corral records about a process it launched, in `<runDir>/<i>.pid`. */
-export interface PidRecord extends ProcessIdentity {
+// zod's int() is a safe integer.
+const integer = z.number().int();
+
+/**
+ * What corral records about a process it launched, in `<runDir>/<i>.pid`. Only
+ * the identity is required: a record without the rest (an older corral's) is
+ * still adopted, as a process whose config is unknown.
+ */
+const pidRecordSchema = z.object({
+  pid: integer.gt(1),
+  startTime: integer,
+  bootId: z.string(),
   /** Hash of the launch spec, so a later instance can tell whether the adopted process runs the desired config. */
-  specHash: string;
-  restartCount: number;
-  launchedAt: string;
-}
+  specHash: z.string().catch(""),
+  /** The service's scale the spec was built for: its args may list every peer. */
+  scale: integer.min(1).optional().catch(undefined),
+  restartCount: integer.min(0).catch(0),
+  launchedAt: z.string().catch(new Date(0).toISOString()),
+});
+
+export type PidRecord = z.infer<typeof pidRecordSchema>;
 
 /** The identity of a live process, or null when it is gone. */
 export function identify(pid: number): ProcessIdentity | null {
@@ -50,33 +68,18 @@ export function readPidRecord(path: string): PidRecord | null {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
-  } catch {
+  } catch (error) {
+    if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.identity", "read PID file", error, { path });
     return null;
   }
-  try {
-    const value = JSON.parse(text) as Partial<PidRecord>;
-    if (
-      !Number.isSafeInteger(value.pid) ||
-      (value.pid ?? 0) <= 1 ||
-      !Number.isSafeInteger(value.startTime) ||
-      typeof value.bootId !== "string"
-    )
-      return null;
-    return {
-      pid: value.pid!,
-      startTime: value.startTime!,
-      bootId: value.bootId,
-      specHash: typeof value.specHash === "string" ? value.specHash : "",
-      restartCount: Number.isSafeInteger(value.restartCount) ? value.restartCount! : 0,
-      launchedAt: typeof value.launchedAt === "string" ? value.launchedAt : new Date(0).toISOString(),
-    };
-  } catch {
-    return null; // a torn or foreign file is not ours to act on
-  }
+  return parseJsonRecord(text, pidRecordSchema);
 }
 
+/** Removes a file that may already be gone (a PID file of a process that exited meanwhile). */
 export function removeFile(path: string): void {
   try {
     unlinkSync(path);
-  } catch {}
+  } catch (error) {
+    if (!isErrno(error, "ENOENT")) reportSurvivable("process.identity", "remove file", error, { path });
+  }
 }

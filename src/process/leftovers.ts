@@ -2,65 +2,68 @@
 // earlier instance, or by a scale larger than the current one. They are
 // stopped only after their identity checks out; anything else is a stranger
 // that merely got a recycled PID, and is left alone.
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
-import type { StopPolicy } from "./command.js";
-import { type ProcessIdentity, isAlive, leadsOwnGroup, readPidRecord, removeFile } from "./identity.js";
-import { sendSignal } from "./signals.js";
+import { rm } from "node:fs/promises";
+import { survive } from "../util/diagnostics.js";
+import { isAlive, readPidRecord, removeFile } from "./identity.js";
+import type { Launcher } from "./launch/types.js";
+import { type ServicePaths, pidFile, recordedIndices, removeSlotFiles, removeSockets } from "./run-dir.js";
+import { type StopPolicy, stopProcess } from "./stop-process.js";
 
-export function pidFilePath(runDir: string, processIndex: number): string {
-  return join(runDir, `${processIndex}.pid`);
+export interface LeftoverScope {
+  launcher: Launcher;
+  environmentId: string;
+  paths: Pick<ServicePaths, "fullId" | "runDir">;
 }
 
-/** Indices of every `<i>.pid` in a run directory. */
-export async function recordedIndices(runDir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(runDir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const match = /^(\d+)\.pid$/.exec(name);
-    return match ? [Number(match[1])] : [];
-  });
-}
-
-/** Stops the recorded processes of a run directory whose index passes `filter`, and removes their PID files. */
-export async function stopRecordedProcesses(
-  runDir: string,
+/**
+ * Stops processes recorded in PID files that no slot owns (identity-checked),
+ * then kills and removes their cgroups, of the recorded indices and of every
+ * index below `knownScale`, that pass `filter`.
+ */
+export async function stopLeftovers(
+  scope: LeftoverScope,
   policy: StopPolicy,
-  filter: (index: number) => boolean = () => true,
+  knownScale: number,
+  filter: (index: number) => boolean,
 ): Promise<void> {
-  const indices = (await recordedIndices(runDir)).filter(filter);
+  const { runDir, fullId } = scope.paths;
+  const recorded = (await recordedIndices(runDir)).filter(filter);
   await Promise.all(
-    indices.map(async (index) => {
-      const path = pidFilePath(runDir, index);
+    recorded.map(async (index) => {
+      const path = pidFile(runDir, index);
       const record = readPidRecord(path);
-      if (record && isAlive(record)) await stopIdentity(record, policy);
+      if (record && isAlive(record)) await stopProcess({ identity: record }, policy);
       removeFile(path);
+    }),
+  );
+  const indices = new Set([...recorded, ...Array.from({ length: knownScale }, (_, i) => i).filter(filter)]);
+  await Promise.all(
+    [...indices].map(async (processIndex) => {
+      const detail = { fullId, processIndex };
+      const group = await scope.launcher
+        .reopen({ environmentId: scope.environmentId, fullId, processIndex })
+        .catch(survive("process.leftovers", "reopen cgroup", detail));
+      if (!group) return;
+      await group.kill().catch(survive("process.leftovers", "kill cgroup", detail));
+      await group.remove().catch(survive("process.leftovers", "remove cgroup", detail));
     }),
   );
 }
 
-/** Stop signal to the process's group, SIGKILL after the grace period; resolves once it is gone. */
-export async function stopIdentity(identity: ProcessIdentity, policy: StopPolicy): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => {
-    if (leadsOwnGroup(identity)) sendSignal(-identity.pid, sig);
-    else if (isAlive(identity)) sendSignal(identity.pid, sig);
-  };
-  signal(policy.signal);
-  const deadline = performance.now() + policy.graceMs;
-  // Not our child, so no exit notification: poll, briefly.
-  while (isAlive(identity) && performance.now() < deadline) await pause(10);
-  if (isAlive(identity)) {
-    signal("SIGKILL");
-    while (isAlive(identity)) await pause(10);
-  }
-  // Stragglers in its group go with it (the group id cannot be reused while members remain).
-  sendSignal(-identity.pid, "SIGKILL");
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Everything a dropped service leaves: the processes its PID files name (and
+ * their cgroups), its sockets (hashed ones live outside the run directory), its
+ * logs and pipes, the run directory and the scratch directory.
+ */
+export async function removeService(
+  scope: LeftoverScope & { paths: ServicePaths },
+  policy: StopPolicy,
+  known: { scale: number; ports: readonly string[]; scratchDir: string | undefined },
+): Promise<void> {
+  const { runDir } = scope.paths;
+  await stopLeftovers(scope, policy, known.scale, () => true);
+  await removeSockets(runDir, known.ports, known.scale);
+  await removeSlotFiles(scope.paths, 0);
+  await rm(runDir, { recursive: true, force: true });
+  if (known.scratchDir) await rm(known.scratchDir, { recursive: true, force: true });
 }

@@ -13,6 +13,8 @@ import { EventEmitter } from "node:events";
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import type { LogLine, LogOptions } from "../contract/types.js";
+import { reportSurvivable } from "../util/diagnostics.js";
+import { isErrno } from "../util/errno.js";
 
 export interface LogRotation {
   /** Size at which the current file is rotated. */
@@ -20,8 +22,6 @@ export interface LogRotation {
   /** Files kept in all, the current one included. */
   files: number;
 }
-
-export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, files: 5 };
 
 type Stream = LogLine["stream"];
 
@@ -84,7 +84,10 @@ export class ProcessLog {
         this.flushPartial(stream);
         reader.destroy();
       });
-      reader.on("error", () => reader.destroy());
+      reader.on("error", (error) => {
+        reportSurvivable("process.logs", `read ${stream} pipe`, error, { path: this.options.fifos[stream] });
+        reader.destroy();
+      });
       this.readers.push(reader);
     }
   }
@@ -227,12 +230,14 @@ export function readLogFiles(file: string, files: number, tail?: number): LogLin
     try {
       if (!statSync(path).isFile()) continue;
       text = readFileSync(path, "utf8");
-    } catch {
+    } catch (error) {
+      // Fewer rotated files than the rotation keeps is the usual case.
+      if (!isErrno(error, "ENOENT")) reportSurvivable("process.logs", "read log file", error, { path });
       continue;
     }
-    const lines = text.split("\n").flatMap((raw) => {
+    const lines = text.split("\n").flatMap((raw): LogLine[] => {
       const match = LINE.exec(raw);
-      return match ? [{ time: new Date(match[1]!), stream: match[2] as Stream, line: match[3]! }] : [];
+      return match ? [{ time: new Date(match[1]!), stream: match[2] === "stderr" ? "stderr" : "stdout", line: match[3]! }] : [];
     });
     collected.unshift(lines);
     count += lines.length;

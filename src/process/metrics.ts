@@ -1,7 +1,10 @@
 // Per-process CPU and memory from /proc, and disk use of a directory.
+import type { Stats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ServiceProcessMetrics } from "../contract/types.js";
+import { reportSurvivable } from "../util/diagnostics.js";
+import { isErrno } from "../util/errno.js";
 import { clockTicksPerSecond, isRunning, processTree, readProcStat, residentBytes, uptimeSeconds } from "./proc.js";
 
 interface CpuSample {
@@ -46,30 +49,38 @@ export class ProcessMetricsSampler {
 
 /** Bytes allocated on disk under `dir` (like `du -s`), or null when it does not exist. */
 export async function directoryDiskBytes(dir: string): Promise<number | null> {
-  try {
-    const root = await lstat(dir);
-    let total = root.blocks * 512;
-    if (!root.isDirectory()) return total;
-    const pending = [dir];
-    while (pending.length > 0) {
-      const current = pending.pop()!;
-      let entries;
-      try {
-        entries = await readdir(current, { withFileTypes: true });
-      } catch {
-        continue; // removed while we walked
-      }
-      for (const entry of entries) {
-        const path = join(current, entry.name);
-        try {
-          const stats = await lstat(path);
-          total += stats.blocks * 512;
-          if (stats.isDirectory()) pending.push(path);
-        } catch {}
-      }
+  const root = await lstatIfPresent(dir);
+  if (!root) return null;
+  let total = root.blocks * 512;
+  if (!root.isDirectory()) return total;
+  const pending = [dir];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    let entries;
+    try {
+      entries = await readdir(current, { withFileTypes: true });
+    } catch (error) {
+      // Removed while we walked (ENOENT) is expected; anything else is reported and the rest still counted.
+      if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.metrics", "read scratch directory", error, { path: current });
+      continue;
     }
-    return total;
-  } catch {
+    for (const entry of entries) {
+      const path = join(current, entry.name);
+      const stats = await lstatIfPresent(path);
+      if (!stats) continue;
+      total += stats.blocks * 512;
+      if (stats.isDirectory()) pending.push(path);
+    }
+  }
+  return total;
+}
+
+/** The process owning the scratch directory creates and deletes files as we walk: a vanished one counts for nothing. */
+async function lstatIfPresent(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.metrics", "stat scratch file", error, { path });
     return null;
   }
 }

@@ -22,6 +22,7 @@ function readText(path: string): string | null {
   try {
     return readFileSync(path, "utf8");
   } catch {
+    // The process (or its /proc entry) is gone: the documented null, whatever the errno.
     return null;
   }
 }
@@ -66,6 +67,7 @@ export function clockTicksPerSecond(): number {
     try {
       cachedClockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
     } catch {
+      // No getconf: 100 is CLK_TCK on every Linux architecture Node runs on.
       cachedClockTicks = 100;
     }
   }
@@ -83,6 +85,7 @@ export function childrenOf(pid: number): number[] {
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
+    // Gone between two reads: it has no children any more.
     return [];
   }
   const children: number[] = [];

@@ -81,12 +81,59 @@ function execProbe(argv: string[], env: Record<string, string>): Probe {
 }
 
 /** Runs one probe with its timeout; true when it passed. */
-export async function probeOnce(check: ReadinessCheck): Promise<boolean> {
+async function probeOnce(check: ReadinessCheck): Promise<boolean> {
   const signal = AbortSignal.timeout(check.timeoutMs);
   try {
     await check.probe(signal);
     return true;
   } catch {
+    // A failed probe is the answer, not an error: the failure count and events tell it.
     return false;
   }
+}
+
+export interface ReadinessHooks {
+  /** False once the process is gone or being stopped: probing ends. */
+  active(): boolean;
+  /** The first probe passed, or one passed after onFailing. */
+  onReady(): void;
+  /** failureThreshold probes in a row failed after the process had been ready. */
+  onFailing(message: string): void;
+}
+
+/**
+ * Probes a process until it is no longer active. Before its first success a
+ * process is starting, not failing, and is probed at startupPeriodMs so it is
+ * online soon after it listens; from then on every periodMs.
+ */
+export function watchReadiness(check: ReadinessCheck, hooks: ReadinessHooks): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let ready = false;
+  let online = false;
+  let failures = 0;
+  const active = () => !stopped && hooks.active();
+  const tick = async () => {
+    if (!active()) return;
+    const passed = await probeOnce(check);
+    if (!active()) return;
+    if (passed) {
+      failures = 0;
+      if (!online) {
+        ready = online = true;
+        hooks.onReady();
+      }
+    } else if (ready && ++failures === check.failureThreshold) {
+      online = false;
+      hooks.onFailing(`readiness probe failed ${check.failureThreshold} times in a row`);
+    }
+    timer = setTimeout(() => void tick(), ready ? check.periodMs : check.startupPeriodMs);
+  };
+  timer = setTimeout(() => void tick(), 0);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -1,22 +1,17 @@
 import { chmod, mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ValidationError } from "../contract/errors.js";
+import { SecretNotFoundError, ValidationError } from "../contract/errors.js";
 import type { SecretsController, SecretsReader } from "../contract/types.js";
 import { ID_MAX_LENGTH, ID_PATTERN, validateId } from "../contract/validation.js";
 import { syncDirectory, TEMP_PREFIX, writeFileAtomic } from "../util/atomic-write.js";
+import { isErrno } from "../util/errno.js";
 
 /** Only the orchestrator's user may list, read or write secrets. */
 export const SECRETS_DIR_MODE = 0o700;
 export const SECRET_FILE_MODE = 0o600;
 
-/** A read of a secret that was never ensured (or was deleted). */
-export class SecretNotFoundError extends Error {
-  override name = "SecretNotFoundError";
-  readonly code = "ENOSECRET";
-  constructor(readonly secretId: string) {
-    super(`unknown secret ${JSON.stringify(secretId)}`);
-  }
-}
+// Defined once for every backend; exported here too, where it was first defined.
+export { SecretNotFoundError };
 
 export interface ProcessSecretsControllerOptions {
   /** Directory holding one file per secret, named by the secret's id. */
@@ -211,8 +206,4 @@ function decodeSecret(id: string, bytes: Uint8Array): string {
   } catch {
     throw new Error(`secret ${JSON.stringify(id)} is not valid UTF-8; read it with read() instead of readString()`);
   }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && (error as NodeJS.ErrnoException).code === code;
 }

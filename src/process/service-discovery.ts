@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import { validateId } from "../contract/validation.js";
 import { syncDirectory, writeFileAtomic } from "../util/atomic-write.js";
+import { isErrno } from "../util/errno.js";
 
 /** One process's TCP proxy address for one of its ports. */
 export interface ServiceDiscoveryTarget {
@@ -126,7 +127,7 @@ async function removeFile(path: string, dir: string, durable: boolean): Promise<
   try {
     await unlink(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    if (isErrno(error, "ENOENT")) return;
     throw error;
   }
   if (durable) await syncDirectory(dir);

@@ -3,34 +3,60 @@
 // per namespace without guessing from directory names (`a` + `b-c` and `a-b`
 // + `c` both make `a-b-c`), and stop them with the right signal and grace.
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { z } from "zod";
+import { isKnownSignal } from "./signals.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { reportSurvivable } from "../util/diagnostics.js";
+import { isErrno } from "../util/errno.js";
+import { parseJsonRecord } from "../util/json-record.js";
+import type { ServiceSpecs } from "./launch-spec.js";
+import { manifestFile } from "./run-dir.js";
 
-export interface ServiceManifest {
-  namespace: string;
-  id: string;
-  scale: number;
-  image: string;
-  ports: string[];
-  labels: Record<string, string>;
-  stopSignal: NodeJS.Signals;
-  terminationGracePeriodMs: number;
-  scratchDirectory?: string;
-  updatedAt: string;
-}
+const manifestSchema = z.object({
+  namespace: z.string(),
+  id: z.string(),
+  scale: z.number().int().min(0),
+  image: z.string(),
+  ports: z.array(z.string()),
+  labels: z.record(z.string(), z.string()),
+  stopSignal: z.custom<NodeJS.Signals>((value) => typeof value === "string" && isKnownSignal(value)),
+  terminationGracePeriodMs: z.number().int().min(0),
+  scratchDirectory: z.string().optional(),
+  updatedAt: z.string(),
+});
 
-export const MANIFEST_FILE = "service.json";
+export type ServiceManifest = z.infer<typeof manifestSchema>;
 
+/** The manifest of a run directory; null when there is none, or it is not one corral wrote (torn, foreign, older). */
 export async function readManifest(runDir: string): Promise<ServiceManifest | null> {
+  const path = manifestFile(runDir);
+  let text: string;
   try {
-    const value = JSON.parse(await readFile(join(runDir, MANIFEST_FILE), "utf8")) as Partial<ServiceManifest>;
-    if (typeof value.namespace !== "string" || typeof value.id !== "string") return null;
-    return value as ServiceManifest;
-  } catch {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if (!isErrno(error, "ENOENT", "ENOTDIR")) reportSurvivable("process.manifest", "read", error, { path });
     return null;
   }
+  return parseJsonRecord(text, manifestSchema);
+}
+
+/** The manifest of a service's desired config. */
+export function manifestOf(namespace: string, specs: ServiceSpecs): ServiceManifest {
+  const { id, config, paths } = specs;
+  return {
+    namespace,
+    id,
+    scale: config.scale,
+    image: specs.image,
+    ports: config.ports.map((p) => p.name),
+    labels: config.labels,
+    stopSignal: config.stopSignal,
+    terminationGracePeriodMs: config.terminationGracePeriodMs,
+    ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
+    updatedAt: new Date().toISOString(),
+  };
 }
 
 export async function writeManifest(runDir: string, manifest: ServiceManifest): Promise<void> {
-  await writeFileAtomic(join(runDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(manifestFile(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
 }

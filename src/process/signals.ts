@@ -1,4 +1,5 @@
 import { constants } from "node:os";
+import { isErrno } from "../util/errno.js";
 
 /** Signals that mean the process crashed (a bug, not a request to stop), as the seed counts them. */
 export const CRASH_SIGNALS: ReadonlySet<string> = new Set(["SIGABRT", "SIGBUS", "SIGSEGV", "SIGTRAP", "SIGILL"]);
@@ -9,7 +10,7 @@ export function sendSignal(target: number, signal: NodeJS.Signals): boolean {
     process.kill(target, signal);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    if (isErrno(error, "ESRCH")) return false;
     throw error;
   }
 }

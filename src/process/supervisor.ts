@@ -14,17 +14,20 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, rmSync } from "node:fs";
 import type { CpuLimit, MemoryLimit } from "../contract/limits.js";
 import type { RestartBackoff, RestartPolicy, ServiceEvent } from "../contract/types.js";
+import { survive } from "../util/diagnostics.js";
+import { assertExecutable } from "../util/executable.js";
 import { BackoffSchedule } from "./backoff.js";
-import { commandLine, type LaunchSpec, type StopPolicy } from "./command.js";
-import { type PidRecord, type ProcessIdentity, isAlive, leadsOwnGroup, removeFile, writePidRecord } from "./identity.js";
+import { type PidRecord, type ProcessIdentity, isAlive, removeFile, writePidRecord } from "./identity.js";
 import { CGROUP_JOIN_FAILED_EXIT_CODE } from "./launch/cgroup-launcher.js";
 import { classifyExit } from "./launch/exit-reason.js";
 import type { Launcher, ProcessCgroup } from "./launch/types.js";
+import { type LaunchSpec, type SpecStamp, commandLine } from "./launch-spec.js";
 import type { ProcessLog } from "./logs.js";
-import { assertExecutable } from "./preflight.js";
 import { bootId, readProcStat } from "./proc.js";
-import { type ReadinessCheck, probeOnce } from "./readiness.js";
-import { CRASH_SIGNALS, sendSignal } from "./signals.js";
+import { type ReadinessCheck, watchReadiness } from "./readiness.js";
+import { ProcessStatus } from "./process-status.js";
+import { CRASH_SIGNALS } from "./signals.js";
+import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
 
 export interface SupervisorOptions {
   environmentId: string;
@@ -34,7 +37,8 @@ export interface SupervisorOptions {
   processIndex: number;
   pidFile: string;
   spec: LaunchSpec;
-  specHash: string;
+  /** The spec's hash and the scale it was built for, recorded in the PID file. */
+  stamp: SpecStamp;
   limits: { memoryLimit?: MemoryLimit; cpuLimit?: CpuLimit };
   stopPolicy: StopPolicy;
   restartPolicy: RestartPolicy;
@@ -55,7 +59,7 @@ export interface SupervisorOptions {
 
 interface Running {
   identity: ProcessIdentity;
-  specHash: string;
+  stamp: SpecStamp;
   child?: ChildProcess;
   cgroup?: ProcessCgroup;
   oomKillsBefore: number;
@@ -64,9 +68,7 @@ interface Running {
   exited: Promise<void>;
   markExited(): void;
   pollTimer?: NodeJS.Timeout;
-  probeTimer?: NodeJS.Timeout;
-  ready: boolean;
-  probeFailures: number;
+  readiness?: { stop(): void };
 }
 
 type Phase = "active" | "stopping" | "stopped" | "detached";
@@ -76,20 +78,19 @@ export class ProcessSupervisor {
   private restartTimer: { cancel(): void } | null = null;
   private restartCount = 0;
   private phase: Phase = "active";
-  private current: ServiceEvent;
+  private readonly current: ProcessStatus;
   private readonly backoff: BackoffSchedule;
-  private readonly listeners = new Set<(event: ServiceEvent) => void>();
   /** The group of the slot, kept across relaunches (prepare() reuses it) and removed when the slot stops for good. */
   private cgroup: ProcessCgroup | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new BackoffSchedule(options.backoff);
-    this.current = this.event("offline", { reason: "starting" });
+    this.current = new ProcessStatus(this.event("offline", { reason: "starting" }));
   }
 
   /** The latest status of this slot (what a watcher's snapshot shows). */
   get status(): ServiceEvent {
-    return this.current;
+    return this.current.current;
   }
 
   get pid(): number | undefined {
@@ -101,13 +102,9 @@ export class ProcessSupervisor {
     return this.running?.cgroup;
   }
 
-  /** Hash of the spec of the process running now (an adopted one may differ from the desired spec). */
-  get runningSpecHash(): string | undefined {
-    return this.running?.specHash;
-  }
-
-  get desiredSpecHash(): string {
-    return this.options.specHash;
+  /** Which config the process running now was launched with (an adopted one may differ from the desired spec); else the desired one. */
+  get stamp(): SpecStamp {
+    return this.running?.stamp ?? this.options.stamp;
   }
 
   set stopPolicy(policy: StopPolicy) {
@@ -127,32 +124,16 @@ export class ProcessSupervisor {
     }
   }
 
-  /** Resolves with the first event (from now on, or the current state) that matches; rejects after `timeoutMs`. */
-  waitFor(predicate: (event: ServiceEvent) => boolean, timeoutMs: number): Promise<ServiceEvent> {
-    if (predicate(this.current)) return Promise.resolve(this.current);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.listeners.delete(listener);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms; the process is ${this.current.status}${this.current.reason ? ` (${this.current.reason})` : ""}`,
-          ),
-        );
-      }, timeoutMs);
-      const listener = (event: ServiceEvent) => {
-        if (!predicate(event)) return;
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(event);
-      };
-      this.listeners.add(listener);
-    });
+  /** The first status (now or later) that matches; undefined when none did within `timeoutMs`. */
+  waitFor(predicate: (event: ServiceEvent) => boolean, timeoutMs: number): Promise<ServiceEvent | undefined> {
+    return this.current.waitFor(predicate, timeoutMs);
   }
 
   private async adopt(record: PidRecord): Promise<void> {
     this.restartCount = record.restartCount;
     const cgroup = (await this.options.launcher.reopen(this.launchIdentity())) ?? undefined;
-    const running = this.track({ pid: record.pid, startTime: record.startTime, bootId: record.bootId }, record.specHash, {
+    const stamp = { specHash: record.specHash, scale: record.scale };
+    const running = this.track({ pid: record.pid, startTime: record.startTime, bootId: record.bootId }, stamp, {
       cgroup,
       oomKillsBefore: cgroup ? await cgroup.oomKillCount() : 0,
       startedAt: Date.parse(record.launchedAt) || Date.now(),
@@ -177,23 +158,12 @@ export class ProcessSupervisor {
 
   private track(
     identity: ProcessIdentity,
-    specHash: string,
-    extra: { child?: ChildProcess; cgroup: ProcessCgroup | undefined; oomKillsBefore: number; startedAt: number },
+    stamp: SpecStamp,
+    extra: Pick<Running, "child" | "cgroup" | "oomKillsBefore" | "startedAt">,
   ): Running {
     let markExited!: () => void;
     const exited = new Promise<void>((resolve) => (markExited = resolve));
-    const running: Running = {
-      identity,
-      specHash,
-      exited,
-      markExited,
-      ready: false,
-      probeFailures: 0,
-      oomKillsBefore: extra.oomKillsBefore,
-      startedAt: extra.startedAt,
-    };
-    if (extra.child) running.child = extra.child;
-    if (extra.cgroup) running.cgroup = extra.cgroup;
+    const running: Running = { identity, stamp, exited, markExited, ...extra };
     this.running = running;
     return running;
   }
@@ -240,13 +210,14 @@ export class ProcessSupervisor {
     // die leaving an unrecorded process is as small as Node allows.
     const stat = readProcStat(pid);
     const identity = { pid, startTime: stat?.startTime ?? -1, bootId: bootId() };
+    const { stamp } = this.options;
     writePidRecord(this.options.pidFile, {
       ...identity,
-      specHash: this.options.specHash,
+      ...stamp,
       restartCount: this.restartCount,
       launchedAt: new Date().toISOString(),
     });
-    const running = this.track(identity, this.options.specHash, {
+    const running = this.track(identity, stamp, {
       child,
       cgroup: prepared.cgroup,
       oomKillsBefore: prepared.oomKillsBefore,
@@ -260,32 +231,17 @@ export class ProcessSupervisor {
   /** A process exists: online now, or once its readiness probe passes. */
   private becameAlive(running: Running): void {
     const { readiness } = this.options;
+    const pid = running.identity.pid;
     if (!readiness) {
-      running.ready = true;
-      this.emit("online", { pid: running.identity.pid });
+      this.emit("online", { pid });
       return;
     }
-    this.emit("offline", { reason: "starting", pid: running.identity.pid });
-    const tick = async () => {
-      if (this.running !== running || this.phase !== "active") return;
-      const passed = await probeOnce(readiness);
-      if (this.running !== running || this.phase !== "active") return;
-      if (passed) {
-        running.probeFailures = 0;
-        if (!running.ready || this.current.status !== "online") {
-          running.ready = true;
-          this.emit("online", { pid: running.identity.pid });
-        }
-      } else if (running.ready && ++running.probeFailures === readiness.failureThreshold) {
-        this.emit("offline", {
-          reason: "probe-failed",
-          pid: running.identity.pid,
-          message: `readiness probe failed ${readiness.failureThreshold} times in a row`,
-        });
-      }
-      running.probeTimer = setTimeout(() => void tick(), running.ready ? readiness.periodMs : readiness.startupPeriodMs);
-    };
-    running.probeTimer = setTimeout(() => void tick(), 0);
+    this.emit("offline", { reason: "starting", pid });
+    running.readiness = watchReadiness(readiness, {
+      active: () => this.running === running && this.phase === "active",
+      onReady: () => this.emit("online", { pid }),
+      onFailing: (message) => this.emit("offline", { reason: "probe-failed", pid, message }),
+    });
   }
 
   private spawnFailed(error: unknown): void {
@@ -298,13 +254,17 @@ export class ProcessSupervisor {
     if (this.running !== running) return;
     this.running = null;
     clearTimeout(running.pollTimer);
-    clearTimeout(running.probeTimer);
+    running.readiness?.stop();
     removeFile(this.options.pidFile);
-    const oomKillsAfter = running.cgroup ? await running.cgroup.oomKillCount().catch(() => undefined) : undefined;
-    // Whatever the process left behind goes with it, as a container's processes
-    // go with its init: a relaunch must not find its sockets or files held by stragglers.
-    sendSignal(-running.identity.pid, "SIGKILL");
-    await running.cgroup?.kill().catch(() => {});
+    const oomKillsAfter = running.cgroup
+      ? await running.cgroup.oomKillCount().catch((error: unknown) => {
+          // Without the count an OOM kill reads as a plain SIGKILL ("crashed"); the exit is still handled.
+          this.report("read OOM kills", error);
+          return undefined;
+        })
+      : undefined;
+    killStragglers(running.identity);
+    await running.cgroup?.kill().catch((error: unknown) => this.report("kill cgroup", error));
     running.markExited();
     const pid = running.identity.pid;
     if (this.phase !== "active") {
@@ -332,7 +292,7 @@ export class ProcessSupervisor {
     });
     if (signal !== null && CRASH_SIGNALS.has(signal) && this.options.onCrash) {
       this.phase = "stopped";
-      await this.cgroup?.remove().catch(() => {});
+      await this.cgroup?.remove().catch((error: unknown) => this.report("remove cgroup", error));
       this.options.log.close();
       this.options.onCrash(event);
       return;
@@ -378,38 +338,22 @@ export class ProcessSupervisor {
     this.restartTimer = null;
     const running = this.running;
     if (running) {
-      clearTimeout(running.probeTimer);
-      const { signal, graceMs } = this.options.stopPolicy;
-      this.signalGroup(running, signal);
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
-      const timedOut = await Promise.race([running.exited.then(() => false), graceOver]);
-      clearTimeout(timer);
-      if (timedOut) {
-        this.signalGroup(running, "SIGKILL");
-        await running.cgroup?.kill().catch(() => {});
-        await running.exited;
-      }
-    } else if (this.current.reason !== "stopped") {
+      running.readiness?.stop();
+      await stopProcess(running, this.options.stopPolicy);
+    } else if (this.status.reason !== "stopped") {
       this.emit("offline", { reason: "stopped" });
     }
-    await this.cgroup?.remove().catch(() => {});
+    await this.cgroup?.remove().catch((error: unknown) => this.report("remove cgroup", error));
     this.options.log.close();
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
     this.phase = "stopped";
   }
 
-  private signalGroup(running: Running, signal: NodeJS.Signals): void {
-    const { pid } = running.identity;
-    if (running.child) {
-      // Our own child leads its group (detached) and is not reaped before its exit event.
-      sendSignal(-pid, signal);
-    } else if (leadsOwnGroup(running.identity)) {
-      sendSignal(-pid, signal);
-    } else if (isAlive(running.identity)) {
-      sendSignal(pid, signal);
-    }
+  /** A failure the slot survives (its cgroup would not go, ...), published on the diagnostics channel. */
+  private report(operation: string, error: unknown): void {
+    const { fullId, processIndex } = this.options;
+    survive("process.supervisor", operation, { fullId, processIndex, ...(this.cgroup ? { cgroup: this.cgroup.name } : {}) })(error);
   }
 
   /** Stops supervising and leaves the process running, for a later instance to adopt. */
@@ -423,7 +367,7 @@ export class ProcessSupervisor {
     this.running = null;
     if (!running) return;
     clearTimeout(running.pollTimer);
-    clearTimeout(running.probeTimer);
+    running.readiness?.stop();
     const child = running.child;
     if (child) {
       child.removeAllListeners("exit");
@@ -444,9 +388,8 @@ export class ProcessSupervisor {
 
   private emit(status: ServiceEvent["status"], fields: Partial<ServiceEvent>): ServiceEvent {
     const event = this.event(status, fields);
-    this.current = event;
+    this.current.set(event);
     this.options.onEvent(event);
-    for (const listener of [...this.listeners]) listener(event);
     return event;
   }
 }

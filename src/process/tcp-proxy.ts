@@ -1,6 +1,8 @@
 import { connect, createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
 import { pipeline } from "node:stream";
+import { PROCESS_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
+import { isErrno } from "../util/errno.js";
 
 export interface TcpProxyOptions {
   /** Address to listen on, e.g. "127.0.0.1" or "::1". A non-loopback address is allowed but warned about. */
@@ -64,8 +66,8 @@ export class TcpProxy {
     this.port = bound.port;
     this.#onConnectionError = options.onConnectionError;
     this.#onConnectRetry = options.onConnectRetry;
-    this.#lingerMs = options.lingerMs ?? 10_000;
-    this.#backendConnectTimeoutMs = options.backendConnectTimeoutMs ?? 5_000;
+    this.#lingerMs = options.lingerMs ?? PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.lingerMs;
+    this.#backendConnectTimeoutMs = options.backendConnectTimeoutMs ?? PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.backendConnectTimeoutMs;
     server.on("connection", (client) => this.#forward(client));
     // Errors after listening (EMFILE on accept, ...) must not crash the orchestrator; the listener keeps going.
     server.on("error", (error) => this.#onConnectionError?.(error));
@@ -224,8 +226,4 @@ export function isLoopbackAddress(address: string): boolean {
 
 export function formatAddress(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function isErrno(error: unknown, ...codes: string[]): boolean {
-  return typeof error === "object" && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? "");
 }

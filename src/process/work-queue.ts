@@ -8,6 +8,7 @@ export class WorkQueue {
 
   run<T>(task: () => Promise<T>): Promise<T> {
     const result = this.tail.then(task, task);
+    // The caller gets the failure from `result`; the tail only keeps the order for the tasks behind it.
     this.tail = result.catch(() => {});
     return result;
   }

@@ -14,7 +14,7 @@ import { parseDesiredState } from "../config/desired-state.js";
 import { environmentFromDirectory } from "../config/environment-name.js";
 import { toServiceConfig } from "../config/translate.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
-import { assertExecutable } from "../process/preflight.js";
+import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
 import { survive } from "../util/diagnostics.js";
 import { type ApplyResult, applyDesiredState } from "./apply.js";
@@ -271,11 +271,7 @@ function checkRunnable(id: string, spec: ServiceSpec, state: DesiredState, backe
     throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
   if (backend === "process") {
     if (spec.command === undefined) throw new ValidationError(`services.${id}.command`, "is required with backend: process");
-    try {
-      assertExecutable(spec.command);
-    } catch (error) {
-      throw new ValidationError(`services.${id}.command`, error instanceof Error ? error.message : String(error), spec.command);
-    }
+    validateExecutable(`services.${id}.command`, spec.command, { interpreter: true });
   }
   try {
     toServiceConfig(spec, { namespace: state.namespace, serviceId: id });

@@ -2,6 +2,8 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { reportSurvivable } from "./diagnostics.js";
+import { isErrno } from "./errno.js";
 
 export interface AtomicWriteOptions {
   /** File mode of the written file (applied to the temp file before it is renamed into place). */
@@ -31,14 +33,14 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     if (durable) await file.sync();
   } catch (error) {
     await file.close();
-    await unlink(temp).catch(() => {});
+    await unlink(temp).catch(leftTemp(temp));
     throw error;
   }
   await file.close();
   try {
     await rename(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => {});
+    await unlink(temp).catch(leftTemp(temp));
     throw error;
   }
   if (durable) await syncDirectory(dirname(path));
@@ -56,7 +58,9 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     closeSync(fd);
     try {
       unlinkSync(temp);
-    } catch {}
+    } catch (cleanup) {
+      leftTemp(temp)(cleanup);
+    }
     throw error;
   }
   closeSync(fd);
@@ -65,7 +69,9 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
   } catch (error) {
     try {
       unlinkSync(temp);
-    } catch {}
+    } catch (cleanup) {
+      leftTemp(temp)(cleanup);
+    }
     throw error;
   }
   if (durable) {
@@ -76,6 +82,13 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
       closeSync(dirFd);
     }
   }
+}
+
+/** The write failed and so did removing its temp file: the first error is thrown, this one reported (the file is skipped by listings). */
+function leftTemp(temp: string): (error: unknown) => void {
+  return (error) => {
+    if (!isErrno(error, "ENOENT")) reportSurvivable("util.atomic-write", "remove temp file", error, { path: temp });
+  };
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

@@ -158,6 +158,53 @@ export function contractSuite(backend: Backend): void {
       assert.equal((await ns.fetchServiceMetrics("s")).length, 1);
     });
 
+    contract(
+      "a scale change, then the same config again, replaces nothing, also with args that list every peer",
+      async ({ h, o, watch, config }) => {
+        const ns = o.namespace("peers");
+        const w = watch(ns);
+        const ports = [{ name: "p" }];
+        // Every process's args change with the scale: the peer list grows.
+        const peers = (scale: number) => config(scale, { ports, args: (a) => ["--peers", a.peerAddrs.map((peer) => peer["p"]).join(",")] });
+        await ns.ensureService("s", peers(2));
+        await w.online("s", 2);
+        const first = [await h.identity("peers", "s", 0), await h.identity("peers", "s", 1)];
+        await ns.ensureService("s", peers(3));
+        await w.until(() => w.isOnline("s", 2), "s/2 online");
+
+        const from = w.seen.length;
+        await ns.ensureService("s", peers(3));
+        await ns.ensureService("marker", config(1));
+        await w.until(() => w.isOnline("marker", 0), "the marker online");
+        assert.deepEqual(
+          w.seen
+            .slice(from)
+            .filter((e) => e.serviceId === "s")
+            .map(brief),
+          [],
+          "no event for the unchanged service",
+        );
+        assert.deepEqual([await h.identity("peers", "s", 0), await h.identity("peers", "s", 1)], first, "processes 0 and 1 still run");
+      },
+    );
+
+    contract("overlapping next() calls on one watch each get an event", async ({ o, config }) => {
+      const ns = o.namespace("overlap");
+      const events = ns.watchServices()[Symbol.asyncIterator]();
+      try {
+        const reads = Promise.all([events.next(), events.next()]);
+        await ns.ensureService("s", config(2));
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = new Promise<"bound">((resolve) => (timer = setTimeout(() => resolve("bound"), bound)));
+        const results = await Promise.race([reads, bounded]);
+        clearTimeout(timer);
+        assert.notEqual(results, "bound", `both reads resolve within ${bound} ms`);
+        if (results !== "bound") for (const result of results) assert.equal(result.done, false);
+      } finally {
+        await events.return?.();
+      }
+    });
+
     contract("a change of anything else replaces the processes one at a time", async ({ h, o, watch, config }) => {
       const ns = o.namespace("roll");
       const w = watch(ns);

@@ -7,7 +7,7 @@ import { renderArgs } from "../../src/kubernetes/args.js";
 import { KubernetesApiError, KubernetesConnectionError, isTransient, toApiError } from "../../src/kubernetes/errors.js";
 import { KubernetesOrchestrator } from "../../src/kubernetes/index.js";
 import { FakeKubernetes } from "./fake-api-server.js";
-import { EventBuffer } from "../../src/kubernetes/event-buffer.js";
+import { ResyncBuffer } from "../../src/util/resync-buffer.js";
 import { objectName, podIndex } from "../../src/kubernetes/names.js";
 import { podToEvent, type PodLike } from "../../src/kubernetes/pod-status.js";
 import { assignPorts } from "../../src/kubernetes/ports.js";
@@ -70,7 +70,7 @@ describe("pod status to ServiceEvent", () => {
   });
 });
 
-describe("EventBuffer", () => {
+describe("ResyncBuffer", () => {
   test("a consumer that falls behind gets a fresh snapshot instead of the backlog", async () => {
     const state = new Map<number, ServiceEvent>();
     const ev = (processId: number, restartCount: number): ServiceEvent => ({
@@ -81,7 +81,7 @@ describe("EventBuffer", () => {
       restartCount,
     });
     let closed = false;
-    const buffer = new EventBuffer<ServiceEvent>(
+    const buffer = new ResyncBuffer<ServiceEvent>(
       () => [...state.values()],
       3,
       () => (closed = true),
@@ -105,7 +105,7 @@ describe("EventBuffer", () => {
   });
 
   test("a close with an error reaches the consumer", async () => {
-    const buffer = new EventBuffer<number>(
+    const buffer = new ResyncBuffer<number>(
       () => [],
       10,
       () => {},

@@ -2,15 +2,13 @@
 // groups disappear under us (a concurrent remove, a process that just exited).
 import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-
-export function errorCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
-}
+import { errnoCode } from "../../util/errno.js";
 
 export async function readText(path: string): Promise<string | null> {
   try {
     return await readFile(path, "utf8");
   } catch {
+    // The group went away (a concurrent remove, an exit) or this kernel lacks the file: both read as "no value".
     return null;
   }
 }
@@ -47,6 +45,7 @@ export async function tryWriteValue(path: string, value: string): Promise<boolea
     await writeFile(path, value);
     return true;
   } catch {
+    // The contract of this function: the caller asked whether the write took, not why it did not.
     return false;
   }
 }
@@ -57,7 +56,7 @@ export async function subtreeDeepestFirst(dir: string): Promise<string[]> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if (errorCode(err) === "ENOENT") return [];
+    if (errnoCode(err) === "ENOENT") return [];
     throw err;
   }
   const out: string[] = [];
@@ -86,7 +85,7 @@ export async function rmdirGroup(dir: string): Promise<boolean> {
     await rmdir(dir);
     return true;
   } catch (err) {
-    const code = errorCode(err);
+    const code = errnoCode(err);
     if (code === "ENOENT") return true;
     if (code === "EBUSY" || code === "ENOTEMPTY" || code === "EEXIST") return false;
     throw err;

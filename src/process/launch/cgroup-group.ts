@@ -7,6 +7,8 @@ import type { CgroupLayout } from "./cgroup-layout.js";
 import { hierarchiesOf } from "./cgroup-layout.js";
 import { delay, pidsIn, readKey, readNumber, readText, rmdirGroup, subtreeDeepestFirst, tryWriteValue } from "./cgroup-fs.js";
 import type { ProcessCgroup } from "./types.js";
+import { reportSurvivable } from "../../util/diagnostics.js";
+import { isErrno } from "../../util/errno.js";
 
 const POLL_MS = 10;
 
@@ -138,8 +140,9 @@ export class CgroupGroup implements ProcessCgroup {
       for (const pid of await this.pids()) {
         try {
           process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
+        } catch (error) {
+          // ESRCH: already gone. Anything else (EPERM) leaves the task in the group, which kill() then reports.
+          if (!isErrno(error, "ESRCH")) reportSurvivable("process.cgroup", "kill task", error, { cgroup: this.name, pid });
         }
       }
     } finally {
@@ -195,7 +198,9 @@ export class CgroupGroup implements ProcessCgroup {
     try {
       await access(this.dir(mount));
       return true;
-    } catch {
+    } catch (error) {
+      // ENOENT: there is no such group. Anything else means we cannot use it either; said, not hidden.
+      if (!isErrno(error, "ENOENT")) reportSurvivable("process.cgroup", "look up group", error, { cgroup: this.name });
       return false;
     }
   }

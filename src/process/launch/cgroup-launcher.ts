@@ -6,7 +6,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CgroupGroup } from "./cgroup-group.js";
-import { errorCode, readText, tryWriteValue, writeValue } from "./cgroup-fs.js";
+import { errnoCode } from "../../util/errno.js";
+import { readText, tryWriteValue, writeValue } from "./cgroup-fs.js";
 import type { CgroupLayout } from "./cgroup-layout.js";
 import { detectCgroupLayout, hierarchiesOf } from "./cgroup-layout.js";
 import type { LaunchRequest, Launcher, PreparedLaunch, ProcessCgroup } from "./types.js";
@@ -114,7 +115,7 @@ export class CgroupLauncher implements Launcher {
           await mkdir(dir, { recursive: true });
           break;
         } catch (err) {
-          if (errorCode(err) !== "ENOENT" || attempt >= 20) throw err;
+          if (errnoCode(err) !== "ENOENT" || attempt >= 20) throw err;
         }
       }
     }

@@ -97,6 +97,7 @@ async function writable(path: string): Promise<boolean> {
     await access(path, constants.W_OK);
     return true;
   } catch {
+    // access(2) answers the one question asked: whether we may write there.
     return false;
   }
 }

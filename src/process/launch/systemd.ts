@@ -61,6 +61,7 @@ export async function systemdUserManagerAvailable(opts: SystemdProbeOptions = {}
   try {
     await access(opts.bootedMarker ?? "/run/systemd/system");
   } catch {
+    // sd_booted(3): no marker, no systemd.
     return false;
   }
   const state = await new Promise<string>((resolve) => {

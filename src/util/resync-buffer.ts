@@ -1,22 +1,24 @@
 /**
- * One watcher's queue. Producers never wait on it: when the consumer falls
- * `maxBuffered` events behind, the queue is dropped and the consumer's next read
- * starts from a fresh snapshot of the current state, so it loses transitions,
- * never the latest state.
+ * One watcher's bounded queue. Producers never wait on it: when the consumer
+ * falls `maxBuffered` events behind, the queue is dropped and the consumer's
+ * next read starts from a fresh snapshot of the current state, so it loses
+ * intermediate transitions, never the latest state. Every waiting `next()` is
+ * woken by a push and re-checks, so overlapping reads each get their own item
+ * (or the end) instead of one of them waiting for ever.
  */
-export class EventBuffer<T> implements AsyncIterableIterator<T> {
+export class ResyncBuffer<T> implements AsyncIterableIterator<T> {
   #queue: T[] = [];
   #head = 0;
   #resync = false;
   #done = false;
   #error: unknown = undefined;
-  // Everyone waiting is woken and re-checks, so overlapping next() calls are safe.
   #waiters: (() => void)[] = [];
 
   constructor(
     private readonly snapshot: () => T[],
     private readonly maxBuffered: number,
-    private readonly onClose: () => void,
+    /** Called once when the buffer closes (by `close()`, `return()` or the producer). */
+    private readonly onClose: () => void = () => {},
   ) {}
 
   push(item: T): void {
@@ -28,6 +30,15 @@ export class EventBuffer<T> implements AsyncIterableIterator<T> {
     } else {
       this.#queue.push(item);
     }
+    this.#notify();
+  }
+
+  /** Replaces whatever is queued with a snapshot taken now (e.g. in the tick the watcher subscribes). */
+  resync(): void {
+    if (this.#done) return;
+    this.#resync = false;
+    this.#queue = this.snapshot();
+    this.#head = 0;
     this.#notify();
   }
 
@@ -48,11 +59,7 @@ export class EventBuffer<T> implements AsyncIterableIterator<T> {
 
   async next(): Promise<IteratorResult<T>> {
     for (;;) {
-      if (this.#resync && !this.#done) {
-        this.#resync = false;
-        this.#queue = this.snapshot();
-        this.#head = 0;
-      }
+      if (this.#resync && !this.#done) this.resync();
       if (this.#head < this.#queue.length) {
         const value = this.#queue[this.#head++] as T;
         if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {

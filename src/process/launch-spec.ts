@@ -1,0 +1,175 @@
+// What a process runs, built from a service's config: one LaunchSpec per
+// process, and the hash that tells a running process from a changed one. The
+// args function sees every peer's address, so a spec depends on the scale it
+// was built for: a process is compared with the spec at the scale it was
+// launched for (as the Kubernetes backend compares each pod with the template
+// of the scale it records), so a change of scale alone replaces nothing.
+import { isAbsolute, join, normalize, sep } from "node:path";
+import { ValidationError } from "../contract/errors.js";
+import type { ServiceConfig } from "../contract/types.js";
+import { type NormalizedServiceConfig, evaluateArgs, validateServiceConfig } from "../contract/validation.js";
+import { existingDirectory } from "../util/directory.js";
+import { validateExecutable } from "../util/executable.js";
+import { sha256Hex } from "../util/hash.js";
+import { type ServicePaths, type StateLayout, listenAddresses, servicePaths } from "./run-dir.js";
+
+/** Everything that decides what a process runs; two equal specs are the same process. */
+export interface LaunchSpec {
+  /** The image path after resolution against imageDir. */
+  image: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Port name → socket path: where the process is expected to listen. */
+  listenAddrs: Record<string, string>;
+  /** The command wrapper after interpolation, or empty. */
+  wrapper: string[];
+  memoryLimit?: string;
+  cpuLimit?: string;
+  scratchDirectory?: string;
+  /** The readiness probe, serialized: a changed probe is a changed process. */
+  readiness?: string;
+  workingDirectory?: string;
+}
+
+/** Which config a process was launched with: its spec's hash and the scale the spec was built for. */
+export interface SpecStamp {
+  specHash: string;
+  /** Absent in PID records of an older corral: the process is then compared at the desired scale. */
+  scale?: number;
+}
+
+/** What every spec of an orchestrator's namespace shares. */
+export interface SpecScope {
+  environmentId: string;
+  namespace: string;
+  commandWrapper: readonly string[];
+}
+
+export function specHash(spec: LaunchSpec): string {
+  // 32 hex digits, as PID records of earlier versions carry.
+  return sha256Hex(spec).slice(0, 32);
+}
+
+/** The launch specs of one config of a service, per scale, each built once. */
+export class ServiceSpecs {
+  readonly #specs = new Map<number, LaunchSpec[]>();
+  readonly #hashes = new Map<number, string[]>();
+
+  constructor(
+    private readonly scope: SpecScope,
+    readonly id: string,
+    readonly config: NormalizedServiceConfig,
+    /** The resolved image (see resolveImage). */
+    readonly image: string,
+    readonly paths: ServicePaths,
+  ) {}
+
+  /**
+   * Checks a ServiceConfig and everything it names (the image, the working
+   * directory, the args at its scale) before anything is written or started.
+   */
+  static async prepare(scope: SpecScope & StateLayout & { imageDir: string }, id: string, input: ServiceConfig): Promise<ServiceSpecs> {
+    const config = validateServiceConfig(input);
+    const image = resolveImage(scope.imageDir, config.image);
+    if (config.workingDirectory) await existingDirectory("workingDirectory", config.workingDirectory);
+    const specs = new ServiceSpecs(scope, id, config, image, servicePaths(scope, scope.namespace, id, config.disk));
+    specs.at(config.scale); // a throwing or malformed args function is refused here
+    return specs;
+  }
+
+  /** One spec per process of the service at `scale`; throws a ValidationError when the args function refuses. */
+  at(scale: number): LaunchSpec[] {
+    let specs = this.#specs.get(scale);
+    if (!specs) {
+      specs = this.#build(scale);
+      this.#specs.set(scale, specs);
+    }
+    return specs;
+  }
+
+  /** The hash of process `index` at `scale`; "" when the args cannot be evaluated at that scale (the process is stale). */
+  hashAt(scale: number, index: number): string {
+    let hashes = this.#hashes.get(scale);
+    if (!hashes) {
+      try {
+        hashes = this.at(scale).map(specHash);
+      } catch {
+        hashes = []; // an args function that refuses this scale: nothing launched for it is current
+      }
+      this.#hashes.set(scale, hashes);
+    }
+    return hashes[index] ?? "";
+  }
+
+  /** Whether process `index`, launched with `stamp`, runs this config (its scale aside). */
+  isCurrent(stamp: SpecStamp, index: number, desiredScale: number): boolean {
+    return stamp.specHash !== "" && stamp.specHash === this.hashAt(stamp.scale ?? desiredScale, index);
+  }
+
+  #build(scale: number): LaunchSpec[] {
+    const { config, paths, scope } = this;
+    const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(paths.runDir, config.ports, i));
+    return peerAddrs.map((listenAddrs, processIndex) => {
+      const args = evaluateArgs(config, {
+        processIndex,
+        listenAddrs: { ...listenAddrs },
+        peerAddrs: peerAddrs.map((p) => ({ ...p })),
+        ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
+      });
+      const spec: LaunchSpec = {
+        image: this.image,
+        args,
+        // Who the process is, as Kubernetes' downward API would tell it; also lets
+        // an operator find every process of an environment in /proc/*/environ.
+        env: {
+          ...config.env,
+          CORRAL_ENVIRONMENT_ID: scope.environmentId,
+          CORRAL_NAMESPACE: scope.namespace,
+          CORRAL_SERVICE_ID: this.id,
+          CORRAL_PROCESS_INDEX: String(processIndex),
+        },
+        listenAddrs,
+        wrapper: scope.commandWrapper.map((part, i) => (i === 0 ? part : interpolate(part, paths.fullId, listenAddrs))),
+      };
+      if (config.memoryLimit) spec.memoryLimit = config.memoryLimit.toString();
+      if (config.cpuLimit) spec.cpuLimit = config.cpuLimit.toString();
+      if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
+      if (config.workingDirectory) spec.workingDirectory = config.workingDirectory;
+      if (paths.scratchDir) spec.scratchDirectory = paths.scratchDir;
+      return spec;
+    });
+  }
+}
+
+/**
+ * The command wrapper's placeholders: `%N` is `<namespace>-<id>`, `%P:<port>`
+ * the process's listen address for that port. Longer port names are replaced
+ * first so `%P:http` does not eat the start of `%P:http-admin`.
+ */
+export function interpolate(part: string, fullId: string, listenAddrs: Record<string, string>): string {
+  let out = part.replaceAll("%N", fullId);
+  const names = Object.keys(listenAddrs).sort((a, b) => b.length - a.length);
+  for (const name of names) out = out.replaceAll(`%P:${name}`, listenAddrs[name]!);
+  return out;
+}
+
+/** The argv to exec: the wrapper (if any) followed by the image and its args, as the seed builds it. */
+export function commandLine(spec: LaunchSpec): { program: string; args: string[] } {
+  if (spec.wrapper.length > 0) return { program: spec.wrapper[0]!, args: [...spec.wrapper.slice(1), spec.image, ...spec.args] };
+  return { program: spec.image, args: spec.args };
+}
+
+/**
+ * The absolute path of a service's image: a relative one must stay inside
+ * imageDir. Its interpreter is not checked: a missing one is a spawn failure,
+ * reported as an event and retried, like any other.
+ */
+export function resolveImage(imageDir: string, image: string): string {
+  let path: string;
+  if (isAbsolute(image)) path = normalize(image);
+  else {
+    path = normalize(join(imageDir, image));
+    if (!path.startsWith(imageDir + sep)) throw new ValidationError("image", "a relative image must name a file inside imageDir", image);
+  }
+  return validateExecutable("image", path, { value: image });
+}

@@ -1,0 +1,199 @@
+// The live state of one service in a namespace: its config (as launch specs),
+// its slots (their number is the service's current scale), and how each slot's
+// supervisor is built from the config.
+import type { ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import type { NormalizedServiceConfig } from "../contract/validation.js";
+import { type ResolvedProcessConfig, withDefaults } from "./config.js";
+import { readPidRecord, type PidRecord } from "./identity.js";
+import type { Launcher } from "./launch/types.js";
+import type { ServiceSpecs } from "./launch-spec.js";
+import { ProcessLog, ensureFifos } from "./logs.js";
+import { directoryDiskBytes } from "./metrics.js";
+import { closeProxies, syncProxies } from "./proxies.js";
+import { readinessCheck } from "./readiness.js";
+import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles } from "./run-dir.js";
+import { ProcessService } from "./service-handle.js";
+import { Slot } from "./slot.js";
+import { stopPolicyOf } from "./stop-process.js";
+import { ProcessSupervisor } from "./supervisor.js";
+
+/** What every service of a namespace shares. */
+export interface RuntimeContext {
+  config: ResolvedProcessConfig;
+  launcher: Launcher;
+  publish(event: ServiceEvent): void;
+  /** Set when crashes propagate: called instead of relaunching a crashed process. */
+  onCrash?(event: ServiceEvent): void;
+}
+
+export class ServiceRuntime {
+  readonly slots: Slot[] = [];
+  /** Warnings (e.g. limits the launcher cannot enforce) are said once per service. */
+  #warned = false;
+  #scratchDir: string | undefined;
+
+  constructor(
+    private readonly ctx: RuntimeContext,
+    /** The desired config; its scale is what grow() and shrink() move the slots to. */
+    public specs: ServiceSpecs,
+  ) {
+    this.#scratchDir = specs.paths.scratchDir;
+  }
+
+  get id(): string {
+    return this.specs.id;
+  }
+
+  get config(): NormalizedServiceConfig {
+    return this.specs.config;
+  }
+
+  get paths(): ServicePaths {
+    return this.specs.paths;
+  }
+
+  /** The scratch directory, kept once made even when a later config turns `disk` off: it is removed with the service. */
+  get scratchDir(): string | undefined {
+    return this.#scratchDir;
+  }
+
+  /** Takes a new desired config. How processes stop applies at once; what they run changes only by replace(). */
+  update(specs: ServiceSpecs): void {
+    this.specs = specs;
+    this.#scratchDir = specs.paths.scratchDir ?? this.#scratchDir;
+    for (const slot of this.slots) slot.supervisor.stopPolicy = stopPolicyOf(specs.config);
+  }
+
+  /**
+   * Adds and starts the slots up to the desired scale; with `adopt`, each takes
+   * over the process its PID file names when that one is still alive. Resolves
+   * once each new slot has made its first launch attempt.
+   */
+  async grow({ adopt }: { adopt: boolean }): Promise<void> {
+    const indices = Array.from({ length: Math.max(0, this.config.scale - this.slots.length) }, (_, i) => this.slots.length + i);
+    // One mkfifo for all new slots: a process spawn per pipe would dominate the start of hundreds of processes.
+    ensureFifos(indices.flatMap((i) => Object.values(fifoFiles(this.paths.runDir, i))));
+    await Promise.all(indices.map((i) => this.#addSlot(i, adopt ? readPidRecord(pidFile(this.paths.runDir, i)) : null)));
+  }
+
+  /** Stops the slots above the desired scale and removes their files. */
+  async shrink(): Promise<void> {
+    const { scale } = this.config;
+    if (scale >= this.slots.length) return;
+    const removed = this.slots.splice(scale);
+    await Promise.all(removed.map((slot) => slot.supervisor.stop()));
+    await closeProxies(removed);
+    await removeSlotFiles(this.paths, scale);
+  }
+
+  /** Stops the process of slot `index` and starts one of the desired config in its place; returns its supervisor. */
+  async replace(index: number): Promise<ProcessSupervisor> {
+    const slot = this.slots[index]!;
+    await slot.supervisor.stop();
+    slot.supervisor = this.#supervisor(index, slot.log);
+    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index));
+    await slot.supervisor.start(null);
+    return slot.supervisor;
+  }
+
+  /** Stops every process, or with `leaveRunning` lets go of them for a later instance to adopt. */
+  async stop({ leaveRunning = false } = {}): Promise<void> {
+    if (leaveRunning) for (const slot of this.slots) slot.supervisor.detach();
+    else await Promise.all(this.slots.map((slot) => slot.supervisor.stop()));
+    await closeProxies(this.slots);
+  }
+
+  /** One entry per process; disk use is the scratch directory's, shared by all of them. */
+  async metrics(): Promise<ServiceProcessMetrics[]> {
+    const [diskBytes, perProcess] = await Promise.all([
+      this.#scratchDir ? directoryDiskBytes(this.#scratchDir) : null,
+      Promise.all(this.slots.map((slot) => slot.metrics())),
+    ]);
+    return perProcess.map((m) => ({ ...m, diskBytes }));
+  }
+
+  statuses(): ServiceEvent[] {
+    return this.slots.map((slot) => ({ ...slot.supervisor.status }));
+  }
+
+  /** Unix socket and TCP proxy addresses of each process, per port. */
+  addresses(): { unix: Record<string, string>; tcp: Record<string, string> }[] {
+    return this.slots.map((slot, i) => ({
+      unix: listenAddresses(this.paths.runDir, this.config.ports, i),
+      tcp: Object.fromEntries([...slot.proxies].map(([port, proxy]) => [port, proxy.address])),
+    }));
+  }
+
+  handle(): ProcessService {
+    const { ports } = this.config;
+    const unix = this.slots.map((_, i) => listenAddresses(this.paths.runDir, ports, i));
+    const byPort = new Map(ports.map((port) => [port.name, unix.map((addrs) => addrs[port.name]!)]));
+    const tcpByPort = this.ctx.config.tcpProxy
+      ? new Map(ports.map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)!.address)]))
+      : null;
+    return new ProcessService(
+      this.id,
+      ports.map((p) => p.name),
+      byPort,
+      tcpByPort,
+    );
+  }
+
+  async #addSlot(index: number, record: PidRecord | null): Promise<void> {
+    const { fullId } = this.paths;
+    const log = new ProcessLog({
+      fifos: fifoFiles(this.paths.runDir, index),
+      file: logFile(this.paths.logDir, fullId, index),
+      rotation: this.ctx.config.logRotation,
+      ...(this.ctx.config.suppressOutput ? {} : { echoPrefix: `${fullId}-${index}` }),
+    });
+    const slot = new Slot(log, this.#supervisor(index, log));
+    this.slots[index] = slot;
+    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index));
+    await slot.supervisor.start(record);
+  }
+
+  #endpoints(index: number) {
+    const { listenAddrs } = this.specs.at(this.config.scale)[index]!;
+    return { fullId: this.paths.fullId, processIndex: index, ports: this.config.ports, listenAddrs };
+  }
+
+  #supervisor(processIndex: number, log: ProcessLog): ProcessSupervisor {
+    const { config, paths, ctx } = this;
+    const spec = this.specs.at(config.scale)[processIndex]!;
+    const onCrash = ctx.onCrash?.bind(ctx);
+    return new ProcessSupervisor({
+      environmentId: ctx.config.environmentId,
+      fullId: paths.fullId,
+      serviceId: this.id,
+      processIndex,
+      pidFile: pidFile(paths.runDir, processIndex),
+      spec,
+      stamp: { specHash: this.specs.hashAt(config.scale, processIndex), scale: config.scale },
+      limits: {
+        ...(config.memoryLimit ? { memoryLimit: config.memoryLimit } : {}),
+        ...(config.cpuLimit ? { cpuLimit: config.cpuLimit } : {}),
+      },
+      stopPolicy: stopPolicyOf(config),
+      restartPolicy: config.restartPolicy,
+      backoff: withDefaults(ctx.config.restartBackoff, config.restartBackoff),
+      ...(config.readiness ? { readiness: readinessCheck(config.readiness, spec.listenAddrs, spec.env) } : {}),
+      launcher: ctx.launcher,
+      log,
+      socketPaths: Object.values(spec.listenAddrs),
+      adoptPollMs: ctx.config.adoptPollMs,
+      onEvent: (event) => ctx.publish(event),
+      onWarning: (warning) => {
+        if (this.#warned) return;
+        this.#warned = true;
+        const current = this.slots[processIndex]?.supervisor.status;
+        ctx.publish({
+          ...(current ?? { serviceId: this.id, processId: processIndex, status: "offline", restartCount: 0 }),
+          time: new Date(),
+          warning,
+        });
+      },
+      ...(onCrash ? { onCrash } : {}),
+    });
+  }
+}
