@@ -23,6 +23,8 @@ export interface ProcessOrchestratorConfig {
   /** Parent of the services' scratch directories. */
   scratchDirectory: string;
   secretsDir: string;
+  /** Parent of the named volumes (`ServiceConfig.volumes`), which outlive every service. Default: `<stateDir>/volumes`. */
+  volumeDirectory?: string;
   /** PID files, sockets and service manifests. Default: `<os tmpdir>/corral-<environmentId>`. */
   stateDir?: string;
   /** Do not echo children's output on our stdout/stderr. */
@@ -54,6 +56,7 @@ export interface ResolvedProcessConfig {
   environmentId: string;
   scratchDirectory: string;
   secretsDir: string;
+  volumeDirectory: string;
   stateDir: string;
   logDir: string;
   suppressOutput: boolean;
@@ -69,6 +72,7 @@ export interface ResolvedProcessConfig {
   watchBufferSize: number;
 }
 
+const VOLUME_DIRECTORY_MODE = 0o711;
 const ENVIRONMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const POSITIVE_INTEGER = "must be a positive integer";
 const path = z.string({ error: "must be a non-empty path" }).min(1, { error: "must be a non-empty path" });
@@ -82,6 +86,7 @@ const configSchema = z.object(
       .regex(ENVIRONMENT_ID, { error: `must match ${ENVIRONMENT_ID.source}` }),
     scratchDirectory: path,
     secretsDir: path,
+    volumeDirectory: path.optional(),
     stateDir: path.optional(),
     suppressOutput: z.boolean({ error: "must be true or false" }).optional(),
     commandWrapper: z.array(z.string(), { error: "must be an array of strings" }).optional(),
@@ -133,6 +138,9 @@ export async function resolveProcessConfig(
   const logDir = resolve(config.logDir ?? join(stateDir, "logs"));
   await mkdir(logDir, { recursive: true });
   await mkdir(config.scratchDirectory, { recursive: true });
+  const volumeDirectory = resolve(config.volumeDirectory ?? join(stateDir, "volumes"));
+  // Made traversable but not listable: a service run as another user reaches its own volume, and learns no other's name.
+  if (await mkdir(volumeDirectory, { recursive: true })) await chmod(volumeDirectory, VOLUME_DIRECTORY_MODE);
   const sdDir = config.tcpProxy?.prometheusServiceDiscoveryDir;
   if (sdDir) await mkdir(sdDir, { recursive: true });
   await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
@@ -144,6 +152,7 @@ export async function resolveProcessConfig(
     logDir: await realpath(logDir),
     scratchDirectory: await realpath(config.scratchDirectory),
     secretsDir: await realpath(config.secretsDir),
+    volumeDirectory: await realpath(volumeDirectory),
     suppressOutput: config.suppressOutput ?? false,
     commandWrapper: config.commandWrapper ?? [],
     propagateCrashes: config.propagateCrashes ?? false,

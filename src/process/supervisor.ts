@@ -26,6 +26,7 @@ import type { ProcessLog } from "./logs.js";
 import { bootId, readProcStat } from "./proc.js";
 import { type ReadinessCheck, watchReadiness } from "./readiness.js";
 import { ProcessStatus } from "./process-status.js";
+import { prepareSocketDirectories } from "./service-dirs.js";
 import { CRASH_SIGNALS } from "./signals.js";
 import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
 
@@ -170,12 +171,14 @@ export class ProcessSupervisor {
 
   private async launch(): Promise<void> {
     const { spec } = this.options;
-    for (const path of this.options.socketPaths) rmSync(path, { force: true });
     const { program, args } = commandLine(spec);
     let prepared;
     try {
+      prepareSocketDirectories(spec);
+      for (const path of this.options.socketPaths) rmSync(path, { force: true });
       assertExecutable(program);
-      prepared = await this.options.launcher.prepare({ ...this.launchIdentity(), program, args, ...this.options.limits });
+      const user = spec.user ? { user: spec.user } : {};
+      prepared = await this.options.launcher.prepare({ ...this.launchIdentity(), program, args, ...this.options.limits, ...user });
     } catch (error) {
       this.spawnFailed(error);
       return;
@@ -347,6 +350,7 @@ export class ProcessSupervisor {
     this.options.log.close();
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
+    for (const dir of Object.values(this.options.spec.socketDirs ?? {})) rmSync(dir, { recursive: true, force: true });
     this.phase = "stopped";
   }
 
