@@ -72,7 +72,6 @@ export interface ResolvedProcessConfig {
   watchBufferSize: number;
 }
 
-const VOLUME_DIRECTORY_MODE = 0o711;
 const ENVIRONMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const POSITIVE_INTEGER = "must be a positive integer";
 const path = z.string({ error: "must be a non-empty path" }).min(1, { error: "must be a non-empty path" });
@@ -138,9 +137,6 @@ export async function resolveProcessConfig(
   const logDir = resolve(config.logDir ?? join(stateDir, "logs"));
   await mkdir(logDir, { recursive: true });
   await mkdir(config.scratchDirectory, { recursive: true });
-  const volumeDirectory = resolve(config.volumeDirectory ?? join(stateDir, "volumes"));
-  // Made traversable but not listable: a service run as another user reaches its own volume, and learns no other's name.
-  if (await mkdir(volumeDirectory, { recursive: true })) await chmod(volumeDirectory, VOLUME_DIRECTORY_MODE);
   const sdDir = config.tcpProxy?.prometheusServiceDiscoveryDir;
   if (sdDir) await mkdir(sdDir, { recursive: true });
   await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
@@ -152,7 +148,8 @@ export async function resolveProcessConfig(
     logDir: await realpath(logDir),
     scratchDirectory: await realpath(config.scratchDirectory),
     secretsDir: await realpath(config.secretsDir),
-    volumeDirectory: await realpath(volumeDirectory),
+    // Made when a service first uses a volume (service-dirs.ts): nothing is written for a feature nobody uses.
+    volumeDirectory: config.volumeDirectory ? resolve(config.volumeDirectory) : join(await realpath(stateDir), "volumes"),
     suppressOutput: config.suppressOutput ?? false,
     commandWrapper: config.commandWrapper ?? [],
     propagateCrashes: config.propagateCrashes ?? false,

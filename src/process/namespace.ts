@@ -71,7 +71,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   private async apply(specs: ServiceSpecs): Promise<ServiceRuntime> {
     const { id, config, paths } = specs;
     const previous = await this.claimRunDir(id, paths);
-    await prepareServiceDirectories(specs);
+    await prepareServiceDirectories(specs, this.ctx.config.volumeDirectory);
     await writeManifest(paths.runDir, manifestOf(this.namespace, specs));
     let runtime = this.services.get(id);
     if (!runtime) {

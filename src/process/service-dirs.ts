@@ -12,7 +12,7 @@ const PRIVATE = 0o700;
 const TRAVERSABLE = 0o711;
 
 /** The run, log, scratch and volume directories of a service, made or fixed up for its current config. */
-export async function prepareServiceDirectories(specs: ServiceSpecs): Promise<void> {
+export async function prepareServiceDirectories(specs: ServiceSpecs, volumeDirectory: string): Promise<void> {
   const { paths, runAs } = specs;
   await mkdir(paths.runDir, { recursive: true });
   await mkdir(paths.logDir, { recursive: true });
@@ -24,8 +24,11 @@ export async function prepareServiceDirectories(specs: ServiceSpecs): Promise<vo
     if (runAs) ensureOwnedDirectory(paths.scratchDir, PRIVATE, runAs);
     else await mkdir(paths.scratchDir, { recursive: true });
   }
+  const volumes = Object.values(specs.volumes);
+  // Traversable but not listable: a service run as another user reaches its own volume, and learns no other's name.
+  if (volumes.length > 0 && (await mkdir(volumeDirectory, { recursive: true }))) await chmod(volumeDirectory, TRAVERSABLE);
   // A volume is made once, for the user of the first service that uses it; ServiceSpecs.prepare refused any other user's.
-  for (const path of Object.values(specs.volumes)) createOwnedDirectory(path, PRIVATE, runAs);
+  for (const path of volumes) createOwnedDirectory(path, PRIVATE, runAs);
 }
 
 /** Each socket directory of a process, made (again) right before it is launched: the process may have removed it, or left something else there. */
