@@ -15,6 +15,7 @@ import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
 import { checkArgTemplate } from "./templates.js";
 import { toServiceConfig, usedVolumes } from "./translate.js";
+import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
 import type { Problem } from "./zod-issues.js";
 
@@ -146,6 +147,7 @@ function buildService(
     if (entry.image === undefined) problems.push({ path: [...at, "image"], rule: "is required with backend: kubernetes", at: "key" });
     else spec.image = entry.image;
   } else {
+    checkAccounts(entry, at, problems);
     if (entry.image !== undefined)
       problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
     if (entry.command === undefined) problems.push({ path: [...at, "command"], rule: "is required", at: "key" });
@@ -175,18 +177,34 @@ function buildService(
   return spec;
 }
 
+/**
+ * A user or group that names nobody on this machine, or that this user may not
+ * become (only root may), is said with its line now, not when its process
+ * would start: the daemon runs as whoever runs `corral` (its socket is theirs alone).
+ */
+function checkAccounts(entry: ServiceEntry, at: FieldPath, problems: BuildProblem[]): void {
+  try {
+    serviceRunAs(entry);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const field = error.field === "group" ? "group" : "user";
+    problems.push({ path: [...at, field], rule: error.rule, at: "value" });
+  }
+}
+
 /** Services that share a volume must run as the same user: the volume belongs to one (a service without user runs as corral's). */
 function checkVolumeUsers(parsed: CorralFile, services: Record<string, ServiceSpec>, problems: BuildProblem[]): void {
-  const firstUser = new Map<string, { id: string; user: string }>();
+  const firstUser = new Map<string, { id: string; user: string; uid: number | string }>();
   for (const [id, spec] of Object.entries(services)) {
     const user = spec.user === undefined ? "" : String(spec.user);
+    const uid = uidOf(spec.user);
     for (const volume of spec.volumes ?? []) {
       const first = firstUser.get(volume);
       if (!first) {
-        firstUser.set(volume, { id, user });
+        firstUser.set(volume, { id, user, uid });
         continue;
       }
-      if (first.user === user) continue;
+      if (first.uid === uid) continue;
       const who = (name: string) => (name === "" ? "corral's own user" : `user ${name}`);
       const entry = parsed.services[id]!;
       problems.push({
@@ -195,6 +213,18 @@ function checkVolumeUsers(parsed: CorralFile, services: Record<string, ServiceSp
         at: entry.user !== undefined ? "value" : "key",
       });
     }
+  }
+}
+
+/** The uid a service runs as, where this machine knows it; else the name as written (checkAccounts reported it). */
+function uidOf(user: string | number | undefined): number | string {
+  if (user === undefined) return process.getuid?.() ?? 0;
+  if (typeof user === "number" || /^\d+$/.test(user)) return Number(user);
+  try {
+    return resolveServiceUser(user).uid;
+  } catch {
+    // An unknown name: already a problem of its own line, so only its spelling is compared here.
+    return user;
   }
 }
 

@@ -72,7 +72,11 @@ export class ProcessOrchestrator implements Orchestrator {
     for (const [namespace, ns] of this.namespaces) {
       const users = ns.servicesUsingVolume(name);
       if (users.length > 0)
-        throw new ValidationError("volume", `is used by service ${users.join(", ")} of namespace ${namespace}: drop it first`, name);
+        throw new ValidationError(
+          "volume",
+          `is used by ${users.length === 1 ? "service" : "services"} ${users.sort().join(", ")} of namespace ${namespace}: drop them first`,
+          name,
+        );
     }
     await rm(volumePath(this.config.volumeDirectory, name), { recursive: true, force: true });
   }
