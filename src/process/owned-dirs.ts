@@ -17,9 +17,11 @@ const OPEN_DIRECTORY = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_
 /**
  * Makes `path` a real directory (not a link, not a file) with `mode`, owned by
  * `owner` when one is given (else left with whoever made it: us). Whatever
- * else is found at `path` is removed first.
+ * else is found at `path` is removed first; with `replaceForeign`, so is a
+ * directory that belongs to neither us nor `owner` (someone made it in the
+ * temp dir before us, and may still hold it open).
  */
-export function ensureOwnedDirectory(path: string, mode: number, owner?: Owner): void {
+export function ensureOwnedDirectory(path: string, mode: number, owner?: Owner, { replaceForeign = false } = {}): void {
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
@@ -31,13 +33,17 @@ export function ensureOwnedDirectory(path: string, mode: number, owner?: Owner):
       else throw error;
       continue;
     }
+    let foreign = false;
     try {
       const stats = fstatSync(fd);
+      foreign = replaceForeign && stats.uid !== process.getuid?.() && stats.uid !== owner?.uid;
+      if (foreign) continue; // removed below, after its descriptor is closed
       if (owner && (stats.uid !== owner.uid || stats.gid !== owner.gid)) fchownSync(fd, owner.uid, owner.gid);
       // After the chown: chown(2) clears set-id bits, so the mode is set last.
       if ((stats.mode & 0o7777) !== mode) fchmodSync(fd, mode);
     } finally {
       closeSync(fd);
+      if (foreign) rmSync(path, { recursive: true, force: true });
     }
     return;
   }

@@ -31,7 +31,11 @@ export async function prepareServiceDirectories(specs: ServiceSpecs, volumeDirec
   for (const path of volumes) createOwnedDirectory(path, PRIVATE, runAs);
 }
 
-/** Each socket directory of a process, made (again) right before it is launched: the process may have removed it, or left something else there. */
+/**
+ * Each socket directory of a process, made (again) right before it is
+ * launched: the process may have removed it or left something else there, and
+ * one in the temp dir may have been made by anyone.
+ */
 export function prepareSocketDirectories(spec: LaunchSpec): void {
-  for (const dir of Object.values(spec.socketDirs ?? {})) ensureOwnedDirectory(dir, PRIVATE, spec.user);
+  for (const dir of Object.values(spec.socketDirs ?? {})) ensureOwnedDirectory(dir, PRIVATE, spec.user, { replaceForeign: true });
 }

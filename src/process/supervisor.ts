@@ -189,6 +189,8 @@ export class ProcessSupervisor {
     let child: ChildProcess;
     const fds = this.options.log.openForChild();
     try {
+      // The pipes belong to whoever the process runs as, and to no earlier user of the slot.
+      this.options.log.shareWith(spec.user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
       child = spawn(prepared.command, prepared.args, {
         // Its own session and process group: stopping the slot signals the whole tree,
         // and the process outlives us when we die, to be adopted by the next instance.

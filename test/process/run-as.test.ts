@@ -132,6 +132,25 @@ describe("a service run as another user", () => {
     });
   }
 
+  it("gives the log pipes to the user, for programs that reopen /dev/stdout", async () => {
+    const orchestrator = await env.create({ stateDir: join(env.root, "state-logs") });
+    const ns = orchestrator.namespace("logs");
+    const events = ns.watchServices();
+    await ns.ensureService("s", {
+      image: "/bin/sh",
+      args: () => ["-c", "echo through-the-path > /dev/stdout && echo inherited"],
+      scale: 1,
+      user: "nobody",
+      restartPolicy: "never",
+    });
+    await nextEvent(events, (e) => e.serviceId === "s" && e.status === "offline" && e.exitCode !== undefined);
+    const lines = [];
+    for await (const line of ns.logs("s", 0)) lines.push(line.line);
+    assert.deepEqual(lines, ["through-the-path", "inherited"]);
+    assert.equal(statSync(join(orchestrator.config.stateDir, "logs-s", "0.stdout")).uid, NOBODY.uid);
+    await events.return!();
+  });
+
   it("refuses a service whose user cannot reach the state dir, naming the directory and the fix", async () => {
     const locked = testEnvironment("runas-locked"); // its root stays 0700, root's
     try {

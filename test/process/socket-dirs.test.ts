@@ -2,7 +2,7 @@
 // <dir>/<socketFile>; the readiness probe, the TCP proxy and addresses() use
 // that socket, and a path too long for a Unix socket moves to the temp dir.
 import assert from "node:assert/strict";
-import { existsSync, statSync, symlinkSync, mkdirSync, lstatSync, rmSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { describe, it } from "node:test";
@@ -109,6 +109,19 @@ describe("ensureOwnedDirectory", () => {
       mkdirSync(planted, { mode: 0o777 });
       ensureOwnedDirectory(planted, 0o700);
       assert.equal(statSync(planted).mode & 0o777, 0o700, "an existing directory gets the mode");
+    });
+  });
+
+  it("replaces a directory someone else made in its place (in the temp dir), when asked to", async (t) => {
+    await withTempDir(t, "corral-owned-", async (dir) => {
+      const path = join(dir, "sql-0");
+      mkdirSync(path);
+      writeFileSync(join(path, "left-by-a-stranger"), "");
+      chownSync(path, 12345, 12345);
+      ensureOwnedDirectory(path, 0o700, { uid: 65534, gid: 65534 }, { replaceForeign: true });
+      assert.deepEqual([statSync(path).uid, readdirSync(path)], [65534, []], "a fresh directory, the service user's");
+      ensureOwnedDirectory(path, 0o700, { uid: 0, gid: 0 });
+      assert.equal(statSync(path).uid, 0, "without replaceForeign an existing directory is handed over");
     });
   });
 });
