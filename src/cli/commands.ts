@@ -1,11 +1,13 @@
 // The read and small write commands: ps, logs, events, scale, restart, top, secrets, down.
 import { existsSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { z } from "zod";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
 import { statePaths } from "../server/state-dir.js";
 import { logLineBody, processRowBody, secretIdsBody } from "../server/wire.js";
+import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, resolveStateDir, runningDaemon } from "./context.js";
 import type { DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
@@ -195,18 +197,31 @@ export async function secretsRemove(id: string, options: GlobalOptions): Promise
   process.stdout.write(`secret ${id} removed\n`);
 }
 
-/** Stops every service (dependents first) and the daemon. */
-export async function down(options: GlobalOptions): Promise<void> {
+/** Stops every service (dependents first) and the daemon; with `volumes`, then removes the named volumes and their data. */
+export async function down(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
   const stateDir = resolveStateDir(options);
   const client = clientFor(stateDir);
   if (!(await client.alive())) {
     process.stdout.write("no daemon is running; nothing to stop\n");
-    return;
+  } else {
+    await client.post("/v1/shutdown", { stopServices: true });
+    const socket = statePaths(stateDir).socket;
+    const deadline = Date.now() + 120_000;
+    while (existsSync(socket) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (existsSync(socket)) throw new CliError("the daemon did not stop within 120 s");
+    process.stdout.write("every service stopped; daemon gone\n");
   }
-  await client.post("/v1/shutdown", { stopServices: true });
-  const socket = statePaths(stateDir).socket;
-  const deadline = Date.now() + 120_000;
-  while (existsSync(socket) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (existsSync(socket)) throw new CliError("the daemon did not stop within 120 s");
-  process.stdout.write("every service stopped; daemon gone\n");
+  // After the stop: no process of the project writes into them any more.
+  if (options.volumes) await removeVolumes(stateDir);
+}
+
+/** `corral down --volumes`: every named volume of the state dir goes, as `docker compose down --volumes` removes the file's. */
+async function removeVolumes(stateDir: string): Promise<void> {
+  const dir = statePaths(stateDir).volumes;
+  const names = await readdir(dir).catch((error: unknown) => {
+    if (isErrno(error, "ENOENT")) return [];
+    throw error;
+  });
+  await rm(dir, { recursive: true, force: true });
+  process.stdout.write(names.length === 0 ? "no volumes to remove\n" : `removed volumes: ${names.sort().join(", ")}\n`);
 }
