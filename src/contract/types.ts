@@ -84,6 +84,18 @@ export interface ServiceConfig {
   disk?: boolean;
   labels?: Record<string, string>;
   env?: Record<string, string>;
+  /**
+   * Secrets (by id, from the orchestrator's secrets controller) delivered as
+   * files: `<secretsDirectory>/<id>`, read-only for the service's user, the
+   * directory passed as `assignments.secretsDirectory` and `CORRAL_SECRETS_DIR`
+   * (systemd's credentials model). A changed secret is a changed process.
+   */
+  secrets?: string[];
+  /** Environment variable name → secret id: the secret's contents (UTF-8) as that variable. */
+  secretEnv?: Record<string, string>;
+  /** Who the processes run as: a user name or uid; `group` a group name or gid (default: the user's). */
+  user?: string | number;
+  group?: string | number;
   /** Where the process runs (an absolute path); default: the orchestrator's own working directory. */
   workingDirectory?: string;
   restartPolicy?: RestartPolicy;
@@ -108,6 +120,8 @@ export interface ServiceAssignments {
   /** One map of port name to address per process of the service. */
   peerAddrs: Record<string, string>[];
   scratchDirectory?: string;
+  /** Where this process finds the files of its `secrets`; set when the service names any. */
+  secretsDirectory?: string;
 }
 
 export type ServiceStatus = "online" | "offline";

@@ -5,6 +5,7 @@ import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import {
   ID_RULE,
   absolutePath,
+  envSecretOverlap,
   envNameSchema,
   envValueSchema,
   idSchema,
@@ -17,6 +18,8 @@ import {
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  secretEnvSchema,
+  secretIdsSchema,
   signalSchema,
   uniquePortNames,
   validationErrorOf,
@@ -42,13 +45,25 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
 /** A ServiceConfig that passed validation, with every default filled in. */
 export type NormalizedServiceConfig = Omit<
   ServiceConfig,
-  "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs"
+  | "args"
+  | "ports"
+  | "disk"
+  | "labels"
+  | "env"
+  | "secrets"
+  | "secretEnv"
+  | "restartPolicy"
+  | "readiness"
+  | "stopSignal"
+  | "terminationGracePeriodMs"
 > & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
   disk: boolean;
   labels: Record<string, string>;
   env: Record<string, string>;
+  secrets: string[];
+  secretEnv: Record<string, string>;
   restartPolicy: RestartPolicy;
   readiness?: NormalizedReadinessProbe;
   stopSignal: NodeJS.Signals;
@@ -105,6 +120,12 @@ const serviceConfigSchema = z
     disk: z.boolean({ error: "must be true or false" }).optional(),
     labels: z.record(labelKeySchema, labelValueSchema).optional(),
     env: z.record(envNameSchema, envValueSchema).optional(),
+    secrets: secretIdsSchema.optional(),
+    secretEnv: secretEnvSchema.optional(),
+    user: z.union([nonEmpty, nonNegativeInt("must be a user name or a numeric uid")], { error: "must be a user name or a numeric uid" }).optional(),
+    group: z
+      .union([nonEmpty, nonNegativeInt("must be a group name or a numeric gid")], { error: "must be a group name or a numeric gid" })
+      .optional(),
     workingDirectory: absolutePath.optional(),
     restartPolicy: restartPolicySchema.optional(),
     restartBackoff: restartBackoffSchema.optional(),
@@ -133,6 +154,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     (c.ports ?? []).map((p) => p.name),
   );
   if (probe) throw new ValidationError(`readiness.${probe.path.join(".")}`, probe.rule, probe.value);
+  const overlap = envSecretOverlap(c.env ?? {}, c.secretEnv ?? {});
+  if (overlap !== undefined) throw new ValidationError(`secretEnv.${overlap}`, "is also set in env: a variable comes from one place");
   const normalized: NormalizedServiceConfig = {
     image: c.image,
     args: c.args ?? (() => []),
@@ -141,6 +164,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     disk: c.disk ?? false,
     labels: { ...c.labels },
     env: { ...c.env },
+    secrets: [...(c.secrets ?? [])],
+    secretEnv: { ...c.secretEnv },
     restartPolicy: c.restartPolicy ?? SERVICE_DEFAULTS.restartPolicy,
     stopSignal: c.stopSignal ?? SERVICE_DEFAULTS.stopSignal,
     terminationGracePeriodMs: c.terminationGracePeriodMs ?? SERVICE_DEFAULTS.terminationGracePeriodMs,
@@ -150,6 +175,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
   if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
   if (c.workingDirectory) normalized.workingDirectory = c.workingDirectory;
+  if (c.user !== undefined) normalized.user = c.user;
+  if (c.group !== undefined) normalized.group = c.group;
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness };
   for (const key of [
     "initContainerImage",

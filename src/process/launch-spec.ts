@@ -11,7 +11,8 @@ import { type NormalizedServiceConfig, evaluateArgs, validateServiceConfig } fro
 import { existingDirectory } from "../util/directory.js";
 import { validateExecutable } from "../util/executable.js";
 import { sha256Hex } from "../util/hash.js";
-import { type ServicePaths, type StateLayout, listenAddresses, servicePaths } from "./run-dir.js";
+import { type ServicePaths, type StateLayout, listenAddresses, secretsDirectory, servicePaths } from "./run-dir.js";
+import type { SecretSource } from "./secret-source.js";
 
 /** Everything that decides what a process runs; two equal specs are the same process. */
 export interface LaunchSpec {
@@ -29,6 +30,14 @@ export interface LaunchSpec {
   /** The readiness probe, serialized: a changed probe is a changed process. */
   readiness?: string;
   workingDirectory?: string;
+  /** Where the process finds its secret files (also in env as CORRAL_SECRETS_DIR). */
+  secretsDirectory?: string;
+  /** Ids of the secrets delivered as files, sorted. */
+  secretFiles?: string[];
+  /** Variable name → secret id; the values are added at launch, never kept in the spec. */
+  secretEnv?: Record<string, string>;
+  /** Keyed digest of the secrets' contents (secret-source.ts): a changed secret is a changed process. Set when the service uses any. */
+  secretsDigest?: string;
 }
 
 /** Which config a process was launched with: its spec's hash and the scale the spec was built for. */
@@ -43,6 +52,8 @@ export interface SpecScope {
   environmentId: string;
   namespace: string;
   commandWrapper: readonly string[];
+  /** Where the services' secrets are read. */
+  secrets: SecretSource;
 }
 
 export function specHash(spec: LaunchSpec): string {
@@ -62,6 +73,8 @@ export class ServiceSpecs {
     /** The resolved image (see resolveImage). */
     readonly image: string,
     readonly paths: ServicePaths,
+    /** The digest of the secrets' contents when the config was taken; undefined when the service uses none. */
+    readonly secretsDigest?: string,
   ) {}
 
   /**
@@ -72,7 +85,11 @@ export class ServiceSpecs {
     const config = validateServiceConfig(input);
     const image = resolveImage(scope.imageDir, config.image);
     if (config.workingDirectory) await existingDirectory("workingDirectory", config.workingDirectory);
-    const specs = new ServiceSpecs(scope, id, config, image, servicePaths(scope, scope.namespace, id, config.disk));
+    // A secret that is not set is not refused here: its process fails to spawn, naming it, until it is.
+    const secretIds = secretIdsOf(config);
+    const secretsDigest = secretIds.length > 0 ? await scope.secrets.digest(await scope.secrets.read(secretIds)) : undefined;
+    const paths = servicePaths(scope, scope.namespace, id, config.disk);
+    const specs = new ServiceSpecs(scope, id, config, image, paths, secretsDigest);
     specs.at(config.scale); // a throwing or malformed args function is refused here
     return specs;
   }
@@ -110,11 +127,13 @@ export class ServiceSpecs {
     const { config, paths, scope } = this;
     const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(paths.runDir, config.ports, i));
     return peerAddrs.map((listenAddrs, processIndex) => {
+      const secretsDir = config.secrets.length > 0 ? secretsDirectory(paths.runDir, processIndex) : undefined;
       const args = evaluateArgs(config, {
         processIndex,
         listenAddrs: { ...listenAddrs },
         peerAddrs: peerAddrs.map((p) => ({ ...p })),
         ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
+        ...(secretsDir ? { secretsDirectory: secretsDir } : {}),
       });
       const spec: LaunchSpec = {
         image: this.image,
@@ -127,6 +146,7 @@ export class ServiceSpecs {
           CORRAL_NAMESPACE: scope.namespace,
           CORRAL_SERVICE_ID: this.id,
           CORRAL_PROCESS_INDEX: String(processIndex),
+          ...(secretsDir ? { CORRAL_SECRETS_DIR: secretsDir } : {}),
         },
         listenAddrs,
         wrapper: scope.commandWrapper.map((part, i) => (i === 0 ? part : interpolate(part, paths.fullId, listenAddrs))),
@@ -136,9 +156,19 @@ export class ServiceSpecs {
       if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
       if (config.workingDirectory) spec.workingDirectory = config.workingDirectory;
       if (paths.scratchDir) spec.scratchDirectory = paths.scratchDir;
+      if (secretsDir) {
+        spec.secretsDirectory = secretsDir;
+        spec.secretFiles = [...config.secrets].sort();
+      }
+      if (Object.keys(config.secretEnv).length > 0) spec.secretEnv = { ...config.secretEnv };
+      if (this.secretsDigest !== undefined) spec.secretsDigest = this.secretsDigest;
       return spec;
     });
   }
+}
+
+function secretIdsOf(config: NormalizedServiceConfig): string[] {
+  return [...new Set([...config.secrets, ...Object.values(config.secretEnv)])].sort();
 }
 
 /**

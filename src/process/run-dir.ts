@@ -3,6 +3,7 @@
 //   <i>.pid                the PID record of process i (identity.ts)
 //   <i>.stdout, <i>.stderr the named pipes process i writes its output into (logs.ts)
 //   <port>-<i>             the Unix socket of process i for a port (or a hashed path in the temp dir)
+//   <i>.secrets/           the files of the secrets process i reads, while it runs (secret-files.ts)
 //   service.json           what the directory belongs to (service-manifest.ts)
 // and beside it `<logDir>/<namespace>-<id>-<i>.log[.N]` (rotated logs) and, with
 // `disk`, the scratch directory `<scratchDirectory>/<namespace>-<id>`.
@@ -11,6 +12,7 @@ import { readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isErrno } from "../util/errno.js";
+import { removeSecretFiles } from "./secret-files.js";
 
 /** Where a service's files go; every path below is derived from these. */
 export interface ServicePaths {
@@ -57,6 +59,11 @@ export function fifoFiles(runDir: string, processIndex: number): { stdout: strin
   return { stdout: join(runDir, `${processIndex}.stdout`), stderr: join(runDir, `${processIndex}.stderr`) };
 }
 
+/** Where process `i` finds the files of its secrets (%C, CORRAL_SECRETS_DIR). */
+export function secretsDirectory(runDir: string, processIndex: number): string {
+  return join(runDir, `${processIndex}.secrets`);
+}
+
 /** The current log file of a process; rotated ones add `.1`, `.2`, ... */
 export function logFile(logDir: string, fullId: string, processIndex: number): string {
   return join(logDir, `${fullId}-${processIndex}.log`);
@@ -83,6 +90,7 @@ export function listenAddresses(runDir: string, ports: readonly { name: string }
 
 const PID_FILE = /^(\d+)\.pid$/;
 const FIFO_FILE = /^(\d+)\.(stdout|stderr)$/;
+const SECRETS_DIR = /^(\d+)\.secrets$/;
 const LOG_FILE = /^(\d+)\.log(\.\d+)?$/;
 
 /** Indices of every `<i>.pid` in a run directory. */
@@ -93,7 +101,7 @@ export async function recordedIndices(runDir: string): Promise<number[]> {
   });
 }
 
-/** Log files and pipes of processes at or above `from` (after a scale-down, or left by a larger earlier scale). */
+/** Log files, pipes and secret files of processes at or above `from` (after a scale-down, or left by a larger earlier scale). */
 export async function removeSlotFiles(paths: ServicePaths, from: number): Promise<void> {
   const prefix = `${paths.fullId}-`;
   for (const name of await listDir(paths.logDir)) {
@@ -103,6 +111,8 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   for (const name of await listDir(paths.runDir)) {
     const match = FIFO_FILE.exec(name);
     if (match && Number(match[1]) >= from) await rm(join(paths.runDir, name), { force: true });
+    const secrets = SECRETS_DIR.exec(name);
+    if (secrets && Number(secrets[1]) >= from) await removeSecretFiles(join(paths.runDir, name));
   }
 }
 
