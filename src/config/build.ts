@@ -13,7 +13,7 @@ import type { SourcePosition } from "./errors.js";
 import type { FieldPath } from "./field-path.js";
 import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
-import { checkArgTemplate } from "./templates.js";
+import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { toServiceConfig } from "./translate.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
 import type { Problem } from "./zod-issues.js";
@@ -90,7 +90,7 @@ function buildService(
   const portNames = ports.map((p) => p.name);
   const args = (entry.args ?? []).map(String);
   for (const [i, arg] of args.entries()) {
-    const problem = checkArgTemplate(arg, portNames);
+    const problem = checkArgTemplate(arg, portNames) ?? checkSecretsTemplate(arg, entry.secrets ?? []);
     if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
   }
   const readiness = entry.readiness && buildReadiness(entry.readiness);
@@ -102,14 +102,20 @@ function buildService(
     problems.push({ path: [...at, "readiness", ...probePort], rule: `must name one of the service's ports (${declared})`, at: "value" });
   }
 
+  const { plain, fromSecrets } = splitEnv(entry.env);
+  const env = { ...readEnvFiles(entry.envFile, at, ctx, problems), ...plain };
+  // A variable from a secret wins over an envFile's line of the same name, as env does.
+  for (const name of Object.keys(fromSecrets)) delete env[name];
   const spec: ServiceSpec = {
     args,
     ports,
     scale: entry.scale ?? 1,
-    env: { ...readEnvFiles(entry.envFile, at, ctx, problems), ...stringMap(entry.env) },
+    env,
     labels: stringMap(entry.labels),
     dependsOn: dependencyMap(entry.dependsOn),
   };
+  if (entry.secrets !== undefined && entry.secrets.length > 0) spec.secrets = [...entry.secrets];
+  if (Object.keys(fromSecrets).length > 0) spec.secretEnv = fromSecrets;
   if (ctx.backend === "kubernetes") {
     // On a cluster the program is a container image; paths on this machine mean nothing there.
     if (entry.command !== undefined)
@@ -188,6 +194,17 @@ function dependencyMap(listed: ServiceEntry["dependsOn"]): Record<string, Depend
   return { ...listed };
 }
 
+/** `env` as written: plain values (as strings), and variables whose value comes from a secret (name → secret id). */
+function splitEnv(env: ServiceEntry["env"]): { plain: Record<string, string>; fromSecrets: Record<string, string> } {
+  const plain: Record<string, string> = {};
+  const fromSecrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (typeof value === "object") fromSecrets[name] = value.secret;
+    else plain[name] = String(value);
+  }
+  return { plain, fromSecrets };
+}
+
 function stringMap(map: Record<string, string | number | boolean> | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(map ?? {}).map(([k, v]) => [k, String(v)]));
 }
@@ -241,6 +258,7 @@ function fileFieldOf(contractField: string): FieldPath {
     diskLimit: "disk",
     restartPolicy: "restart",
     terminationGracePeriodMs: "stopGracePeriod",
+    secretEnv: "env",
   };
   const dot = contractField.indexOf(".");
   const bracket = contractField.indexOf("[");

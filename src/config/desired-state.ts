@@ -12,6 +12,8 @@ import {
   MILLISECONDS_RULE,
   absolutePath,
   envNameSchema,
+  ENV_SECRET_OVERLAP_RULE,
+  envSecretOverlap,
   envValueSchema,
   idSchema,
   labelKeySchema,
@@ -24,12 +26,14 @@ import {
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  secretEnvSchema,
+  secretIdsSchema,
   signalSchema,
   uniquePortNames,
   validationErrorOf,
 } from "../contract/rules.js";
 import { findCycle } from "./cycle.js";
-import { checkArgTemplate } from "./templates.js";
+import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 
 /** When a dependent service may start: the dependency's processes are started, ready (online), or have completed. */
 export const DEPENDENCY_CONDITIONS = ["ready", "started", "completed"] as const;
@@ -71,6 +75,8 @@ export const serviceSpecSchema = z
         .optional()
         .describe("A scratch directory; a size also limits it."),
       env: z.record(envNameSchema, envValueSchema, { error: "must be a mapping of name to value" }).default({}),
+      secrets: secretIdsSchema.optional().describe("Secrets (ids) delivered as files in the directory %C / CORRAL_SECRETS_DIR names."),
+      secretEnv: secretEnvSchema.optional().describe("Variable name → the id of the secret whose contents it carries."),
       workingDirectory: absolutePath.optional(),
       labels: z.record(labelKeySchema, labelValueSchema, { error: "must be a mapping of label to value" }).default({}),
       readiness: readinessSchema.optional(),
@@ -95,7 +101,11 @@ export const serviceSpecSchema = z
     for (const [i, arg] of spec.args.entries()) {
       const problem = checkArgTemplate(arg, portNames);
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: problem });
+      const secrets = checkSecretsTemplate(arg, spec.secrets ?? []);
+      if (secrets !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: secrets });
     }
+    const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
+    if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });
     const probe = readinessPortProblem(spec.readiness, portNames);
     if (probe) ctx.addIssue({ code: "custom", path: ["readiness", ...probe.path], message: probe.rule });
   });

@@ -1,6 +1,7 @@
 // Argument templates: `%P:<port>` (this process's listen address for a port),
-// `%N` (`<namespace>-<service>`) and `%I` (the process index). Kept as
-// templates in the desired state and filled in per process at launch.
+// `%N` (`<namespace>-<service>`), `%I` (the process index) and `%C` (the
+// directory of its secret files). Kept as templates in the desired state and
+// filled in per process at launch.
 
 /** What a port reference looks like after `%P:`; trailing hyphens are text, since ids cannot end in one. */
 const PORT_REFERENCE = /%P:([a-z0-9-]*)/g;
@@ -18,11 +19,19 @@ export function checkArgTemplate(arg: string, portNames: readonly string[]): str
   return undefined;
 }
 
+/** Why an argument's `%C` is wrong for a service with these secrets, or undefined when it is fine. */
+export function checkSecretsTemplate(arg: string, secrets: readonly string[]): string | undefined {
+  if (!arg.includes("%C") || secrets.length > 0) return undefined;
+  return "%C is the directory of the service's secret files, and the service names no secrets";
+}
+
 export interface TemplateValues {
   /** `<namespace>-<service>` */
   fullName: string;
   processIndex: number;
   listenAddrs: Record<string, string>;
+  /** The directory of the process's secret files (`%C`), when it has any. */
+  secretsDirectory?: string;
 }
 
 /**
@@ -33,13 +42,14 @@ export interface TemplateValues {
 export function interpolateArgs(args: readonly string[], values: TemplateValues): string[] {
   const names = Object.keys(values.listenAddrs).sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
   const ports = names.map((n) => n.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")).join("|");
-  const pattern = new RegExp(ports === "" ? "%([NI])" : `%(?:P:(${ports})|([NI]))`, "g");
+  const pattern = new RegExp(ports === "" ? "%([NIC])" : `%(?:P:(${ports})|([NIC]))`, "g");
   return args.map((arg) =>
     arg.replace(pattern, (whole, ...groups: (string | undefined)[]) => {
       const [port, letter] = ports === "" ? [undefined, groups[0]] : [groups[0], groups[1]];
       if (port !== undefined) return values.listenAddrs[port]!;
       if (letter === "N") return values.fullName;
       if (letter === "I") return String(values.processIndex);
+      if (letter === "C" && values.secretsDirectory !== undefined) return values.secretsDirectory;
       return whole;
     }),
   );

@@ -27,13 +27,21 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
   const config: ServiceConfig = {
     image: spec.image ?? spec.command ?? "",
-    args: (a) => interpolateArgs(template, { fullName, processIndex: a.processIndex, listenAddrs: a.listenAddrs }),
+    args: (a) =>
+      interpolateArgs(template, {
+        fullName,
+        processIndex: a.processIndex,
+        listenAddrs: a.listenAddrs,
+        ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
+      }),
     ports: spec.ports.map((p) => ({ ...p })),
     scale: spec.scale,
     labels: { ...spec.labels },
     ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
     env: { ...spec.env },
   };
+  if (spec.secrets !== undefined && spec.secrets.length > 0) config.secrets = [...spec.secrets];
+  if (spec.secretEnv !== undefined && Object.keys(spec.secretEnv).length > 0) config.secretEnv = { ...spec.secretEnv };
   if (spec.workingDirectory !== undefined) config.workingDirectory = spec.workingDirectory;
   if (spec.memory !== undefined) config.memoryLimit = MemoryLimit.parse(spec.memory);
   if (spec.cpu !== undefined) config.cpuLimit = CpuLimit.parse(spec.cpu);

@@ -82,6 +82,8 @@ export const secretIdsSchema = z.array(idSchema, { error: "must be a list of sec
 /** Environment variable name → the id of the secret whose contents it carries. */
 export const secretEnvSchema = z.record(envNameSchema, idSchema, { error: "must be a mapping of variable name to secret id" });
 
+export const ENV_SECRET_OVERLAP_RULE = "is also set in env: a variable comes from one place";
+
 /** A variable set both as plain env and from a secret, reported at the secret's entry; undefined when there is none. */
 export function envSecretOverlap(env: Record<string, unknown>, secretEnv: Record<string, string>): string | undefined {
   return Object.keys(secretEnv).find((name) => Object.hasOwn(env, name));

@@ -5,6 +5,7 @@ import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import {
   ID_RULE,
   absolutePath,
+  ENV_SECRET_OVERLAP_RULE,
   envSecretOverlap,
   envNameSchema,
   envValueSchema,
@@ -122,7 +123,9 @@ const serviceConfigSchema = z
     env: z.record(envNameSchema, envValueSchema).optional(),
     secrets: secretIdsSchema.optional(),
     secretEnv: secretEnvSchema.optional(),
-    user: z.union([nonEmpty, nonNegativeInt("must be a user name or a numeric uid")], { error: "must be a user name or a numeric uid" }).optional(),
+    user: z
+      .union([nonEmpty, nonNegativeInt("must be a user name or a numeric uid")], { error: "must be a user name or a numeric uid" })
+      .optional(),
     group: z
       .union([nonEmpty, nonNegativeInt("must be a group name or a numeric gid")], { error: "must be a group name or a numeric gid" })
       .optional(),
@@ -155,7 +158,7 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   );
   if (probe) throw new ValidationError(`readiness.${probe.path.join(".")}`, probe.rule, probe.value);
   const overlap = envSecretOverlap(c.env ?? {}, c.secretEnv ?? {});
-  if (overlap !== undefined) throw new ValidationError(`secretEnv.${overlap}`, "is also set in env: a variable comes from one place");
+  if (overlap !== undefined) throw new ValidationError(`secretEnv.${overlap}`, ENV_SECRET_OVERLAP_RULE);
   const normalized: NormalizedServiceConfig = {
     image: c.image,
     args: c.args ?? (() => []),

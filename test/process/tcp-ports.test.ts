@@ -45,7 +45,12 @@ describe("TCP proxy ports across orchestrators", { timeout: 120_000 }, () => {
     const first = await ensureOnline(initial);
     assert.equal(new Set(first.flat()).size, 4, "one port per process and port");
     const remembered = JSON.parse(readFileSync(join(env.config.stateDir!, "tcp-ports.json"), "utf8")) as { ports: Record<string, number> };
-    assert.deepEqual(Object.keys(remembered.ports).sort(), ["default/web/0/admin", "default/web/0/http", "default/web/1/admin", "default/web/1/http"]);
+    assert.deepEqual(Object.keys(remembered.ports).sort(), [
+      "default/web/0/admin",
+      "default/web/0/http",
+      "default/web/1/admin",
+      "default/web/1/http",
+    ]);
     await initial.close({ leaveRunning: true });
 
     const orchestrator = await env.create({ tcpProxy });
@@ -58,15 +63,15 @@ describe("TCP proxy ports across orchestrators", { timeout: 120_000 }, () => {
 
   it("a remembered port taken by someone else is replaced by a new one, and the warning says so", async (t) => {
     const env = testEnvironment("tcp-ports-taken");
-    let squatter: Server | undefined;
+    const squatters: Server[] = [];
     t.after(async () => {
-      squatter?.close();
+      for (const squatter of squatters) squatter.close();
       await env.cleanup();
     });
     const first = await env.create({ tcpProxy });
     const [http] = await ensureOnline(first);
     await first.close({ leaveRunning: true });
-    squatter = await occupy(http![1]!);
+    squatters.push(await occupy(http![1]!));
 
     const second = await env.create({ tcpProxy });
     const ns = second.namespace("default");
@@ -79,7 +84,10 @@ describe("TCP proxy ports across orchestrators", { timeout: 120_000 }, () => {
     const moved = service.tcpAddresses("http");
     assert.equal(moved[0], http![0], "process 0's port was free: kept");
     assert.notEqual(moved[1], http![1]);
-    assert.match(warning.warning!, new RegExp(`port http: the port it had before, ${http![1]!.split(":")[1]}, is taken by someone else; it listens on ${moved[1]} now`));
+    assert.match(
+      warning.warning!,
+      new RegExp(`port http: the port it had before, ${http![1]!.split(":")[1]}, is taken by someone else; it listens on ${moved[1]} now`),
+    );
     const remembered = JSON.parse(readFileSync(join(env.config.stateDir!, "tcp-ports.json"), "utf8")) as { ports: Record<string, number> };
     assert.equal(`127.0.0.1:${remembered.ports["default/web/1/http"]}`, moved[1], "the new port is the one remembered now");
   });
