@@ -60,7 +60,9 @@ export const serviceSpecSchema = z
       args: z
         .array(z.string({ error: "must be a string" }), { error: "must be a list of strings" })
         .default([])
-        .describe("%P:<port> is the process's listen address for that port, %N <namespace>-<service>, %I the process index."),
+        .describe(
+          "%P:<port> is the process's listen address for that port, %N <namespace>-<service>, %I the process index, %C the directory of its secret files.",
+        ),
       ports: z
         .array(portSchema, { error: "must be a list of { name, portHint }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))

@@ -74,7 +74,9 @@ export const serviceSchema = z
       args: z
         .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
-        .describe("Arguments. %P:<port> is the process's listen address for that port, %N is <namespace>-<service>, %I the process index."),
+        .describe(
+          "Arguments. %P:<port> is the process's listen address for that port, %N is <namespace>-<service>, %I the process index, %C the directory of its secret files.",
+        ),
       ports: z
         .array(port, { error: "must be a list of port names or { name, portHint }" })
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
