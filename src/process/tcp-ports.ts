@@ -27,8 +27,9 @@ export interface ProxyKey {
 export class RememberedPorts {
   readonly #file: string;
   #ports: Promise<Map<string, number>> | undefined;
-  /** Writes one after the other, each of the whole map: the file always holds the latest. */
-  #writing: Promise<void> = Promise.resolve();
+  /** A write not started yet: it will hold every change made before it starts, so changes made meanwhile share it. */
+  #pending: Promise<void> | undefined;
+  #lastWrite: Promise<void> = Promise.resolve();
 
   constructor(stateDir: string) {
     this.#file = join(stateDir, TCP_PORTS_FILE);
@@ -38,15 +39,28 @@ export class RememberedPorts {
     return (await this.#load()).get(keyOf(key));
   }
 
-  /** Records where a proxy listens; written to the file only when that changed. */
+  /**
+   * Records where a proxy listens; resolves once the file holds it. The
+   * proxies of hundreds of processes starting at once share a write or two.
+   */
   async remember(key: ProxyKey, port: number): Promise<void> {
     const ports = await this.#load();
     if (ports.get(keyOf(key)) === port) return;
     ports.set(keyOf(key), port);
-    const text = `${JSON.stringify({ ports: Object.fromEntries([...ports].sort(([a], [b]) => (a < b ? -1 : 1))) }, null, 2)}\n`;
-    const write = this.#writing.then(() => writeFileAtomic(this.#file, text, { mode: 0o600 }));
-    this.#writing = write.catch(() => {}); // the failure is the caller's (below); the next write starts afresh
-    await write;
+    await this.#scheduleWrite(ports);
+  }
+
+  #scheduleWrite(ports: Map<string, number>): Promise<void> {
+    if (this.#pending) return this.#pending;
+    const write = this.#lastWrite.then(async () => {
+      this.#pending = undefined; // a change from now on needs the next write
+      const sorted = Object.fromEntries([...ports].sort(([a], [b]) => (a < b ? -1 : 1)));
+      // Not fsynced: a record lost to a power cut only costs new ports, and fsyncs would slow every start.
+      await writeFileAtomic(this.#file, `${JSON.stringify({ ports: sorted }, null, 2)}\n`, { mode: 0o600, durable: false });
+    });
+    this.#pending = write;
+    this.#lastWrite = write.catch(() => {}); // the failure is reported to this write's callers; the next one starts afresh
+    return write;
   }
 
   #load(): Promise<Map<string, number>> {
