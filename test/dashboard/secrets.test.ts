@@ -130,11 +130,18 @@ describe("a secret's value, wherever the daemon shows things", { timeout: 300_00
     assert.ok(events.length > 0, "events were seen");
     answers.push(["events", events.join("\n")], ["daemon log", daemonLog.join("\n")]);
     for (const file of filesUnder(h.stateDir)) if (!file.startsWith(out)) answers.push([file, readFileSync(file, "latin1")]);
-    assert.ok(answers.some(([where]) => where.endsWith(".log")), "the processes' log files are searched");
+    assert.ok(
+      answers.some(([where]) => where.endsWith(".log")),
+      "the processes' log files are searched",
+    );
     for (const [where, text] of answers) {
       for (const value of [VALUE, NEXT_VALUE]) assert.ok(!text.includes(value), `${where} shows the secret`);
     }
-    assert.match(answers.find(([where]) => where === "/v1/services/app")![1], /"secretEnv":\{"SECRET_VALUE":"db-password"\}/, "ids, not values");
+    assert.match(
+      answers.find(([where]) => where === "/v1/services/app")![1],
+      /"secretEnv":\{"SECRET_VALUE":"db-password"\}/,
+      "ids, not values",
+    );
   });
 
   it("appears on no dashboard page, and the configuration panel masks env values", async () => {
