@@ -6,10 +6,10 @@ import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
 import { statePaths } from "../server/state-dir.js";
-import { logLineBody, processRowBody, secretIdsBody } from "../server/wire.js";
+import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, resolveStateDir, runningDaemon } from "./context.js";
-import type { DaemonClient } from "./client.js";
+import { ApiError, type DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -27,6 +27,7 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
       memoryBytes: r.memoryBytes,
       uptimeSeconds: r.uptimeSeconds,
       addresses: r.addresses,
+      tcpAddresses: r.tcpAddresses,
     }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
@@ -173,16 +174,16 @@ export async function top(options: GlobalOptions & { once?: boolean; interval: s
 
 export async function secretsSet(id: string, value: string | undefined, options: GlobalOptions): Promise<void> {
   const client = await runningDaemon(options);
-  let contents = value;
-  if (contents === undefined) {
+  let body: { value: string } | { base64: string };
+  if (value === undefined) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-    contents = Buffer.concat(chunks).toString("base64");
-    await client.call("PUT", `/v1/secrets/${id}`, { base64: contents });
+    body = { base64: Buffer.concat(chunks).toString("base64") };
   } else {
-    await client.call("PUT", `/v1/secrets/${id}`, { value: contents });
+    body = { value };
   }
-  process.stdout.write(`secret ${id} set\n`);
+  const stored = await client.call("PUT", `/v1/secrets/${id}`, body, secretStoredBody);
+  process.stdout.write(`secret ${id} set${stored.rolled.length > 0 ? `; rolled ${stored.rolled.join(", ")}` : ""}\n`);
 }
 
 export async function secretsList(options: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -193,7 +194,13 @@ export async function secretsList(options: GlobalOptions & { json?: boolean }): 
 
 export async function secretsRemove(id: string, options: GlobalOptions): Promise<void> {
   const client = await runningDaemon(options);
-  await client.call("DELETE", `/v1/secrets/${id}`);
+  try {
+    await client.call("DELETE", `/v1/secrets/${id}`);
+  } catch (error) {
+    // Not a usage error (exit 2): the command was right, there was nothing to remove (as `docker secret rm` fails).
+    if (error instanceof ApiError && error.status === 404) throw new CliError(`no secret named "${id}"`, EXIT.failed);
+    throw error;
+  }
   process.stdout.write(`secret ${id} removed\n`);
 }
 

@@ -1,9 +1,10 @@
 // What every command needs: where the state dir is, a client for its daemon,
 // and exit codes scripts can rely on.
 import { spawn } from "node:child_process";
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { existsSync, openSync, closeSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
+import { loadConfigFile } from "../config/load.js";
 import { STATE_DIR_MODE, defaultStateDir, statePaths } from "../server/state-dir.js";
 import { DaemonClient, DaemonUnavailableError } from "./client.js";
 
@@ -27,6 +28,16 @@ export interface GlobalOptions {
 export function resolveStateDir(options: GlobalOptions): string {
   if (options.stateDir) return resolve(options.stateDir);
   return resolve(defaultStateDir(options.file ? dirname(resolve(options.file)) : undefined));
+}
+
+/**
+ * The environment a file names (its `environment:`, else its folder's name),
+ * read as `up` reads it: `file`, else ./corral.yaml when there is one; undefined without a file.
+ */
+export async function fileEnvironment(file: string | undefined): Promise<string | undefined> {
+  const path = resolve(file ?? "corral.yaml");
+  if (file === undefined && !existsSync(path)) return undefined;
+  return (await loadConfigFile(path, { displayName: file ?? "corral.yaml" })).environment;
 }
 
 export function clientFor(stateDir: string): DaemonClient {

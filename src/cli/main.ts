@@ -8,7 +8,7 @@ import { Daemon, DaemonAlreadyRunningError } from "../server/daemon.js";
 import { ApiError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
 import { registerDashboardCommand } from "./dashboard.js";
-import { CliError, EXIT, type GlobalOptions, resolveStateDir } from "./context.js";
+import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
 import { up } from "./up.js";
 
 const program = new Command("corral")
@@ -106,7 +106,8 @@ secrets
 program
   .command("daemon")
   .description("run the daemon in the foreground (corral up starts one in the background)")
-  .option("--environment <id>", "the environment's name (default: the folder's)")
+  .option("-f, --file <path>", "the corral.yaml whose environment to run (default: ./corral.yaml, if there is one)")
+  .option("--environment <id>", "the environment's name (default: the file's environment:, else the folder's)")
   .option("--tcp <host:port>", "also serve the API on TCP (bearer token from <state dir>/token)")
   .option("--no-auth", "serve TCP without a token (loopback addresses only)")
   .addOption(new Option("--launcher <kind>", "how processes are started").choices(["auto", "direct", "systemd", "cgroup"]))
@@ -117,9 +118,11 @@ program
       if (!match) throw new CliError("--tcp must be <host>:<port>, e.g. 127.0.0.1:7700", EXIT.usage);
       tcp = { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
     }
+    // As `up` would name it, so a daemon started by hand serves the file's environment.
+    const environment = o.environment ?? (await fileEnvironment(globals().file));
     const daemon = await Daemon.start({
       stateDir: resolveStateDir(globals()),
-      ...(o.environment ? { environment: o.environment } : {}),
+      ...(environment ? { environment } : {}),
       ...(tcp ? { tcp } : {}),
       ...(o.auth === false ? { noAuth: true } : {}),
       ...(o.launcher ? { launcher: o.launcher } : {}),

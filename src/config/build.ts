@@ -13,7 +13,7 @@ import type { SourcePosition } from "./errors.js";
 import type { FieldPath } from "./field-path.js";
 import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
-import { checkArgTemplate } from "./templates.js";
+import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { toServiceConfig, usedVolumes } from "./translate.js";
 import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
@@ -95,7 +95,7 @@ function buildService(
   const args = (entry.args ?? []).map(String);
   const scope = { ports, volumes: ctx.volumes, scratch: entry.disk !== undefined && entry.disk !== false };
   for (const [i, arg] of args.entries()) {
-    const problem = checkArgTemplate(arg, scope);
+    const problem = checkArgTemplate(arg, scope) ?? checkSecretsTemplate(arg, entry.secrets ?? []);
     if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
   }
   for (const [i, name] of (entry.volumes ?? []).entries()) {
@@ -113,11 +113,15 @@ function buildService(
     problems.push({ path: [...at, "readiness", ...probePort], rule: `must name one of the service's ports (${declared})`, at: "value" });
   }
 
+  const { plain, fromSecrets } = splitEnv(entry.env);
+  const env = { ...readEnvFiles(entry.envFile, at, ctx, problems), ...plain };
+  // A variable from a secret wins over an envFile's line of the same name, as env does.
+  for (const name of Object.keys(fromSecrets)) delete env[name];
   const spec: ServiceSpec = {
     args,
     ports,
     scale: entry.scale ?? 1,
-    env: { ...readEnvFiles(entry.envFile, at, ctx, problems), ...stringMap(entry.env) },
+    env,
     labels: stringMap(entry.labels),
     dependsOn: dependencyMap(entry.dependsOn),
   };
@@ -125,6 +129,8 @@ function buildService(
   if (volumes.length > 0) spec.volumes = volumes;
   if (entry.user !== undefined) spec.user = entry.user;
   if (entry.group !== undefined) spec.group = entry.group;
+  if (entry.secrets !== undefined && entry.secrets.length > 0) spec.secrets = [...entry.secrets];
+  if (Object.keys(fromSecrets).length > 0) spec.secretEnv = fromSecrets;
   if (ctx.backend === "kubernetes") {
     for (const field of ["user", "group"] as const) {
       const value = entry[field];
@@ -268,6 +274,17 @@ function dependencyMap(listed: ServiceEntry["dependsOn"]): Record<string, Depend
   return { ...listed };
 }
 
+/** `env` as written: plain values (as strings), and variables whose value comes from a secret (name → secret id). */
+function splitEnv(env: ServiceEntry["env"]): { plain: Record<string, string>; fromSecrets: Record<string, string> } {
+  const plain: Record<string, string> = {};
+  const fromSecrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (typeof value === "object") fromSecrets[name] = value.secret;
+    else plain[name] = String(value);
+  }
+  return { plain, fromSecrets };
+}
+
 function stringMap(map: Record<string, string | number | boolean> | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(map ?? {}).map(([k, v]) => [k, String(v)]));
 }
@@ -321,6 +338,7 @@ function fileFieldOf(contractField: string): FieldPath {
     diskLimit: "disk",
     restartPolicy: "restart",
     terminationGracePeriodMs: "stopGracePeriod",
+    secretEnv: "env",
   };
   const dot = contractField.indexOf(".");
   const bracket = contractField.indexOf("[");

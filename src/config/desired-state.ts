@@ -13,6 +13,8 @@ import {
   absolutePath,
   accountSchema,
   envNameSchema,
+  ENV_SECRET_OVERLAP_RULE,
+  envSecretOverlap,
   envValueSchema,
   idSchema,
   labelKeySchema,
@@ -25,13 +27,15 @@ import {
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  secretEnvSchema,
+  secretIdsSchema,
   signalSchema,
   uniquePortNames,
   validationErrorOf,
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { findCycle } from "./cycle.js";
-import { checkArgTemplate } from "./templates.js";
+import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { usedVolumes } from "./translate.js";
 
 /** When a dependent service may start: the dependency's processes are started, ready (online), or have completed. */
@@ -60,7 +64,7 @@ export const serviceSpecSchema = z
         .array(z.string({ error: "must be a string" }), { error: "must be a list of strings" })
         .default([])
         .describe(
-          "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %N <namespace>-<service>, %I the process index.",
+          "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %C the directory of its secret files, %N <namespace>-<service>, %I the process index.",
         ),
       ports: z
         .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
@@ -76,6 +80,8 @@ export const serviceSpecSchema = z
         .optional()
         .describe("A scratch directory; a size also limits it."),
       env: z.record(envNameSchema, envValueSchema, { error: "must be a mapping of name to value" }).default({}),
+      secrets: secretIdsSchema.optional().describe("Secrets (ids) delivered as files in the directory %C / CORRAL_SECRETS_DIR names."),
+      secretEnv: secretEnvSchema.optional().describe("Variable name → the id of the secret whose contents it carries."),
       workingDirectory: absolutePath.optional(),
       user: accountSchema.optional().describe("Process backend: run as this user (name or uid); Kubernetes: a uid, the pod's runAsUser."),
       group: accountSchema.optional().describe("The group (name or gid; default: the user's primary group)."),
@@ -107,7 +113,11 @@ export const serviceSpecSchema = z
     for (const [i, arg] of spec.args.entries()) {
       const problem = checkArgTemplate(arg, scope);
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: problem });
+      const secrets = checkSecretsTemplate(arg, spec.secrets ?? []);
+      if (secrets !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: secrets });
     }
+    const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
+    if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });
     const probe = readinessPortProblem(spec.readiness, portNames);
     if (probe) ctx.addIssue({ code: "custom", path: ["readiness", ...probe.path], message: probe.rule });
   });

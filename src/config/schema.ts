@@ -20,6 +20,7 @@ import {
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  secretIdsSchema,
   uniquePortNames,
   volumeNamesSchema,
 } from "../contract/rules.js";
@@ -39,6 +40,19 @@ function limit(kind: { parse(s: string): unknown }, example: string, what: strin
     }
   });
 }
+
+/** An env value from a secret: `PGPASSWORD: { secret: db-password }`. */
+export const secretReference = z
+  .object(
+    { secret: id.describe("The id of the secret (corral secrets set <id>) whose contents the variable carries.") },
+    {
+      error: "must be { secret: <id> }",
+    },
+  )
+  .strict();
+const envValue = z.union([z.string(), z.number(), z.boolean(), secretReference], {
+  error: "must be a string, number, boolean or { secret: <id> }",
+});
 
 const port = z.union([id, portSchema], { error: "must be a port name or { name, portHint, socketDir, socketFile }" });
 
@@ -63,7 +77,7 @@ export const serviceSchema = z
         .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
         .describe(
-          "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %N is <namespace>-<service>, %I the process index.",
+          "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
         ),
       ports: z
         .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile }" })
@@ -86,9 +100,14 @@ export const serviceSchema = z
         .optional()
         .describe("A scratch directory for the service (%S, CORRAL_SCRATCH_DIR); a size also limits it."),
       env: z
-        .record(envNameSchema, scalar, { error: "must be a mapping of name to value" })
+        .record(envNameSchema, envValue, { error: "must be a mapping of name to value" })
         .optional()
-        .describe("Environment variables; these win over envFile."),
+        .describe("Environment variables; these win over envFile. { secret: <id> } takes the value from a secret."),
+      secrets: secretIdsSchema
+        .optional()
+        .describe(
+          "Secrets (ids) delivered as files <dir>/<id>, mode 0400, readable only by the service's user; %C and CORRAL_SECRETS_DIR name <dir>.",
+        ),
       envFile: z
         .union([nonEmptyString("a path"), z.array(nonEmptyString("a path"), { error: "must be a list of paths" })], {
           error: "must be a path or a list of paths",

@@ -1,8 +1,8 @@
 // Argument templates: `%P:<port>` (this process's listen address for a port),
 // `%D:<port>` (its socket directory, for a port with socketDir), `%V:<volume>`
-// (a volume's directory), `%S` (the scratch directory), `%N`
-// (`<namespace>-<service>`) and `%I` (the process index). Kept as templates in
-// the desired state and filled in per process at launch.
+// (a volume's directory), `%S` (the scratch directory), `%C` (the directory of
+// its secret files), `%N` (`<namespace>-<service>`) and `%I` (the process
+// index). Kept as templates in the desired state and filled in per process at launch.
 
 /** A reference after `%P:`, `%D:` or `%V:`; trailing hyphens are text, since ids cannot end in one. */
 const NAMED_REFERENCE = /%([PDV]):([a-z0-9-]*)/g;
@@ -44,6 +44,12 @@ function listed(what: string, names: readonly string[]): string {
   return names.length === 0 ? `the service declares no ${what}` : `declared: ${names.join(", ")}`;
 }
 
+/** Why an argument's `%C` is wrong for a service with these secrets, or undefined when it is fine. */
+export function checkSecretsTemplate(arg: string, secrets: readonly string[]): string | undefined {
+  if (!arg.includes("%C") || secrets.length > 0) return undefined;
+  return "%C is the directory of the service's secret files, and the service names no secrets";
+}
+
 export interface TemplateValues {
   /** `<namespace>-<service>` */
   fullName: string;
@@ -54,16 +60,19 @@ export interface TemplateValues {
   /** Volume name → directory. */
   volumes?: Record<string, string>;
   scratchDirectory?: string;
+  /** The directory of the process's secret files (`%C`), when it has any. */
+  secretsDirectory?: string;
 }
 
-const PLACEHOLDER = /%(?:([PDV]):([a-z0-9-]+)|([NIS]))/g;
+const PLACEHOLDER = /%(?:([PDV]):([a-z0-9-]+)|([NISC]))/g;
 
 /**
  * Fills in every template in one pass, so an address that happens to contain
  * `%I` is not rewritten again. A name takes the longest port (or volume) it
  * starts with, so `%P:http` does not eat the start of `%P:http-admin`. An
  * unknown `%P:` stays text, as it always has; a `%D:`, `%V:` or `%S` with no
- * value here (they exist only on the process backend) is an error.
+ * value here (they exist only on the process backend) is an error, as is a `%C`
+ * for a service without secrets.
  */
 export function interpolateArgs(args: readonly string[], values: TemplateValues): string[] {
   const maps: Record<string, Record<string, string> | undefined> = { P: values.listenAddrs, D: values.socketDirs, V: values.volumes };
@@ -74,6 +83,10 @@ export function interpolateArgs(args: readonly string[], values: TemplateValues)
       if (letter === "S") {
         if (values.scratchDirectory === undefined) throw new Error("%S: this service has no scratch directory here");
         return values.scratchDirectory;
+      }
+      if (letter === "C") {
+        if (values.secretsDirectory === undefined) throw new Error("%C: this service has no secret files here");
+        return values.secretsDirectory;
       }
       const map = maps[kind!] ?? {};
       const name = Object.keys(map)

@@ -35,6 +35,7 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
         ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
         ...(a.volumes ? { volumes: a.volumes } : {}),
         ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
+        ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
       }),
     ports: spec.ports.map((p) => ({ ...p })),
     scale: spec.scale,
@@ -46,6 +47,8 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   if (volumes.length > 0) config.volumes = volumes;
   if (spec.user !== undefined) config.user = spec.user;
   if (spec.group !== undefined) config.group = spec.group;
+  if (spec.secrets !== undefined && spec.secrets.length > 0) config.secrets = [...spec.secrets];
+  if (spec.secretEnv !== undefined && Object.keys(spec.secretEnv).length > 0) config.secretEnv = { ...spec.secretEnv };
   if (spec.workingDirectory !== undefined) config.workingDirectory = spec.workingDirectory;
   if (spec.memory !== undefined) config.memoryLimit = MemoryLimit.parse(spec.memory);
   if (spec.cpu !== undefined) config.cpuLimit = CpuLimit.parse(spec.cpu);

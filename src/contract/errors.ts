@@ -91,6 +91,14 @@ export class SecretNotFoundError extends NotFoundError {
   }
 }
 
+/** The operation would break something that depends on its target, e.g. deleting a secret services still read. */
+export class ConflictError extends CorralError {
+  override name = "ConflictError";
+  constructor(message: string) {
+    super("CORRAL_ERR_CONFLICT", message);
+  }
+}
+
 /** The orchestrator was closed; no further calls are accepted. */
 export class OrchestratorClosedError extends CorralError {
   override name = "OrchestratorClosedError";

@@ -127,6 +127,25 @@ export const envNameSchema = z.string({ error: ENV_NAME_RULE }).regex(/^[^=\0]+$
 const ENV_VALUE_RULE = "environment variable values must be strings without NUL";
 export const envValueSchema = z.string({ error: ENV_VALUE_RULE }).regex(/^[^\0]*$/, { error: ENV_VALUE_RULE });
 
+/** The secrets a service reads as files: ids, each named once. */
+export const secretIdsSchema = z.array(idSchema, { error: "must be a list of secret ids" }).superRefine((ids, ctx) => {
+  const seen = new Set<string>();
+  for (const [i, id] of ids.entries()) {
+    if (seen.has(id)) ctx.addIssue({ code: "custom", path: [i], message: `duplicate secret "${id}"` });
+    seen.add(id);
+  }
+});
+
+/** Environment variable name → the id of the secret whose contents it carries. */
+export const secretEnvSchema = z.record(envNameSchema, idSchema, { error: "must be a mapping of variable name to secret id" });
+
+export const ENV_SECRET_OVERLAP_RULE = "is also set in env: a variable comes from one place";
+
+/** A variable set both as plain env and from a secret, reported at the secret's entry; undefined when there is none. */
+export function envSecretOverlap(env: Record<string, unknown>, secretEnv: Record<string, string>): string | undefined {
+  return Object.keys(secretEnv).find((name) => Object.hasOwn(env, name));
+}
+
 export const RESTART_POLICIES = ["always", "on-failure", "never"] as const;
 export const restartPolicySchema = z.enum(RESTART_POLICIES, { error: `must be one of ${RESTART_POLICIES.join(", ")}` });
 

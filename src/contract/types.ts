@@ -92,6 +92,15 @@ export interface ServiceConfig {
   disk?: boolean;
   labels?: Record<string, string>;
   env?: Record<string, string>;
+  /**
+   * Secrets (by id, from the orchestrator's secrets controller) delivered as
+   * files: `<secretsDirectory>/<id>`, read-only for the service's user, the
+   * directory passed as `assignments.secretsDirectory` and `CORRAL_SECRETS_DIR`
+   * (systemd's credentials model). A changed secret is a changed process.
+   */
+  secrets?: string[];
+  /** Environment variable name → secret id: the secret's contents (UTF-8) as that variable. */
+  secretEnv?: Record<string, string>;
   /** Where the process runs (an absolute path); default: the orchestrator's own working directory. */
   workingDirectory?: string;
   /**
@@ -133,6 +142,8 @@ export interface ServiceAssignments {
   socketDirs?: Record<string, string>;
   /** Volume name → its directory, for the service's `volumes`. */
   volumes?: Record<string, string>;
+  /** Where this process finds the files of its `secrets`; set when the service names any. */
+  secretsDirectory?: string;
 }
 
 export type ServiceStatus = "online" | "offline";

@@ -6,6 +6,8 @@ import {
   ID_RULE,
   absolutePath,
   accountSchema,
+  ENV_SECRET_OVERLAP_RULE,
+  envSecretOverlap,
   envNameSchema,
   envValueSchema,
   idSchema,
@@ -18,6 +20,8 @@ import {
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  secretEnvSchema,
+  secretIdsSchema,
   signalSchema,
   uniquePortNames,
   validationErrorOf,
@@ -44,13 +48,26 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
 /** A ServiceConfig that passed validation, with every default filled in. */
 export type NormalizedServiceConfig = Omit<
   ServiceConfig,
-  "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs" | "volumes"
+  | "args"
+  | "ports"
+  | "disk"
+  | "labels"
+  | "env"
+  | "secrets"
+  | "secretEnv"
+  | "restartPolicy"
+  | "readiness"
+  | "stopSignal"
+  | "terminationGracePeriodMs"
+  | "volumes"
 > & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
   disk: boolean;
   labels: Record<string, string>;
   env: Record<string, string>;
+  secrets: string[];
+  secretEnv: Record<string, string>;
   restartPolicy: RestartPolicy;
   readiness?: NormalizedReadinessProbe;
   stopSignal: NodeJS.Signals;
@@ -108,6 +125,8 @@ const serviceConfigSchema = z
     disk: z.boolean({ error: "must be true or false" }).optional(),
     labels: z.record(labelKeySchema, labelValueSchema).optional(),
     env: z.record(envNameSchema, envValueSchema).optional(),
+    secrets: secretIdsSchema.optional(),
+    secretEnv: secretEnvSchema.optional(),
     workingDirectory: absolutePath.optional(),
     user: accountSchema.optional(),
     group: accountSchema.optional(),
@@ -139,6 +158,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     (c.ports ?? []).map((p) => p.name),
   );
   if (probe) throw new ValidationError(`readiness.${probe.path.join(".")}`, probe.rule, probe.value);
+  const overlap = envSecretOverlap(c.env ?? {}, c.secretEnv ?? {});
+  if (overlap !== undefined) throw new ValidationError(`secretEnv.${overlap}`, ENV_SECRET_OVERLAP_RULE);
   const normalized: NormalizedServiceConfig = {
     image: c.image,
     args: c.args ?? (() => []),
@@ -147,6 +168,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     disk: c.disk ?? false,
     labels: { ...c.labels },
     env: { ...c.env },
+    secrets: [...(c.secrets ?? [])],
+    secretEnv: { ...c.secretEnv },
     restartPolicy: c.restartPolicy ?? SERVICE_DEFAULTS.restartPolicy,
     stopSignal: c.stopSignal ?? SERVICE_DEFAULTS.stopSignal,
     terminationGracePeriodMs: c.terminationGracePeriodMs ?? SERVICE_DEFAULTS.terminationGracePeriodMs,
@@ -159,6 +182,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
   if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
   if (c.workingDirectory) normalized.workingDirectory = c.workingDirectory;
+  if (c.user !== undefined) normalized.user = c.user;
+  if (c.group !== undefined) normalized.group = c.group;
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness };
   for (const key of [
     "initContainerImage",

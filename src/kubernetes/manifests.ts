@@ -23,8 +23,10 @@ import {
   POD_INDEX_LABEL,
   POD_TEMPLATE_HASH_ANNOTATION,
   SCALE_LABEL,
+  SECRET_DATA_KEY,
   isReservedLabelKey,
   objectName,
+  secretName,
   selectorLabels,
   validateNamePrefix,
 } from "./names.js";
@@ -48,6 +50,8 @@ export interface RenderOptions {
   defaultDiskBytes?: number;
   /** Where the scratch volume is mounted (default "/scratch"). */
   scratchDirectory?: string;
+  /** Where the service's `secrets` are mounted, one file per secret (default "/run/secrets/corral"). */
+  secretsDirectory?: string;
   /** DNS domain of the cluster (default "cluster.local"). */
   clusterDomain?: string;
   /**
@@ -222,6 +226,8 @@ export function renderPodTemplate(
   const scheduling = options.schedulingConfig ?? {};
   const disk = config.disk || scheduling.alwaysUseDisk === true;
   const scratchDirectory = options.scratchDirectory ?? "/scratch";
+  const secretsDirectory = config.secrets.length > 0 ? (options.secretsDirectory ?? "/run/secrets/corral") : undefined;
+  const namePrefix = options.namePrefix ?? "";
   const domain = options.clusterDomain ?? "cluster.local";
 
   const listenAddrs = Object.fromEntries(config.ports.map((p) => [p.name, `0.0.0.0:${ports[p.name]}`]));
@@ -231,6 +237,7 @@ export function renderPodTemplate(
   const assignmentsFor = (processIndex: number): ServiceAssignments => {
     const a: ServiceAssignments = { processIndex, listenAddrs: { ...listenAddrs }, peerAddrs: peerAddrs.map((p) => ({ ...p })) };
     if (disk) a.scratchDirectory = scratchDirectory;
+    if (secretsDirectory) a.secretsDirectory = secretsDirectory;
     return a;
   };
   const { args, usesIndex } = renderArgs(config, assignmentsFor, scale);
@@ -245,9 +252,13 @@ export function renderPodTemplate(
     resources.requests = { ...quantities };
   }
 
-  const env: V1EnvVar[] = Object.keys(config.env)
-    .sort()
-    .map((key) => ({ name: key, value: escapeExpansion(config.env[key]!) }));
+  // The Secrets the secrets controller keeps (one per id, the value under SECRET_DATA_KEY), read by the kubelet, never by corral.
+  const secretRef = (id: string) => ({ name: secretName(namePrefix, id), key: SECRET_DATA_KEY });
+  const plainEnv = { ...config.env, ...(secretsDirectory ? { CORRAL_SECRETS_DIR: secretsDirectory } : {}) };
+  const env: V1EnvVar[] = [
+    ...Object.entries(plainEnv).map(([name, value]): V1EnvVar => ({ name, value: escapeExpansion(value) })),
+    ...Object.entries(config.secretEnv).map(([name, id]): V1EnvVar => ({ name, valueFrom: { secretKeyRef: secretRef(id) } })),
+  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (usesIndex) env.push({ name: PROCESS_INDEX_ENV, valueFrom: { fieldRef: { fieldPath: `metadata.labels['${POD_INDEX_LABEL}']` } } });
 
   const container: V1Container = {
@@ -288,6 +299,17 @@ export function renderPodTemplate(
     };
     if (options.ephemeralVolumeStorageClass) spec.storageClassName = options.ephemeralVolumeStorageClass;
     volumes.push({ name: "scratch", ephemeral: { volumeClaimTemplate: { spec } } });
+  }
+  if (secretsDirectory) {
+    volumeMounts.push({ name: "secrets", mountPath: secretsDirectory, readOnly: true });
+    volumes.push({
+      name: "secrets",
+      projected: {
+        // 0400 as on the process backend; a non-root pod's user is the image's, unknown here, so its files are 0444 then.
+        defaultMode: scheduling.securityContextEnabled ? 0o444 : 0o400,
+        sources: config.secrets.map((id) => ({ secret: { name: secretRef(id).name, items: [{ key: SECRET_DATA_KEY, path: id }] } })),
+      },
+    });
   }
   if (volumeMounts.length > 0) container.volumeMounts = volumeMounts;
 

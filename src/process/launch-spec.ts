@@ -21,10 +21,12 @@ import {
   servicePaths,
   socketDirectories,
   socketDirProblem,
+  secretsDirectory,
   volumePath,
 } from "./run-dir.js";
 import { type UserNeed, checkUserAccess } from "./user-access.js";
 import { type ServiceUser, describeUser, serviceRunAs } from "./users.js";
+import type { SecretSource } from "./secret-source.js";
 
 /** Everything that decides what a process runs; two equal specs are the same process. */
 export interface LaunchSpec {
@@ -48,6 +50,14 @@ export interface LaunchSpec {
   socketDirs?: Record<string, string>;
   /** Volume name → its directory. */
   volumes?: Record<string, string>;
+  /** Where the process finds its secret files (also in env as CORRAL_SECRETS_DIR). */
+  secretsDirectory?: string;
+  /** Ids of the secrets delivered as files, sorted. */
+  secretFiles?: string[];
+  /** Variable name → secret id; the values are added at launch, never kept in the spec. */
+  secretEnv?: Record<string, string>;
+  /** Keyed digest of the secrets' contents (secret-source.ts): a changed secret is a changed process. Set when the service uses any. */
+  secretsDigest?: string;
 }
 
 /** Which config a process was launched with: its spec's hash and the scale the spec was built for. */
@@ -62,6 +72,8 @@ export interface SpecScope {
   environmentId: string;
   namespace: string;
   commandWrapper: readonly string[];
+  /** Where the services' secrets are read. */
+  secrets: SecretSource;
 }
 
 export function specHash(spec: LaunchSpec): string {
@@ -85,6 +97,8 @@ export class ServiceSpecs {
     readonly runAs: ServiceUser | undefined,
     /** Volume name → its directory. */
     readonly volumes: Readonly<Record<string, string>>,
+    /** The digest of the secrets' contents when the config was taken; undefined when the service uses none. */
+    readonly secretsDigest?: string,
   ) {}
 
   /**
@@ -99,7 +113,10 @@ export class ServiceSpecs {
     const paths = servicePaths(scope, scope.namespace, id, { disk: config.disk, otherUser: runAs !== undefined });
     const volumes = Object.fromEntries(config.volumes.map((name) => [name, volumePath(scope.volumeDirectory, name)]));
     for (const [name, path] of Object.entries(volumes)) checkVolume(name, path, runAs);
-    const specs = new ServiceSpecs(scope, id, config, image, paths, runAs, volumes);
+    // A secret that is not set is not refused here: its process fails to spawn, naming it, until it is.
+    const secretIds = secretIdsOf(config);
+    const secretsDigest = secretIds.length > 0 ? await scope.secrets.digest(await scope.secrets.read(secretIds)) : undefined;
+    const specs = new ServiceSpecs(scope, id, config, image, paths, runAs, volumes, secretsDigest);
     const built = specs.at(config.scale); // a throwing or malformed args function is refused here
     if (runAs) await checkUserAccess(runAs, userNeeds(scope, specs, built));
     return specs;
@@ -147,6 +164,7 @@ export class ServiceSpecs {
     return peerAddrs.map((listenAddrs, processIndex) => {
       const socketDirs = socketDirectories(paths.socketHome, config.ports, processIndex);
       const hasSocketDirs = Object.keys(socketDirs).length > 0;
+      const secretsDir = config.secrets.length > 0 ? secretsDirectory(paths.runDir, processIndex) : undefined;
       const args = evaluateArgs(config, {
         processIndex,
         listenAddrs: { ...listenAddrs },
@@ -154,6 +172,7 @@ export class ServiceSpecs {
         ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
         ...(hasSocketDirs ? { socketDirs: { ...socketDirs } } : {}),
         ...(hasVolumes ? { volumes: { ...volumes } } : {}),
+        ...(secretsDir ? { secretsDirectory: secretsDir } : {}),
       });
       const spec: LaunchSpec = {
         image: this.image,
@@ -170,6 +189,7 @@ export class ServiceSpecs {
           CORRAL_PROCESS_INDEX: String(processIndex),
           ...(paths.scratchDir ? { CORRAL_SCRATCH_DIR: paths.scratchDir } : {}),
           ...Object.fromEntries(Object.entries(volumes).map(([name, path]) => [volumeEnvName(name), path])),
+          ...(secretsDir ? { CORRAL_SECRETS_DIR: secretsDir } : {}),
         },
         listenAddrs,
         wrapper: scope.commandWrapper.map((part, i) => (i === 0 ? part : interpolate(part, paths.fullId, listenAddrs))),
@@ -182,9 +202,19 @@ export class ServiceSpecs {
       if (runAs) spec.user = runAs;
       if (hasSocketDirs) spec.socketDirs = socketDirs;
       if (hasVolumes) spec.volumes = { ...volumes };
+      if (secretsDir) {
+        spec.secretsDirectory = secretsDir;
+        spec.secretFiles = [...config.secrets].sort();
+      }
+      if (Object.keys(config.secretEnv).length > 0) spec.secretEnv = { ...config.secretEnv };
+      if (this.secretsDigest !== undefined) spec.secretsDigest = this.secretsDigest;
       return spec;
     });
   }
+}
+
+function secretIdsOf(config: NormalizedServiceConfig): string[] {
+  return [...new Set([...config.secrets, ...Object.values(config.secretEnv)])].sort();
 }
 
 /**

@@ -21,9 +21,11 @@ import { type ServicePaths, listDir, logFile, removeSlotFiles, servicePaths } fr
 import type { ProcessService } from "./service-handle.js";
 import { type ServiceManifest, manifestOf, readManifest, writeManifest } from "./service-manifest.js";
 import { prepareServiceDirectories } from "./service-dirs.js";
+import type { SecretSource } from "./secret-source.js";
 import { ServiceRuntime } from "./service-runtime.js";
 import { stopPolicyOf } from "./stop-process.js";
 import type { ServiceDiscoveryTarget } from "./service-discovery.js";
+import type { RememberedPorts } from "./tcp-ports.js";
 import { WorkQueue } from "./work-queue.js";
 
 export { ProcessService } from "./service-handle.js";
@@ -33,6 +35,10 @@ export interface NamespaceContext {
   namespace: string;
   config: ResolvedProcessConfig;
   launcher: Launcher;
+  /** The orchestrator's secrets, as its services read them. */
+  secrets: SecretSource;
+  /** TCP proxy ports of earlier instances, shared by every namespace of the state dir. */
+  ports: RememberedPorts;
   /** Reserves a run directory for (namespace, id); throws when another service of another namespace maps to it. */
   claimRunDir(fullId: string, owner: { namespace: string; id: string }): void;
   releaseRunDir(fullId: string): void;
@@ -59,7 +65,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     // dropService) is applied after it. Everything is checked before anything is written.
     return this.inQueue(id, async () => {
       this.ctx.assertOpen();
-      const specs = await ServiceSpecs.prepare({ ...this.ctx.config, namespace: this.namespace }, id, config);
+      const specs = await ServiceSpecs.prepare({ ...this.ctx.config, namespace: this.namespace, secrets: this.ctx.secrets }, id, config);
       try {
         return (await this.apply(specs)).handle();
       } finally {
@@ -248,7 +254,10 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     const onCrash = this.ctx.onCrash?.bind(this.ctx);
     return {
       config: this.ctx.config,
+      namespace: this.namespace,
       launcher: this.ctx.launcher,
+      secrets: this.ctx.secrets,
+      ports: this.ctx.ports,
       publish: (event: ServiceEvent) => this.hub.publish(event),
       ...(onCrash ? { onCrash: (event: ServiceEvent) => onCrash(event, this.namespace) } : {}),
     };

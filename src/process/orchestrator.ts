@@ -6,8 +6,11 @@ import { validateId } from "../contract/validation.js";
 import { type ProcessOrchestratorConfig, type ResolvedProcessConfig, resolveProcessConfig } from "./config.js";
 import type { Launcher } from "./launch/types.js";
 import { NamespacedProcessOrchestrator } from "./namespace.js";
+import { join } from "node:path";
 import { listDir, volumePath } from "./run-dir.js";
-import { ProcessSecretsController } from "./secrets.js";
+import { FileSecretsReader, ProcessSecretsController } from "./secrets.js";
+import { DIGEST_KEY_FILE, SecretSource } from "./secret-source.js";
+import { RememberedPorts } from "./tcp-ports.js";
 
 export type { ProcessOrchestratorConfig, ResolvedProcessConfig } from "./config.js";
 
@@ -21,13 +24,19 @@ export class ProcessOrchestrator implements Orchestrator {
   private closed = false;
   private secrets: ProcessSecretsController | undefined;
   private crashing = false;
+  private readonly secretSource: SecretSource;
+  private readonly ports: RememberedPorts;
 
   private constructor(
     /** The config as resolved at create: every default filled in, every directory a real path. */
     readonly config: Readonly<ResolvedProcessConfig>,
     /** How this orchestrator starts processes (chosen once, at create). */
     readonly launcher: Launcher,
-  ) {}
+  ) {
+    // Read where the controller writes, at each launch: a value set a moment ago is the one delivered.
+    this.secretSource = new SecretSource(new FileSecretsReader(config.secretsDir), join(config.stateDir, DIGEST_KEY_FILE));
+    this.ports = new RememberedPorts(config.stateDir);
+  }
 
   static async create(config: ProcessOrchestratorConfig): Promise<ProcessOrchestrator> {
     const { config: resolved, launcher } = await resolveProcessConfig(config);
@@ -49,6 +58,8 @@ export class ProcessOrchestrator implements Orchestrator {
         namespace: name,
         config: this.config,
         launcher: this.launcher,
+        secrets: this.secretSource,
+        ports: this.ports,
         claimRunDir: (fullId, owner) => this.claimRunDir(fullId, owner),
         releaseRunDir: (fullId) => this.runDirOwners.delete(fullId),
         assertOpen: () => this.assertOpen(),

@@ -6,6 +6,8 @@ import type { Slot } from "./slot.js";
 import { type ServiceDiscoveryTarget, writeServiceDiscoveryFile } from "./service-discovery.js";
 import { TcpProxy } from "./tcp-proxy.js";
 import type { ServicePort } from "../contract/types.js";
+import { survive } from "../util/diagnostics.js";
+import type { RememberedPorts } from "./tcp-ports.js";
 
 export interface SlotEndpoints {
   fullId: string;
@@ -15,8 +17,26 @@ export interface SlotEndpoints {
   listenAddrs: Readonly<Record<string, string>>;
 }
 
-/** Opens a TCP proxy for each port of the slot (closing those of ports that are gone), when the proxy is enabled. */
-export async function syncProxies(tcpProxy: ResolvedProcessConfig["tcpProxy"], slot: Slot, endpoints: SlotEndpoints): Promise<void> {
+/** Where the ports of earlier instances are remembered, and who hears when one could not be had again. */
+export interface PortMemory {
+  ports: RememberedPorts;
+  namespace: string;
+  serviceId: string;
+  /** Said once per proxy that listens elsewhere than the port it had (or its portHint). */
+  onMoved(processIndex: number, warning: string): void;
+}
+
+/**
+ * Opens a TCP proxy for each port of the slot (closing those of ports that are
+ * gone), when the proxy is enabled: on its portHint (process i: hint + i), else
+ * on the port it had before, else on a new one, which is then remembered.
+ */
+export async function syncProxies(
+  tcpProxy: ResolvedProcessConfig["tcpProxy"],
+  slot: Slot,
+  endpoints: SlotEndpoints,
+  memory: PortMemory,
+): Promise<void> {
   if (!tcpProxy) return;
   const { fullId, processIndex, listenAddrs } = endpoints;
   for (const [name, listener] of slot.proxies) {
@@ -26,15 +46,28 @@ export async function syncProxies(tcpProxy: ResolvedProcessConfig["tcpProxy"], s
   }
   for (const port of endpoints.ports) {
     if (slot.proxies.has(port.name)) continue;
+    const key = { namespace: memory.namespace, serviceId: memory.serviceId, processIndex, port: port.name };
+    // A hint names the port of process 0; process i asks for hint + i.
+    const hinted = port.portHint !== undefined && port.portHint + processIndex <= 65535 ? port.portHint + processIndex : undefined;
+    const remembered = await memory.ports.get(key);
+    const wanted = hinted ?? remembered;
+    const name = `${fullId}-${processIndex}-${port.name}`;
     const listener = await TcpProxy.listen({
       host: tcpProxy.listenAddr,
       socketPath: listenAddrs[port.name]!,
-      name: `${fullId}-${processIndex}-${port.name}`,
-      // A hint names the port of process 0; process i asks for hint + i.
-      ...(port.portHint !== undefined && port.portHint + processIndex <= 65535 ? { portHint: port.portHint + processIndex } : {}),
+      name,
+      ...(wanted !== undefined ? { portHint: wanted } : {}),
       onWarning: (message) => process.emitWarning(message, "CorralWarning"),
     });
     slot.proxies.set(port.name, listener);
+    if (wanted !== undefined && listener.port !== wanted) {
+      const what = hinted !== undefined ? "its portHint" : "the port it had before";
+      memory.onMoved(
+        processIndex,
+        `TCP proxy of port ${port.name}: ${what}, ${wanted}, is taken by someone else; it listens on ${listener.address} now`,
+      );
+    }
+    await memory.ports.remember(key, listener.port).catch(survive("process.tcp-ports", "remember", { proxy: name }));
   }
 }
 

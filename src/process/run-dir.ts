@@ -4,6 +4,7 @@
 //   <i>.stdout, <i>.stderr the named pipes process i writes its output into (logs.ts)
 //   <port>-<i>             the Unix socket of process i for a port (or a hashed path in the temp dir);
 //                          for a port with socketDir, a directory holding <socketFile>
+//   <i>.secrets/           the files of the secrets process i reads, while it runs (secret-files.ts)
 //   service.json           what the directory belongs to (service-manifest.ts)
 // A service that runs as another user gets its sockets one level down, in
 // `sockets/` (owned by that user, 0700): the run directory itself stays
@@ -18,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServicePort } from "../contract/types.js";
 import { isErrno } from "../util/errno.js";
+import { removeSecretFiles } from "./secret-files.js";
 
 /** Where a service's files go; every path below is derived from these. */
 export interface ServicePaths {
@@ -80,6 +82,11 @@ export function pidFile(runDir: string, processIndex: number): string {
 
 export function fifoFiles(runDir: string, processIndex: number): { stdout: string; stderr: string } {
   return { stdout: join(runDir, `${processIndex}.stdout`), stderr: join(runDir, `${processIndex}.stderr`) };
+}
+
+/** Where process `i` finds the files of its secrets (%C, CORRAL_SECRETS_DIR). */
+export function secretsDirectory(runDir: string, processIndex: number): string {
+  return join(runDir, `${processIndex}.secrets`);
 }
 
 /** The current log file of a process; rotated ones add `.1`, `.2`, ... */
@@ -148,6 +155,7 @@ export function socketDirectories(home: string, ports: readonly ServicePort[], p
 
 const PID_FILE = /^(\d+)\.pid$/;
 const FIFO_FILE = /^(\d+)\.(stdout|stderr)$/;
+const SECRETS_DIR = /^(\d+)\.secrets$/;
 const LOG_FILE = /^(\d+)\.log(\.\d+)?$/;
 
 /** Indices of every `<i>.pid` in a run directory. */
@@ -158,7 +166,7 @@ export async function recordedIndices(runDir: string): Promise<number[]> {
   });
 }
 
-/** Log files and pipes of processes at or above `from` (after a scale-down, or left by a larger earlier scale). */
+/** Log files, pipes and secret files of processes at or above `from` (after a scale-down, or left by a larger earlier scale). */
 export async function removeSlotFiles(paths: ServicePaths, from: number): Promise<void> {
   const prefix = `${paths.fullId}-`;
   for (const name of await listDir(paths.logDir)) {
@@ -168,6 +176,8 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   for (const name of await listDir(paths.runDir)) {
     const match = FIFO_FILE.exec(name);
     if (match && Number(match[1]) >= from) await rm(join(paths.runDir, name), { force: true });
+    const secrets = SECRETS_DIR.exec(name);
+    if (secrets && Number(secrets[1]) >= from) await removeSecretFiles(join(paths.runDir, name));
   }
 }
 

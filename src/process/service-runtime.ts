@@ -9,18 +9,27 @@ import type { Launcher } from "./launch/types.js";
 import type { ServiceSpecs } from "./launch-spec.js";
 import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
-import { closeProxies, syncProxies } from "./proxies.js";
+import { type PortMemory, closeProxies, syncProxies } from "./proxies.js";
 import { readinessCheck } from "./readiness.js";
 import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles, socketDirectories } from "./run-dir.js";
+import { SecretDelivery, usesSecrets } from "./secret-delivery.js";
+import type { SecretSource } from "./secret-source.js";
 import { ProcessService } from "./service-handle.js";
 import { Slot } from "./slot.js";
 import { stopPolicyOf } from "./stop-process.js";
 import { ProcessSupervisor } from "./supervisor.js";
+import type { RememberedPorts } from "./tcp-ports.js";
+import { resolveServiceUser } from "./users.js";
 
 /** What every service of a namespace shares. */
 export interface RuntimeContext {
   config: ResolvedProcessConfig;
+  namespace: string;
   launcher: Launcher;
+  /** Where the services' secrets are read at each launch. */
+  secrets: SecretSource;
+  /** The TCP proxy ports of earlier instances. */
+  ports: RememberedPorts;
   publish(event: ServiceEvent): void;
   /** Set when crashes propagate: called instead of relaunching a crashed process. */
   onCrash?(event: ServiceEvent): void;
@@ -91,7 +100,7 @@ export class ServiceRuntime {
     const slot = this.slots[index]!;
     await slot.supervisor.stop();
     slot.supervisor = this.#supervisor(index, slot.log);
-    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index));
+    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index), this.#portMemory());
     await slot.supervisor.start(null);
     return slot.supervisor;
   }
@@ -155,7 +164,7 @@ export class ServiceRuntime {
     });
     const slot = new Slot(log, this.#supervisor(index, log));
     this.slots[index] = slot;
-    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index));
+    await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index), this.#portMemory());
     await slot.supervisor.start(record);
   }
 
@@ -164,10 +173,30 @@ export class ServiceRuntime {
     return { fullId: this.paths.fullId, processIndex: index, ports: this.config.ports, listenAddrs };
   }
 
+  #portMemory(): PortMemory {
+    return {
+      ports: this.ctx.ports,
+      namespace: this.ctx.namespace,
+      serviceId: this.id,
+      onMoved: (processIndex, warning) => this.#warn(processIndex, warning),
+    };
+  }
+
+  /** A warning event about one process, carrying its current status. */
+  #warn(processIndex: number, warning: string): void {
+    const current = this.slots[processIndex]?.supervisor.status;
+    this.ctx.publish({
+      ...(current ?? { serviceId: this.id, processId: processIndex, status: "offline", restartCount: 0 }),
+      time: new Date(),
+      warning,
+    });
+  }
+
   #supervisor(processIndex: number, log: ProcessLog): ProcessSupervisor {
     const { config, paths, ctx } = this;
     const spec = this.specs.at(config.scale)[processIndex]!;
     const onCrash = ctx.onCrash?.bind(ctx);
+    const { user, group } = config;
     return new ProcessSupervisor({
       environmentId: ctx.config.environmentId,
       fullId: paths.fullId,
@@ -189,15 +218,17 @@ export class ServiceRuntime {
       socketPaths: Object.values(spec.listenAddrs),
       adoptPollMs: ctx.config.adoptPollMs,
       onEvent: (event) => ctx.publish(event),
+      ...(usesSecrets(spec)
+        ? {
+            secrets: new SecretDelivery(ctx.secrets, spec, config.scale, () =>
+              user === undefined ? undefined : resolveServiceUser(user, group),
+            ),
+          }
+        : {}),
       onWarning: (warning) => {
         if (this.#warned) return;
         this.#warned = true;
-        const current = this.slots[processIndex]?.supervisor.status;
-        ctx.publish({
-          ...(current ?? { serviceId: this.id, processId: processIndex, status: "offline", restartCount: 0 }),
-          time: new Date(),
-          warning,
-        });
+        this.#warn(processIndex, warning);
       },
       ...(onCrash ? { onCrash } : {}),
     });

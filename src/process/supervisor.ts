@@ -27,6 +27,7 @@ import { bootId, readProcStat } from "./proc.js";
 import { type ReadinessCheck, watchReadiness } from "./readiness.js";
 import { ProcessStatus } from "./process-status.js";
 import { prepareSocketDirectories } from "./service-dirs.js";
+import type { SecretDelivery } from "./secret-delivery.js";
 import { CRASH_SIGNALS } from "./signals.js";
 import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
 
@@ -45,6 +46,8 @@ export interface SupervisorOptions {
   restartPolicy: RestartPolicy;
   backoff: Required<RestartBackoff>;
   readiness?: ReadinessCheck;
+  /** The service's secrets: delivered before each launch (their stamp replaces `stamp`), removed once the process is gone. */
+  secrets?: SecretDelivery;
   launcher: Launcher;
   log: ProcessLog;
   /** Socket paths of this slot: stale files are removed before each launch so the new process can bind. */
@@ -173,17 +176,23 @@ export class ProcessSupervisor {
     const { spec } = this.options;
     const { program, args } = commandLine(spec);
     let prepared;
+    let secrets;
     try {
       prepareSocketDirectories(spec);
       for (const path of this.options.socketPaths) rmSync(path, { force: true });
       assertExecutable(program);
+      secrets = await this.options.secrets?.deliver();
       const user = spec.user ? { user: spec.user } : {};
       prepared = await this.options.launcher.prepare({ ...this.launchIdentity(), program, args, ...this.options.limits, ...user });
     } catch (error) {
       this.spawnFailed(error);
       return;
     }
-    if (this.phase !== "active") return;
+    if (this.phase !== "active") {
+      // Stopped while preparing: stop() may have removed the files before they were written.
+      await this.options.secrets?.remove().catch((error: unknown) => this.report("remove secret files", error));
+      return;
+    }
     if (prepared.cgroup) this.cgroup = prepared.cgroup;
     if (prepared.warning) this.options.onWarning?.(prepared.warning);
     let child: ChildProcess;
@@ -196,7 +205,7 @@ export class ProcessSupervisor {
         // and the process outlives us when we die, to be adopted by the next instance.
         detached: true,
         stdio: ["ignore", fds.stdout, fds.stderr],
-        env: { ...process.env, ...spec.env },
+        env: { ...process.env, ...spec.env, ...secrets?.env },
         ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
       });
     } catch (error) {
@@ -215,7 +224,7 @@ export class ProcessSupervisor {
     // die leaving an unrecorded process is as small as Node allows.
     const stat = readProcStat(pid);
     const identity = { pid, startTime: stat?.startTime ?? -1, bootId: bootId() };
-    const { stamp } = this.options;
+    const stamp = secrets?.stamp ?? this.options.stamp;
     writePidRecord(this.options.pidFile, {
       ...identity,
       ...stamp,
@@ -270,6 +279,7 @@ export class ProcessSupervisor {
       : undefined;
     killStragglers(running.identity);
     await running.cgroup?.kill().catch((error: unknown) => this.report("kill cgroup", error));
+    await this.options.secrets?.remove().catch((error: unknown) => this.report("remove secret files", error));
     running.markExited();
     const pid = running.identity.pid;
     if (this.phase !== "active") {
@@ -349,6 +359,7 @@ export class ProcessSupervisor {
       this.emit("offline", { reason: "stopped" });
     }
     await this.cgroup?.remove().catch((error: unknown) => this.report("remove cgroup", error));
+    await this.options.secrets?.remove().catch((error: unknown) => this.report("remove secret files", error));
     this.options.log.close();
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });

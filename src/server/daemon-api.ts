@@ -22,6 +22,10 @@ export interface DaemonApi {
   readonly namespace: DaemonNamespace | null;
   /** Where secrets live: the current backend's. */
   secrets(): SecretsController;
+  /** Sets a secret; when its value changed, rolls the services that read it (dependencies first). Returns those services. */
+  setSecret(id: string, contents: Uint8Array): Promise<string[]>;
+  /** Deletes a secret: a NotFoundError when there is none, a ConflictError while services read it. */
+  deleteSecret(id: string): Promise<void>;
   /** A snapshot of every process (then `snapshotEnd`), then every change, until `signal` aborts. */
   watch(signal: AbortSignal): AsyncIterable<ServiceEvent | { snapshotEnd: true }>;
   apply(next: DesiredState): Promise<ApplyResult>;

@@ -8,8 +8,9 @@ import { EventEmitter } from "node:events";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CONFIG_DEFAULTS } from "../contract/defaults.js";
-import { UnknownServiceError, ValidationError } from "../contract/errors.js";
+import { ConflictError, SecretNotFoundError, UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { SecretsController, ServiceEvent } from "../contract/types.js";
+import { startOrder } from "../config/dependencies.js";
 import { parseDesiredState } from "../config/desired-state.js";
 import { environmentFromDirectory } from "../config/environment-name.js";
 import { toServiceConfig } from "../config/translate.js";
@@ -119,6 +120,50 @@ export class Daemon implements DaemonApi {
 
   secrets(): SecretsController {
     return this.backend.secretsController();
+  }
+
+  /**
+   * Sets a secret and, when its value changed, re-ensures the services that read
+   * it, dependencies first, one after the other: their processes roll (each new
+   * one online before the next goes) with the new value. In the queue, so no
+   * apply runs meanwhile. The value is compared here and never kept.
+   */
+  setSecret(id: string, contents: Uint8Array): Promise<string[]> {
+    return this.queue.run(async () => {
+      const secrets = this.secrets();
+      const before = await secrets
+        .reader()
+        .read(id)
+        .catch((error: unknown) => {
+          if (error instanceof SecretNotFoundError) return null;
+          throw error;
+        });
+      await secrets.ensure(id, contents);
+      const desired = this.desired;
+      if (!desired || (before !== null && Buffer.from(before).equals(contents))) return [];
+      const readers = new Set(servicesReading(desired, id));
+      const rolled: string[] = [];
+      for (const service of startOrder(desired).flat()) {
+        if (!readers.has(service)) continue;
+        const config = toServiceConfig(desired.services[service]!, { namespace: desired.namespace, serviceId: service });
+        await this.backend.namespace(desired.namespace).ensureService(service, config);
+        rolled.push(service);
+      }
+      return rolled;
+    });
+  }
+
+  /** Deletes a secret, refused while services of the desired state read it (as Docker refuses to remove a secret in use). */
+  deleteSecret(id: string): Promise<void> {
+    return this.queue.run(async () => {
+      const secrets = this.secrets();
+      if (!(await secrets.list()).includes(id)) throw new SecretNotFoundError(id);
+      const readers = this.desired ? servicesReading(this.desired, id) : [];
+      if (readers.length > 0) {
+        throw new ConflictError(`secret "${id}" is read by ${readers.join(", ")}: remove it from their secrets and env first`);
+      }
+      await secrets.delete(id);
+    });
   }
 
   openDashboardListener(port?: number): Promise<ListenAddress> {
@@ -279,6 +324,16 @@ function checkRunnable(id: string, spec: ServiceSpec, state: DesiredState, backe
     if (error instanceof ValidationError) throw new ValidationError(`services.${id}.${error.field}`, error.rule);
     throw error;
   }
+}
+
+/** The services of a desired state that read a secret, as a file or a variable, by id. */
+function servicesReading(state: DesiredState, secretId: string): string[] {
+  return Object.keys(state.services)
+    .filter((service) => {
+      const spec = state.services[service]!;
+      return (spec.secrets ?? []).includes(secretId) || Object.values(spec.secretEnv ?? {}).includes(secretId);
+    })
+    .sort();
 }
 
 /** A folder name as an environment id: lower case, other characters as "-" (the loader's rule, one place). */

@@ -126,6 +126,10 @@ export const serviceEventBody = z.object({
 
 export const discoveryBody = z.array(z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }));
 export const secretIdsBody = z.array(z.string());
-export const secretStoredBody = z.object({ id: z.string(), bytes: z.number() });
+export const secretStoredBody = z.object({
+  id: z.string(),
+  bytes: z.number(),
+  rolled: z.array(z.string()).describe("The services that read the secret and were rolled because its value changed."),
+});
 export const dashboardLinkBody = z.object({ url: z.string(), address: z.string(), expiresAt: z.string() });
 export type DashboardLink = z.infer<typeof dashboardLinkBody>;

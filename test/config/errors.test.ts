@@ -88,7 +88,7 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
     [
       "env value a list",
       yaml("services:", "  web:", "    command: ./tool", "    env:", "      A: [1]"),
-      "corral.yaml:5:10: services.web.env.A: must be a string, number or boolean",
+      "corral.yaml:5:10: services.web.env.A: must be a string, number, boolean or { secret: <id> }",
     ],
     [
       "bad label key",

@@ -18,6 +18,8 @@ function idleDaemon(): DaemonApi {
     secrets: () => {
       throw new Error("not called while routes are listed");
     },
+    setSecret: never,
+    deleteSecret: never,
     watch: async function* () {},
     apply: never,
     putService: never,

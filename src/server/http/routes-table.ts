@@ -148,17 +148,22 @@ export const ROUTES = {
   putSecret: {
     method: "PUT",
     url: "/v1/secrets/:id",
-    summary: "Set a secret: { value } or { base64 }",
+    summary: "Set a secret: { value } or { base64 }; a changed value rolls the services that read it",
     params: idParams,
     body: secretBody,
-    responses: { 200: json("stored (the value is never sent back)", secretStoredBody), 400: invalid },
+    responses: { 200: json("stored (the value is never sent back)", secretStoredBody), 400: invalid, 409: rollout },
   },
   deleteSecret: {
     method: "DELETE",
     url: "/v1/secrets/:id",
-    summary: "Delete a secret",
+    summary: "Delete a secret (refused while a service reads it)",
     params: idParams,
-    responses: { 200: { description: "deleted: { deleted }" }, 400: invalid },
+    responses: {
+      200: { description: "deleted: { deleted }" },
+      400: invalid,
+      404: { description: "no such secret", schema: errorBody },
+      409: { description: "services read it: { error, code }", schema: errorBody },
+    },
   },
   dashboardOpen: {
     method: "POST",

@@ -7,6 +7,15 @@ import { Labels, ProcessRow, ProcessTableHead } from "../components/ProcessRow.j
 import { statusKind, statusText, Symbol } from "../components/Status.js";
 import { clock, until } from "../format.js";
 import { procsOf, type TimelineEntry, useNow, useStore } from "../store.js";
+import type { ServiceSpec } from "../types.js";
+
+/** Shown instead of every env value: values from envFile (or typed into the file) are often secrets. */
+const MASK = "••••••";
+
+/** The spec as the configuration panel shows it: env names with their values masked; secretEnv names only secret ids. */
+function displayedConfig(spec: ServiceSpec): ServiceSpec {
+  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((name) => [name, MASK])) };
+}
 
 type Pending = null | "scale" | "restart" | "drop";
 type Asking = null | "restart" | "drop";
@@ -139,7 +148,7 @@ export function ServiceView({ id }: { id: string }) {
         <div>
           <h2>Configuration</h2>
           <pre class="yaml" data-config tabIndex={0} aria-label="Configuration as YAML">
-            {service.spec ? stringify(service.spec) : "…"}
+            {service.spec ? stringify(displayedConfig(service.spec)) : "…"}
           </pre>
         </div>
       </div>
