@@ -7,6 +7,13 @@ import type { ApplyResult } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { DashboardSessions } from "./dashboard/session.js";
 
+export interface ApplyCallOptions {
+  /** How long the whole apply may take, from the call (default: DAEMON_DEFAULTS.dependencyTimeoutMs per dependency only). */
+  timeoutMs?: number;
+  /** Aborting it stops the apply's waits (the caller left); the apply rejects with ApplyInterruptedError. */
+  signal?: AbortSignal;
+}
+
 /** A TCP listener's address: as it listens, and host:port for a browser on this machine. */
 export interface ListenAddress {
   listen: string;
@@ -24,7 +31,7 @@ export interface DaemonApi {
   secrets(): SecretsController;
   /** A snapshot of every process (then `snapshotEnd`), then every change, until `signal` aborts. */
   watch(signal: AbortSignal): AsyncIterable<ServiceEvent | { snapshotEnd: true }>;
-  apply(next: DesiredState): Promise<ApplyResult>;
+  apply(next: DesiredState, options?: ApplyCallOptions): Promise<ApplyResult>;
   putService(id: string, spec: ServiceSpec): Promise<ApplyResult>;
   deleteService(id: string): Promise<ApplyResult>;
   scale(id: string, scale: number): Promise<ApplyResult>;
