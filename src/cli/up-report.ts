@@ -55,6 +55,7 @@ export async function failureMessage(
   if (outcome.kind === "job-failed") {
     const blocked = blockedBy(state, event);
     if (blocked.length > 0) lines.push(`not started, blocked by ${event.serviceId}: ${blocked.join(", ")}`);
+    lines.push(`(\`corral up\` runs the job again once it changed; \`corral restart ${event.serviceId}\` runs it again as it is)`);
   }
   lines.push(`(see \`corral ps\` and \`corral logs ${event.serviceId}\`)`);
   return lines.join("\n");

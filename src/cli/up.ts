@@ -64,8 +64,8 @@ function settingsOf(options: UpOptions): UpSettings {
   };
 }
 
-/** Why the foreground run ends: Ctrl-C (or SIGTERM), or a process's end under --abort-on-exit. */
-type Stop = "interrupted" | "aborted";
+/** Why the run ends early: Ctrl-C (or SIGTERM), a process's end under --abort-on-exit, or the daemon went away. */
+type Stop = "interrupted" | "aborted" | "gone";
 
 export async function up(options: UpOptions): Promise<void> {
   const settings = settingsOf(options);
@@ -200,6 +200,8 @@ class UpRun {
 
   /** The foreground run ends: every service is stopped, and with --abort-on-exit the run exits as compose's does. */
   async #stopped(stop: Stop): Promise<void> {
+    if (stop === "gone")
+      throw new CliError(`the daemon went away (corral down elsewhere, or it was stopped); see ${this.stateDir}/daemon.log`);
     const trigger = this.#ender?.trigger;
     if (stop === "aborted" && trigger)
       process.stdout.write(
@@ -222,6 +224,8 @@ class UpRun {
       onEvent: (event, live) => this.#onEvent(event, live, printSnapshot || live),
       ...(printSnapshot ? {} : { onSnapshotEnd: () => this.#progress.snapshotComplete() }),
     });
+    // The stream that follows the run ends by itself only when the daemon does.
+    if (!printSnapshot) void done.then(() => controller.signal.aborted || this.#requestStop("gone"));
     this.#streams.push({ controller, done });
   }
 
