@@ -4,7 +4,7 @@ import { constants } from "node:os";
 import type { ServiceEvent } from "../contract/types.js";
 
 /** The reasons of an event that says the process is gone (not starting, waiting or stopped on request). */
-export const END_REASONS: ReadonlySet<string> = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-failed"]);
+const END_REASONS: ReadonlySet<string> = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-failed"]);
 
 export function hasEnded(event: ServiceEvent): boolean {
   return event.status === "offline" && END_REASONS.has(event.reason ?? "");

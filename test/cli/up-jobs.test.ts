@@ -15,6 +15,12 @@ import { IMAGES, isPidAlive, killEnvironment, processesOfEnvironment, until } fr
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(ROOT, "bin", "corral.js");
 const SLEEPER = join(IMAGES, "sleeper");
+/** A one-shot job that completes, as services of a corral.yaml. */
+const MIGRATED = `  migrate:
+    command: sh
+    args: ["-c", "echo migrated"]
+    restart: never
+`;
 /** Each command's bound: far below `--timeout 300`. */
 const COMMAND_BOUND_MS = 60_000;
 
@@ -30,10 +36,11 @@ interface Project {
 let counter = 0;
 const projects: Project[] = [];
 
-function project(yaml: (environment: string) => string): Project {
+/** A project of its own (and its environment) whose corral.yaml has these services (YAML, indented by two). */
+function project(services: string): Project {
   const environment = `upjobs-${process.pid}-${++counter}`;
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "corral-upjobs-")));
-  writeFileSync(join(dir, "corral.yaml"), yaml(environment));
+  writeFileSync(join(dir, "corral.yaml"), `environment: ${environment}\nservices:\n${services}`);
   const env = { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" };
   const p: Project = {
     dir,
@@ -78,11 +85,7 @@ describe("corral up with jobs, crash loops and stuck applies; corral down withou
   });
 
   it("a job that fails fails up -d at once, with its exit status, its stderr and the services it blocked", () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  migrate:
+    const p = project(`  migrate:
     command: sh
     args: ["-c", "echo migrating; echo 'migration 42 failed: relation users is missing' >&2; exit 3"]
     restart: never
@@ -92,8 +95,7 @@ services:
   web:
     command: ${SLEEPER}
     dependsOn: { api: ready }
-`,
-    );
+`);
     const result = p.corral(["up", "-d", "--timeout", "300"]);
     assert.equal(result.signal, null, "up returned by itself, long before its timeout");
     assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
@@ -104,19 +106,10 @@ services:
   });
 
   it("a job that completes lets up -d succeed and its dependent start", () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  migrate:
-    command: sh
-    args: ["-c", "echo migrated"]
-    restart: never
-  api:
+    const p = project(`${MIGRATED}  api:
     command: ${SLEEPER}
     dependsOn: { migrate: completed }
-`,
-    );
+`);
     const result = p.corral(["up", "-d", "--timeout", "300", "--wait-settle", "200ms"]);
     assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /migrate-0 offline \(completed\) .*final/);
@@ -139,17 +132,12 @@ services:
   });
 
   it("a crash-looping service fails up -d with the last stderr lines of the crashing process", () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  flaky:
+    const p = project(`  flaky:
     command: sh
     args: ["-c", "echo starting; sleep 0.3; echo 'fatal: cannot parse flaky.conf' >&2; exit 1"]
   steady:
     command: ${SLEEPER}
-`,
-    );
+`);
     const result = p.corral(["up", "-d", "--timeout", "300"]);
     assert.equal(result.signal, null);
     assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
@@ -159,19 +147,14 @@ services:
   });
 
   it("down during a stuck apply returns, interrupts it, and leaves nothing running; ps says why the dependency is not ready", async () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  db:
+    const p = project(`  db:
     command: ${SLEEPER}
     ports: [sql]
     readiness: { socket: sql, periodMs: 100 }
   web:
     command: ${SLEEPER}
     dependsOn: { db: ready }
-`,
-    );
+`);
     const up = p.start(["up", "-d", "--timeout", "300"]);
     await until(
       () => /db-0 offline \(starting\) .*\(connect ENOENT /.test(up.out()),
@@ -191,19 +174,14 @@ services:
 
   for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     it(`down after the daemon was ${signal}ed stops every process`, async () => {
-      const p = project(
-        (environment) => `
-environment: ${environment}
-services:
-  db:
+      const p = project(`  db:
     command: ${SLEEPER}
   web:
     command: sh
     args: ["-c", "${SLEEPER} & wait"]
     scale: 2
     dependsOn: { db: ready }
-`,
-      );
+`);
       assert.equal(p.corral(["up", "-d", "--wait-settle", "0"]).status, 0);
       const pids = pidsOf(p);
       const running = processesOfEnvironment(p.environment);
@@ -227,19 +205,14 @@ services:
   }
 
   it("a down whose daemon dies meanwhile finishes the job", async () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  db:
+    const p = project(`  db:
     command: ${SLEEPER}
   slow:
     command: sh
     args: ["-c", "trap 'echo TERM > term-received' TERM; while :; do sleep 0.1; done"]
     stopGracePeriod: 2s
     dependsOn: { db: ready }
-`,
-    );
+`);
     assert.equal(p.corral(["up", "-d", "--wait-settle", "0"]).status, 0);
     const running = processesOfEnvironment(p.environment);
     const daemon = p.daemonPid()!;
@@ -252,14 +225,7 @@ services:
     assert.deepEqual(processesOfEnvironment(p.environment), []);
   });
 
-  const ciProject = (environment: string) => `
-environment: ${environment}
-services:
-  migrate:
-    command: sh
-    args: ["-c", "echo migrated"]
-    restart: never
-  server:
+  const ciProject = `${MIGRATED}  server:
     command: ${SLEEPER}
     dependsOn: { migrate: completed }
   tests:
@@ -289,23 +255,14 @@ services:
   });
 
   it("--abort-on-exit stops everything when one process ends, with its status; a completed prerequisite job does not count", () => {
-    const p = project(
-      (environment) => `
-environment: ${environment}
-services:
-  migrate:
-    command: sh
-    args: ["-c", "echo migrated"]
-    restart: never
-  web:
+    const p = project(`${MIGRATED}  web:
     command: ${SLEEPER}
     dependsOn: { migrate: completed }
   worker:
     command: sh
     args: ["-c", "echo working; sleep 1; exit 5"]
     dependsOn: { web: ready }
-`,
-    );
+`);
     const result = p.corral(["up", "--abort-on-exit", "--timeout", "300"]);
     assert.equal(result.status, 5, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /aborting on process exit: worker-0 exited with status 5/);
@@ -314,7 +271,7 @@ services:
   });
 
   it("--abort-on-exit and --exit-code-from are foreground only; --exit-code-from names a service of the file", () => {
-    const p = project((environment) => `environment: ${environment}\nservices:\n  a:\n    command: ${SLEEPER}\n`);
+    const p = project(`  a:\n    command: ${SLEEPER}\n`);
     const detached = p.corral(["up", "-d", "--abort-on-exit"]);
     assert.equal(detached.status, 2);
     assert.match(detached.stderr, /--abort-on-exit and --detach are incompatible/);
