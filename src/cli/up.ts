@@ -209,8 +209,9 @@ class UpRun {
       );
     process.stdout.write(`\n${paint("yellow", "stopping every service (Ctrl-C again to leave them running)...")}\n`);
     process.once("SIGINT", () => process.exit(EXIT.failed));
-    await this.#logs?.close();
+    // The output keeps coming while everything stops (what the last process wrote, what the stopping ones say); it ends with the daemon.
     await down({ stateDir: this.stateDir });
+    await this.#logs?.close();
     if (!this.#ender) return;
     // The events of the stop were still followed: the chosen service's process may have ended only now.
     await Promise.all(this.#streams.map((s) => s.done));
@@ -221,7 +222,7 @@ class UpRun {
   #watch({ printSnapshot }: { printSnapshot: boolean }): void {
     const controller = new AbortController();
     const done = followEvents(this.client, controller.signal, {
-      onEvent: (event, live) => this.#onEvent(event, live, printSnapshot || live),
+      onEvent: (event, live) => this.#onEvent(event, live, { baseline: printSnapshot && !live }),
       ...(printSnapshot ? {} : { onSnapshotEnd: () => this.#progress.snapshotComplete() }),
     });
     // The stream that follows the run ends by itself only when the daemon does.
@@ -235,12 +236,17 @@ class UpRun {
     this.#watch({ printSnapshot: false });
   }
 
-  #onEvent(event: ServiceEvent, live: boolean, print: boolean): void {
+  /**
+   * `baseline`: the first stream's snapshot, what was before up. Any other
+   * event is news: a change, or a state of the second snapshot that the first
+   * stream had not delivered yet (it happened while up waited, all the same).
+   */
+  #onEvent(event: ServiceEvent, afterSnapshot: boolean, { baseline }: { baseline: boolean }): void {
     if (!this.#progress.expects(event.serviceId)) return;
-    // A state the second snapshot shows that the first stream had not delivered yet is news too.
     const name = `${event.serviceId}/${event.processId}`;
     const signature = `${event.time.toISOString()} ${event.status} ${event.reason ?? ""}`;
-    if (print || this.#printed.get(name) !== signature) process.stdout.write(`${describeEvent(event)}\n`);
+    const live = !baseline && (afterSnapshot || this.#printed.get(name) !== signature);
+    if (baseline || live) process.stdout.write(`${describeEvent(event)}\n`);
     this.#printed.set(name, signature);
     this.#logs?.follow(event);
     // Before the progress: under --abort-on-exit a job's failure stops the run rather than failing it.

@@ -230,7 +230,7 @@ describe("corral up with jobs, crash loops and stuck applies; corral down withou
     dependsOn: { migrate: completed }
   tests:
     command: sh
-    args: ["-c", "echo 'tests: 3 failed' >&2; exit 7"]
+    args: ["-c", "sleep 0.3; echo 'tests: 3 failed' >&2; exit 7"]
     restart: never
     dependsOn: { server: ready }
 `;
