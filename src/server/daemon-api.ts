@@ -12,6 +12,8 @@ export interface ApplyCallOptions {
   timeoutMs?: number;
   /** Aborting it stops the apply's waits (the caller left); the apply rejects with ApplyInterruptedError. */
   signal?: AbortSignal;
+  /** Progress lines ("web waits for db to be ready"). */
+  onProgress?: (message: string) => void;
 }
 
 /** A TCP listener's address: as it listens, and host:port for a browser on this machine. */

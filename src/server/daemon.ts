@@ -175,6 +175,7 @@ export class Daemon implements DaemonApi {
     const applyOptions: Omit<ApplyOptions, "dependencyTimeoutMs"> = {
       signal: controller.signal,
       ...(deadline !== undefined ? { deadline } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     };
     return this.queue
       .run(() => {
