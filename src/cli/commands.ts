@@ -1,5 +1,6 @@
 // The read and small write commands: ps, logs, events, scale, restart, top, secrets, down.
 import { existsSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { z } from "zod";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
@@ -9,6 +10,7 @@ import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identit
 import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody } from "../server/wire.js";
+import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
 import type { DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
@@ -207,11 +209,18 @@ export async function secretsRemove(id: string, options: GlobalOptions): Promise
  * Stops every service (dependents first) and the daemon. With no daemon (or
  * one that dies meanwhile), what the state directory records is stopped from
  * it directly: never "nothing to stop" while processes of the project run.
+ * With `volumes`, then removes the named volumes and their data.
  */
-export async function down(options: GlobalOptions): Promise<void> {
+export async function down(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
   const stateDir = resolveStateDir(options);
   const paths = statePaths(stateDir);
   const client = clientFor(stateDir);
+  await stopEverything(stateDir, paths, client);
+  // After the stop: no process of the project writes into them any more.
+  if (options.volumes) await removeVolumes(stateDir);
+}
+
+async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {
   if (await client.alive()) {
     if (await shutDown(client, paths)) return;
   }
@@ -253,4 +262,15 @@ async function untilDaemonGone(socket: string, daemon: ProcessIdentity | null): 
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new CliError(`the daemon did not stop within ${DAEMON_DEFAULTS.downWaitMs / 1000} s`);
+}
+
+/** `corral down --volumes`: every named volume of the state dir goes, as `docker compose down --volumes` removes the file's. */
+async function removeVolumes(stateDir: string): Promise<void> {
+  const dir = statePaths(stateDir).volumes;
+  const names = await readdir(dir).catch((error: unknown) => {
+    if (isErrno(error, "ENOENT")) return [];
+    throw error;
+  });
+  await rm(dir, { recursive: true, force: true });
+  process.stdout.write(names.length === 0 ? "no volumes to remove\n" : `removed volumes: ${names.sort().join(", ")}\n`);
 }

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { openSync, closeSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { defaultStateDir, statePaths } from "../server/state-dir.js";
+import { STATE_DIR_MODE, defaultStateDir, statePaths } from "../server/state-dir.js";
 import { DaemonClient, DaemonUnavailableError } from "./client.js";
 
 /** Exit codes: 0 ok; 1 the operation failed; 2 bad usage or bad input (nothing changed); 3 no daemon is running. */
@@ -48,7 +48,7 @@ export async function ensureDaemon(stateDir: string, environment: string): Promi
   const client = clientFor(stateDir);
   if (await client.alive()) return client;
   const paths = statePaths(stateDir);
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.root, { recursive: true, mode: STATE_DIR_MODE });
   const log = openSync(paths.daemonLog, "a", 0o600);
   // Run the daemon from the same build as this command (dist when installed, the sources under tsx in development).
   const entry = CLI_ENTRY.endsWith(".ts") ? ["--import", "tsx", CLI_ENTRY] : [CLI_ENTRY];

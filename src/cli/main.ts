@@ -29,6 +29,7 @@ Examples:
   corral scale web=3        run three processes of "web"
   corral restart web        replace web's processes one at a time
   corral down               stop every service (dependents first) and the daemon
+  corral down --volumes     the same, then remove the named volumes and their data
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage or a bad file (nothing changed), 3 no daemon is running;
   up --abort-on-exit / --exit-code-from: the status of the process that ended (a signal: 128 + its number).`,
@@ -63,7 +64,8 @@ program
 program
   .command("down")
   .description("stop every service, dependents first, then the daemon (with no daemon: every process the state directory records)")
-  .action(() => commands.down(globals()));
+  .option("-v, --volumes", "also remove the named volumes (volumes:) and their data")
+  .action((o: { volumes?: boolean }) => commands.down({ ...globals(), ...o }));
 program
   .command("ps")
   .description("list processes")

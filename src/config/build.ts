@@ -14,7 +14,8 @@ import type { FieldPath } from "./field-path.js";
 import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
 import { checkArgTemplate } from "./templates.js";
-import { toServiceConfig } from "./translate.js";
+import { toServiceConfig, usedVolumes } from "./translate.js";
+import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
 import type { Problem } from "./zod-issues.js";
 
@@ -41,11 +42,15 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
       if (parsed[field] !== undefined) problems.push({ path: [field], rule: "is only for backend: kubernetes", at: "key" });
     }
   }
+  const volumes = Object.keys(parsed.volumes ?? {});
+  if (backend === "kubernetes" && parsed.volumes !== undefined)
+    problems.push({ path: ["volumes"], rule: "is for backend: process (on a cluster, use a PersistentVolumeClaim)", at: "key" });
   for (const [id, entry] of Object.entries(parsed.services)) {
-    const spec = buildService(entry, ["services", id], { ...ctx, backend }, problems);
+    const spec = buildService(entry, ["services", id], { ...ctx, backend, volumes }, problems);
     checkDependencies(entry, ["services", id], parsed, problems);
     services[id] = spec;
   }
+  checkVolumeUsers(parsed, services, problems);
   const ids = Object.keys(parsed.services);
   const cycle = findCycle(new Map(ids.map((id) => [id, Object.keys(services[id]!.dependsOn)])), ids);
   if (cycle) {
@@ -68,6 +73,7 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
   }
   if (problems.length > 0) return { problems };
   const state: DesiredState = { environment: parsed.environment ?? ctx.environment, namespace, services };
+  if (parsed.volumes !== undefined) state.volumes = Object.fromEntries(volumes.map((name) => [name, {}]));
   if (backend === "kubernetes") {
     state.backend = "kubernetes";
     state.kubernetes = {
@@ -81,17 +87,22 @@ export function buildState(parsed: CorralFile, ctx: BuildContext): { state: Desi
 function buildService(
   entry: ServiceEntry,
   at: FieldPath,
-  ctx: BuildContext & { backend: "process" | "kubernetes" },
+  ctx: BuildContext & { backend: "process" | "kubernetes"; volumes: readonly string[] },
   problems: BuildProblem[],
 ): ServiceSpec {
-  const ports = (entry.ports ?? []).map((p) =>
-    typeof p === "string" ? { name: p } : p.portHint === undefined ? { name: p.name } : { name: p.name, portHint: p.portHint },
-  );
+  const ports = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : { ...p }));
   const portNames = ports.map((p) => p.name);
   const args = (entry.args ?? []).map(String);
+  const scope = { ports, volumes: ctx.volumes, scratch: entry.disk !== undefined && entry.disk !== false };
   for (const [i, arg] of args.entries()) {
-    const problem = checkArgTemplate(arg, portNames);
+    const problem = checkArgTemplate(arg, scope);
     if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
+  }
+  for (const [i, name] of (entry.volumes ?? []).entries()) {
+    if (!ctx.volumes.includes(name)) {
+      const declared = ctx.volumes.length === 0 ? "the file declares no volumes" : `declared: ${ctx.volumes.join(", ")}`;
+      problems.push({ path: [...at, "volumes", i], rule: `names no volume of this file (${declared})`, at: "value" });
+    }
   }
   const readiness = entry.readiness && buildReadiness(entry.readiness);
   const probePort =
@@ -110,7 +121,24 @@ function buildService(
     labels: stringMap(entry.labels),
     dependsOn: dependencyMap(entry.dependsOn),
   };
+  const volumes = usedVolumes({ args, volumes: entry.volumes ?? [] });
+  if (volumes.length > 0) spec.volumes = volumes;
+  if (entry.user !== undefined) spec.user = entry.user;
+  if (entry.group !== undefined) spec.group = entry.group;
   if (ctx.backend === "kubernetes") {
+    for (const field of ["user", "group"] as const) {
+      const value = entry[field];
+      if (typeof value === "string" && !/^\d+$/.test(value))
+        problems.push({
+          path: [...at, field],
+          rule: `must be a numeric ${field === "user" ? "uid" : "gid"} with backend: kubernetes`,
+          at: "value",
+        });
+    }
+    for (const [i, port] of ports.entries()) {
+      if (port.socketDir !== undefined)
+        problems.push({ path: [...at, "ports", i, "socketDir"], rule: "is for backend: process", at: "key" });
+    }
     // On a cluster the program is a container image; paths on this machine mean nothing there.
     if (entry.command !== undefined)
       problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
@@ -119,6 +147,7 @@ function buildService(
     if (entry.image === undefined) problems.push({ path: [...at, "image"], rule: "is required with backend: kubernetes", at: "key" });
     else spec.image = entry.image;
   } else {
+    checkAccounts(entry, at, problems);
     if (entry.image !== undefined)
       problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
     if (entry.command === undefined) problems.push({ path: [...at, "command"], rule: "is required", at: "key" });
@@ -146,6 +175,57 @@ function buildService(
   if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
   if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
   return spec;
+}
+
+/**
+ * A user or group that names nobody on this machine, or that this user may not
+ * become (only root may), is said with its line now, not when its process
+ * would start: the daemon runs as whoever runs `corral` (its socket is theirs alone).
+ */
+function checkAccounts(entry: ServiceEntry, at: FieldPath, problems: BuildProblem[]): void {
+  try {
+    serviceRunAs(entry);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const field = error.field === "group" ? "group" : "user";
+    problems.push({ path: [...at, field], rule: error.rule, at: "value" });
+  }
+}
+
+/** Services that share a volume must run as the same user: the volume belongs to one (a service without user runs as corral's). */
+function checkVolumeUsers(parsed: CorralFile, services: Record<string, ServiceSpec>, problems: BuildProblem[]): void {
+  const firstUser = new Map<string, { id: string; user: string; uid: number | string }>();
+  for (const [id, spec] of Object.entries(services)) {
+    const user = spec.user === undefined ? "" : String(spec.user);
+    const uid = uidOf(spec.user);
+    for (const volume of spec.volumes ?? []) {
+      const first = firstUser.get(volume);
+      if (!first) {
+        firstUser.set(volume, { id, user, uid });
+        continue;
+      }
+      if (first.uid === uid) continue;
+      const who = (name: string) => (name === "" ? "corral's own user" : `user ${name}`);
+      const entry = parsed.services[id]!;
+      problems.push({
+        path: entry.user !== undefined ? ["services", id, "user"] : ["services", id],
+        rule: `shares volume ${volume} with service ${first.id}, which runs as ${who(first.user)}, not ${who(user)}: services sharing a volume must run as the same user`,
+        at: entry.user !== undefined ? "value" : "key",
+      });
+    }
+  }
+}
+
+/** The uid a service runs as, where this machine knows it; else the name as written (checkAccounts reported it). */
+function uidOf(user: string | number | undefined): number | string {
+  if (user === undefined) return process.getuid?.() ?? 0;
+  if (typeof user === "number" || /^\d+$/.test(user)) return Number(user);
+  try {
+    return resolveServiceUser(user).uid;
+  } catch {
+    // An unknown name: already a problem of its own line, so only its spelling is compared here.
+    return user;
+  }
 }
 
 function isDirectory(path: string): boolean {

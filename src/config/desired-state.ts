@@ -11,6 +11,7 @@ import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import {
   MILLISECONDS_RULE,
   absolutePath,
+  accountSchema,
   envNameSchema,
   envValueSchema,
   idSchema,
@@ -27,9 +28,11 @@ import {
   signalSchema,
   uniquePortNames,
   validationErrorOf,
+  volumeNamesSchema,
 } from "../contract/rules.js";
 import { findCycle } from "./cycle.js";
 import { checkArgTemplate } from "./templates.js";
+import { usedVolumes } from "./translate.js";
 
 /** When a dependent service may start: the dependency's processes are started, ready (online), or have completed. */
 export const DEPENDENCY_CONDITIONS = ["ready", "started", "completed"] as const;
@@ -56,9 +59,11 @@ export const serviceSpecSchema = z
       args: z
         .array(z.string({ error: "must be a string" }), { error: "must be a list of strings" })
         .default([])
-        .describe("%P:<port> is the process's listen address for that port, %N <namespace>-<service>, %I the process index."),
+        .describe(
+          "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %N <namespace>-<service>, %I the process index.",
+        ),
       ports: z
-        .array(portSchema, { error: "must be a list of { name, portHint }" })
+        .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))
         .default([]),
       scale: positiveInt.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
@@ -72,6 +77,11 @@ export const serviceSpecSchema = z
         .describe("A scratch directory; a size also limits it."),
       env: z.record(envNameSchema, envValueSchema, { error: "must be a mapping of name to value" }).default({}),
       workingDirectory: absolutePath.optional(),
+      user: accountSchema.optional().describe("Process backend: run as this user (name or uid); Kubernetes: a uid, the pod's runAsUser."),
+      group: accountSchema.optional().describe("The group (name or gid; default: the user's primary group)."),
+      volumes: volumeNamesSchema
+        .optional()
+        .describe("Volumes of the state the service uses besides those its args name with %V: (each gets CORRAL_VOLUME_<NAME>)."),
       labels: z.record(labelKeySchema, labelValueSchema, { error: "must be a mapping of label to value" }).default({}),
       readiness: readinessSchema.optional(),
       restart: restartPolicySchema.optional(),
@@ -92,8 +102,10 @@ export const serviceSpecSchema = z
   .strict()
   .superRefine((spec, ctx) => {
     const portNames = spec.ports.map((port) => port.name);
+    // Which volumes exist is the state's to say: checked there.
+    const scope = { ports: spec.ports, scratch: spec.disk !== undefined && spec.disk !== false };
     for (const [i, arg] of spec.args.entries()) {
-      const problem = checkArgTemplate(arg, portNames);
+      const problem = checkArgTemplate(arg, scope);
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: problem });
     }
     const probe = readinessPortProblem(spec.readiness, portNames);
@@ -117,6 +129,10 @@ export const desiredStateSchema = z
       namespace: idSchema,
       backend: backendSchema.optional().describe("Where the services run (default: process)."),
       kubernetes: kubernetesTargetSchema.optional(),
+      volumes: z
+        .record(idSchema, z.object({}, { error: "must be {}" }).strict(), { error: "must be a mapping of volume name to {}" })
+        .optional()
+        .describe("Named volumes: directories that outlive the services, kept until removed (corral down --volumes)."),
       services: z.record(idSchema, serviceSpecSchema, { error: "must be a mapping of service id to service spec" }),
     },
     { error: "must be a desired state object" },
@@ -136,6 +152,14 @@ export const desiredStateSchema = z
     if (cycle) {
       const [from, to] = cycle as [string, string];
       ctx.addIssue({ code: "custom", path: ["services", from, "dependsOn", to], message: `dependency cycle: ${cycle.join(" -> ")}` });
+    }
+    const declared = Object.keys(state.volumes ?? {});
+    for (const [id, spec] of Object.entries(state.services)) {
+      for (const volume of usedVolumes(spec)) {
+        if (declared.includes(volume)) continue;
+        const message = `volume ${volume} is not declared in volumes (${declared.length === 0 ? "none are" : `declared: ${declared.join(", ")}`})`;
+        ctx.addIssue({ code: "custom", path: ["services", id, "volumes"], message });
+      }
     }
   });
 

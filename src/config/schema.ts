@@ -9,6 +9,7 @@ import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import {
   SIGNAL_RULE,
+  accountSchema,
   envNameSchema,
   idSchema as id,
   labelKeySchema,
@@ -20,6 +21,7 @@ import {
   restartBackoffSchema,
   restartPolicySchema,
   uniquePortNames,
+  volumeNamesSchema,
 } from "../contract/rules.js";
 import { DEPENDENCY_CONDITIONS } from "./desired-state.js";
 import { DURATION_PATTERN, DURATION_RULE } from "./durations.js";
@@ -38,7 +40,7 @@ function limit(kind: { parse(s: string): unknown }, example: string, what: strin
   });
 }
 
-const port = z.union([id, portSchema], { error: "must be a port name or { name, portHint }" });
+const port = z.union([id, portSchema], { error: "must be a port name or { name, portHint, socketDir, socketFile }" });
 
 const dependsOn = z.union(
   [
@@ -60,9 +62,11 @@ export const serviceSchema = z
       args: z
         .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
-        .describe("Arguments. %P:<port> is the process's listen address for that port, %N is <namespace>-<service>, %I the process index."),
+        .describe(
+          "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %N is <namespace>-<service>, %I the process index.",
+        ),
       ports: z
-        .array(port, { error: "must be a list of port names or { name, portHint }" })
+        .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
         .optional()
         .describe("Named ports; each process gets its own address per port."),
@@ -80,7 +84,7 @@ export const serviceSchema = z
           }
         })
         .optional()
-        .describe("A scratch directory per process; a size also limits it."),
+        .describe("A scratch directory for the service (%S, CORRAL_SCRATCH_DIR); a size also limits it."),
       env: z
         .record(envNameSchema, scalar, { error: "must be a mapping of name to value" })
         .optional()
@@ -94,6 +98,15 @@ export const serviceSchema = z
       workingDirectory: nonEmptyString("a path")
         .optional()
         .describe("Where the processes run, relative to this file (default: this file's folder)."),
+      user: accountSchema
+        .optional()
+        .describe("Run the processes as this user (a name or a uid); corral must run as root. backend: kubernetes: a uid (runAsUser)."),
+      group: accountSchema.optional().describe("The processes' group (a name or a gid; default: the user's primary group)."),
+      volumes: volumeNamesSchema
+        .optional()
+        .describe(
+          "Volumes of this file the service uses without naming them in args (%V:<volume> in args is enough); each is in CORRAL_VOLUME_<NAME>.",
+        ),
       labels: z
         .record(labelKeySchema, scalar, { error: "must be a mapping of label to value" })
         .optional()
@@ -137,6 +150,14 @@ export const corralFileSchema = z
         .optional()
         .describe("backend: kubernetes: the kubeconfig, relative to this file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)."),
       kubernetesNamespace: id.optional().describe("backend: kubernetes: the Kubernetes namespace (default: the kubeconfig context's)."),
+      volumes: z
+        .record(id, z.object({}, { error: "must be {} (a volume has no options yet)" }).strict().nullable(), {
+          error: "must be a mapping of volume name to {}",
+        })
+        .optional()
+        .describe(
+          "Named volumes: directories under the state dir that services share (%V:<name>), kept by corral down, removed by corral down --volumes.",
+        ),
       services: z.record(id, serviceSchema, { error: "must be a mapping of service id to service" }).describe("Services by id."),
     },
     { error: "must be a mapping with a services: key" },

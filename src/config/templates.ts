@@ -1,21 +1,47 @@
 // Argument templates: `%P:<port>` (this process's listen address for a port),
-// `%N` (`<namespace>-<service>`) and `%I` (the process index). Kept as
-// templates in the desired state and filled in per process at launch.
+// `%D:<port>` (its socket directory, for a port with socketDir), `%V:<volume>`
+// (a volume's directory), `%S` (the scratch directory), `%N`
+// (`<namespace>-<service>`) and `%I` (the process index). Kept as templates in
+// the desired state and filled in per process at launch.
 
-/** What a port reference looks like after `%P:`; trailing hyphens are text, since ids cannot end in one. */
-const PORT_REFERENCE = /%P:([a-z0-9-]*)/g;
+/** A reference after `%P:`, `%D:` or `%V:`; trailing hyphens are text, since ids cannot end in one. */
+const NAMED_REFERENCE = /%([PDV]):([a-z0-9-]*)/g;
 
-/** Why an argument's `%P:` references are wrong for these ports, or undefined when they are fine. */
-export function checkArgTemplate(arg: string, portNames: readonly string[]): string | undefined {
-  for (const match of arg.matchAll(PORT_REFERENCE)) {
-    const name = match[1]!.replace(/-+$/, "");
-    if (name === "") return '"%P:" must be followed by a port name';
-    if (!portNames.includes(name)) {
-      const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
-      return `%P:${name} names no port of the service (${declared})`;
+/** What an argument may refer to. */
+export interface TemplateScope {
+  ports: readonly { name: string; socketDir?: boolean }[];
+  /** The volumes the file declares; undefined when not known here (checked where they are). */
+  volumes?: readonly string[];
+  /** Whether the service has a scratch directory (`disk`). */
+  scratch: boolean;
+}
+
+/** Why an argument's references are wrong for this service, or undefined when they are fine. */
+export function checkArgTemplate(arg: string, scope: TemplateScope): string | undefined {
+  const portNames = scope.ports.map((p) => p.name);
+  for (const match of arg.matchAll(NAMED_REFERENCE)) {
+    const kind = match[1]!;
+    const name = match[2]!.replace(/-+$/, "");
+    if (name === "") return `"%${kind}:" must be followed by a ${kind === "V" ? "volume" : "port"} name`;
+    if (kind === "V") {
+      if (scope.volumes && !scope.volumes.includes(name)) return `%V:${name} names no volume (${listed("volumes", scope.volumes)})`;
+      continue;
     }
+    if (!portNames.includes(name)) return `%${kind}:${name} names no port of the service (${listed("ports", portNames)})`;
+    if (kind === "D" && !scope.ports.find((p) => p.name === name)!.socketDir)
+      return `%D:${name} is the socket directory of a port with socketDir: true; ${name} has none (use %P:${name} for its socket)`;
   }
+  if (arg.includes("%S") && !scope.scratch) return "%S is the scratch directory: the service needs disk: true to have one";
   return undefined;
+}
+
+/** The volumes an argument refers to with `%V:`. */
+export function volumeReferences(arg: string): string[] {
+  return [...arg.matchAll(NAMED_REFERENCE)].filter((m) => m[1] === "V" && m[2] !== "").map((m) => m[2]!.replace(/-+$/, ""));
+}
+
+function listed(what: string, names: readonly string[]): string {
+  return names.length === 0 ? `the service declares no ${what}` : `declared: ${names.join(", ")}`;
 }
 
 export interface TemplateValues {
@@ -23,24 +49,44 @@ export interface TemplateValues {
   fullName: string;
   processIndex: number;
   listenAddrs: Record<string, string>;
+  /** Port name → socket directory (socketDir ports). */
+  socketDirs?: Record<string, string>;
+  /** Volume name → directory. */
+  volumes?: Record<string, string>;
+  scratchDirectory?: string;
 }
+
+const PLACEHOLDER = /%(?:([PDV]):([a-z0-9-]+)|([NIS]))/g;
 
 /**
  * Fills in every template in one pass, so an address that happens to contain
- * `%I` is not rewritten again. Longer port names are tried first so `%P:http`
- * does not eat the start of `%P:http-admin`.
+ * `%I` is not rewritten again. A name takes the longest port (or volume) it
+ * starts with, so `%P:http` does not eat the start of `%P:http-admin`. An
+ * unknown `%P:` stays text, as it always has; a `%D:`, `%V:` or `%S` with no
+ * value here (they exist only on the process backend) is an error.
  */
 export function interpolateArgs(args: readonly string[], values: TemplateValues): string[] {
-  const names = Object.keys(values.listenAddrs).sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-  const ports = names.map((n) => n.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")).join("|");
-  const pattern = new RegExp(ports === "" ? "%([NI])" : `%(?:P:(${ports})|([NI]))`, "g");
+  const maps: Record<string, Record<string, string> | undefined> = { P: values.listenAddrs, D: values.socketDirs, V: values.volumes };
   return args.map((arg) =>
-    arg.replace(pattern, (whole, ...groups: (string | undefined)[]) => {
-      const [port, letter] = ports === "" ? [undefined, groups[0]] : [groups[0], groups[1]];
-      if (port !== undefined) return values.listenAddrs[port]!;
+    arg.replace(PLACEHOLDER, (whole, kind: string | undefined, token: string | undefined, letter: string | undefined) => {
       if (letter === "N") return values.fullName;
       if (letter === "I") return String(values.processIndex);
-      return whole;
+      if (letter === "S") {
+        if (values.scratchDirectory === undefined) throw new Error("%S: this service has no scratch directory here");
+        return values.scratchDirectory;
+      }
+      const map = maps[kind!] ?? {};
+      const name = Object.keys(map)
+        .filter((candidate) => token!.startsWith(candidate))
+        .reduce<string | undefined>(
+          (longest, candidate) => (longest && longest.length >= candidate.length ? longest : candidate),
+          undefined,
+        );
+      if (name !== undefined) return map[name]! + token!.slice(name.length);
+      if (kind === "P") return whole;
+      throw new Error(
+        `%${kind}:${token!.replace(/-+$/, "")} has no value here (socket directories and volumes exist only on the process backend)`,
+      );
     }),
   );
 }

@@ -2,7 +2,7 @@ import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import type { ServiceConfig } from "../contract/types.js";
 import { validateServiceConfig } from "../contract/validation.js";
-import { checkArgTemplate, interpolateArgs } from "./templates.js";
+import { checkArgTemplate, interpolateArgs, volumeReferences } from "./templates.js";
 import type { ServiceSpec } from "./types.js";
 
 export interface TranslateContext {
@@ -18,22 +18,34 @@ export interface TranslateContext {
  * would give, before anything is started.
  */
 export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): ServiceConfig {
-  const portNames = spec.ports.map((p) => p.name);
+  const scope = { ports: spec.ports, scratch: spec.disk !== undefined && spec.disk !== false };
   for (const [i, arg] of spec.args.entries()) {
-    const problem = checkArgTemplate(arg, portNames);
+    const problem = checkArgTemplate(arg, scope);
     if (problem !== undefined) throw new ValidationError(`args[${i}]`, problem);
   }
   const template = [...spec.args];
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
   const config: ServiceConfig = {
     image: spec.image ?? spec.command ?? "",
-    args: (a) => interpolateArgs(template, { fullName, processIndex: a.processIndex, listenAddrs: a.listenAddrs }),
+    args: (a) =>
+      interpolateArgs(template, {
+        fullName,
+        processIndex: a.processIndex,
+        listenAddrs: a.listenAddrs,
+        ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
+        ...(a.volumes ? { volumes: a.volumes } : {}),
+        ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
+      }),
     ports: spec.ports.map((p) => ({ ...p })),
     scale: spec.scale,
     labels: { ...spec.labels },
     ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
     env: { ...spec.env },
   };
+  const volumes = usedVolumes(spec);
+  if (volumes.length > 0) config.volumes = volumes;
+  if (spec.user !== undefined) config.user = spec.user;
+  if (spec.group !== undefined) config.group = spec.group;
   if (spec.workingDirectory !== undefined) config.workingDirectory = spec.workingDirectory;
   if (spec.memory !== undefined) config.memoryLimit = MemoryLimit.parse(spec.memory);
   if (spec.cpu !== undefined) config.cpuLimit = CpuLimit.parse(spec.cpu);
@@ -51,4 +63,9 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   if (spec.stopGracePeriodMs !== undefined) config.terminationGracePeriodMs = spec.stopGracePeriodMs;
   validateServiceConfig(config);
   return config;
+}
+
+/** The volumes a service uses: those it lists and those its args name with %V:, each once. */
+export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes">): string[] {
+  return [...new Set([...(spec.volumes ?? []), ...spec.args.flatMap(volumeReferences)])];
 }

@@ -32,7 +32,64 @@ export const portNumber = z
   .min(1, { error: PORT_NUMBER_RULE })
   .max(65535, { error: PORT_NUMBER_RULE });
 
-export const portSchema = z.object({ name: idSchema, portHint: portNumber.optional() }, { error: "must be { name, portHint }" }).strict();
+export const SOCKET_FILE_RULE = 'must be a file name (no "/", at most 64 characters) such as ".s.PGSQL.5432"';
+const socketFileSchema = z
+  .string({ error: SOCKET_FILE_RULE })
+  .regex(/^[^/\0]{1,64}$/, { error: SOCKET_FILE_RULE })
+  .refine((name) => name !== "." && name !== "..", { error: SOCKET_FILE_RULE });
+
+export const portSchema = z
+  .object(
+    {
+      name: idSchema,
+      portHint: portNumber.optional().describe("Asks for this TCP port for the proxy of process 0 (process i: portHint + i)."),
+      socketDir: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("Process backend: give each process a directory (%D:<port>) to create its socket in, as `postgres -k` wants."),
+      socketFile: socketFileSchema.optional().describe("With socketDir: the socket's name inside the directory (e.g. .s.PGSQL.5432)."),
+    },
+    { error: "must be { name, portHint, socketDir, socketFile }" },
+  )
+  .strict()
+  .superRefine((port, ctx) => {
+    if (port.socketDir === true && port.socketFile === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["socketFile"],
+        message: "is required with socketDir: true (the socket's name in the directory)",
+      });
+    if (port.socketDir !== true && port.socketFile !== undefined)
+      ctx.addIssue({ code: "custom", path: ["socketFile"], message: "is only for a port with socketDir: true" });
+  });
+
+// A user or group as the system names it, or a numeric id (what a container runtime accepts, passwd entry or not).
+export const ACCOUNT_RULE = "must be a name (letters, digits, _ . -) or a numeric id";
+const MAX_ID = 4_294_967_294; // (uid_t)-1 means "unchanged" to setresuid(2)
+export const accountSchema = z.union(
+  [
+    z.number({ error: ACCOUNT_RULE }).int({ error: ACCOUNT_RULE }).min(0, { error: ACCOUNT_RULE }).max(MAX_ID, { error: ACCOUNT_RULE }),
+    z
+      .string({ error: ACCOUNT_RULE })
+      .regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$/, { error: ACCOUNT_RULE })
+      .refine((name) => !/^\d+$/.test(name) || Number(name) <= MAX_ID, { error: ACCOUNT_RULE }),
+  ],
+  { error: ACCOUNT_RULE },
+);
+
+/** Names of volumes a service uses: ids, each once. */
+export const volumeNamesSchema = z.array(idSchema, { error: "must be a list of volume names" }).superRefine((names, ctx) => {
+  const seen = new Set<string>();
+  for (const [i, name] of names.entries()) {
+    if (seen.has(name)) ctx.addIssue({ code: "custom", path: [i], message: `duplicate volume "${name}"` });
+    seen.add(name);
+  }
+});
+
+/** `CORRAL_VOLUME_<NAME>`: the variable that carries a volume's directory (`pg-data` → `CORRAL_VOLUME_PG_DATA`). */
+export function volumeEnvName(volume: string): string {
+  return `CORRAL_VOLUME_${volume.toUpperCase().replaceAll("-", "_")}`;
+}
 
 /** A refinement for a list of ports: the second port of a name is reported, at `[index, ...at]`. */
 export function uniquePortNames<T>(nameOf: (port: T) => string, at: readonly string[] = []) {

@@ -43,6 +43,14 @@ export interface Service {
 export interface ServicePort {
   name: string;
   portHint?: number;
+  /**
+   * Process backend: the process gets a directory of its own for this port
+   * (`ServiceAssignments.socketDirs`) and listens on `<dir>/<socketFile>` in it,
+   * as PostgreSQL (`-k dir`) does. The address, probes and TCP proxy use that socket.
+   */
+  socketDir?: boolean;
+  /** With socketDir: the name of the socket the process creates in its directory, e.g. ".s.PGSQL.5432". */
+  socketFile?: string;
 }
 
 export type RestartPolicy = "always" | "on-failure" | "never";
@@ -86,6 +94,19 @@ export interface ServiceConfig {
   env?: Record<string, string>;
   /** Where the process runs (an absolute path); default: the orchestrator's own working directory. */
   workingDirectory?: string;
+  /**
+   * Run the processes as this user (a name or a numeric uid) instead of the
+   * orchestrator's own; only root may. Kubernetes: a uid becomes the pod's runAsUser.
+   */
+  user?: string | number;
+  /** The group (a name or a gid); default: the user's primary group. Kubernetes: runAsGroup. */
+  group?: string | number;
+  /**
+   * Process backend: names of the orchestrator's volumes the service uses:
+   * directories (`<volumeDirectory>/<name>`) that outlive the service, shared by
+   * every service that names them; see `ServiceAssignments.volumes`.
+   */
+  volumes?: string[];
   restartPolicy?: RestartPolicy;
   /** Overrides the orchestrator's restart back-off for this service. */
   restartBackoff?: RestartBackoff;
@@ -108,6 +129,10 @@ export interface ServiceAssignments {
   /** One map of port name to address per process of the service. */
   peerAddrs: Record<string, string>[];
   scratchDirectory?: string;
+  /** Port name → this process's socket directory, for ports with socketDir (the socket is `<dir>/<socketFile>`). */
+  socketDirs?: Record<string, string>;
+  /** Volume name → its directory, for the service's `volumes`. */
+  volumes?: Record<string, string>;
 }
 
 export type ServiceStatus = "online" | "offline";

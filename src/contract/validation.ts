@@ -5,6 +5,7 @@ import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import {
   ID_RULE,
   absolutePath,
+  accountSchema,
   envNameSchema,
   envValueSchema,
   idSchema,
@@ -20,6 +21,7 @@ import {
   signalSchema,
   uniquePortNames,
   validationErrorOf,
+  volumeNamesSchema,
 } from "./rules.js";
 import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
@@ -42,7 +44,7 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
 /** A ServiceConfig that passed validation, with every default filled in. */
 export type NormalizedServiceConfig = Omit<
   ServiceConfig,
-  "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs"
+  "args" | "ports" | "disk" | "labels" | "env" | "restartPolicy" | "readiness" | "stopSignal" | "terminationGracePeriodMs" | "volumes"
 > & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
@@ -53,6 +55,7 @@ export type NormalizedServiceConfig = Omit<
   readiness?: NormalizedReadinessProbe;
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
+  volumes: string[];
 };
 
 /** A limit given as its value type, or as the string its `parse` takes. */
@@ -106,6 +109,9 @@ const serviceConfigSchema = z
     labels: z.record(labelKeySchema, labelValueSchema).optional(),
     env: z.record(envNameSchema, envValueSchema).optional(),
     workingDirectory: absolutePath.optional(),
+    user: accountSchema.optional(),
+    group: accountSchema.optional(),
+    volumes: volumeNamesSchema.optional(),
     restartPolicy: restartPolicySchema.optional(),
     restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
@@ -144,7 +150,10 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     restartPolicy: c.restartPolicy ?? SERVICE_DEFAULTS.restartPolicy,
     stopSignal: c.stopSignal ?? SERVICE_DEFAULTS.stopSignal,
     terminationGracePeriodMs: c.terminationGracePeriodMs ?? SERVICE_DEFAULTS.terminationGracePeriodMs,
+    volumes: [...(c.volumes ?? [])],
   };
+  if (c.user !== undefined) normalized.user = c.user;
+  if (c.group !== undefined) normalized.group = c.group;
   if (c.memoryLimit) normalized.memoryLimit = c.memoryLimit;
   if (c.cpuLimit) normalized.cpuLimit = c.cpuLimit;
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;

@@ -131,7 +131,28 @@ export function validateForKubernetes(config: ServiceConfig): NormalizedServiceC
   if (config.stopSignal !== undefined && !KUBERNETES_STOP_SIGNALS.has(config.stopSignal)) {
     throw new ValidationError("stopSignal", "is not a signal Kubernetes can send", config.stopSignal);
   }
+  for (const field of ["user", "group"] as const) {
+    const value = normalized[field];
+    if (value !== undefined && numericId(value) === undefined) {
+      const id = field === "user" ? "uid" : "gid";
+      throw new ValidationError(
+        field,
+        `must be a numeric ${id} on Kubernetes (the pod's runAs${field === "user" ? "User" : "Group"}): names mean nothing to the cluster`,
+        value,
+      );
+    }
+  }
+  if (normalized.volumes.length > 0)
+    throw new ValidationError("volumes", "are for the process backend; on Kubernetes mount a PersistentVolumeClaim", normalized.volumes);
+  const socketDir = normalized.ports.find((port) => port.socketDir);
+  if (socketDir)
+    throw new ValidationError(`ports.${socketDir.name}.socketDir`, "is for the process backend: Kubernetes ports are TCP", true);
   return normalized;
+}
+
+function numericId(value: string | number): number | undefined {
+  if (typeof value === "number") return value;
+  return /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 export function renderService(
@@ -296,6 +317,14 @@ export function renderPodTemplate(
     spec.initContainers = [init];
   }
   if (volumes.length > 0) spec.volumes = volumes;
+  const runAsUser = config.user === undefined ? undefined : numericId(config.user);
+  const runAsGroup = config.group === undefined ? undefined : numericId(config.group);
+  if (runAsUser !== undefined || runAsGroup !== undefined) {
+    spec.securityContext = {
+      ...(runAsUser !== undefined ? { runAsUser } : {}),
+      ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+    };
+  }
   // A stop signal other than the image's needs the pod's OS spelled out (ContainerStopSignals).
   if (container.lifecycle?.stopSignal) spec.os = { name: "linux" };
   if (options.serviceAccount) spec.serviceAccountName = options.serviceAccount;

@@ -23,6 +23,8 @@ export interface ProcessOrchestratorConfig {
   /** Parent of the services' scratch directories. */
   scratchDirectory: string;
   secretsDir: string;
+  /** Parent of the named volumes (`ServiceConfig.volumes`), which outlive every service. Default: `<stateDir>/volumes`. */
+  volumeDirectory?: string;
   /** PID files, sockets and service manifests. Default: `<os tmpdir>/corral-<environmentId>`. */
   stateDir?: string;
   /** Do not echo children's output on our stdout/stderr. */
@@ -54,6 +56,7 @@ export interface ResolvedProcessConfig {
   environmentId: string;
   scratchDirectory: string;
   secretsDir: string;
+  volumeDirectory: string;
   stateDir: string;
   logDir: string;
   suppressOutput: boolean;
@@ -82,6 +85,7 @@ const configSchema = z.object(
       .regex(ENVIRONMENT_ID, { error: `must match ${ENVIRONMENT_ID.source}` }),
     scratchDirectory: path,
     secretsDir: path,
+    volumeDirectory: path.optional(),
     stateDir: path.optional(),
     suppressOutput: z.boolean({ error: "must be true or false" }).optional(),
     commandWrapper: z.array(z.string(), { error: "must be an array of strings" }).optional(),
@@ -144,6 +148,8 @@ export async function resolveProcessConfig(
     logDir: await realpath(logDir),
     scratchDirectory: await realpath(config.scratchDirectory),
     secretsDir: await realpath(config.secretsDir),
+    // Made when a service first uses a volume (service-dirs.ts): nothing is written for a feature nobody uses.
+    volumeDirectory: config.volumeDirectory ? resolve(config.volumeDirectory) : join(await realpath(stateDir), "volumes"),
     suppressOutput: config.suppressOutput ?? false,
     commandWrapper: config.commandWrapper ?? [],
     propagateCrashes: config.propagateCrashes ?? false,

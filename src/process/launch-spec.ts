@@ -4,14 +4,27 @@
 // was built for: a process is compared with the spec at the scale it was
 // launched for (as the Kubernetes backend compares each pod with the template
 // of the scale it records), so a change of scale alone replaces nothing.
-import { isAbsolute, join, normalize, sep } from "node:path";
+import { lstatSync } from "node:fs";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { ValidationError } from "../contract/errors.js";
+import { volumeEnvName } from "../contract/rules.js";
 import type { ServiceConfig } from "../contract/types.js";
 import { type NormalizedServiceConfig, evaluateArgs, validateServiceConfig } from "../contract/validation.js";
 import { existingDirectory } from "../util/directory.js";
+import { isErrno } from "../util/errno.js";
 import { validateExecutable } from "../util/executable.js";
 import { sha256Hex } from "../util/hash.js";
-import { type ServicePaths, type StateLayout, listenAddresses, servicePaths } from "./run-dir.js";
+import {
+  type ServicePaths,
+  type StateLayout,
+  listenAddresses,
+  servicePaths,
+  socketDirectories,
+  socketDirProblem,
+  volumePath,
+} from "./run-dir.js";
+import { type UserNeed, checkUserAccess } from "./user-access.js";
+import { type ServiceUser, describeUser, serviceRunAs } from "./users.js";
 
 /** Everything that decides what a process runs; two equal specs are the same process. */
 export interface LaunchSpec {
@@ -29,6 +42,12 @@ export interface LaunchSpec {
   /** The readiness probe, serialized: a changed probe is a changed process. */
   readiness?: string;
   workingDirectory?: string;
+  /** Who the process runs as, when that is not corral's own user (else absent): files made for it (sockets, scratch, secrets) belong to this uid/gid. */
+  user?: ServiceUser;
+  /** Port name → the process's socket directory, for ports with socketDir. */
+  socketDirs?: Record<string, string>;
+  /** Volume name → its directory. */
+  volumes?: Record<string, string>;
 }
 
 /** Which config a process was launched with: its spec's hash and the scale the spec was built for. */
@@ -62,6 +81,10 @@ export class ServiceSpecs {
     /** The resolved image (see resolveImage). */
     readonly image: string,
     readonly paths: ServicePaths,
+    /** Who the processes run as when not as corral itself (see serviceRunAs). */
+    readonly runAs: ServiceUser | undefined,
+    /** Volume name → its directory. */
+    readonly volumes: Readonly<Record<string, string>>,
   ) {}
 
   /**
@@ -72,8 +95,13 @@ export class ServiceSpecs {
     const config = validateServiceConfig(input);
     const image = resolveImage(scope.imageDir, config.image);
     if (config.workingDirectory) await existingDirectory("workingDirectory", config.workingDirectory);
-    const specs = new ServiceSpecs(scope, id, config, image, servicePaths(scope, scope.namespace, id, config.disk));
-    specs.at(config.scale); // a throwing or malformed args function is refused here
+    const runAs = serviceRunAs(config);
+    const paths = servicePaths(scope, scope.namespace, id, { disk: config.disk, otherUser: runAs !== undefined });
+    const volumes = Object.fromEntries(config.volumes.map((name) => [name, volumePath(scope.volumeDirectory, name)]));
+    for (const [name, path] of Object.entries(volumes)) checkVolume(name, path, runAs);
+    const specs = new ServiceSpecs(scope, id, config, image, paths, runAs, volumes);
+    const built = specs.at(config.scale); // a throwing or malformed args function is refused here
+    if (runAs) await checkUserAccess(runAs, userNeeds(scope, specs, built));
     return specs;
   }
 
@@ -107,26 +135,41 @@ export class ServiceSpecs {
   }
 
   #build(scale: number): LaunchSpec[] {
-    const { config, paths, scope } = this;
-    const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(paths.runDir, config.ports, i));
+    const { config, paths, scope, runAs, volumes } = this;
+    for (let i = 0; i < scale; i++) {
+      for (const port of config.ports) {
+        const problem = socketDirProblem(paths.socketHome, port, i);
+        if (problem) throw new ValidationError(`ports.${port.name}.socketFile`, problem, port.socketFile);
+      }
+    }
+    const peerAddrs = Array.from({ length: scale }, (_, i) => listenAddresses(paths.socketHome, config.ports, i));
+    const hasVolumes = Object.keys(volumes).length > 0;
     return peerAddrs.map((listenAddrs, processIndex) => {
+      const socketDirs = socketDirectories(paths.socketHome, config.ports, processIndex);
+      const hasSocketDirs = Object.keys(socketDirs).length > 0;
       const args = evaluateArgs(config, {
         processIndex,
         listenAddrs: { ...listenAddrs },
         peerAddrs: peerAddrs.map((p) => ({ ...p })),
         ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
+        ...(hasSocketDirs ? { socketDirs: { ...socketDirs } } : {}),
+        ...(hasVolumes ? { volumes: { ...volumes } } : {}),
       });
       const spec: LaunchSpec = {
         image: this.image,
         args,
-        // Who the process is, as Kubernetes' downward API would tell it; also lets
-        // an operator find every process of an environment in /proc/*/environ.
         env: {
+          // What a login as the user would set; the service's own env wins.
+          ...(runAs?.name ? { USER: runAs.name, LOGNAME: runAs.name, ...(runAs.home ? { HOME: runAs.home } : {}) } : {}),
           ...config.env,
+          // Who the process is, as Kubernetes' downward API would tell it; also lets
+          // an operator find every process of an environment in /proc/*/environ.
           CORRAL_ENVIRONMENT_ID: scope.environmentId,
           CORRAL_NAMESPACE: scope.namespace,
           CORRAL_SERVICE_ID: this.id,
           CORRAL_PROCESS_INDEX: String(processIndex),
+          ...(paths.scratchDir ? { CORRAL_SCRATCH_DIR: paths.scratchDir } : {}),
+          ...Object.fromEntries(Object.entries(volumes).map(([name, path]) => [volumeEnvName(name), path])),
         },
         listenAddrs,
         wrapper: scope.commandWrapper.map((part, i) => (i === 0 ? part : interpolate(part, paths.fullId, listenAddrs))),
@@ -136,9 +179,54 @@ export class ServiceSpecs {
       if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
       if (config.workingDirectory) spec.workingDirectory = config.workingDirectory;
       if (paths.scratchDir) spec.scratchDirectory = paths.scratchDir;
+      if (runAs) spec.user = runAs;
+      if (hasSocketDirs) spec.socketDirs = socketDirs;
+      if (hasVolumes) spec.volumes = { ...volumes };
       return spec;
     });
   }
+}
+
+/**
+ * A volume that exists must be a directory, and belong to the user the
+ * service runs as: corral never takes one over from another user (its data
+ * would become someone else's); it creates missing ones for the service's user.
+ */
+function checkVolume(name: string, path: string, runAs: ServiceUser | undefined): void {
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return;
+    throw error;
+  }
+  if (!stats.isDirectory()) throw new ValidationError("volumes", `volume ${name}: ${path} is not a directory`, name);
+  if (runAs && stats.uid !== runAs.uid) {
+    throw new ValidationError(
+      "volumes",
+      `volume ${name} (${path}) belongs to uid ${stats.uid}, not to ${describeUser(runAs)} the service runs as: chown -R ${runAs.uid}:${runAs.gid} ${path}, or remove the volume (corral down --volumes)`,
+      name,
+    );
+  }
+}
+
+/** What a service run as another user must be able to reach: every directory corral puts its files in, and its program. */
+function userNeeds(scope: StateLayout, specs: ServiceSpecs, built: readonly LaunchSpec[]): UserNeed[] {
+  const needs: UserNeed[] = [
+    { what: "image", path: specs.image, execute: true },
+    // The run directory and what corral makes below (the run dir 0711, sockets/ owned by the user) are corral's to set up.
+    { what: "run directory", path: scope.stateDir },
+  ];
+  if (specs.config.workingDirectory) needs.push({ what: "working directory", path: specs.config.workingDirectory });
+  if (specs.paths.scratchDir) needs.push({ what: "scratch directory", path: scope.scratchDirectory });
+  for (const [name, path] of Object.entries(specs.volumes)) needs.push({ what: `volume ${name}`, path });
+  // Sockets too long for the run directory live in the temp dir.
+  const outside = new Set(
+    built.flatMap((spec) => [...Object.values(spec.listenAddrs), ...Object.values(spec.socketDirs ?? {})]).map((path) => dirname(path)),
+  );
+  const { runDir } = specs.paths;
+  for (const dir of outside) if (dir !== runDir && !dir.startsWith(runDir + sep)) needs.push({ what: "socket", path: dir });
+  return needs;
 }
 
 /**

@@ -10,7 +10,19 @@
 // writer blocks until the next instance adopts it) and get the time they are read.
 import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { Socket } from "node:net";
 import type { LogLine, LogOptions } from "../contract/types.js";
 import { reportSurvivable } from "../util/diagnostics.js";
@@ -65,6 +77,19 @@ export class ProcessLog {
     const stderr = openSync(this.options.fifos.stderr, constants.O_RDWR);
     this.startReading();
     return { stdout, stderr };
+  }
+
+  /**
+   * Gives the pipes to the user a process runs as: it writes through the
+   * descriptors it inherits, but a program that reopens `/dev/stdout` opens the
+   * pipe by its path. They stay in corral's run directory, where that user can
+   * neither replace nor remove them.
+   */
+  shareWith(owner: { uid: number; gid: number }): void {
+    for (const path of Object.values(this.options.fifos)) {
+      const stats = statSync(path);
+      if (stats.uid !== owner.uid || stats.gid !== owner.gid) chownSync(path, owner.uid, owner.gid);
+    }
   }
 
   /** Starts reading the pipes (again): after a spawn, or for an adopted process. */

@@ -3,7 +3,6 @@
 // launch-spec.ts (what a process runs), service-runtime.ts (a service's slots),
 // rollout.ts (the rolling replacement), run-dir.ts (every file), leftovers.ts
 // (processes of an earlier instance), proxies.ts (TCP proxies and discovery).
-import { mkdir } from "node:fs/promises";
 import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
@@ -21,6 +20,7 @@ import { replaceChanged } from "./rollout.js";
 import { type ServicePaths, listDir, logFile, removeSlotFiles, servicePaths } from "./run-dir.js";
 import type { ProcessService } from "./service-handle.js";
 import { type ServiceManifest, manifestOf, readManifest, writeManifest } from "./service-manifest.js";
+import { prepareServiceDirectories } from "./service-dirs.js";
 import { ServiceRuntime } from "./service-runtime.js";
 import { stopPolicyOf } from "./stop-process.js";
 import type { ServiceDiscoveryTarget } from "./service-discovery.js";
@@ -71,9 +71,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   private async apply(specs: ServiceSpecs): Promise<ServiceRuntime> {
     const { id, config, paths } = specs;
     const previous = await this.claimRunDir(id, paths);
-    await mkdir(paths.runDir, { recursive: true });
-    await mkdir(paths.logDir, { recursive: true });
-    if (paths.scratchDir) await mkdir(paths.scratchDir, { recursive: true });
+    await prepareServiceDirectories(specs, this.ctx.config.volumeDirectory);
     await writeManifest(paths.runDir, manifestOf(this.namespace, specs));
     let runtime = this.services.get(id);
     if (!runtime) {
@@ -196,6 +194,11 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return this.services.get(id)?.addresses() ?? [];
   }
 
+  /** The services of this namespace whose config uses the volume. */
+  servicesUsingVolume(name: string): string[] {
+    return [...this.services.values()].filter((runtime) => runtime.config.volumes.includes(name)).map((runtime) => runtime.id);
+  }
+
   /** Every process's TCP proxy address per port, with its service's labels: what Prometheus discovers. */
   proxyTargets(): ServiceDiscoveryTarget[] {
     return proxyTargets([...this.services.values()].map((r) => ({ id: r.id, slots: r.slots, labels: r.config.labels })));
@@ -237,8 +240,8 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return runtime;
   }
 
-  private pathsOf(id: string, disk = false): ServicePaths {
-    return servicePaths(this.ctx.config, this.namespace, id, disk);
+  private pathsOf(id: string): ServicePaths {
+    return servicePaths(this.ctx.config, this.namespace, id);
   }
 
   private runtimeContext() {

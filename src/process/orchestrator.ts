@@ -1,9 +1,12 @@
+import { rm } from "node:fs/promises";
 import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
 import type { Orchestrator, ServiceEvent } from "../contract/types.js";
+import { idSchema } from "../contract/rules.js";
 import { validateId } from "../contract/validation.js";
 import { type ProcessOrchestratorConfig, type ResolvedProcessConfig, resolveProcessConfig } from "./config.js";
 import type { Launcher } from "./launch/types.js";
 import { NamespacedProcessOrchestrator } from "./namespace.js";
+import { listDir, volumePath } from "./run-dir.js";
 import { ProcessSecretsController } from "./secrets.js";
 
 export type { ProcessOrchestratorConfig, ResolvedProcessConfig } from "./config.js";
@@ -54,6 +57,28 @@ export class ProcessOrchestrator implements Orchestrator {
       this.namespaces.set(name, namespace);
     }
     return namespace;
+  }
+
+  /** The named volumes that exist in volumeDirectory (whether or not a service uses them now). */
+  async listVolumes(): Promise<string[]> {
+    const names = await listDir(this.config.volumeDirectory);
+    return names.filter((name) => idSchema.safeParse(name).success).sort();
+  }
+
+  /** Removes a volume and its data. Refused while a service of this orchestrator uses it; an unknown name is fine. */
+  async removeVolume(name: string): Promise<void> {
+    this.assertOpen();
+    validateId("volume", name);
+    for (const [namespace, ns] of this.namespaces) {
+      const users = ns.servicesUsingVolume(name);
+      if (users.length > 0)
+        throw new ValidationError(
+          "volume",
+          `is used by ${users.length === 1 ? "service" : "services"} ${users.sort().join(", ")} of namespace ${namespace}: drop them first`,
+          name,
+        );
+    }
+    await rm(volumePath(this.config.volumeDirectory, name), { recursive: true, force: true });
   }
 
   private claimRunDir(fullId: string, owner: { namespace: string; id: string }): void {

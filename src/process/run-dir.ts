@@ -2,14 +2,21 @@
 // `<stateDir>/<namespace>-<id>` holds:
 //   <i>.pid                the PID record of process i (identity.ts)
 //   <i>.stdout, <i>.stderr the named pipes process i writes its output into (logs.ts)
-//   <port>-<i>             the Unix socket of process i for a port (or a hashed path in the temp dir)
+//   <port>-<i>             the Unix socket of process i for a port (or a hashed path in the temp dir);
+//                          for a port with socketDir, a directory holding <socketFile>
 //   service.json           what the directory belongs to (service-manifest.ts)
-// and beside it `<logDir>/<namespace>-<id>-<i>.log[.N]` (rotated logs) and, with
-// `disk`, the scratch directory `<scratchDirectory>/<namespace>-<id>`.
+// A service that runs as another user gets its sockets one level down, in
+// `sockets/` (owned by that user, 0700): the run directory itself stays
+// corral's (0711), so the service can reach its sockets but cannot touch its
+// PID records, which corral trusts when it signals a PID.
+// Beside it: `<logDir>/<namespace>-<id>-<i>.log[.N]` (rotated logs), with `disk`
+// the scratch directory `<scratchDirectory>/<namespace>-<id>`, and the volumes
+// `<volumeDirectory>/<name>` that outlive every service.
 import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ServicePort } from "../contract/types.js";
 import { isErrno } from "../util/errno.js";
 
 /** Where a service's files go; every path below is derived from these. */
@@ -17,6 +24,8 @@ export interface ServicePaths {
   /** `<namespace>-<id>`: names the run directory, the log files, the scratch directory and the cgroups. */
   fullId: string;
   runDir: string;
+  /** Where the sockets (and socket directories) of the processes go: the run directory, or `<runDir>/sockets` for a service run as another user. */
+  socketHome: string;
   logDir: string;
   /** Set when the service asked for a scratch directory. */
   scratchDir?: string;
@@ -27,20 +36,36 @@ export interface StateLayout {
   stateDir: string;
   logDir: string;
   scratchDirectory: string;
+  volumeDirectory: string;
 }
 
 export function fullIdOf(namespace: string, id: string): string {
   return `${namespace}-${id}`;
 }
 
-export function servicePaths(layout: StateLayout, namespace: string, id: string, disk = false): ServicePaths {
+/** The sub-directory of the run directory a service run as another user owns. */
+export const USER_SOCKET_HOME = "sockets";
+
+export function servicePaths(
+  layout: Omit<StateLayout, "volumeDirectory">,
+  namespace: string,
+  id: string,
+  { disk = false, otherUser = false }: { disk?: boolean; otherUser?: boolean } = {},
+): ServicePaths {
   const fullId = fullIdOf(namespace, id);
+  const runDir = join(layout.stateDir, fullId);
   return {
     fullId,
-    runDir: join(layout.stateDir, fullId),
+    runDir,
+    socketHome: otherUser ? join(runDir, USER_SOCKET_HOME) : runDir,
     logDir: layout.logDir,
     ...(disk ? { scratchDir: join(layout.scratchDirectory, fullId) } : {}),
   };
+}
+
+/** `<volumeDirectory>/<name>`: a volume's data, kept until it is removed by name. */
+export function volumePath(volumeDirectory: string, name: string): string {
+  return join(volumeDirectory, name);
 }
 
 export const MANIFEST_FILE = "service.json";
@@ -69,16 +94,56 @@ export function logFile(logDir: string, fullId: string, processIndex: number): s
  */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
-/** `<runDir>/<port>-<i>`, or a hashed name in the temp dir when that path is too long to bind. */
-export function socketPath(runDir: string, port: string, processIndex: number): string {
-  const desired = join(runDir, `${port}-${processIndex}`);
-  if (Buffer.byteLength(desired) <= MAX_SOCKET_PATH_BYTES) return desired;
+/** `<home>/<port>-<i>`, or a hashed name in the temp dir when that path is too long to bind. */
+export function socketPath(home: string, port: string, processIndex: number): string {
+  return fitted(join(home, `${port}-${processIndex}`), "");
+}
+
+/**
+ * The directory of a socketDir port: `<home>/<port>-<i>`, or a hashed one in the
+ * temp dir when `<dir>/<socketFile>` would be too long to bind. The socket is
+ * `<dir>/<socketFile>`; see socketDirProblem for a socketFile too long for both.
+ */
+export function socketDirPath(home: string, port: string, processIndex: number, socketFile: string): string {
+  return fitted(join(home, `${port}-${processIndex}`), `/${socketFile}`);
+}
+
+function fitted(desired: string, suffix: string): string {
+  if (Buffer.byteLength(desired + suffix) <= MAX_SOCKET_PATH_BYTES) return desired;
+  return hashedPath(desired);
+}
+
+function hashedPath(desired: string): string {
   return join(tmpdir(), createHash("sha1").update(desired).digest("hex"));
 }
 
-/** Port name → socket path for one process. */
-export function listenAddresses(runDir: string, ports: readonly { name: string }[], processIndex: number): Record<string, string> {
-  return Object.fromEntries(ports.map((p) => [p.name, socketPath(runDir, p.name, processIndex)]));
+/** Why a socketDir port's socket cannot be bound at any of its paths (its socketFile is too long), or undefined. */
+export function socketDirProblem(home: string, port: ServicePort, processIndex: number): string | undefined {
+  if (!port.socketDir || port.socketFile === undefined) return undefined;
+  const socket = join(socketDirPath(home, port.name, processIndex, port.socketFile), port.socketFile);
+  if (Buffer.byteLength(socket) <= MAX_SOCKET_PATH_BYTES) return undefined;
+  return `socketFile ${JSON.stringify(port.socketFile)} makes the socket path ${socket} longer than the ${MAX_SOCKET_PATH_BYTES} bytes a Unix socket may have`;
+}
+
+/** Port name → the socket a client connects to, for one process (for a socketDir port: `<dir>/<socketFile>`). */
+export function listenAddresses(home: string, ports: readonly ServicePort[], processIndex: number): Record<string, string> {
+  return Object.fromEntries(
+    ports.map((p) => [
+      p.name,
+      p.socketDir && p.socketFile !== undefined
+        ? join(socketDirPath(home, p.name, processIndex, p.socketFile), p.socketFile)
+        : socketPath(home, p.name, processIndex),
+    ]),
+  );
+}
+
+/** Port name → the process's socket directory, for the ports with socketDir. */
+export function socketDirectories(home: string, ports: readonly ServicePort[], processIndex: number): Record<string, string> {
+  return Object.fromEntries(
+    ports.flatMap((p) =>
+      p.socketDir && p.socketFile !== undefined ? [[p.name, socketDirPath(home, p.name, processIndex, p.socketFile)]] : [],
+    ),
+  );
 }
 
 const PID_FILE = /^(\d+)\.pid$/;
@@ -106,17 +171,20 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   }
 }
 
-/** The sockets of processes 0..scale-1: a hashed one lives outside the run directory, so removing that is not enough. */
+/**
+ * The sockets (and socket directories) of processes 0..scale-1. A hashed one
+ * lives outside the run directory, so removing that is not enough. The port's
+ * kind and the service's user are not recorded: every path the port could have
+ * had is removed (each is corral's own name).
+ */
 export async function removeSockets(runDir: string, ports: readonly string[], scale: number): Promise<void> {
   for (let i = 0; i < scale; i++) {
-    for (const path of Object.values(
-      listenAddresses(
-        runDir,
-        ports.map((name) => ({ name })),
-        i,
-      ),
-    ))
-      await rm(path, { force: true });
+    for (const port of ports) {
+      for (const home of [runDir, join(runDir, USER_SOCKET_HOME)]) {
+        const desired = join(home, `${port}-${i}`);
+        for (const path of [desired, hashedPath(desired)]) await rm(path, { recursive: true, force: true });
+      }
+    }
   }
 }
 

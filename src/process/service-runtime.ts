@@ -11,7 +11,7 @@ import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
 import { closeProxies, syncProxies } from "./proxies.js";
 import { readinessCheck } from "./readiness.js";
-import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles } from "./run-dir.js";
+import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles, socketDirectories } from "./run-dir.js";
 import { ProcessService } from "./service-handle.js";
 import { Slot } from "./slot.js";
 import { stopPolicyOf } from "./stop-process.js";
@@ -116,17 +116,23 @@ export class ServiceRuntime {
     return this.slots.map((slot) => ({ ...slot.supervisor.status }));
   }
 
-  /** Unix socket and TCP proxy addresses of each process, per port. */
+  /**
+   * Where a client reaches each process, per port: its Unix socket (for a
+   * socketDir port the directory, which is what clients such as psql -h take),
+   * and its TCP proxy.
+   */
   addresses(): { unix: Record<string, string>; tcp: Record<string, string> }[] {
+    const { ports } = this.config;
+    const home = this.paths.socketHome;
     return this.slots.map((slot, i) => ({
-      unix: listenAddresses(this.paths.runDir, this.config.ports, i),
+      unix: { ...listenAddresses(home, ports, i), ...socketDirectories(home, ports, i) },
       tcp: Object.fromEntries([...slot.proxies].map(([port, proxy]) => [port, proxy.address])),
     }));
   }
 
   handle(): ProcessService {
     const { ports } = this.config;
-    const unix = this.slots.map((_, i) => listenAddresses(this.paths.runDir, ports, i));
+    const unix = this.slots.map((_, i) => listenAddresses(this.paths.socketHome, ports, i));
     const byPort = new Map(ports.map((port) => [port.name, unix.map((addrs) => addrs[port.name]!)]));
     const tcpByPort = this.ctx.config.tcpProxy
       ? new Map(ports.map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)!.address)]))

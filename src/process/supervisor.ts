@@ -27,6 +27,7 @@ import type { ProcessLog } from "./logs.js";
 import { bootId, readProcStat } from "./proc.js";
 import { type ReadinessCheck, watchReadiness } from "./readiness.js";
 import { ProcessStatus } from "./process-status.js";
+import { prepareSocketDirectories } from "./service-dirs.js";
 import { CRASH_SIGNALS } from "./signals.js";
 import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
 
@@ -178,12 +179,14 @@ export class ProcessSupervisor {
 
   private async launch(): Promise<void> {
     const { spec } = this.options;
-    for (const path of this.options.socketPaths) rmSync(path, { force: true });
     const { program, args } = commandLine(spec);
     let prepared;
     try {
+      prepareSocketDirectories(spec);
+      for (const path of this.options.socketPaths) rmSync(path, { force: true });
       assertExecutable(program);
-      prepared = await this.options.launcher.prepare({ ...this.launchIdentity(), program, args, ...this.options.limits });
+      const user = spec.user ? { user: spec.user } : {};
+      prepared = await this.options.launcher.prepare({ ...this.launchIdentity(), program, args, ...this.options.limits, ...user });
     } catch (error) {
       this.spawnFailed(error);
       return;
@@ -194,6 +197,8 @@ export class ProcessSupervisor {
     let child: ChildProcess;
     const fds = this.options.log.openForChild();
     try {
+      // The pipes belong to whoever the process runs as, and to no earlier user of the slot.
+      this.options.log.shareWith(spec.user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
       child = spawn(prepared.command, prepared.args, {
         // Its own session and process group: stopping the slot signals the whole tree,
         // and the process outlives us when we die, to be adopted by the next instance.
@@ -377,6 +382,7 @@ export class ProcessSupervisor {
     this.options.log.close();
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
+    for (const dir of Object.values(this.options.spec.socketDirs ?? {})) rmSync(dir, { recursive: true, force: true });
     this.phase = "stopped";
   }
 

@@ -2,7 +2,9 @@
 // whole story where NSS adds users (LDAP, systemd-homed): `getent` asks libc,
 // which knows every source the machine is configured with.
 import { execFileSync } from "node:child_process";
+import { delimiter, join } from "node:path";
 import { ValidationError } from "../contract/errors.js";
+import { executableProblem } from "../util/executable.js";
 
 export interface ServiceUser {
   /** The name of the user, when it has one (a bare numeric uid may not). */
@@ -72,4 +74,57 @@ export function resolveServiceUser(user: string | number, group?: string | numbe
 /** True when processes started from here would run as someone else than this process. */
 export function isOtherUser(user: ServiceUser): boolean {
   return process.getuid?.() !== user.uid || process.getgid?.() !== user.gid;
+}
+
+/** How a user shows in messages: its name and uid, or the uid alone. */
+export function describeUser(user: Pick<ServiceUser, "name" | "uid">): string {
+  return user.name === null ? `uid ${user.uid}` : `${user.name} (uid ${user.uid})`;
+}
+
+/**
+ * Who a service's processes run as, when that is someone else than this
+ * process: its `user` (default: ours) with its `group` (default: the user's
+ * primary group). Undefined when the service names neither, or names us.
+ * Only root can start a process as someone else: a ValidationError otherwise.
+ */
+export function serviceRunAs(config: { user?: string | number; group?: string | number }): ServiceUser | undefined {
+  if (config.user === undefined && config.group === undefined) return undefined;
+  const ownUid = process.getuid?.() ?? 0;
+  const user = resolveServiceUser(config.user ?? ownUid, config.group);
+  if (!isOtherUser(user)) return undefined;
+  if (ownUid !== 0) {
+    const field = config.user !== undefined && user.uid !== ownUid ? "user" : "group";
+    const who = field === "user" ? describeUser(user) : `group ${user.gid}`;
+    throw new ValidationError(
+      field,
+      `corral runs as uid ${ownUid} and cannot start processes as ${who}: only root can; run corral as root, or leave ${field} out`,
+      field === "user" ? config.user : config.group,
+    );
+  }
+  setprivPath(); // a missing setpriv is said now, not as a crash loop
+  return user;
+}
+
+let setpriv: string | undefined;
+
+/** setpriv(1) from util-linux: it changes the user and execs in place, so the PID corral supervises stays the server's. */
+function setprivPath(): string {
+  if (setpriv) return setpriv;
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/bin"]) {
+    if (dir === "") continue;
+    const candidate = join(dir, "setpriv");
+    if (executableProblem(candidate) === undefined) return (setpriv = candidate);
+  }
+  throw new ValidationError("user", "needs setpriv (util-linux) on PATH to start a process as another user");
+}
+
+/**
+ * `setpriv --reuid --regid <groups> -- <program> <args>`: the command that
+ * drops to `user` and then execs the program. A named user gets its
+ * supplementary groups (as a login would: postgres is in ssl-cert to read its
+ * key); a bare uid has none, so it gets none of ours either.
+ */
+export function asUser(user: ServiceUser, program: string, args: readonly string[]): { program: string; args: string[] } {
+  const groups = user.name === null ? "--clear-groups" : "--init-groups";
+  return { program: setprivPath(), args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, groups, "--", program, ...args] };
 }

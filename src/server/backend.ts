@@ -21,7 +21,7 @@ import { survive } from "../util/diagnostics.js";
 import type { StatePaths } from "./state-dir.js";
 
 export interface ProcessAddresses {
-  /** Port name → Unix socket (process backend). */
+  /** Port name → Unix socket (process backend); for a socketDir port its directory, which clients such as `psql -h` take. */
   unix: Record<string, string>;
   /** Port name → "host:port" (the TCP proxy, or the pod's DNS name on Kubernetes). */
   tcp: Record<string, string>;
@@ -69,6 +69,7 @@ export async function createBackend(
       stateDir: paths.run,
       scratchDirectory: paths.scratch,
       secretsDir: paths.secrets,
+      volumeDirectory: paths.volumes,
       suppressOutput: true,
       tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
       ...(config.launcher ? { launcher: config.launcher } : {}),

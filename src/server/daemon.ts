@@ -25,7 +25,7 @@ import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-f
 import { DashboardSessions } from "./dashboard/session.js";
 import { DesiredStateStore } from "./desired-store.js";
 import { Listeners } from "./listeners.js";
-import { type StatePaths, statePaths } from "./state-dir.js";
+import { STATE_DIR_MODE, type StatePaths, statePaths } from "./state-dir.js";
 
 export type { DaemonOptions } from "./daemon-config.js";
 
@@ -68,7 +68,7 @@ export class Daemon implements DaemonApi {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const config = resolveDaemonConfig(options);
     const paths = statePaths(config.stateDir);
-    await mkdir(paths.root, { recursive: true, mode: 0o700 });
+    await mkdir(paths.root, { recursive: true, mode: STATE_DIR_MODE });
     await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
     const stopLogging = logSurvivableErrors(config.log);
     try {

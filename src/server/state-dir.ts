@@ -19,7 +19,17 @@ export interface StatePaths {
   scratch: string;
   secrets: string;
   discovery: string;
+  /** Named volumes: kept by `corral down`, removed by `corral down --volumes`. */
+  volumes: string;
 }
+
+/**
+ * The state directory's mode: traversable by anyone, listable by nobody else.
+ * A service run as another user must reach its sockets, scratch and volumes
+ * below it; everything secret inside (the API socket, the token, the desired
+ * state, secrets) is 0600/0700 on its own.
+ */
+export const STATE_DIR_MODE = 0o711;
 
 export function statePaths(root: string): StatePaths {
   const dir = resolve(root);
@@ -34,6 +44,7 @@ export function statePaths(root: string): StatePaths {
     scratch: join(dir, "scratch"),
     secrets: join(dir, "secrets"),
     discovery: join(dir, "discovery"),
+    volumes: join(dir, "volumes"),
   };
 }
 

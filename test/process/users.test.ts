@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ValidationError } from "../../src/contract/errors.js";
-import { resolveServiceUser } from "../../src/process/users.js";
+import { systemdRunArgs } from "../../src/process/launch/systemd.js";
+import { asUser, resolveServiceUser, serviceRunAs } from "../../src/process/users.js";
 
 describe("resolveServiceUser", () => {
   it("resolves a name to its uid and primary group", () => {
@@ -28,6 +29,38 @@ describe("resolveServiceUser", () => {
     assert.throws(
       () => resolveServiceUser("root", "no-such-group-here"),
       (e: unknown) => e instanceof ValidationError && e.field === "group",
+    );
+  });
+});
+
+describe("asUser", () => {
+  it("drops to the user with setpriv, which execs the program in place; a named user gets its groups", () => {
+    const www = resolveServiceUser("www-data");
+    const { program, args } = asUser(www, "/usr/sbin/nginx", ["-g", "daemon off;"]);
+    assert.match(program, /\/setpriv$/);
+    assert.deepEqual(args, [`--reuid=${www.uid}`, `--regid=${www.gid}`, "--init-groups", "--", "/usr/sbin/nginx", "-g", "daemon off;"]);
+    assert.equal(
+      asUser(resolveServiceUser(424242), "/bin/true", []).args[2],
+      "--clear-groups",
+      "a uid without a passwd entry has no groups to take",
+    );
+  });
+
+  it("goes inside the systemd scope, after systemd-run's own options", () => {
+    const user = resolveServiceUser("nobody");
+    const args = systemdRunArgs({ program: "/bin/sleep", args: ["1"], user });
+    assert.deepEqual(args.slice(0, 3), ["--user", "--scope", "--quiet"]);
+    assert.match(args[3]!, /\/setpriv$/);
+    assert.deepEqual(args.slice(-3), ["--", "/bin/sleep", "1"]);
+  });
+
+  it("is not used for corral's own user", () => {
+    assert.equal(serviceRunAs({}), undefined);
+    assert.equal(serviceRunAs({ user: "root" }), undefined, "root running as root needs no setpriv");
+    assert.equal(
+      serviceRunAs({ user: "root", group: "nogroup" })?.gid,
+      resolveServiceUser("root", "nogroup").gid,
+      "another group is another identity",
     );
   });
 });

@@ -53,7 +53,7 @@ describe("the OpenAPI document", () => {
   it("carries the request schemas, not only the paths", () => {
     const apply = doc.paths["/v1/apply"]!.post!;
     const body = apply.requestBody!.content["application/json"]!.schema as { properties: Record<string, unknown>; required: string[] };
-    assert.deepEqual(Object.keys(body.properties).sort(), ["backend", "environment", "kubernetes", "namespace", "services"]);
+    assert.deepEqual(Object.keys(body.properties).sort(), ["backend", "environment", "kubernetes", "namespace", "services", "volumes"]);
     assert.deepEqual(body.required.sort(), ["environment", "namespace", "services"]);
     const spec = JSON.stringify(doc.paths["/v1/services/{id}"]!.put!.requestBody);
     for (const field of ["command", "args", "ports", "scale", "readiness", "dependsOn"]) assert.match(spec, new RegExp(`"${field}"`));

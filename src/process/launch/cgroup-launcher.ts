@@ -10,6 +10,7 @@ import { errnoCode } from "../../util/errno.js";
 import { readText, tryWriteValue, writeValue } from "./cgroup-fs.js";
 import type { CgroupLayout } from "./cgroup-layout.js";
 import { detectCgroupLayout, hierarchiesOf } from "./cgroup-layout.js";
+import { programAsUser } from "./run-as.js";
 import type { LaunchRequest, Launcher, PreparedLaunch, ProcessCgroup } from "./types.js";
 
 /** Exit code of the wrapper shell when it could not join the group (the program never ran). */
@@ -92,9 +93,11 @@ export class CgroupLauncher implements Launcher {
 
     const joins = group.directories().map((d) => `echo $$ > ${shellQuote(join(d, "cgroup.procs"))}`);
     const script = `${joins.join(" && ")} || exit ${CGROUP_JOIN_FAILED_EXIT_CODE}; exec "$@"`;
+    // Joined as root (cgroup.procs is root's to write), then privileges dropped: setpriv comes after the join.
+    const { program, args } = programAsUser(req);
     return {
       command: this.shell,
-      args: ["-c", script, "sh", req.program, ...req.args],
+      args: ["-c", script, "sh", program, ...args],
       cgroup: group,
       oomKillsBefore,
     };

@@ -1,5 +1,6 @@
 // No limits: the program runs as given. Limits asked for here are not silently
 // dropped: prepare says so, and the supervisor turns it into one warning event.
+import { programAsUser } from "./run-as.js";
 import type { LaunchRequest, Launcher, PreparedLaunch, ProcessCgroup } from "./types.js";
 
 export function limitsWarning(req: Pick<LaunchRequest, "memoryLimit" | "cpuLimit">, why: string): string | undefined {
@@ -15,7 +16,8 @@ export class DirectLauncher implements Launcher {
   constructor(private readonly why = "the direct launcher applies no limits") {}
 
   async prepare(req: LaunchRequest): Promise<PreparedLaunch> {
-    const launch: PreparedLaunch = { command: req.program, args: [...req.args], oomKillsBefore: 0 };
+    const { program, args } = programAsUser(req);
+    const launch: PreparedLaunch = { command: program, args, oomKillsBefore: 0 };
     const warning = limitsWarning(req, this.why);
     if (warning) launch.warning = warning;
     return launch;

@@ -6,6 +6,7 @@
 // and metrics fall back to /proc.
 import { execFile } from "node:child_process";
 import { access } from "node:fs/promises";
+import { programAsUser } from "./run-as.js";
 import type { LaunchRequest, Launcher, PreparedLaunch, ProcessCgroup } from "./types.js";
 
 export interface SystemdLauncherOptions {
@@ -14,12 +15,14 @@ export interface SystemdLauncherOptions {
 }
 
 /** The argv after the systemd-run program name, exactly as the seed's `refine_command` builds it. */
-export function systemdRunArgs(req: Pick<LaunchRequest, "program" | "args" | "memoryLimit" | "cpuLimit">): string[] {
+export function systemdRunArgs(req: Pick<LaunchRequest, "program" | "args" | "memoryLimit" | "cpuLimit" | "user">): string[] {
   const args = ["--user", "--scope", "--quiet"];
   if (req.memoryLimit) args.push("-p", `MemoryMax=${req.memoryLimit.bytes}`);
   // CPUQuota is in percent of one core; round up so a small limit never becomes 0 (= unlimited).
   if (req.cpuLimit) args.push("-p", `CPUQuota=${Math.ceil(req.cpuLimit.millicpus / 10)}%`);
-  args.push(req.program, ...req.args);
+  // Inside the scope: systemd-run execs setpriv, which drops to the user and execs the program.
+  const { program, args: programArgs } = programAsUser(req);
+  args.push(program, ...programArgs);
   return args;
 }
 

@@ -3,6 +3,7 @@
 // line and prepares kernel objects; spawning, waiting and restarting stay in the
 // supervisor, so every launcher is supervised the same way.
 import type { CpuLimit, MemoryLimit } from "../../contract/limits.js";
+import type { ServiceUser } from "../users.js";
 
 export type LauncherKind = "direct" | "systemd" | "cgroup";
 
@@ -18,6 +19,8 @@ export interface LaunchRequest {
   cpuLimit?: CpuLimit;
   /** cgroup launcher only: cap on tasks in the group (`pids.max`); unlimited when absent. */
   pidsLimit?: number;
+  /** Run the program as this user (after the launcher's own setup, which needs root): `setpriv ... -- program args`. */
+  user?: ServiceUser;
 }
 
 export interface PreparedLaunch {
