@@ -100,8 +100,8 @@ export class DaemonClient {
   }
 
   /** The answer's text; throws ApiError for an error status. */
-  private async answer(method: string, path: string, body?: unknown): Promise<{ text: string; json: boolean }> {
-    const res = await this.open(method, path, body);
+  private async answer(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ text: string; json: boolean }> {
+    const res = await this.open(method, path, body, signal);
     const text = await readAll(res);
     const json = (res.headers["content-type"] ?? "").includes("json");
     if ((res.statusCode ?? 500) >= 400) throw apiError(res.statusCode ?? 500, text, json);
@@ -110,9 +110,15 @@ export class DaemonClient {
 
   /** A JSON call whose answer is parsed with `schema`; without one the answer is only checked to be a success. */
   async call(method: string, path: string, body?: unknown): Promise<void>;
-  async call<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S): Promise<z.output<S>>;
-  async call<S extends z.ZodType>(method: string, path: string, body?: unknown, schema?: S): Promise<z.output<S> | void> {
-    const { text } = await this.answer(method, path, body);
+  async call<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S, signal?: AbortSignal): Promise<z.output<S>>;
+  async call<S extends z.ZodType>(
+    method: string,
+    path: string,
+    body?: unknown,
+    schema?: S,
+    signal?: AbortSignal,
+  ): Promise<z.output<S> | void> {
+    const { text } = await this.answer(method, path, body, signal);
     if (schema) return parseAnswer(schema, parseJson(text, `${method} ${path}`), `${method} ${path}`);
   }
 

@@ -5,10 +5,13 @@ import { z } from "zod";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
-import { statePaths } from "../server/state-dir.js";
+import { DAEMON_DEFAULTS } from "../contract/defaults.js";
+import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identity.js";
+import { type StatePaths, statePaths } from "../server/state-dir.js";
+import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
-import { CliError, EXIT, type GlobalOptions, clientFor, resolveStateDir, runningDaemon } from "./context.js";
+import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
 import { ApiError, type DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
@@ -28,6 +31,7 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
       uptimeSeconds: r.uptimeSeconds,
       addresses: r.addresses,
       tcpAddresses: r.tcpAddresses,
+      message: r.message,
     }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
@@ -36,8 +40,10 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
 }
 
 export function renderProcessTable(rows: ProcessRow[]): string {
+  // Why a process is not online (a probe's last error, a spawn error) goes last: it can be long.
+  const messages = rows.some((r) => r.message !== null);
   return table(
-    ["SERVICE", "PROCESS", "STATUS", "PID", "RESTARTS", "CPU", "MEMORY", "UPTIME", "ADDRESS"],
+    ["SERVICE", "PROCESS", "STATUS", "PID", "RESTARTS", "CPU", "MEMORY", "UPTIME", "ADDRESS", ...(messages ? ["MESSAGE"] : [])],
     rows.map((r) => [
       r.service,
       String(r.process),
@@ -52,6 +58,7 @@ export function renderProcessTable(rows: ProcessRow[]): string {
         .join(" ") ||
         Object.values(r.addresses).join(" ") ||
         "-",
+      ...(messages ? [r.message ?? ""] : []),
     ]),
   );
 }
@@ -109,6 +116,7 @@ export function describeEvent(e: ServiceEvent): string {
   if (e.exitCode !== undefined && e.exitCode !== null) parts.push(`exit=${e.exitCode}`);
   if (e.signal) parts.push(`signal=${e.signal}`);
   parts.push(`restarts=${e.restartCount}`);
+  if (e.final) parts.push("final");
   if (e.nextStartAt) parts.push(`next start ${e.nextStartAt.toISOString()}`);
   if (e.message) parts.push(`(${e.message})`);
   return parts.join(" ");
@@ -204,22 +212,63 @@ export async function secretsRemove(id: string, options: GlobalOptions): Promise
   process.stdout.write(`secret ${id} removed\n`);
 }
 
-/** Stops every service (dependents first) and the daemon; with `volumes`, then removes the named volumes and their data. */
+/**
+ * Stops every service (dependents first) and the daemon. With no daemon (or
+ * one that dies meanwhile), what the state directory records is stopped from
+ * it directly: never "nothing to stop" while processes of the project run.
+ * With `volumes`, then removes the named volumes and their data.
+ */
 export async function down(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
   const stateDir = resolveStateDir(options);
+  const paths = statePaths(stateDir);
   const client = clientFor(stateDir);
-  if (!(await client.alive())) {
-    process.stdout.write("no daemon is running; nothing to stop\n");
-  } else {
-    await client.post("/v1/shutdown", { stopServices: true });
-    const socket = statePaths(stateDir).socket;
-    const deadline = Date.now() + 120_000;
-    while (existsSync(socket) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (existsSync(socket)) throw new CliError("the daemon did not stop within 120 s");
-    process.stdout.write("every service stopped; daemon gone\n");
-  }
+  await stopEverything(stateDir, paths, client);
   // After the stop: no process of the project writes into them any more.
   if (options.volumes) await removeVolumes(stateDir);
+}
+
+async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {
+  if (await client.alive()) {
+    if (await shutDown(client, paths)) return;
+  }
+  const result = await stopWithoutDaemon(
+    paths,
+    (pid) => new CliError(`a corral daemon (pid ${pid}) runs for ${stateDir} but does not answer`),
+  );
+  if ("cluster" in result) {
+    // A cluster keeps its services without a daemon; one is started to stop them.
+    if (await shutDown(await ensureDaemon(stateDir, result.cluster), paths)) return;
+    throw new CliError(`the daemon died before it had stopped every service; see ${paths.daemonLog}`);
+  }
+  const namespaces = new Set(result.stopped.map((s) => s.namespace));
+  const names = result.stopped.map((s) => (namespaces.size > 1 ? `${s.namespace}/${s.id}` : s.id));
+  process.stdout.write(
+    names.length > 0 ? `stopped ${names.join(", ")}; no daemon is running\n` : "no daemon is running; nothing to stop\n",
+  );
+}
+
+/** Asks the daemon to stop everything and waits for it to exit; false when it died before it had finished. */
+async function shutDown(client: DaemonClient, paths: StatePaths): Promise<boolean> {
+  // Read before asking: a daemon that dies while stopping is told apart from one that finished by its pid.
+  const daemon = readPidRecord(paths.pidFile);
+  await client.post("/v1/shutdown", { stopServices: true });
+  if ((await untilDaemonGone(paths.socket, daemon)) === "stopped") {
+    process.stdout.write("every service stopped; daemon gone\n");
+    return true;
+  }
+  process.stdout.write(`the daemon (pid ${daemon?.pid ?? "?"}) died before it had stopped every service; stopping the rest\n`);
+  return false;
+}
+
+/** "stopped" once the daemon removed its socket, "died" when its process is gone first. */
+async function untilDaemonGone(socket: string, daemon: ProcessIdentity | null): Promise<"stopped" | "died"> {
+  const deadline = Date.now() + DAEMON_DEFAULTS.downWaitMs;
+  while (Date.now() < deadline) {
+    if (!existsSync(socket)) return "stopped";
+    if (daemon && !isAlive(daemon)) return existsSync(socket) ? "died" : "stopped";
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new CliError(`the daemon did not stop within ${DAEMON_DEFAULTS.downWaitMs / 1000} s`);
 }
 
 /** `corral down --volumes`: every named volume of the state dir goes, as `docker compose down --volumes` removes the file's. */

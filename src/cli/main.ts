@@ -23,7 +23,7 @@ const program = new Command("corral")
     `
 Examples:
   corral up                 start (or update) everything in ./corral.yaml and follow the logs
-  corral up -d              the same, returning once every process is online
+  corral up -d              the same, returning once every process is online and every job has completed
   corral ps                 one line per process: status, pid, restarts, CPU, memory, uptime, address
   corral logs web -f        follow the logs of every process of "web"
   corral scale web=3        run three processes of "web"
@@ -31,7 +31,8 @@ Examples:
   corral down               stop every service (dependents first) and the daemon
   corral down --volumes     the same, then remove the named volumes and their data
 
-Exit codes: 0 ok, 1 the operation failed, 2 bad usage or a bad file (nothing changed), 3 no daemon is running.`,
+Exit codes: 0 ok, 1 the operation failed, 2 bad usage or a bad file (nothing changed), 3 no daemon is running;
+  up --abort-on-exit / --exit-code-from: the status of the process that ended (a signal: 128 + its number).`,
   );
 
 // `--state-dir` works before the command and after it (`corral daemon --state-dir x`).
@@ -48,12 +49,21 @@ program
   .command("up")
   .description("apply the file (only changed services roll, removed ones are dropped) and wait until every process is online")
   .option("-f, --file <path>", "the file to apply", "corral.yaml")
-  .option("-d, --detach", "return once every process is online instead of following the logs")
-  .option("--timeout <seconds>", "how long to wait for every process to be online", String(DAEMON_DEFAULTS.upTimeoutSeconds))
-  .action((o: { file?: string; detach?: boolean; timeout: string }) => up({ ...globals(), ...o }));
+  .option("-d, --detach", "return once every process is online and every job has completed, instead of following the logs")
+  .option("--timeout <seconds>", "how long the whole of up may take, the daemon's apply included", String(DAEMON_DEFAULTS.upTimeoutSeconds))
+  .option(
+    "--wait-settle <duration>",
+    "how long a process must stay online, not restarted, to count as online",
+    `${DAEMON_DEFAULTS.upSettleMs}ms`,
+  )
+  .option("--abort-on-exit", "stop every service when a process ends, and exit with its status (foreground only)")
+  .option("--exit-code-from <service>", "like --abort-on-exit, but exit with this service's status (foreground only)")
+  .action((o: { file?: string; detach?: boolean; timeout: string; waitSettle: string; abortOnExit?: boolean; exitCodeFrom?: string }) =>
+    up({ ...globals(), ...o }),
+  );
 program
   .command("down")
-  .description("stop every service, dependents first, then the daemon")
+  .description("stop every service, dependents first, then the daemon (with no daemon: every process the state directory records)")
   .option("-v, --volumes", "also remove the named volumes (volumes:) and their data")
   .action((o: { volumes?: boolean }) => commands.down({ ...globals(), ...o }));
 program
@@ -154,6 +164,7 @@ try {
           : error instanceof ApiError
             ? [error.message, error.status === 400 || error.status === 404 ? EXIT.usage : EXIT.failed]
             : [error instanceof Error ? (error.stack ?? error.message) : String(error), EXIT.failed];
-  process.stderr.write(`corral: ${message}\n`);
+  // An exit status with nothing to add (foreground up ending with its process's status) prints nothing.
+  if (message) process.stderr.write(`corral: ${message}\n`);
   process.exit(code);
 }

@@ -35,8 +35,12 @@ export const KUBERNETES_ORCHESTRATOR_DEFAULTS = {
 export const DAEMON_DEFAULTS = {
   /** How long an apply waits for one dependency's condition. */
   dependencyTimeoutMs: 300_000,
-  /** `corral up --timeout`, in seconds. */
+  /** `corral up --timeout`, in seconds: how long the whole of `up` (the daemon's apply included) may take. */
   upTimeoutSeconds: 300,
+  /** `corral up --wait-settle`: how long a process must stay online, not restarted, for up to count it online. */
+  upSettleMs: 2000,
+  /** How long `corral down` waits for the daemon to stop every service and exit. */
+  downWaitMs: 120_000,
   /** `corral top --interval`, in milliseconds. */
   topIntervalMs: 1000,
 } as const;

@@ -10,7 +10,8 @@ export type CorralErrorCode =
   | "CORRAL_ERR_CLOSED"
   | "CORRAL_ERR_CONFLICT"
   | "CORRAL_ERR_RESOURCE"
-  | "CORRAL_ERR_TIMEOUT";
+  | "CORRAL_ERR_TIMEOUT"
+  | "CORRAL_ERR_INTERRUPTED";
 
 /** The base of every error corral throws on purpose. */
 export class CorralError extends Error {
@@ -104,6 +105,18 @@ export class OrchestratorClosedError extends CorralError {
   override name = "OrchestratorClosedError";
   constructor() {
     super("CORRAL_ERR_CLOSED", "orchestrator is closed");
+  }
+}
+
+/**
+ * An apply stopped before it finished: the daemon is stopping every service
+ * (`corral down` pre-empts an apply) or whoever asked for it left. What it had
+ * started keeps running until the shutdown (or a later apply) says otherwise.
+ */
+export class ApplyInterruptedError extends CorralError {
+  override name = "ApplyInterruptedError";
+  constructor(readonly why: string) {
+    super("CORRAL_ERR_INTERRUPTED", `the apply was interrupted: ${why}`);
   }
 }
 

@@ -166,6 +166,12 @@ export interface ServiceEvent {
   signal?: string | null;
   /** With reason "backoff": when the next start is due. */
   nextStartAt?: Date;
+  /**
+   * Set (true) on the event of a process that ended and that its restart
+   * policy will not start again: a job that completed (reason "completed") or
+   * failed for good. Consumers need not re-derive it from the policy.
+   */
+  final?: true;
   /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
   warning?: string;
 }

@@ -123,6 +123,21 @@ export class ProcessLog {
     this.readers = [];
   }
 
+  /**
+   * Resolves once the pipes are at end-of-file (every writer gone, every line
+   * read recorded), or after `boundMs` when something still holds them open.
+   */
+  async drained(boundMs: number): Promise<void> {
+    const open = this.readers.filter((reader) => !reader.destroyed);
+    if (open.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((reader) => new Promise((resolve) => reader.once("close", resolve)))),
+      new Promise((resolve) => (timer = setTimeout(resolve, boundMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
   close(): void {
     this.detach();
     for (const stream of ["stdout", "stderr"] as const) this.flushPartial(stream);

@@ -74,21 +74,26 @@ function httpProbe(socketPath: string, path: string): Probe {
 function execProbe(argv: string[], env: Record<string, string>): Probe {
   return (signal) =>
     new Promise((resolve, reject) => {
-      execFile(argv[0]!, argv.slice(1), { signal, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 }, (error) =>
-        error ? reject(error) : resolve(),
-      );
+      execFile(argv[0]!, argv.slice(1), { signal, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 }, (error) => {
+        if (!error) return resolve();
+        // execFile's message repeats the command line and its output; what failed is the status.
+        if (typeof error.code === "number") reject(new Error(`exit status ${error.code}`));
+        else if (error.signal && !signal.aborted) reject(new Error(`killed by ${error.signal}`));
+        else reject(error);
+      });
     });
 }
 
-/** Runs one probe with its timeout; true when it passed. */
-async function probeOnce(check: ReadinessCheck): Promise<boolean> {
+/** Runs one probe with its timeout; null when it passed, else why it failed ("HTTP 503", "exit status 1", ...). */
+async function probeOnce(check: ReadinessCheck): Promise<string | null> {
   const signal = AbortSignal.timeout(check.timeoutMs);
   try {
     await check.probe(signal);
-    return true;
-  } catch {
-    // A failed probe is the answer, not an error: the failure count and events tell it.
-    return false;
+    return null;
+  } catch (error) {
+    // A failed probe is the answer, not an error: its reason goes into the process's status.
+    if (signal.aborted) return `timed out after ${check.timeoutMs} ms`;
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
@@ -97,6 +102,8 @@ export interface ReadinessHooks {
   active(): boolean;
   /** The first probe passed, or one passed after onFailing. */
   onReady(): void;
+  /** A probe failed before the first success, for a reason other than the previous failure's: why it is still starting. */
+  onStarting(message: string): void;
   /** failureThreshold probes in a row failed after the process had been ready. */
   onFailing(message: string): void;
 }
@@ -112,20 +119,24 @@ export function watchReadiness(check: ReadinessCheck, hooks: ReadinessHooks): { 
   let ready = false;
   let online = false;
   let failures = 0;
+  // Said once per distinct reason: a probe failing the same way every 100 ms is one event, not a flood.
+  let startingMessage: string | undefined;
   const active = () => !stopped && hooks.active();
   const tick = async () => {
     if (!active()) return;
-    const passed = await probeOnce(check);
+    const failure = await probeOnce(check);
     if (!active()) return;
-    if (passed) {
+    if (failure === null) {
       failures = 0;
       if (!online) {
         ready = online = true;
         hooks.onReady();
       }
-    } else if (ready && ++failures === check.failureThreshold) {
+    } else if (!ready) {
+      if (failure !== startingMessage) hooks.onStarting((startingMessage = failure));
+    } else if (++failures === check.failureThreshold) {
       online = false;
-      hooks.onFailing(`readiness probe failed ${check.failureThreshold} times in a row`);
+      hooks.onFailing(`readiness probe failed ${check.failureThreshold} times in a row: ${failure}`);
     }
     timer = setTimeout(() => void tick(), ready ? check.periodMs : check.startupPeriodMs);
   };

@@ -21,8 +21,14 @@ export async function replaceChanged(runtime: ServiceRuntime, timeoutMs: number,
     const supervisor = await runtime.replace(i);
     const outcome = await supervisor.waitFor((e) => e.status === "online" || FAILED.has(e.reason ?? ""), timeoutMs);
     if (!outcome) throw new RolloutError(runtime.id, i, "timeout", `waited ${timeoutMs} ms; the process is ${describe(supervisor.status)}`);
-    if (outcome.status !== "online") throw new RolloutError(runtime.id, i, outcome.reason ?? "offline", outcome.message);
+    if (outcome.status !== "online" && !jobDone(outcome))
+      throw new RolloutError(runtime.id, i, outcome.reason ?? "offline", outcome.message);
   }
+}
+
+/** A one-shot job's replacement that ran to completion did what it was replaced for. */
+function jobDone(event: ServiceEvent): boolean {
+  return event.final === true && event.reason === "completed";
 }
 
 function describe(event: ServiceEvent): string {

@@ -10,7 +10,8 @@ import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";
 import { parseJsonRecord } from "../util/json-record.js";
 import type { ServiceSpecs } from "./launch-spec.js";
-import { manifestFile } from "./run-dir.js";
+import { join } from "node:path";
+import { listDir, manifestFile } from "./run-dir.js";
 
 const manifestSchema = z.object({
   namespace: z.string(),
@@ -59,4 +60,10 @@ export function manifestOf(namespace: string, specs: ServiceSpecs): ServiceManif
 
 export async function writeManifest(runDir: string, manifest: ServiceManifest): Promise<void> {
   await writeFileAtomic(manifestFile(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Every service that has a run directory under `stateDir`, whatever its namespace, as its manifest names it. */
+export async function recordedServices(stateDir: string): Promise<{ namespace: string; id: string }[]> {
+  const manifests = await Promise.all((await listDir(stateDir)).map((name) => readManifest(join(stateDir, name))));
+  return manifests.flatMap((manifest) => (manifest ? [{ namespace: manifest.namespace, id: manifest.id }] : []));
 }

@@ -7,8 +7,9 @@
 //   offline "starting"  -> spawned, readiness not yet passed (no probe: straight to online)
 //   online              -> spawned (no probe) or probe passed
 //   offline "probe-failed" after failureThreshold failed probes in a row; online again when it passes
-//   offline "crashed" | "exited" | "completed" | "oom-killed" | "spawn-failed" when the process ends
-//   offline "backoff" (nextStartAt) while waiting to restart; "completed" stays under on-failure, any exit under never
+//   offline "crashed" | "exited" | "completed" | "oom-killed" | "spawn-failed" when the process ends;
+//           with `final` when the restart policy will not start it again ("completed" under on-failure, any end under never)
+//   offline "backoff" (nextStartAt) while waiting to restart
 //   offline "stopped"   -> dropped, scaled away, replaced, or the orchestrator closed
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, rmSync } from "node:fs";
@@ -30,6 +31,13 @@ import { prepareSocketDirectories } from "./service-dirs.js";
 import type { SecretDelivery } from "./secret-delivery.js";
 import { CRASH_SIGNALS } from "./signals.js";
 import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
+
+/**
+ * How long an exit waits for the process's pipes to reach end-of-file (its last
+ * lines recorded); only a process that handed its output to something outside
+ * its group, which the exit does not kill, makes it wait this long.
+ */
+const EXIT_LOG_DRAIN_MS = 500;
 
 export interface SupervisorOptions {
   environmentId: string;
@@ -254,13 +262,14 @@ export class ProcessSupervisor {
     running.readiness = watchReadiness(readiness, {
       active: () => this.running === running && this.phase === "active",
       onReady: () => this.emit("online", { pid }),
+      onStarting: (message) => this.emit("offline", { reason: "starting", pid, message }),
       onFailing: (message) => this.emit("offline", { reason: "probe-failed", pid, message }),
     });
   }
 
   private spawnFailed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    this.emit("offline", { reason: "spawn-failed", message });
+    this.emit("offline", { reason: "spawn-failed", message, ...this.finality("spawn-failed") });
     this.scheduleRestart(0, "spawn-failed");
   }
 
@@ -280,6 +289,9 @@ export class ProcessSupervisor {
     killStragglers(running.identity);
     await running.cgroup?.kill().catch((error: unknown) => this.report("kill cgroup", error));
     await this.options.secrets?.remove().catch((error: unknown) => this.report("remove secret files", error));
+    // The exit event comes after the process's last lines are in its log: whoever
+    // reads the log because of the event (up showing why a job failed) finds them.
+    await this.options.log.drained(EXIT_LOG_DRAIN_MS);
     running.markExited();
     const pid = running.identity.pid;
     if (this.phase !== "active") {
@@ -288,7 +300,14 @@ export class ProcessSupervisor {
     }
     if (running.cgroup && code === CGROUP_JOIN_FAILED_EXIT_CODE && Date.now() - running.startedAt < 1000) {
       // The launcher's shell could not put the process in its group: it never ran.
-      this.emit("offline", { reason: "spawn-failed", pid, exitCode: code, signal, message: "could not join the process's cgroup" });
+      this.emit("offline", {
+        reason: "spawn-failed",
+        pid,
+        exitCode: code,
+        signal,
+        message: "could not join the process's cgroup",
+        ...this.finality("spawn-failed"),
+      });
       this.scheduleRestart(0, "spawn-failed");
       return;
     }
@@ -304,6 +323,7 @@ export class ProcessSupervisor {
       exitCode: exit.exitCode,
       signal: exit.signal,
       ...(message ? { message } : {}),
+      ...this.finality(exit.reason),
     });
     if (signal !== null && CRASH_SIGNALS.has(signal) && this.options.onCrash) {
       this.phase = "stopped";
@@ -315,10 +335,20 @@ export class ProcessSupervisor {
     this.scheduleRestart(Date.now() - running.startedAt, exit.reason);
   }
 
+  /** Whether the restart policy starts the process again after it ended for `reason`. */
+  private restartsAfter(reason: string): boolean {
+    const policy = this.options.restartPolicy;
+    return !(policy === "never" || (policy === "on-failure" && reason === "completed"));
+  }
+
+  /** `{ final: true }` for the event of an end that no restart will follow. */
+  private finality(reason: string): { final?: true } {
+    return this.restartsAfter(reason) ? {} : { final: true };
+  }
+
   private scheduleRestart(ranMs: number, reason: string): void {
     if (this.phase !== "active") return;
-    const policy = this.options.restartPolicy;
-    if (policy === "never" || (policy === "on-failure" && reason === "completed")) return;
+    if (!this.restartsAfter(reason)) return;
     const delay = this.backoff.next(ranMs);
     const relaunch = () => {
       this.restartTimer = null;

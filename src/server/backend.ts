@@ -16,6 +16,7 @@ import type { NamespacedKubernetesOrchestrator } from "../kubernetes/namespaced.
 import type { KubernetesOrchestrator } from "../kubernetes/orchestrator.js";
 import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/orchestrator.js";
 import type { ServiceDiscoveryTarget } from "../process/service-discovery.js";
+import { recordedServices } from "../process/service-manifest.js";
 import { survive } from "../util/diagnostics.js";
 import type { StatePaths } from "./state-dir.js";
 
@@ -47,6 +48,8 @@ export interface DaemonBackend {
   secretsController(): SecretsController;
   /** Rolling restart where the backend does it in place (processes); undefined where a changed spec does it (Kubernetes). */
   restartService?(namespace: string, id: string): Promise<void>;
+  /** Every service the backend keeps files for, in any namespace, desired or not (processes: their run directories). */
+  recordedServices?(): Promise<{ namespace: string; id: string }[]>;
   close(opts: { leaveRunning: boolean }): Promise<void>;
 }
 
@@ -81,6 +84,7 @@ export function processBackend(orchestrator: ProcessOrchestrator): DaemonBackend
     namespace: (name) => orchestrator.namespace(name),
     secretsController: () => orchestrator.secretsController(),
     restartService: (namespace, id) => orchestrator.namespace(namespace).restartService(id),
+    recordedServices: () => recordedServices(orchestrator.config.stateDir),
     close: (opts) => orchestrator.close(opts),
   };
 }

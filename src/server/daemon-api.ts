@@ -7,6 +7,15 @@ import type { ApplyResult } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { DashboardSessions } from "./dashboard/session.js";
 
+export interface ApplyCallOptions {
+  /** How long the whole apply may take, from the call (default: DAEMON_DEFAULTS.dependencyTimeoutMs per dependency only). */
+  timeoutMs?: number;
+  /** Aborting it stops the apply's waits (the caller left); the apply rejects with ApplyInterruptedError. */
+  signal?: AbortSignal;
+  /** Progress lines ("web waits for db to be ready"). */
+  onProgress?: (message: string) => void;
+}
+
 /** A TCP listener's address: as it listens, and host:port for a browser on this machine. */
 export interface ListenAddress {
   listen: string;
@@ -28,7 +37,7 @@ export interface DaemonApi {
   deleteSecret(id: string): Promise<void>;
   /** A snapshot of every process (then `snapshotEnd`), then every change, until `signal` aborts. */
   watch(signal: AbortSignal): AsyncIterable<ServiceEvent | { snapshotEnd: true }>;
-  apply(next: DesiredState): Promise<ApplyResult>;
+  apply(next: DesiredState, options?: ApplyCallOptions): Promise<ApplyResult>;
   putService(id: string, spec: ServiceSpec): Promise<ApplyResult>;
   deleteService(id: string): Promise<ApplyResult>;
   scale(id: string, scale: number): Promise<ApplyResult>;

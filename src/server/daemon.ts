@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { CONFIG_DEFAULTS } from "../contract/defaults.js";
-import { ConflictError, SecretNotFoundError, UnknownServiceError, ValidationError } from "../contract/errors.js";
+import { ApplyInterruptedError, ConflictError, SecretNotFoundError, UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { SecretsController, ServiceEvent } from "../contract/types.js";
 import { startOrder } from "../config/dependencies.js";
 import { parseDesiredState } from "../config/desired-state.js";
@@ -18,9 +18,9 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
 import { survive } from "../util/diagnostics.js";
-import { type ApplyResult, applyDesiredState } from "./apply.js";
+import { type ApplyOptions, type ApplyResult, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
-import type { DaemonApi, ListenAddress } from "./daemon-api.js";
+import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
 import { type DaemonConfig, type DaemonOptions, checkTcp, resolveDaemonConfig } from "./daemon-config.js";
 import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard/session.js";
@@ -43,6 +43,8 @@ export class Daemon implements DaemonApi {
   private desired: DesiredState | null;
   private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
+  /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
+  private readonly applying = new Set<AbortController>();
   private stopLogging: () => void = () => {};
   readonly sessions: DashboardSessions;
   /** Resolves when the daemon has shut down (on request or signal). */
@@ -207,41 +209,68 @@ export class Daemon implements DaemonApi {
    * Checked whole first (the wire schema, then what it names on this machine):
    * a state that fails is never persisted, and nothing is touched.
    */
-  apply(state: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
-    return this.queue.run(async () => {
-      const next = parseDesiredState(state);
-      if (next.environment !== this.environment) {
-        throw new ValidationError("environment", `this daemon runs environment "${this.environment}"; the file says "${next.environment}"`);
-      }
-      const backend = next.backend ?? CONFIG_DEFAULTS.backend;
-      const movesBackend =
-        backend !== this.backend.kind ||
-        (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
-      // Moving between backends is allowed only while nothing runs: services are never left behind on the old one.
-      if (movesBackend && this.desired && Object.keys(this.desired.services).length > 0) {
-        throw new ValidationError(
-          "backend",
-          `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`,
-        );
-      }
-      for (const [id, spec] of Object.entries(next.services)) checkRunnable(id, spec, next, backend);
-      if (movesBackend) {
-        const replacement = await createBackend(backend, this.environment, this.paths, next, this.config);
-        await this.backend.close({ leaveRunning: true });
-        this.backend = replacement;
-        this.namespaceChanged.emit("change");
-      }
-      const previous = this.desired;
-      // Persisted first: a daemon that dies half-way converges on it when restarted.
-      await this.store.save(next);
-      this.desired = next;
-      if (previous?.namespace !== next.namespace) this.namespaceChanged.emit("change");
-      return this.applyNow(previous, next, onProgress);
-    });
+  apply(state: DesiredState, options: ApplyCallOptions = {}): Promise<ApplyResult> {
+    if (this.closing) return Promise.reject(new ApplyInterruptedError("the daemon is shutting down"));
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    const controller = new AbortController();
+    const callerLeft = () => controller.abort(new ApplyInterruptedError("its caller left"));
+    if (options.signal?.aborted) callerLeft();
+    options.signal?.addEventListener("abort", callerLeft, { once: true });
+    this.applying.add(controller);
+    const applyOptions: Omit<ApplyOptions, "dependencyTimeoutMs"> = {
+      signal: controller.signal,
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    };
+    return this.queue
+      .run(() => {
+        // Pre-empted while queued: nothing was checked, persisted or touched.
+        if (controller.signal.aborted) throw controller.signal.reason;
+        return this.applyQueued(state, applyOptions);
+      })
+      .finally(() => {
+        this.applying.delete(controller);
+        options.signal?.removeEventListener("abort", callerLeft);
+      });
   }
 
-  private async applyNow(previous: DesiredState | null, next: DesiredState, onProgress?: (message: string) => void): Promise<ApplyResult> {
-    const options = { dependencyTimeoutMs: this.config.dependencyTimeoutMs, ...(onProgress ? { onProgress } : {}) };
+  private async applyQueued(state: DesiredState, options: Omit<ApplyOptions, "dependencyTimeoutMs">): Promise<ApplyResult> {
+    const next = parseDesiredState(state);
+    if (next.environment !== this.environment) {
+      throw new ValidationError("environment", `this daemon runs environment "${this.environment}"; the file says "${next.environment}"`);
+    }
+    const backend = next.backend ?? CONFIG_DEFAULTS.backend;
+    const movesBackend =
+      backend !== this.backend.kind ||
+      (backend === "kubernetes" && JSON.stringify(next.kubernetes) !== JSON.stringify(this.desired?.kubernetes));
+    // Moving between backends is allowed only while nothing runs: services are never left behind on the old one.
+    if (movesBackend && this.desired && Object.keys(this.desired.services).length > 0) {
+      throw new ValidationError(
+        "backend",
+        `this daemon runs services on the ${this.backend.kind} backend; stop them first (corral down) to move them to ${backend}`,
+      );
+    }
+    for (const [id, spec] of Object.entries(next.services)) checkRunnable(id, spec, next, backend);
+    if (movesBackend) {
+      const replacement = await createBackend(backend, this.environment, this.paths, next, this.config);
+      await this.backend.close({ leaveRunning: true });
+      this.backend = replacement;
+      this.namespaceChanged.emit("change");
+    }
+    const previous = this.desired;
+    // Persisted first: a daemon that dies half-way converges on it when restarted.
+    await this.store.save(next);
+    this.desired = next;
+    if (previous?.namespace !== next.namespace) this.namespaceChanged.emit("change");
+    return this.applyNow(previous, next, options);
+  }
+
+  private async applyNow(
+    previous: DesiredState | null,
+    next: DesiredState,
+    callOptions: Omit<ApplyOptions, "dependencyTimeoutMs"> = {},
+  ): Promise<ApplyResult> {
+    const options = { dependencyTimeoutMs: this.config.dependencyTimeoutMs, ...callOptions };
     if (previous && previous.namespace !== next.namespace) {
       await applyDesiredState(this.backend.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
       previous = null;
@@ -283,6 +312,16 @@ export class Daemon implements DaemonApi {
     }
   }
 
+  /**
+   * Services the backend still records (run directories of any namespace) that
+   * no desired state names any more: left by a daemon that died while removing
+   * them, or by a state file edited since. `corral down` stops them too.
+   */
+  private async stopRecordedServices(): Promise<void> {
+    const recorded = (await this.backend.recordedServices?.()) ?? [];
+    await Promise.all(recorded.map(({ namespace, id }) => this.backend.namespace(namespace).dropService(id)));
+  }
+
   private withServices(change: (services: DesiredState["services"]) => DesiredState["services"]): DesiredState {
     const current = this.desired ?? { environment: this.environment, namespace: CONFIG_DEFAULTS.namespace, services: {} };
     return { ...current, services: change(current.services) };
@@ -295,8 +334,18 @@ export class Daemon implements DaemonApi {
    */
   shutdown({ stopServices = false } = {}): Promise<void> {
     this.closing ??= (async () => {
+      // Whatever an apply in progress waits for, stopping comes first.
+      for (const apply of this.applying) apply.abort(new ApplyInterruptedError("the daemon is stopping every service"));
       if (stopServices) {
-        await this.apply(this.withServices(() => ({}))).catch(survive("server.daemon", "stop every service"));
+        await this.queue
+          .run(async () => {
+            await this.applyQueued(
+              this.withServices(() => ({})),
+              {},
+            );
+            await this.stopRecordedServices();
+          })
+          .catch(survive("server.daemon", "stop every service"));
         await rm(this.paths.desired, { force: true });
       }
       await this.listeners.close();

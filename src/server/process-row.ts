@@ -15,4 +15,6 @@ export interface ProcessRow {
   tcpAddresses: Record<string, string>;
   /** Set while waiting to restart. */
   nextStartAt: string | null;
+  /** The latest event's detail: a readiness probe's last error while starting ("HTTP 503"), a spawn error, ... */
+  message: string | null;
 }

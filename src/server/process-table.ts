@@ -41,6 +41,7 @@ export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
         addresses: addresses[event.processId]?.unix ?? {},
         tcpAddresses: addresses[event.processId]?.tcp ?? {},
         nextStartAt: event.nextStartAt?.toISOString() ?? null,
+        message: event.message ?? null,
       });
     }
   }

@@ -4,7 +4,7 @@
 // state and the service spec are config/desired-state.ts's.
 import { z } from "zod";
 import { idSchema, positiveInt } from "../contract/rules.js";
-import { serviceSpecSchema } from "../config/desired-state.js";
+import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
 import type { ApplyResult } from "./apply.js";
 import type { ProcessRow } from "./process-row.js";
 
@@ -78,7 +78,25 @@ export const applyResultBody = z.object({
   changed: z.array(z.string()),
   unchanged: z.array(z.string()),
   removed: z.array(z.string()),
+  blocked: z
+    .array(z.object({ service: z.string(), by: z.string(), reason: z.string() }))
+    .describe("Services not started: a dependency (by) ended for good without meeting its condition, e.g. a job that failed."),
+  waiting: z
+    .array(z.object({ service: z.string(), dependency: z.string(), condition: dependencyConditionSchema }))
+    .describe("Services not started: the apply's time (timeoutMs) was over while they waited for a dependency."),
 }) satisfies z.ZodType<ApplyResult>;
+
+/** POST /v1/apply's query: the caller's deadline, so the daemon's apply ends when the caller stops waiting. */
+export const applyQuery = z
+  .object({
+    timeoutMs: z
+      .string({ error: "must be a positive number of milliseconds" })
+      .regex(/^[1-9]\d{0,9}$/, { error: "must be a positive number of milliseconds" })
+      .transform(Number)
+      .optional()
+      .describe("How long the whole apply may take; services still waiting then are answered as waiting."),
+  })
+  .strict();
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
 export const processRowBody = z.object({
@@ -94,6 +112,7 @@ export const processRowBody = z.object({
   addresses: z.record(z.string(), z.string()),
   tcpAddresses: z.record(z.string(), z.string()),
   nextStartAt: nullable(z.string()),
+  message: nullable(z.string()),
 }) satisfies z.ZodType<ProcessRow>;
 
 export const serviceBody = z.object({ id: z.string(), spec: serviceSpecSchema, processes: z.array(processRowBody) });
@@ -121,6 +140,7 @@ export const serviceEventBody = z.object({
     .datetime()
     .transform((time) => new Date(time))
     .optional(),
+  final: z.literal(true).optional(),
   warning: z.string().optional(),
 });
 

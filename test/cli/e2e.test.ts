@@ -20,6 +20,8 @@ type Row = Pick<
 
 describe("the corral command against a real daemon", () => {
   let project: string;
+  // Its own environment: another checkout's run of this file on the same machine kills "e2e" processes when it ends.
+  const environment = `e2e-${process.pid}`;
   const corral = (args: string[], timeout = 120_000): SpawnSyncReturns<string> =>
     spawnSync(process.execPath, [BIN, ...args], {
       cwd: project,
@@ -38,13 +40,15 @@ describe("the corral command against a real daemon", () => {
     assert.ok(existsSync(join(ROOT, "dist", "cli", "main.js")), "npm run build first (npm test does)");
     project = realpathSync(mkdtempSync(join(tmpdir(), "corral-e2e-")));
     cpSync(join(FIXTURES, "project"), project, { recursive: true });
+    const file = join(project, "corral.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace(/^environment: e2e$/m, `environment: ${environment}`));
   });
   after(() => {
     if (existsSync(join(project, ".corral", "corral.sock"))) corral(["down"]);
     try {
       process.kill(daemonPid(), "SIGKILL");
     } catch {}
-    killEnvironment("e2e");
+    killEnvironment(environment);
     rmSync(project, { recursive: true, force: true });
   });
 
@@ -90,7 +94,7 @@ describe("the corral command against a real daemon", () => {
     const result = corral(["scale", "web=3"]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(ps().filter((r) => r.service === "web" && r.status === "online").length, 3);
-    assert.equal(processesOfEnvironment("e2e").length, 4);
+    assert.equal(processesOfEnvironment(environment).length, 4);
     assert.equal(corral(["scale", "web=zero"]).status, 2, "bad usage exits 2");
   });
 
@@ -151,7 +155,7 @@ describe("the corral command against a real daemon", () => {
       before.map((r) => r.pid),
       "same PIDs: adopted, not restarted",
     );
-    assert.equal(processesOfEnvironment("e2e").length, before.length, "nothing duplicated");
+    assert.equal(processesOfEnvironment(environment).length, before.length, "nothing duplicated");
   });
 
   it("down stops everything and the daemon", () => {
@@ -159,7 +163,7 @@ describe("the corral command against a real daemon", () => {
     const result = corral(["down"]);
     assert.equal(result.status, 0, result.stderr);
     for (const pid of pids) assert.equal(isPidAlive(pid), false);
-    assert.deepEqual(processesOfEnvironment("e2e"), []);
+    assert.deepEqual(processesOfEnvironment(environment), []);
     assert.equal(existsSync(join(project, ".corral", "corral.sock")), false);
   });
 });

@@ -16,7 +16,6 @@ export interface Proc extends ProcessRow {
   measuredAt: number;
   exitCode?: number | null;
   signal?: string | null;
-  message?: string;
   /** Page clock of the last event: a metrics reading sent before it is older than it. */
   eventAt: number;
   /** Why the process last stopped ("oom-killed", "crashed", ...), kept through the back-off that follows. */
@@ -188,7 +187,8 @@ class Store {
         measuredAt: fresher ? old.measuredAt : now,
         exitCode: old?.exitCode ?? null,
         signal: old?.signal ?? null,
-        ...(old?.message ? { message: old.message } : {}),
+        // The event's detail is as fresh as its status.
+        message: fresher ? old.message : row.message,
         ...(old?.lastExit ? { lastExit: old.lastExit } : {}),
         eventAt: old?.eventAt ?? 0,
       });
@@ -243,7 +243,7 @@ class Store {
       nextStartAt: event.nextStartAt ?? null,
       exitCode: event.exitCode ?? null,
       signal: event.signal ?? null,
-      ...(event.message ? { message: event.message } : {}),
+      message: event.message ?? null,
       eventAt: now,
       ...(lastExit(event, old) ? { lastExit: lastExit(event, old)! } : {}),
     });

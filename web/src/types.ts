@@ -32,6 +32,8 @@ export interface ServiceEvent {
   exitCode?: number | null;
   signal?: string | null;
   nextStartAt?: string;
+  /** The process ended and will not be started again (a job that completed or failed). */
+  final?: true;
   warning?: string;
 }
 

@@ -1,10 +1,12 @@
 // The one mapping of errors to HTTP answers. Coded errors say what went wrong,
 // so the status follows from the class: bad input 400 (naming the field and
 // the rule), unknown things 404, a stopped rollout 409 with where it stopped,
-// a refused resource 507 (disk full) or 503. Anything else is a bug, answered
-// 500 and reported to the daemon's log.
+// a refused resource 507 (disk full) or 503, as are a closed orchestrator and
+// an interrupted apply. Anything else is a bug, answered 500 and reported to
+// the daemon's log.
 import type { FastifyInstance } from "fastify";
 import {
+  ApplyInterruptedError,
   CorralError,
   NotFoundError,
   OrchestratorClosedError,
@@ -35,7 +37,8 @@ export function errorReply(error: unknown): ErrorReply {
     return { status: 409, body: { error: error.message, code: error.code, service: error.serviceId, process: error.processIndex } };
   if (error instanceof ResourceError)
     return { status: error.errno === "ENOSPC" ? 507 : 503, body: { error: error.message, code: error.code } };
-  if (error instanceof OrchestratorClosedError) return { status: 503, body: { error: error.message, code: error.code } };
+  if (error instanceof OrchestratorClosedError || error instanceof ApplyInterruptedError)
+    return { status: 503, body: { error: error.message, code: error.code } };
   if (error instanceof CorralError)
     return { status: error.code === "CORRAL_ERR_TIMEOUT" ? 504 : 409, body: { error: error.message, code: error.code } };
   const refused = refusalStatus(error);

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { desiredStateSchema, serviceSpecSchema } from "../../config/desired-state.js";
 import {
+  applyQuery,
   applyResultBody,
   dashboardLinkBody,
   dashboardOpenBody,
@@ -66,8 +67,17 @@ export const ROUTES = {
     method: "POST",
     url: "/v1/apply",
     summary: "Apply a whole desired state as a diff (changed services roll, removed ones are dropped, dependsOn order kept)",
+    querystring: applyQuery,
     body: desiredStateSchema,
-    responses: { 200: json("what changed", applyResultBody), 400: invalid, 409: rollout },
+    responses: {
+      200: json(
+        "what changed, and what was not started (blocked by a failed dependency, or still waiting at the deadline)",
+        applyResultBody,
+      ),
+      400: invalid,
+      409: rollout,
+      503: { description: "interrupted: the daemon is stopping every service (corral down), or the caller left", schema: errorBody },
+    },
   },
   services: {
     method: "GET",
