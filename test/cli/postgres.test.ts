@@ -2,10 +2,8 @@
 // daemon, from examples/postgres/corral.yaml as shipped: initdb as a one-shot
 // job of the postgres user into a named volume, the server on a socket
 // directory once initdb completed, psql against it; the data survives
-// `corral down` and goes with `corral down --volumes`.
-//
-// The file is applied as `corral up -d` applies it (POST /v1/apply): until
-// `up -d` counts a completed job as done, it would wait for initdb to be online.
+// `corral down` and goes with `corral down --volumes`. Driven as a user drives
+// it: `corral up -d`, `corral ps --json`, `corral down`.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, statSync } from "node:fs";
@@ -35,6 +33,10 @@ describe("PostgreSQL under corral (examples/postgres)", () => {
   });
   after(() => project.cleanup());
 
+  const upDetached = () => {
+    const up = project.corral(["up", "-d"]);
+    assert.equal(up.status, 0, `corral up -d: ${up.stdout}\n${up.stderr}`);
+  };
   const online = async () =>
     project.waitForRows("pg online and hello completed", (rows) => {
       const by = new Map(rows.map((row) => [row.service, row]));
@@ -42,8 +44,7 @@ describe("PostgreSQL under corral (examples/postgres)", () => {
     });
 
   it("runs initdb as postgres into a volume, then the server on a socket directory that psql -h connects to", async () => {
-    await project.startDaemon();
-    await project.apply();
+    upDetached();
     const rows = await online();
     const initdb = rows.find((row) => row.service === "initdb")!;
     assert.equal(initdb.reason, "completed", "initdb ran once and exited 0");
@@ -67,14 +68,13 @@ describe("PostgreSQL under corral (examples/postgres)", () => {
     assert.equal(statSync(volume).uid, postgresUid(), "the volume belongs to postgres");
   });
 
-  it("keeps the data across corral down and a new apply", async () => {
+  it("keeps the data across corral down and corral up -d", async () => {
     const down = project.corral(["down"]);
     assert.equal(down.status, 0, down.stderr);
     assert.deepEqual(project.processes(), [], "down stopped every process");
     assert.ok(existsSync(join(project.paths.volumes, "pgdata", "PG_VERSION")), "down keeps the volume");
 
-    await project.startDaemon();
-    await project.apply();
+    upDetached();
     const rows = await online();
     const pg = rows.find((row) => row.service === "pg")!;
     assert.equal(psql(pg.addresses.sql!, "select word from kept"), "still here");
