@@ -40,6 +40,7 @@ import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js"
 const EXIT_LOG_DRAIN_MS = 500;
 
 export interface SupervisorOptions {
+  /** Names the process's cgroup: the orchestrator's hostScope (unique per state dir), not the bare environment id. */
   environmentId: string;
   /** `<namespace>-<id>`. */
   fullId: string;

@@ -1,0 +1,110 @@
+// Defects a new user found in a trial of the real `corral` binary (issue 12's
+// follow-up): projects with the same folder name, deep project folders, a
+// frozen daemon, secrets before the first up, and the like. Every project has
+// its own folder; processes are checked in /proc and cleaned up by PID.
+import assert from "node:assert/strict";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { IMAGES, isPidAlive, killEnvironment } from "../helpers.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BIN = join(ROOT, "bin", "corral.js");
+const SLEEPER = join(IMAGES, "sleeper");
+const COMMAND_BOUND_MS = 60_000;
+
+interface Project {
+  dir: string;
+  corral(args: string[], input?: string): SpawnSyncReturns<string>;
+  pids(): number[];
+  daemonPid(): number | undefined;
+}
+
+const roots: string[] = [];
+const started: { project: Project; environment: string }[] = [];
+const seenPids = new Set<number>();
+
+function tempRoot(): string {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), "corral-trial-")));
+  roots.push(root);
+  return root;
+}
+
+/** A project in `dir` (made), whose corral.yaml is `yaml`; its environment is named after the folder unless the file says. */
+function project(dir: string, yaml: string, environment: string): Project {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "corral.yaml"), yaml);
+  const env = { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" };
+  const p: Project = {
+    dir,
+    corral: (args, input) =>
+      spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", timeout: COMMAND_BOUND_MS, env, input: input ?? "" }),
+    pids() {
+      const result = p.corral(["ps", "--json"]);
+      assert.equal(result.status, 0, result.stderr);
+      const pids = (JSON.parse(result.stdout) as { pid: number | null }[]).flatMap((r) => (r.pid === null ? [] : [r.pid]));
+      for (const pid of pids) seenPids.add(pid);
+      return pids;
+    },
+    daemonPid() {
+      try {
+        return (JSON.parse(readFileSync(join(dir, ".corral", "daemon.json"), "utf8")) as { pid: number }).pid;
+      } catch {
+        return undefined; // no daemon record: none runs
+      }
+    },
+  };
+  started.push({ project: p, environment });
+  return p;
+}
+
+after(() => {
+  for (const { project: p, environment } of started.splice(0)) {
+    const pid = p.daemonPid();
+    if (pid !== undefined && isPidAlive(pid)) {
+      process.kill(pid, "SIGCONT");
+      p.corral(["down"]);
+    }
+    const still = p.daemonPid();
+    if (still !== undefined && isPidAlive(still)) process.kill(still, "SIGKILL");
+    killEnvironment(environment);
+  }
+  for (const pid of seenPids) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+const sleeperYaml = (environment?: string) =>
+  `${environment ? `environment: ${environment}\n` : ""}services:\n  web:\n    command: ${SLEEPER}\n    scale: 2\n`;
+
+describe("corral as a new user tries it", { timeout: 600_000 }, () => {
+  it("two projects whose folders have the same name do not touch each other's processes", () => {
+    const root = tempRoot();
+    // The same folder name gives the same environment id; the name is unique to this test run.
+    const name = `app-${process.pid}`;
+    const a = project(join(root, "a", name), sleeperYaml(), name);
+    const b = project(join(root, "b", name), sleeperYaml(), name);
+    for (const p of [a, b]) {
+      const up = p.corral(["up", "-d"]);
+      assert.equal(up.status, 0, up.stdout + up.stderr);
+    }
+    const aPids = a.pids();
+    const bPids = b.pids();
+    assert.equal(aPids.length, 2);
+    assert.equal(bPids.length, 2);
+    assert.ok(aPids.every(isPidAlive), "b's up left a's processes running");
+    const down = b.corral(["down"]);
+    assert.equal(down.status, 0, down.stderr);
+    assert.ok(
+      bPids.every((pid) => !isPidAlive(pid)),
+      "b's down stopped b's processes",
+    );
+    assert.ok(aPids.every(isPidAlive), "b's down left a's processes running");
+    assert.deepEqual(a.pids().sort(), aPids.sort(), "a still reports the same processes");
+    const aDown = a.corral(["down"]);
+    assert.equal(aDown.status, 0, aDown.stderr);
+    assert.ok(aPids.every((pid) => !isPidAlive(pid)));
+  });
+});
