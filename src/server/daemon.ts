@@ -26,7 +26,7 @@ import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-f
 import { DashboardSessions } from "./dashboard/session.js";
 import { DesiredStateStore } from "./desired-store.js";
 import { Listeners } from "./listeners.js";
-import { STATE_DIR_MODE, type StatePaths, statePaths } from "./state-dir.js";
+import { STATE_DIR_MODE, type StatePaths, prepareSocketDirectory, removeApiSocket, statePaths } from "./state-dir.js";
 
 export type { DaemonOptions } from "./daemon-config.js";
 
@@ -87,6 +87,7 @@ export class Daemon implements DaemonApi {
       try {
         // A restarted daemon converges on what it was told before: running processes are adopted.
         if (desired) await daemon.applyNow(null, desired);
+        await prepareSocketDirectory(paths);
         await daemon.listeners.unix(paths.socket);
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
       } catch (error) {
@@ -350,7 +351,7 @@ export class Daemon implements DaemonApi {
       }
       await this.listeners.close();
       await this.backend.close({ leaveRunning: !stopServices });
-      await rm(this.paths.socket, { force: true });
+      await removeApiSocket(this.paths);
       await rm(this.paths.pidFile, { force: true });
       this.stopLogging();
       this.markClosed();

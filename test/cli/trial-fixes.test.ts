@@ -4,11 +4,12 @@
 // its own folder; processes are checked in /proc and cleaned up by PID.
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { statePaths } from "../../src/server/state-dir.js";
 import { IMAGES, isPidAlive, killEnvironment } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -106,5 +107,25 @@ describe("corral as a new user tries it", { timeout: 600_000 }, () => {
     const aDown = a.corral(["down"]);
     assert.equal(aDown.status, 0, aDown.stderr);
     assert.ok(aPids.every((pid) => !isPidAlive(pid)));
+  });
+
+  it("a project folder too deep for a Unix socket path still gets a daemon, on a short 0700 socket the CLI finds", () => {
+    const root = tempRoot();
+    const name = `deep-${process.pid}`;
+    const dir = join(root, "a".repeat(40), "b".repeat(40), name);
+    assert.ok(Buffer.byteLength(join(dir, ".corral", "corral.sock")) > 107);
+    const p = project(dir, sleeperYaml(), name);
+    const up = p.corral(["up", "-d"]);
+    assert.equal(up.status, 0, up.stdout + up.stderr);
+    const pids = p.pids();
+    assert.equal(pids.length, 2);
+    const socket = statePaths(join(dir, ".corral")).socket;
+    assert.ok(Buffer.byteLength(socket) <= 107, socket);
+    assert.equal(statSync(socket).mode & 0o777, 0o600);
+    assert.equal(statSync(dirname(socket)).mode & 0o777, 0o700);
+    const down = p.corral(["down"]);
+    assert.equal(down.status, 0, down.stderr);
+    assert.ok(pids.every((pid) => !isPidAlive(pid)));
+    assert.ok(!existsSync(dirname(socket)), "the short socket directory goes with the daemon");
   });
 });
