@@ -12,7 +12,7 @@ import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
-import { ApiError, type DaemonClient } from "./client.js";
+import { ApiError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -228,8 +228,11 @@ export async function down(options: GlobalOptions & { volumes?: boolean }): Prom
 }
 
 async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {
-  if (await client.alive()) {
-    if (await shutDown(client, paths)) return;
+  try {
+    if ((await client.alive()) && (await shutDown(client, paths))) return;
+  } catch (error) {
+    if (!(error instanceof DaemonNotAnsweringError)) throw error;
+    await killFrozenDaemon(paths, error);
   }
   const result = await stopWithoutDaemon(
     paths,
@@ -251,13 +254,32 @@ async function stopEverything(stateDir: string, paths: StatePaths, client: Daemo
 async function shutDown(client: DaemonClient, paths: StatePaths): Promise<boolean> {
   // Read before asking: a daemon that dies while stopping is told apart from one that finished by its pid.
   const daemon = readPidRecord(paths.pidFile);
-  await client.post("/v1/shutdown", { stopServices: true });
+  await client.postWithin("/v1/shutdown", { stopServices: true });
   if ((await untilDaemonGone(paths.socket, daemon)) === "stopped") {
     process.stdout.write("every service stopped; daemon gone\n");
     return true;
   }
   process.stdout.write(`the daemon (pid ${daemon?.pid ?? "?"}) died before it had stopped every service; stopping the rest\n`);
   return false;
+}
+
+/**
+ * A daemon that accepts connections but answers nothing (SIGSTOPped, stuck)
+ * cannot stop anything: it is SIGKILLed — the process daemon.json names, and
+ * only while its identity (PID and start time) still matches — and the services
+ * are then stopped from the state directory. Without such a record nothing is
+ * killed: the error stands.
+ */
+async function killFrozenDaemon(paths: StatePaths, error: DaemonNotAnsweringError): Promise<void> {
+  const daemon = readPidRecord(paths.pidFile);
+  if (!daemon || !isAlive(daemon)) throw error;
+  process.stdout.write(`the daemon (pid ${daemon.pid}) does not answer; killing it and stopping the services from ${paths.root}\n`);
+  process.kill(daemon.pid, "SIGKILL");
+  const deadline = Date.now() + DAEMON_DEFAULTS.downWaitMs;
+  while (isAlive(daemon)) {
+    if (Date.now() > deadline) throw new CliError(`the daemon (pid ${daemon.pid}) did not exit after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** "stopped" once the daemon removed its socket, "died" when its process is gone first. */

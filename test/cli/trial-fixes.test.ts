@@ -128,4 +128,28 @@ describe("corral as a new user tries it", { timeout: 600_000 }, () => {
     assert.ok(pids.every((pid) => !isPidAlive(pid)));
     assert.ok(!existsSync(dirname(socket)), "the short socket directory goes with the daemon");
   });
+
+  it("a SIGSTOPped daemon: ps fails with a clear error instead of hanging; down kills it (by its recorded identity) and stops the services", () => {
+    const root = tempRoot();
+    const name = `frozen-${process.pid}`;
+    const p = project(join(root, name), sleeperYaml(), name);
+    const up = p.corral(["up", "-d"]);
+    assert.equal(up.status, 0, up.stdout + up.stderr);
+    const pids = p.pids();
+    const daemon = p.daemonPid();
+    assert.ok(daemon !== undefined && isPidAlive(daemon));
+    process.kill(daemon, "SIGSTOP");
+    const ps = p.corral(["ps"]);
+    assert.equal(ps.status, 1, ps.stdout + ps.stderr);
+    assert.match(ps.stderr, /accepted the connection but did not answer GET \S+ within \d+ s/);
+    const down = p.corral(["down"]);
+    assert.equal(down.status, 0, down.stdout + down.stderr);
+    assert.match(down.stdout, new RegExp(`daemon \\(pid ${daemon}\\) does not answer`));
+    assert.ok(!isPidAlive(daemon), "the frozen daemon is gone");
+    assert.ok(
+      pids.every((pid) => !isPidAlive(pid)),
+      "every service process is stopped",
+    );
+    assert.equal(p.daemonPid(), undefined);
+  });
 });
