@@ -11,6 +11,7 @@ import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
+import { readSecretValue, storeSecretWithoutDaemon } from "./secret-input.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
 import { ApiError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
@@ -180,16 +181,24 @@ export async function top(options: GlobalOptions & { once?: boolean; interval: s
   });
 }
 
+/**
+ * With a daemon, through it (it rolls the services that read a changed secret).
+ * Without one — the README's "set the secrets, then `up`" — straight into the
+ * state directory's secret store, as the daemon would write it (0700
+ * directory, 0600 file, atomically); the next daemon reads it from there. The
+ * value: the argument, else typed at a prompt that does not echo, else stdin,
+ * less one trailing newline (`echo pw | corral secrets set db`).
+ */
 export async function secretsSet(id: string, value: string | undefined, options: GlobalOptions): Promise<void> {
-  const client = await runningDaemon(options);
-  let body: { value: string } | { base64: string };
-  if (value === undefined) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-    body = { base64: Buffer.concat(chunks).toString("base64") };
-  } else {
-    body = { value };
+  const stateDir = resolveStateDir(options);
+  const client = clientFor(stateDir);
+  const contents = value !== undefined ? Buffer.from(value) : await readSecretValue(id);
+  if (!(await client.alive())) {
+    await storeSecretWithoutDaemon(stateDir, id, contents);
+    process.stdout.write(`secret ${id} set (no daemon is running: the next one reads it)\n`);
+    return;
   }
+  const body = value !== undefined ? { value } : { base64: contents.toString("base64") };
   const stored = await client.call("PUT", `/v1/secrets/${id}`, body, secretStoredBody);
   process.stdout.write(`secret ${id} set${stored.rolled.length > 0 ? `; rolled ${stored.rolled.join(", ")}` : ""}\n`);
 }

@@ -3,7 +3,7 @@
 // frozen daemon, secrets before the first up, and the like. Every project has
 // its own folder; processes are checked in /proc and cleaned up by PID.
 import assert from "node:assert/strict";
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -151,5 +151,63 @@ describe("corral as a new user tries it", { timeout: 600_000 }, () => {
       "every service process is stopped",
     );
     assert.equal(p.daemonPid(), undefined);
+  });
+
+  it("secrets set works before the first up (no daemon), from stdin less its newline, or at a prompt that does not echo; ps names a missing secret", async () => {
+    const root = tempRoot();
+    const name = `secrets-${process.pid}`;
+    const yaml = `services:
+  web:
+    command: ${SLEEPER}
+    secrets: [db-password, typed]
+  api:
+    command: ${SLEEPER}
+    secrets: [api-key]
+`;
+    const p = project(join(root, name), yaml, name);
+    const piped = p.corral(["secrets", "set", "db-password"], "s3cret\n");
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.match(piped.stdout, /secret db-password set \(no daemon is running/);
+    assert.equal(p.daemonPid(), undefined, "no daemon was started for it");
+    const file = join(p.dir, ".corral", "secrets", "db-password");
+    assert.equal(readFileSync(file, "utf8"), "s3cret", "one trailing newline is not part of the value");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(dirname(file)).mode & 0o777, 0o700);
+
+    // A terminal: `script` gives the command a pty; the value is typed once the prompt shows.
+    const tty = spawn("script", ["-qec", `${process.execPath} ${BIN} secrets set typed`, "/dev/null"], {
+      cwd: p.dir,
+      env: { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" },
+    });
+    let screen = "";
+    tty.stdout.on("data", (d: Buffer) => (screen += d.toString()));
+    const exited = new Promise<number | null>((resolve) => tty.once("exit", (code) => resolve(code)));
+    const deadline = Date.now() + COMMAND_BOUND_MS;
+    while (!screen.includes("value of secret typed: ")) {
+      assert.ok(Date.now() < deadline, `no prompt; the terminal shows ${JSON.stringify(screen)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    tty.stdin.write("hunter2\r");
+    assert.equal(await exited, 0, screen);
+    assert.ok(!screen.includes("hunter2"), `the typed value was echoed: ${JSON.stringify(screen)}`);
+    assert.equal(readFileSync(join(p.dir, ".corral", "secrets", "typed"), "utf8"), "hunter2");
+
+    const up = p.corral(["up", "-d", "--timeout", "20"]);
+    assert.equal(up.status, 1, up.stdout + up.stderr);
+    assert.match(up.stderr, /api-0 .*secret "api-key" is not set/);
+    const rows = JSON.parse(p.corral(["ps", "--json"]).stdout) as {
+      service: string;
+      status: string;
+      message: string | null;
+      pid: number | null;
+    }[];
+    for (const row of rows) if (row.pid !== null) seenPids.add(row.pid);
+    assert.equal(rows.find((r) => r.service === "web")?.status, "online", "web got both secrets it needs");
+    const api = rows.find((r) => r.service === "api");
+    assert.match(api?.message ?? "", /secret "api-key" is not set/, JSON.stringify(api));
+    const table = p.corral(["ps"]).stdout;
+    assert.match(table, /api .*secret "api-key" is not set/);
+    const down = p.corral(["down"]);
+    assert.equal(down.status, 0, down.stderr);
   });
 });
