@@ -210,4 +210,57 @@ describe("corral as a new user tries it", { timeout: 600_000 }, () => {
     const down = p.corral(["down"]);
     assert.equal(down.status, 0, down.stderr);
   });
+
+  it("placeholders in env values are filled in per process, as in args; a wrong one is refused at its line", () => {
+    const root = tempRoot();
+    const name = `envtpl-${process.pid}`;
+    const yaml = `volumes:
+  data: {}
+services:
+  web:
+    command: ${SLEEPER}
+    scale: 2
+    disk: true
+    ports: [http, { name: sql, socketDir: true, socketFile: .s.PGSQL.5432 }]
+    volumes: [data]
+    secrets: [token]
+    env:
+      LISTEN: "unix:%P:http"
+      SOCKDIR: "%D:sql"
+      DATA: "%V:data/db"
+      SCRATCH: "%S"
+      SECRETS: "%C"
+      WHO: "%N-%I"
+      PLAIN: "100%"
+`;
+    const p = project(join(root, name), yaml, name);
+    assert.equal(p.corral(["secrets", "set", "token"], "t\n").status, 0);
+    const up = p.corral(["up", "-d"]);
+    assert.equal(up.status, 0, up.stdout + up.stderr);
+    const rows = JSON.parse(p.corral(["ps", "--json"]).stdout) as { process: number; pid: number; addresses: Record<string, string> }[];
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      seenPids.add(row.pid);
+      const env = Object.fromEntries(
+        readFileSync(`/proc/${row.pid}/environ`, "utf8")
+          .split("\0")
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      );
+      assert.equal(env.LISTEN, `unix:${row.addresses.http}`);
+      assert.equal(env.SOCKDIR, row.addresses.sql, "ps shows a socketDir port by its directory");
+      assert.equal(env.DATA, `${env.CORRAL_VOLUME_DATA}/db`);
+      assert.equal(env.SCRATCH, env.CORRAL_SCRATCH_DIR);
+      assert.equal(env.SECRETS, env.CORRAL_SECRETS_DIR);
+      assert.equal(env.WHO, `default-web-${row.process}`);
+      assert.equal(env.PLAIN, "100%");
+    }
+    assert.equal(p.corral(["down"]).status, 0);
+
+    writeFileSync(join(p.dir, "corral.yaml"), `services:\n  web:\n    command: ${SLEEPER}\n    env:\n      ADDR: "%P:nope"\n`);
+    const bad = p.corral(["up", "-d"]);
+    assert.equal(bad.status, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /corral\.yaml:5:\d+: services\.web\.env\.ADDR: %P:nope names no port of the service/);
+    assert.equal(p.daemonPid(), undefined, "a refused file starts no daemon");
+  });
 });
