@@ -18,7 +18,7 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
 import { survive } from "../util/diagnostics.js";
-import { type ApplyOptions, type ApplyResult, applyDesiredState } from "./apply.js";
+import { type ApplyOptions, type ApplyResult, type PendingService, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
 import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
 import { type DaemonConfig, type DaemonOptions, checkTcp, resolveDaemonConfig } from "./daemon-config.js";
@@ -45,6 +45,9 @@ export class Daemon implements DaemonApi {
   private closing: Promise<void> | null = null;
   /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
   private readonly applying = new Set<AbortController>();
+  /** The background run of an apply whose deadline passed while services waited (keepConverging). */
+  private converging: AbortController | null = null;
+  private readonly pending = new Map<string, PendingService>();
   private stopLogging: () => void = () => {};
   readonly sessions: DashboardSessions;
   /** Resolves when the daemon has shut down (on request or signal). */
@@ -105,6 +108,11 @@ export class Daemon implements DaemonApi {
 
   get environment(): string {
     return this.backend.environmentId;
+  }
+
+  /** Services of the desired state not started (yet), and why (for `ps`). */
+  get pendingServices(): ReadonlyMap<string, PendingService> {
+    return this.pending;
   }
 
   get state(): DesiredState | null {
@@ -212,9 +220,19 @@ export class Daemon implements DaemonApi {
    */
   apply(state: DesiredState, options: ApplyCallOptions = {}): Promise<ApplyResult> {
     if (this.closing) return Promise.reject(new ApplyInterruptedError("the daemon is shutting down"));
+    const background = this.converging !== null && options.signal === this.converging.signal;
+    // A newer call says what to converge on: the background convergence of an older one gives way.
+    if (this.converging && !background) {
+      this.converging.abort(new ApplyInterruptedError("a newer apply took over"));
+      this.converging = null;
+    }
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     const controller = new AbortController();
-    const callerLeft = () => controller.abort(new ApplyInterruptedError("its caller left"));
+    let left = false;
+    const callerLeft = () => {
+      left = true;
+      controller.abort(new ApplyInterruptedError("its caller left"));
+    };
     if (options.signal?.aborted) callerLeft();
     options.signal?.addEventListener("abort", callerLeft, { once: true });
     this.applying.add(controller);
@@ -224,10 +242,19 @@ export class Daemon implements DaemonApi {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     };
     return this.queue
-      .run(() => {
+      .run(async () => {
         // Pre-empted while queued: nothing was checked, persisted or touched.
         if (controller.signal.aborted) throw controller.signal.reason;
-        return this.applyQueued(state, applyOptions);
+        const before = this.desired;
+        try {
+          const result = await this.applyQueued(state, applyOptions);
+          if (result.waiting.length > 0 && deadline !== undefined) this.keepConverging();
+          return result;
+        } catch (error) {
+          // The caller that left (its own deadline, a closed connection) told the daemon what to run: it is kept running towards it.
+          if (left && !background && this.desired !== before && !this.closing) this.keepConverging();
+          throw error;
+        }
       })
       .finally(() => {
         this.applying.delete(controller);
@@ -266,12 +293,38 @@ export class Daemon implements DaemonApi {
     return this.applyNow(previous, next, options);
   }
 
+  /**
+   * The deadline of an apply bounds how long its caller waits, not the desired
+   * state: the services still waiting then are started once their
+   * dependencies are ready, by the same apply run again without a deadline (a
+   * dependency timeout per wait), until a newer call or a shutdown pre-empts it.
+   */
+  private keepConverging(): void {
+    if (this.closing || !this.desired) return;
+    const controller = new AbortController();
+    this.converging = controller;
+    const state = this.desired;
+    void this.apply(state, { signal: controller.signal })
+      .catch((error: unknown) => {
+        if (!(error instanceof ApplyInterruptedError)) survive("server.daemon", "keep converging after the apply's deadline")(error);
+      })
+      .finally(() => {
+        if (this.converging === controller) this.converging = null;
+      });
+  }
+
   private async applyNow(
     previous: DesiredState | null,
     next: DesiredState,
     callOptions: Omit<ApplyOptions, "dependencyTimeoutMs"> = {},
   ): Promise<ApplyResult> {
-    const options = { dependencyTimeoutMs: this.config.dependencyTimeoutMs, ...callOptions };
+    // What is not started (yet) is the current desired state's: a new apply starts from a clean slate.
+    this.pending.clear();
+    const options: ApplyOptions = {
+      dependencyTimeoutMs: this.config.dependencyTimeoutMs,
+      ...callOptions,
+      onPending: (service, pending) => (pending ? this.pending.set(service, pending) : this.pending.delete(service)),
+    };
     if (previous && previous.namespace !== next.namespace) {
       await applyDesiredState(this.backend.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
       previous = null;

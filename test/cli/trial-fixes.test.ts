@@ -263,4 +263,60 @@ services:
     assert.match(bad.stderr, /corral\.yaml:5:\d+: services\.web\.env\.ADDR: %P:nope names no port of the service/);
     assert.equal(p.daemonPid(), undefined, "a refused file starts no daemon");
   });
+
+  it("ps shows services that wait or are blocked; after up -d --timeout the daemon still starts the waiting ones", async () => {
+    const root = tempRoot();
+    const name = `pending-${process.pid}`;
+    const dir = join(root, name);
+    const ready = join(dir, "db-ready");
+    const yaml = `services:
+  db:
+    command: ${SLEEPER}
+    readiness: { exec: [test, -f, ${ready}], periodMs: 100 }
+  web:
+    command: ${SLEEPER}
+    dependsOn: { db: ready }
+  migrate:
+    command: sh
+    args: ["-c", "exit 3"]
+    restart: never
+  api:
+    command: ${SLEEPER}
+    dependsOn: { migrate: completed }
+`;
+    const p = project(dir, yaml, name);
+    const up = p.corral(["up", "-d", "--timeout", "3"]);
+    assert.equal(up.status, 1, up.stdout + up.stderr);
+    const rows = () => {
+      const result = p.corral(["ps", "--json"]);
+      assert.equal(result.status, 0, result.stderr);
+      const parsed = JSON.parse(result.stdout) as {
+        service: string;
+        status: string;
+        reason: string | null;
+        message: string | null;
+        pid: number | null;
+      }[];
+      for (const row of parsed) if (row.pid !== null) seenPids.add(row.pid);
+      return parsed;
+    };
+    const before = rows();
+    const web = before.find((r) => r.service === "web");
+    assert.equal(web?.reason, "waiting", JSON.stringify(before));
+    assert.match(web?.message ?? "", /waiting for db to be ready/);
+    const api = before.find((r) => r.service === "api");
+    assert.equal(api?.reason, "blocked", JSON.stringify(before));
+    assert.match(api?.message ?? "", /blocked by migrate: migrate-0 exited with status 3/);
+    assert.match(p.corral(["ps"]).stdout, /web +0 +offline \(waiting\)/);
+
+    writeFileSync(ready, "");
+    const deadline = Date.now() + COMMAND_BOUND_MS;
+    for (;;) {
+      const now = rows().find((r) => r.service === "web");
+      if (now?.status === "online") break;
+      assert.ok(Date.now() < deadline, `web never started after db became ready: ${JSON.stringify(now)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(p.corral(["down"]).status, 0);
+  });
 });
