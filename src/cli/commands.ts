@@ -54,14 +54,25 @@ export function renderProcessTable(rows: ProcessRow[]): string {
       cores(r.cpuNanoCores),
       bytes(r.memoryBytes),
       duration(r.uptimeSeconds),
-      Object.entries(r.tcpAddresses)
-        .map(([p, a]) => `${p}=${a}`)
-        .join(" ") ||
-        Object.values(r.addresses).join(" ") ||
-        "-",
+      addressCell(r),
       ...(messages ? [r.message ?? ""] : []),
     ]),
   );
+}
+
+/**
+ * Each port once: its TCP address with the Unix socket (or socket directory)
+ * behind it, `http=127.0.0.1:40001 (/…/http-0)`, or the socket alone: a client
+ * on this machine may use either.
+ */
+function addressCell(r: ProcessRow): string {
+  const ports = [...new Set([...Object.keys(r.tcpAddresses), ...Object.keys(r.addresses)])].sort();
+  const cells = ports.map((port) => {
+    const tcp = r.tcpAddresses[port];
+    const unix = r.addresses[port];
+    return `${port}=${tcp !== undefined ? (unix !== undefined ? `${tcp} (${unix})` : tcp) : unix}`;
+  });
+  return cells.join(" ") || "-";
 }
 
 /** Follows or prints the logs of the given services (all when empty), each line prefixed like compose. */

@@ -255,6 +255,21 @@ services:
       assert.equal(env.WHO, `default-web-${row.process}`);
       assert.equal(env.PLAIN, "100%");
     }
+    // The table names every port's Unix socket (and socket directory), beside a TCP address where there is one.
+    const table = p.corral(["ps"]).stdout;
+    const full = JSON.parse(p.corral(["ps", "--json"]).stdout) as {
+      addresses: Record<string, string>;
+      tcpAddresses: Record<string, string>;
+    }[];
+    for (const row of full) {
+      for (const [port, unix] of Object.entries(row.addresses)) {
+        const tcp = row.tcpAddresses[port];
+        assert.ok(
+          table.includes(`${port}=${tcp !== undefined ? `${tcp} (${unix})` : unix}`),
+          `${port} of ${JSON.stringify(row)} in:\n${table}`,
+        );
+      }
+    }
     assert.equal(p.corral(["down"]).status, 0);
 
     writeFileSync(join(p.dir, "corral.yaml"), `services:\n  web:\n    command: ${SLEEPER}\n    env:\n      ADDR: "%P:nope"\n`);
