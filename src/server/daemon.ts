@@ -47,6 +47,9 @@ export class Daemon implements DaemonApi {
   private readonly applying = new Set<AbortController>();
   /** The background run of an apply whose deadline passed while services waited (keepConverging). */
   private converging: AbortController | null = null;
+  /** Counts the calls of apply (background runs excepted): a background run is for the call it continues, and only while that is the latest. */
+  private generation = 0;
+  private convergingGeneration = 0;
   private readonly pending = new Map<string, PendingService>();
   private stopLogging: () => void = () => {};
   readonly sessions: DashboardSessions;
@@ -221,6 +224,8 @@ export class Daemon implements DaemonApi {
   apply(state: DesiredState, options: ApplyCallOptions = {}): Promise<ApplyResult> {
     if (this.closing) return Promise.reject(new ApplyInterruptedError("the daemon is shutting down"));
     const background = this.converging !== null && options.signal === this.converging.signal;
+    // Every call but a background one is newer than whatever was asked before it.
+    const generation = background ? this.convergingGeneration : ++this.generation;
     // A newer call says what to converge on: the background convergence of an older one gives way.
     if (this.converging && !background) {
       this.converging.abort(new ApplyInterruptedError("a newer apply took over"));
@@ -245,14 +250,16 @@ export class Daemon implements DaemonApi {
       .run(async () => {
         // Pre-empted while queued: nothing was checked, persisted or touched.
         if (controller.signal.aborted) throw controller.signal.reason;
+        // A background run queued behind a newer call would re-apply an older state: it gives way.
+        if (background && generation !== this.generation) throw new ApplyInterruptedError("a newer apply took over");
         const before = this.desired;
         try {
           const result = await this.applyQueued(state, applyOptions);
-          if (result.waiting.length > 0 && deadline !== undefined) this.keepConverging();
+          if (result.waiting.length > 0 && deadline !== undefined) this.keepConverging(generation);
           return result;
         } catch (error) {
           // The caller that left (its own deadline, a closed connection) told the daemon what to run: it is kept running towards it.
-          if (left && !background && this.desired !== before && !this.closing) this.keepConverging();
+          if (left && !background && this.desired !== before && !this.closing) this.keepConverging(generation);
           throw error;
         }
       })
@@ -299,8 +306,9 @@ export class Daemon implements DaemonApi {
    * dependencies are ready, by the same apply run again without a deadline (a
    * dependency timeout per wait), until a newer call or a shutdown pre-empts it.
    */
-  private keepConverging(): void {
-    if (this.closing || !this.desired) return;
+  private keepConverging(generation: number): void {
+    if (this.closing || !this.desired || generation !== this.generation) return;
+    this.convergingGeneration = generation;
     const controller = new AbortController();
     this.converging = controller;
     const state = this.desired;
