@@ -91,13 +91,15 @@ export class Daemon implements DaemonApi {
       const daemon = new Daemon(paths, backend, store, desired, token, config);
       daemon.stopLogging = stopLogging;
       try {
-        // A restarted daemon converges on what it was told before: running processes are adopted.
-        if (desired) await daemon.applyNow(null, desired);
+        // Listening first: `ps` answers while the start-up apply adopts and starts (clients' applies queue behind it).
         await prepareSocketDirectory(paths);
         await daemon.listeners.unix(paths.socket);
+        // A restarted daemon converges on what it was told before: running processes are adopted.
+        if (desired) await daemon.queue.run(() => daemon.applyNow(null, desired));
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
       } catch (error) {
         await daemon.listeners.close();
+        await removeApiSocket(paths);
         await backend.close({ leaveRunning: true });
         throw error;
       }
