@@ -144,7 +144,17 @@ export async function until<T>(condition: () => T | undefined | null | false, wh
 export function removeCgroupsOf(environmentId: string): void {
   let hierarchies: string[] = [];
   try {
-    hierarchies = readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, "corral", environmentId));
+    // `corral/<environmentId>-<state dir hash>` (the orchestrator's hostScope).
+    hierarchies = readdirSync("/sys/fs/cgroup").flatMap((h) => {
+      const parent = join("/sys/fs/cgroup", h, "corral");
+      try {
+        return readdirSync(parent)
+          .filter((name) => name === environmentId || name.startsWith(`${environmentId}-`))
+          .map((name) => join(parent, name));
+      } catch {
+        return [];
+      }
+    });
   } catch {
     return;
   }

@@ -1,4 +1,4 @@
-// A stand-in web server: HTTP on its Unix socket, logs a heartbeat every two seconds.
+// A stand-in web server: HTTP on its Unix socket, logs a heartbeat every 200 ms (so a demo of `corral logs -f` shows lines at once).
 import { createServer } from "node:http";
 
 const socketPath = process.argv[2];

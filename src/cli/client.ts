@@ -4,11 +4,20 @@
 // version fails with a message naming the field, not later with a TypeError.
 import { request, type IncomingMessage } from "node:http";
 import type { z } from "zod";
+import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import type { ServiceEvent } from "../contract/types.js";
 import { errorBody, serviceEventBody } from "../server/wire.js";
 
 export class DaemonUnavailableError extends Error {
   override name = "DaemonUnavailableError";
+}
+
+/**
+ * A daemon that accepted the connection but did not answer in time: stopped
+ * (SIGSTOP), stuck, or swamped. Not "no daemon": one is there.
+ */
+export class DaemonNotAnsweringError extends Error {
+  override name = "DaemonNotAnsweringError";
 }
 
 /** An error the daemon answered with: `{ error, field?, rule?, code? }` and its HTTP status. */
@@ -35,6 +44,8 @@ export interface ClientTarget {
   host?: string;
   port?: number;
   token?: string;
+  /** How long a quick call (a GET, `alive`, `postWithin`) may wait for its whole answer. Default DAEMON_DEFAULTS.requestTimeoutMs. */
+  timeoutMs?: number;
 }
 
 function parseAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
@@ -99,13 +110,35 @@ export class DaemonClient {
     });
   }
 
-  /** The answer's text; throws ApiError for an error status. */
+  /**
+   * The answer's text; throws ApiError for an error status. Without a signal of
+   * the caller's the call is bounded (DaemonNotAnsweringError): only calls that
+   * may rightly take long (an apply, a rolling restart) pass their own.
+   */
   private async answer(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ text: string; json: boolean }> {
-    const res = await this.open(method, path, body, signal);
-    const text = await readAll(res);
-    const json = (res.headers["content-type"] ?? "").includes("json");
-    if ((res.statusCode ?? 500) >= 400) throw apiError(res.statusCode ?? 500, text, json);
-    return { text, json };
+    const timeoutMs = this.target.timeoutMs ?? DAEMON_DEFAULTS.requestTimeoutMs;
+    const timeout = signal === undefined ? AbortSignal.timeout(timeoutMs) : undefined;
+    try {
+      const res = await this.open(method, path, body, signal ?? timeout);
+      const text = await readAll(res);
+      const json = (res.headers["content-type"] ?? "").includes("json");
+      if ((res.statusCode ?? 500) >= 400) throw apiError(res.statusCode ?? 500, text, json);
+      return { text, json };
+    } catch (error) {
+      if (!timeout?.aborted) throw error;
+      throw new DaemonNotAnsweringError(
+        `the corral daemon at ${this.where()} accepted the connection but did not answer ${method} ${path} within ${timeoutMs / 1000} s (is it stopped or stuck?)`,
+      );
+    }
+  }
+
+  private where(): string {
+    return this.target.socketPath ?? `${this.target.host}:${this.target.port}`;
+  }
+
+  /** Calls that may wait for services (an apply, a restart, a scale) are not bounded by the client: the daemon bounds them. */
+  private unbounded(): AbortSignal {
+    return new AbortController().signal;
   }
 
   /** A JSON call whose answer is parsed with `schema`; without one the answer is only checked to be a success. */
@@ -118,7 +151,7 @@ export class DaemonClient {
     schema?: S,
     signal?: AbortSignal,
   ): Promise<z.output<S> | void> {
-    const { text } = await this.answer(method, path, body, signal);
+    const { text } = await this.answer(method, path, body, signal ?? (method === "GET" ? undefined : this.unbounded()));
     if (schema) return parseAnswer(schema, parseJson(text, `${method} ${path}`), `${method} ${path}`);
   }
 
@@ -132,6 +165,11 @@ export class DaemonClient {
     return schema ? this.call("POST", path, body, schema) : this.call("POST", path, body);
   }
 
+  /** A POST bounded like a GET (DaemonNotAnsweringError): for calls the daemon answers at once, e.g. /v1/shutdown. */
+  async postWithin(path: string, body: unknown = {}): Promise<void> {
+    await this.answer("POST", path, body);
+  }
+
   /** A text answer, e.g. /metrics. */
   async text(path: string): Promise<string> {
     return (await this.answer("GET", path)).text;
@@ -141,8 +179,10 @@ export class DaemonClient {
     try {
       await this.answer("GET", "/healthz");
       return true;
-    } catch {
-      // Whatever the reason, there is no daemon to talk to: the caller says so (or starts one).
+    } catch (error) {
+      // One that is there but frozen is not "no daemon": the caller must not start another beside it.
+      if (error instanceof DaemonNotAnsweringError) throw error;
+      // Whatever else the reason, there is no daemon to talk to: the caller says so (or starts one).
       return false;
     }
   }

@@ -11,8 +11,9 @@ import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
+import { readSecretValue, storeSecretWithoutDaemon } from "./secret-input.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
-import { ApiError, type DaemonClient } from "./client.js";
+import { ApiError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -53,14 +54,25 @@ export function renderProcessTable(rows: ProcessRow[]): string {
       cores(r.cpuNanoCores),
       bytes(r.memoryBytes),
       duration(r.uptimeSeconds),
-      Object.entries(r.tcpAddresses)
-        .map(([p, a]) => `${p}=${a}`)
-        .join(" ") ||
-        Object.values(r.addresses).join(" ") ||
-        "-",
+      addressCell(r),
       ...(messages ? [r.message ?? ""] : []),
     ]),
   );
+}
+
+/**
+ * Each port once: its TCP address with the Unix socket (or socket directory)
+ * behind it, `http=127.0.0.1:40001 (/…/http-0)`, or the socket alone: a client
+ * on this machine may use either.
+ */
+function addressCell(r: ProcessRow): string {
+  const ports = [...new Set([...Object.keys(r.tcpAddresses), ...Object.keys(r.addresses)])].sort();
+  const cells = ports.map((port) => {
+    const tcp = r.tcpAddresses[port];
+    const unix = r.addresses[port];
+    return `${port}=${tcp !== undefined ? (unix !== undefined ? `${tcp} (${unix})` : tcp) : unix}`;
+  });
+  return cells.join(" ") || "-";
 }
 
 /** Follows or prints the logs of the given services (all when empty), each line prefixed like compose. */
@@ -180,16 +192,24 @@ export async function top(options: GlobalOptions & { once?: boolean; interval: s
   });
 }
 
+/**
+ * With a daemon, through it (it rolls the services that read a changed secret).
+ * Without one — the README's "set the secrets, then `up`" — straight into the
+ * state directory's secret store, as the daemon would write it (0700
+ * directory, 0600 file, atomically); the next daemon reads it from there. The
+ * value: the argument, else typed at a prompt that does not echo, else stdin,
+ * less one trailing newline (`echo pw | corral secrets set db`).
+ */
 export async function secretsSet(id: string, value: string | undefined, options: GlobalOptions): Promise<void> {
-  const client = await runningDaemon(options);
-  let body: { value: string } | { base64: string };
-  if (value === undefined) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-    body = { base64: Buffer.concat(chunks).toString("base64") };
-  } else {
-    body = { value };
+  const stateDir = resolveStateDir(options);
+  const client = clientFor(stateDir);
+  const contents = value !== undefined ? Buffer.from(value) : await readSecretValue(id);
+  if (!(await client.alive())) {
+    await storeSecretWithoutDaemon(stateDir, id, contents);
+    process.stdout.write(`secret ${id} set (no daemon is running: the next one reads it)\n`);
+    return;
   }
+  const body = value !== undefined ? { value } : { base64: contents.toString("base64") };
   const stored = await client.call("PUT", `/v1/secrets/${id}`, body, secretStoredBody);
   process.stdout.write(`secret ${id} set${stored.rolled.length > 0 ? `; rolled ${stored.rolled.join(", ")}` : ""}\n`);
 }
@@ -228,8 +248,11 @@ export async function down(options: GlobalOptions & { volumes?: boolean }): Prom
 }
 
 async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {
-  if (await client.alive()) {
-    if (await shutDown(client, paths)) return;
+  try {
+    if ((await client.alive()) && (await shutDown(client, paths))) return;
+  } catch (error) {
+    if (!(error instanceof DaemonNotAnsweringError)) throw error;
+    await killFrozenDaemon(paths, error);
   }
   const result = await stopWithoutDaemon(
     paths,
@@ -251,13 +274,32 @@ async function stopEverything(stateDir: string, paths: StatePaths, client: Daemo
 async function shutDown(client: DaemonClient, paths: StatePaths): Promise<boolean> {
   // Read before asking: a daemon that dies while stopping is told apart from one that finished by its pid.
   const daemon = readPidRecord(paths.pidFile);
-  await client.post("/v1/shutdown", { stopServices: true });
+  await client.postWithin("/v1/shutdown", { stopServices: true });
   if ((await untilDaemonGone(paths.socket, daemon)) === "stopped") {
     process.stdout.write("every service stopped; daemon gone\n");
     return true;
   }
   process.stdout.write(`the daemon (pid ${daemon?.pid ?? "?"}) died before it had stopped every service; stopping the rest\n`);
   return false;
+}
+
+/**
+ * A daemon that accepts connections but answers nothing (SIGSTOPped, stuck)
+ * cannot stop anything: it is SIGKILLed — the process daemon.json names, and
+ * only while its identity (PID and start time) still matches — and the services
+ * are then stopped from the state directory. Without such a record nothing is
+ * killed: the error stands.
+ */
+async function killFrozenDaemon(paths: StatePaths, error: DaemonNotAnsweringError): Promise<void> {
+  const daemon = readPidRecord(paths.pidFile);
+  if (!daemon || !isAlive(daemon)) throw error;
+  process.stdout.write(`the daemon (pid ${daemon.pid}) does not answer; killing it and stopping the services from ${paths.root}\n`);
+  process.kill(daemon.pid, "SIGKILL");
+  const deadline = Date.now() + DAEMON_DEFAULTS.downWaitMs;
+  while (isAlive(daemon)) {
+    if (Date.now() > deadline) throw new CliError(`the daemon (pid ${daemon.pid}) did not exit after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** "stopped" once the daemon removed its socket, "died" when its process is gone first. */

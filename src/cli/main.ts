@@ -5,7 +5,7 @@ import { ConfigError } from "../config/errors.js";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { Daemon, DaemonAlreadyRunningError } from "../server/daemon.js";
-import { ApiError, DaemonUnavailableError } from "./client.js";
+import { ApiError, DaemonNotAnsweringError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
@@ -159,11 +159,13 @@ try {
       ? [error.message, error.exitCode]
       : error instanceof ConfigError || error instanceof ValidationError
         ? [error.message, EXIT.usage]
-        : error instanceof DaemonUnavailableError || error instanceof DaemonAlreadyRunningError
-          ? [error.message, EXIT.noDaemon]
-          : error instanceof ApiError
-            ? [error.message, error.status === 400 || error.status === 404 ? EXIT.usage : EXIT.failed]
-            : [error instanceof Error ? (error.stack ?? error.message) : String(error), EXIT.failed];
+        : error instanceof DaemonNotAnsweringError
+          ? [error.message, EXIT.failed]
+          : error instanceof DaemonUnavailableError || error instanceof DaemonAlreadyRunningError
+            ? [error.message, EXIT.noDaemon]
+            : error instanceof ApiError
+              ? [error.message, error.status === 400 || error.status === 404 ? EXIT.usage : EXIT.failed]
+              : [error instanceof Error ? (error.stack ?? error.message) : String(error), EXIT.failed];
   // An exit status with nothing to add (foreground up ending with its process's status) prints nothing.
   if (message) process.stderr.write(`corral: ${message}\n`);
   process.exit(code);

@@ -43,7 +43,7 @@ export async function failureMessage(
     outcome.kind === "job-failed"
       ? `job ${name} failed: ${describeEnd(event)}`
       : hasEnded(event)
-        ? `${name} is crash-looping: it ${describeEnd(event)} and is being restarted (restarts=${event.restartCount})`
+        ? `${name} is crash-looping: it ${describeEnd(event).startsWith("killed") ? "was " : ""}${describeEnd(event)} and is being restarted (restarts=${event.restartCount})`
         : `${name} is crash-looping: it was restarted while up waited for it to stay online (restarts=${event.restartCount})`;
   const stderr = await lastStderrLines(client, event.serviceId, event.processId);
   const lines = [

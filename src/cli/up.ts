@@ -15,7 +15,7 @@ import { loadConfigFile } from "../config/load.js";
 import type { DesiredState } from "../config/types.js";
 import type { ApplyResult } from "../server/apply.js";
 import { describeEnd } from "../server/process-end.js";
-import { applyResultBody } from "../server/wire.js";
+import { applyResultBody, processRowBody } from "../server/wire.js";
 import { ApiError, type DaemonClient } from "./client.js";
 import { describeEvent, down } from "./commands.js";
 import { CliError, EXIT, type GlobalOptions, ensureDaemon, resolveStateDir } from "./context.js";
@@ -168,6 +168,16 @@ class UpRun {
     }
   }
 
+  /** "3 processes online, 1 job completed": a job that ran is not online, and up does not say it is. */
+  async #readyLine(): Promise<string> {
+    const rows = await this.client.get("/v1/processes", processRowBody.array()).catch(() => null);
+    if (!rows) return "every process is online and every job has completed";
+    const online = rows.filter((r) => r.status === "online").length;
+    const completed = rows.filter((r) => r.reason === "completed").length;
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : word.endsWith("s") ? "es" : "s"}`;
+    return [`${plural(online, "process")} online`, ...(completed > 0 ? [`${plural(completed, "job")} completed`] : [])].join(", ");
+  }
+
   #summarise(result: ApplyResult): void {
     const summary = [
       result.added.length ? `started ${result.added.join(", ")}` : "",
@@ -183,7 +193,7 @@ class UpRun {
     if (this.#ender?.trigger && outcome.kind !== "stop") return this.#stopped("aborted");
     switch (outcome.kind) {
       case "ready":
-        process.stdout.write(`${paint("green", "every process is online")}\n`);
+        process.stdout.write(`${paint("green", await this.#readyLine())}\n`);
         if (this.settings.detach) return;
         return this.#stopped(await this.#stop);
       case "stop":

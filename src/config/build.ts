@@ -13,7 +13,7 @@ import type { SourcePosition } from "./errors.js";
 import type { FieldPath } from "./field-path.js";
 import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
-import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
+import { checkArgTemplate, checkSecretsTemplate, hasPlaceholder } from "./templates.js";
 import { toServiceConfig, usedVolumes } from "./translate.js";
 import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
@@ -125,7 +125,15 @@ function buildService(
     labels: stringMap(entry.labels),
     dependsOn: dependencyMap(entry.dependsOn),
   };
-  const volumes = usedVolumes({ args, volumes: entry.volumes ?? [] });
+  // env values take the placeholders args take, filled in per process (the process backend's: a cluster's pods get env as written).
+  for (const [name, value] of Object.entries(plain)) {
+    const problem =
+      ctx.backend === "kubernetes" && hasPlaceholder(value)
+        ? "placeholders (%P:, %D:, %V:, %S, %C, %N, %I) in env are filled in on the process backend only"
+        : (checkArgTemplate(value, scope) ?? checkSecretsTemplate(value, entry.secrets ?? []));
+    if (problem !== undefined) problems.push({ path: [...at, "env", name], rule: problem, at: "value" });
+  }
+  const volumes = usedVolumes({ args, volumes: entry.volumes ?? [], env });
   if (volumes.length > 0) spec.volumes = volumes;
   if (entry.user !== undefined) spec.user = entry.user;
   if (entry.group !== undefined) spec.group = entry.group;

@@ -116,6 +116,10 @@ export const serviceSpecSchema = z
       const secrets = checkSecretsTemplate(arg, spec.secrets ?? []);
       if (secrets !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: secrets });
     }
+    for (const [name, value] of Object.entries(spec.env)) {
+      const problem = checkArgTemplate(value, scope) ?? checkSecretsTemplate(value, spec.secrets ?? []);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["env", name], message: problem });
+    }
     const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
     if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });
     const probe = readinessPortProblem(spec.readiness, portNames);

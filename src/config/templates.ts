@@ -66,6 +66,11 @@ export interface TemplateValues {
 
 const PLACEHOLDER = /%(?:([PDV]):([a-z0-9-]+)|([NISC]))/g;
 
+/** Whether a value holds a placeholder interpolateArgs fills in (an env value that does is computed per process). */
+export function hasPlaceholder(value: string): boolean {
+  return new RegExp(PLACEHOLDER.source).test(value);
+}
+
 /**
  * Fills in every template in one pass, so an address that happens to contain
  * `%I` is not rewritten again. A name takes the longest port (or volume) it

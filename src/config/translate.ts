@@ -1,8 +1,8 @@
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
-import type { ServiceConfig } from "../contract/types.js";
+import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
 import { validateServiceConfig } from "../contract/validation.js";
-import { checkArgTemplate, interpolateArgs, volumeReferences } from "./templates.js";
+import { type TemplateValues, checkArgTemplate, hasPlaceholder, interpolateArgs, volumeReferences } from "./templates.js";
 import type { ServiceSpec } from "./types.js";
 
 export interface TranslateContext {
@@ -23,26 +23,39 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     const problem = checkArgTemplate(arg, scope);
     if (problem !== undefined) throw new ValidationError(`args[${i}]`, problem);
   }
+  for (const [name, value] of Object.entries(spec.env)) {
+    const problem = checkArgTemplate(value, scope);
+    if (problem !== undefined) throw new ValidationError(`env.${name}`, problem);
+  }
   const template = [...spec.args];
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
+  const values = (a: ServiceAssignments): TemplateValues => ({
+    fullName,
+    processIndex: a.processIndex,
+    listenAddrs: a.listenAddrs,
+    ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
+    ...(a.volumes ? { volumes: a.volumes } : {}),
+    ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
+    ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
+  });
+  // Values with placeholders are filled in per process, as args are; the rest stay literal.
+  const templated = Object.entries(spec.env).filter(([, value]) => hasPlaceholder(value));
+  const literal = Object.fromEntries(Object.entries(spec.env).filter(([, value]) => !hasPlaceholder(value)));
   const config: ServiceConfig = {
     image: spec.image ?? spec.command ?? "",
-    args: (a) =>
-      interpolateArgs(template, {
-        fullName,
-        processIndex: a.processIndex,
-        listenAddrs: a.listenAddrs,
-        ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
-        ...(a.volumes ? { volumes: a.volumes } : {}),
-        ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
-        ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
-      }),
+    args: (a) => interpolateArgs(template, values(a)),
     ports: spec.ports.map((p) => ({ ...p })),
     scale: spec.scale,
     labels: { ...spec.labels },
     ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
-    env: { ...spec.env },
+    env: literal,
   };
+  if (templated.length > 0) {
+    config.envTemplate = (a) => {
+      const v = values(a);
+      return Object.fromEntries(templated.map(([name, value]) => [name, interpolateArgs([value], v)[0]!]));
+    };
+  }
   const volumes = usedVolumes(spec);
   if (volumes.length > 0) config.volumes = volumes;
   if (spec.user !== undefined) config.user = spec.user;
@@ -68,7 +81,8 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   return config;
 }
 
-/** The volumes a service uses: those it lists and those its args name with %V:, each once. */
-export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes">): string[] {
-  return [...new Set([...(spec.volumes ?? []), ...spec.args.flatMap(volumeReferences)])];
+/** The volumes a service uses: those it lists and those its args and env values name with %V:, each once. */
+export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes"> & { env?: Record<string, string> }): string[] {
+  const templates = [...spec.args, ...Object.values(spec.env ?? {})];
+  return [...new Set([...(spec.volumes ?? []), ...templates.flatMap(volumeReferences)])];
 }

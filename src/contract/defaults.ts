@@ -39,6 +39,8 @@ export const DAEMON_DEFAULTS = {
   upTimeoutSeconds: 300,
   /** `corral up --wait-settle`: how long a process must stay online, not restarted, for up to count it online. */
   upSettleMs: 2000,
+  /** How long the CLI waits for the daemon's answer to a quick call (ps, status, shutdown) before it says the daemon does not answer. */
+  requestTimeoutMs: 15_000,
   /** How long `corral down` waits for the daemon to stop every service and exit. */
   downWaitMs: 120_000,
   /** `corral top --interval`, in milliseconds. */

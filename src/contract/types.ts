@@ -93,6 +93,12 @@ export interface ServiceConfig {
   labels?: Record<string, string>;
   env?: Record<string, string>;
   /**
+   * Variables whose values depend on the process (its socket, its index, ...),
+   * computed per process like `args`; they win over `env`. The process backend
+   * fills them in; corral.yaml's `env:` values with placeholders become these.
+   */
+  envTemplate?: (assignments: ServiceAssignments) => Record<string, string>;
+  /**
    * Secrets (by id, from the orchestrator's secrets controller) delivered as
    * files: `<secretsDirectory>/<id>`, read-only for the service's user, the
    * directory passed as `assignments.secretsDirectory` and `CORRAL_SECRETS_DIR`

@@ -114,6 +114,11 @@ const serviceConfigSchema = z
     args: z
       .custom<(a: ServiceAssignments) => string[]>((v) => typeof v === "function", { error: "must be a function of the assignments" })
       .optional(),
+    envTemplate: z
+      .custom<(a: ServiceAssignments) => Record<string, string>>((v) => typeof v === "function", {
+        error: "must be a function of the assignments",
+      })
+      .optional(),
     ports: z
       .array(portSchema)
       .optional()
@@ -182,6 +187,7 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.diskLimit) normalized.diskLimit = c.diskLimit;
   if (c.restartBackoff) normalized.restartBackoff = { ...c.restartBackoff };
   if (c.workingDirectory) normalized.workingDirectory = c.workingDirectory;
+  if (c.envTemplate) normalized.envTemplate = c.envTemplate;
   if (c.user !== undefined) normalized.user = c.user;
   if (c.group !== undefined) normalized.group = c.group;
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness };
@@ -196,6 +202,23 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     if (c[key] !== undefined) (normalized as unknown as Record<string, unknown>)[key] = c[key];
   }
   return normalized;
+}
+
+/** Calls the service's envTemplate (when it has one) and checks that it returned string values. */
+export function evaluateEnvTemplate(config: NormalizedServiceConfig, assignments: ServiceAssignments): Record<string, string> {
+  if (!config.envTemplate) return {};
+  let env: unknown;
+  try {
+    env = config.envTemplate(assignments);
+  } catch (error) {
+    throw new ValidationError("env", `threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof env !== "object" || env === null || !Object.values(env).every((v) => typeof v === "string")) {
+    throw new ValidationError("env", "must return an object of strings");
+  }
+  const entries = Object.entries(env as Record<string, string>);
+  if (entries.some(([k, v]) => k.includes("\0") || v.includes("\0"))) throw new ValidationError("env", "must not contain NUL characters");
+  return Object.fromEntries(entries);
 }
 
 /** Calls the service's args function and checks that it returned strings. */

@@ -1,6 +1,7 @@
 // The ProcessOrchestrator's config: its schema (what a caller may pass), and the
 // resolved config every part of the backend reads (defaults filled in from
 // src/contract/defaults.ts, directories created and made real paths).
+import { createHash } from "node:crypto";
 import { chmod, mkdir, realpath } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
@@ -54,6 +55,14 @@ export interface ProcessOrchestratorConfig {
 export interface ResolvedProcessConfig {
   imageDir: string;
   environmentId: string;
+  /**
+   * Names this orchestrator's machine-wide objects (its cgroups):
+   * `<environmentId>-<hash of the state dir's real path>`. Two projects whose
+   * folders share a name get the same environmentId; their state dirs differ,
+   * so neither can kill the other's processes, while a later orchestrator on
+   * the same state dir finds (adopts) the same groups.
+   */
+  hostScope: string;
   scratchDirectory: string;
   secretsDir: string;
   volumeDirectory: string;
@@ -141,10 +150,12 @@ export async function resolveProcessConfig(
   if (sdDir) await mkdir(sdDir, { recursive: true });
   await mkdir(config.secretsDir, { recursive: true, mode: 0o700 });
   await chmod(config.secretsDir, 0o700);
+  const realStateDir = await realpath(stateDir);
   const resolved: ResolvedProcessConfig = {
     imageDir,
     environmentId: config.environmentId,
-    stateDir: await realpath(stateDir),
+    hostScope: hostScopeOf(config.environmentId, realStateDir),
+    stateDir: realStateDir,
     logDir: await realpath(logDir),
     scratchDirectory: await realpath(config.scratchDirectory),
     secretsDir: await realpath(config.secretsDir),
@@ -162,6 +173,11 @@ export async function resolveProcessConfig(
     watchBufferSize: config.watchBufferSize ?? defaults.watchBufferSize,
   };
   return { config: resolved, launcher };
+}
+
+/** See ResolvedProcessConfig.hostScope. */
+export function hostScopeOf(environmentId: string, realStateDir: string): string {
+  return `${environmentId}-${createHash("sha256").update(realStateDir).digest("hex").slice(0, 10)}`;
 }
 
 /** `defaults` overridden by the fields `given` sets (an explicit undefined keeps the default). */

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import { volumeEnvName } from "../contract/rules.js";
 import type { ServiceConfig } from "../contract/types.js";
-import { type NormalizedServiceConfig, evaluateArgs, validateServiceConfig } from "../contract/validation.js";
+import { type NormalizedServiceConfig, evaluateArgs, evaluateEnvTemplate, validateServiceConfig } from "../contract/validation.js";
 import { existingDirectory } from "../util/directory.js";
 import { isErrno } from "../util/errno.js";
 import { validateExecutable } from "../util/executable.js";
@@ -165,7 +165,7 @@ export class ServiceSpecs {
       const socketDirs = socketDirectories(paths.socketHome, config.ports, processIndex);
       const hasSocketDirs = Object.keys(socketDirs).length > 0;
       const secretsDir = config.secrets.length > 0 ? secretsDirectory(paths.runDir, processIndex) : undefined;
-      const args = evaluateArgs(config, {
+      const assignments = () => ({
         processIndex,
         listenAddrs: { ...listenAddrs },
         peerAddrs: peerAddrs.map((p) => ({ ...p })),
@@ -174,6 +174,7 @@ export class ServiceSpecs {
         ...(hasVolumes ? { volumes: { ...volumes } } : {}),
         ...(secretsDir ? { secretsDirectory: secretsDir } : {}),
       });
+      const args = evaluateArgs(config, assignments());
       const spec: LaunchSpec = {
         image: this.image,
         args,
@@ -181,6 +182,7 @@ export class ServiceSpecs {
           // What a login as the user would set; the service's own env wins.
           ...(runAs?.name ? { USER: runAs.name, LOGNAME: runAs.name, ...(runAs.home ? { HOME: runAs.home } : {}) } : {}),
           ...config.env,
+          ...evaluateEnvTemplate(config, assignments()),
           // Who the process is, as Kubernetes' downward API would tell it; also lets
           // an operator find every process of an environment in /proc/*/environ.
           CORRAL_ENVIRONMENT_ID: scope.environmentId,

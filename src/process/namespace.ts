@@ -264,7 +264,7 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   }
 
   private leftoverScope(paths: ServicePaths) {
-    return { launcher: this.ctx.launcher, environmentId: this.ctx.config.environmentId, paths };
+    return { launcher: this.ctx.launcher, environmentId: this.ctx.config.hostScope, paths };
   }
 
   private async writeServiceDiscovery(): Promise<void> {

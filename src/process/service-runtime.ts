@@ -198,7 +198,7 @@ export class ServiceRuntime {
     const onCrash = ctx.onCrash?.bind(ctx);
     const { user, group } = config;
     return new ProcessSupervisor({
-      environmentId: ctx.config.environmentId,
+      environmentId: ctx.config.hostScope,
       fullId: paths.fullId,
       serviceId: this.id,
       processIndex,

@@ -40,6 +40,7 @@ import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js"
 const EXIT_LOG_DRAIN_MS = 500;
 
 export interface SupervisorOptions {
+  /** Names the process's cgroup: the orchestrator's hostScope (unique per state dir), not the bare environment id. */
   environmentId: string;
   /** `<namespace>-<id>`. */
   fullId: string;
@@ -270,7 +271,7 @@ export class ProcessSupervisor {
   private spawnFailed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     this.emit("offline", { reason: "spawn-failed", message, ...this.finality("spawn-failed") });
-    this.scheduleRestart(0, "spawn-failed");
+    this.scheduleRestart(0, "spawn-failed", message);
   }
 
   private async handleExit(running: Running, code: number | null, signal: NodeJS.Signals | null, message?: string): Promise<void> {
@@ -346,7 +347,8 @@ export class ProcessSupervisor {
     return this.restartsAfter(reason) ? {} : { final: true };
   }
 
-  private scheduleRestart(ranMs: number, reason: string): void {
+  /** `why`: what made a start fail, kept in the backoff event so `ps` still says it (e.g. which secret is not set). */
+  private scheduleRestart(ranMs: number, reason: string, why?: string): void {
     if (this.phase !== "active") return;
     if (!this.restartsAfter(reason)) return;
     const delay = this.backoff.next(ranMs);
@@ -365,7 +367,7 @@ export class ProcessSupervisor {
     this.emit("offline", {
       reason: "backoff",
       nextStartAt: new Date(Date.now() + delay),
-      message: `restart ${this.restartCount + 1} after ${reason}, in ${delay} ms`,
+      message: `restart ${this.restartCount + 1} after ${reason}${why ? ` (${why})` : ""}, in ${delay} ms`,
     });
     const timer = setTimeout(relaunch, delay);
     this.restartTimer = { cancel: () => clearTimeout(timer) };

@@ -50,6 +50,14 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Progress lines for the caller ("waiting for db to be ready"). */
   onProgress?(message: string): void;
+  /** A service not started (yet): waiting for a dependency, or blocked by one; null once it is started. For `ps`. */
+  onPending?(service: string, pending: PendingService | null): void;
+}
+
+/** Why a service of the desired state has no process: what `ps` shows in its row. */
+export interface PendingService {
+  reason: "waiting" | "blocked";
+  message: string;
 }
 
 export async function applyDesiredState(
@@ -83,9 +91,14 @@ export async function applyDesiredState(
         .filter((id) => touched.has(id))
         .map(async (id) => {
           const spec = next.services[id]!;
+          const block = (entry: BlockedService) => {
+            blocked.set(id, entry);
+            options.onPending?.(id, { reason: "blocked", message: `blocked by ${entry.by}: ${entry.reason}` });
+          };
           for (const [dependency, condition] of Object.entries(spec.dependsOn)) {
             const upstream = blocked.get(dependency);
-            if (upstream) return void blocked.set(id, { ...upstream, service: id });
+            if (upstream) return void block({ ...upstream, service: id });
+            options.onPending?.(id, { reason: "waiting", message: `waiting for ${dependency} to be ${condition}` });
             if (waiting.has(dependency)) return void waiting.set(id, { service: id, dependency, condition });
             options.onProgress?.(`${id} waits for ${dependency} to be ${condition}`);
             const verdict = await waitForCondition(
@@ -96,12 +109,13 @@ export async function applyDesiredState(
               waitBound(options),
               options.signal,
             );
-            if (verdict.kind === "blocked") return void blocked.set(id, { service: id, by: dependency, reason: verdict.reason });
+            if (verdict.kind === "blocked") return void block({ service: id, by: dependency, reason: verdict.reason });
             if (verdict.kind !== "met") return void waiting.set(id, { service: id, dependency, condition });
           }
           if (options.signal?.aborted) return;
           options.onProgress?.(`${diff.added.includes(id) ? "starting" : "updating"} ${id}`);
           await ns.ensureService(id, toServiceConfig(spec, { namespace: next.namespace, serviceId: id }));
+          options.onPending?.(id, null);
         }),
     );
     if (options.signal?.aborted) throw interruption(options.signal);

@@ -3,7 +3,7 @@
 // class, so the server's modules import no daemon and the daemon imports them.
 import type { SecretsController, ServiceEvent } from "../contract/types.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
-import type { ApplyResult } from "./apply.js";
+import type { ApplyResult, PendingService } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { DashboardSessions } from "./dashboard/session.js";
 
@@ -29,6 +29,8 @@ export interface DaemonApi {
   readonly state: DesiredState | null;
   /** The namespace the desired state lives in (null before the first apply). */
   readonly namespace: DaemonNamespace | null;
+  /** Services of the desired state not started (yet), and why: waiting for a dependency, blocked by one. */
+  readonly pendingServices?: ReadonlyMap<string, PendingService>;
   /** Where secrets live: the current backend's. */
   secrets(): SecretsController;
   /** Sets a secret; when its value changed, rolls the services that read it (dependencies first). Returns those services. */

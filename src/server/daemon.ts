@@ -18,7 +18,7 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
 import { survive } from "../util/diagnostics.js";
-import { type ApplyOptions, type ApplyResult, applyDesiredState } from "./apply.js";
+import { type ApplyOptions, type ApplyResult, type PendingService, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
 import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
 import { type DaemonConfig, type DaemonOptions, checkTcp, resolveDaemonConfig } from "./daemon-config.js";
@@ -26,7 +26,7 @@ import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-f
 import { DashboardSessions } from "./dashboard/session.js";
 import { DesiredStateStore } from "./desired-store.js";
 import { Listeners } from "./listeners.js";
-import { STATE_DIR_MODE, type StatePaths, statePaths } from "./state-dir.js";
+import { STATE_DIR_MODE, type StatePaths, prepareSocketDirectory, removeApiSocket, statePaths } from "./state-dir.js";
 
 export type { DaemonOptions } from "./daemon-config.js";
 
@@ -45,6 +45,12 @@ export class Daemon implements DaemonApi {
   private closing: Promise<void> | null = null;
   /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
   private readonly applying = new Set<AbortController>();
+  /** The background run of an apply whose deadline passed while services waited (keepConverging). */
+  private converging: AbortController | null = null;
+  /** Counts the calls of apply (background runs excepted): a background run is for the call it continues, and only while that is the latest. */
+  private generation = 0;
+  private convergingGeneration = 0;
+  private readonly pending = new Map<string, PendingService>();
   private stopLogging: () => void = () => {};
   readonly sessions: DashboardSessions;
   /** Resolves when the daemon has shut down (on request or signal). */
@@ -85,12 +91,15 @@ export class Daemon implements DaemonApi {
       const daemon = new Daemon(paths, backend, store, desired, token, config);
       daemon.stopLogging = stopLogging;
       try {
-        // A restarted daemon converges on what it was told before: running processes are adopted.
-        if (desired) await daemon.applyNow(null, desired);
+        // Listening first: `ps` answers while the start-up apply adopts and starts (clients' applies queue behind it).
+        await prepareSocketDirectory(paths);
         await daemon.listeners.unix(paths.socket);
+        // A restarted daemon converges on what it was told before: running processes are adopted.
+        if (desired) await daemon.queue.run(() => daemon.applyNow(null, desired));
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
       } catch (error) {
         await daemon.listeners.close();
+        await removeApiSocket(paths);
         await backend.close({ leaveRunning: true });
         throw error;
       }
@@ -104,6 +113,11 @@ export class Daemon implements DaemonApi {
 
   get environment(): string {
     return this.backend.environmentId;
+  }
+
+  /** Services of the desired state not started (yet), and why (for `ps`). */
+  get pendingServices(): ReadonlyMap<string, PendingService> {
+    return this.pending;
   }
 
   get state(): DesiredState | null {
@@ -211,9 +225,21 @@ export class Daemon implements DaemonApi {
    */
   apply(state: DesiredState, options: ApplyCallOptions = {}): Promise<ApplyResult> {
     if (this.closing) return Promise.reject(new ApplyInterruptedError("the daemon is shutting down"));
+    const background = this.converging !== null && options.signal === this.converging.signal;
+    // Every call but a background one is newer than whatever was asked before it.
+    const generation = background ? this.convergingGeneration : ++this.generation;
+    // A newer call says what to converge on: the background convergence of an older one gives way.
+    if (this.converging && !background) {
+      this.converging.abort(new ApplyInterruptedError("a newer apply took over"));
+      this.converging = null;
+    }
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     const controller = new AbortController();
-    const callerLeft = () => controller.abort(new ApplyInterruptedError("its caller left"));
+    let left = false;
+    const callerLeft = () => {
+      left = true;
+      controller.abort(new ApplyInterruptedError("its caller left"));
+    };
     if (options.signal?.aborted) callerLeft();
     options.signal?.addEventListener("abort", callerLeft, { once: true });
     this.applying.add(controller);
@@ -223,10 +249,21 @@ export class Daemon implements DaemonApi {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     };
     return this.queue
-      .run(() => {
+      .run(async () => {
         // Pre-empted while queued: nothing was checked, persisted or touched.
         if (controller.signal.aborted) throw controller.signal.reason;
-        return this.applyQueued(state, applyOptions);
+        // A background run queued behind a newer call would re-apply an older state: it gives way.
+        if (background && generation !== this.generation) throw new ApplyInterruptedError("a newer apply took over");
+        const before = this.desired;
+        try {
+          const result = await this.applyQueued(state, applyOptions);
+          if (result.waiting.length > 0 && deadline !== undefined) this.keepConverging(generation);
+          return result;
+        } catch (error) {
+          // The caller that left (its own deadline, a closed connection) told the daemon what to run: it is kept running towards it.
+          if (left && !background && this.desired !== before && !this.closing) this.keepConverging(generation);
+          throw error;
+        }
       })
       .finally(() => {
         this.applying.delete(controller);
@@ -265,12 +302,39 @@ export class Daemon implements DaemonApi {
     return this.applyNow(previous, next, options);
   }
 
+  /**
+   * The deadline of an apply bounds how long its caller waits, not the desired
+   * state: the services still waiting then are started once their
+   * dependencies are ready, by the same apply run again without a deadline (a
+   * dependency timeout per wait), until a newer call or a shutdown pre-empts it.
+   */
+  private keepConverging(generation: number): void {
+    if (this.closing || !this.desired || generation !== this.generation) return;
+    this.convergingGeneration = generation;
+    const controller = new AbortController();
+    this.converging = controller;
+    const state = this.desired;
+    void this.apply(state, { signal: controller.signal })
+      .catch((error: unknown) => {
+        if (!(error instanceof ApplyInterruptedError)) survive("server.daemon", "keep converging after the apply's deadline")(error);
+      })
+      .finally(() => {
+        if (this.converging === controller) this.converging = null;
+      });
+  }
+
   private async applyNow(
     previous: DesiredState | null,
     next: DesiredState,
     callOptions: Omit<ApplyOptions, "dependencyTimeoutMs"> = {},
   ): Promise<ApplyResult> {
-    const options = { dependencyTimeoutMs: this.config.dependencyTimeoutMs, ...callOptions };
+    // What is not started (yet) is the current desired state's: a new apply starts from a clean slate.
+    this.pending.clear();
+    const options: ApplyOptions = {
+      dependencyTimeoutMs: this.config.dependencyTimeoutMs,
+      ...callOptions,
+      onPending: (service, pending) => (pending ? this.pending.set(service, pending) : this.pending.delete(service)),
+    };
     if (previous && previous.namespace !== next.namespace) {
       await applyDesiredState(this.backend.namespace(previous.namespace), previous, { ...previous, services: {} }, options);
       previous = null;
@@ -350,7 +414,7 @@ export class Daemon implements DaemonApi {
       }
       await this.listeners.close();
       await this.backend.close({ leaveRunning: !stopServices });
-      await rm(this.paths.socket, { force: true });
+      await removeApiSocket(this.paths);
       await rm(this.paths.pidFile, { force: true });
       this.stopLogging();
       this.markClosed();

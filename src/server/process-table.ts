@@ -1,4 +1,5 @@
 // The rows of `corral ps` and GET /v1/processes.
+import type { PendingService } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { ProcessRow } from "./process-row.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
@@ -14,9 +15,34 @@ export function processUptime(pid: number | undefined): number | null {
   return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
-export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
+/**
+ * Every process's row; a service of the desired state that has no process
+ * (waiting for a dependency, blocked by a failed job) gets one row saying so,
+ * so it does not vanish from `ps`.
+ */
+export async function processRows(ns: DaemonNamespace, pending?: ReadonlyMap<string, PendingService>): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
-  for (const { serviceId, processes } of ns.processStatuses()) {
+  const statuses = ns.processStatuses();
+  const running = new Set(statuses.filter((s) => s.processes.length > 0).map((s) => s.serviceId));
+  for (const [service, why] of pending ?? []) {
+    if (running.has(service)) continue;
+    rows.push({
+      service,
+      process: 0,
+      status: "offline",
+      reason: why.reason,
+      pid: null,
+      restarts: 0,
+      cpuNanoCores: null,
+      memoryBytes: null,
+      uptimeSeconds: null,
+      addresses: {},
+      tcpAddresses: {},
+      nextStartAt: null,
+      message: why.message,
+    });
+  }
+  for (const { serviceId, processes } of statuses) {
     // A row without CPU and memory beats no row: the failure goes to the daemon's log.
     const metrics = await ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
       reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
@@ -45,5 +71,5 @@ export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
       });
     }
   }
-  return rows;
+  return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process));
 }

@@ -1,10 +1,19 @@
 // Where a daemon keeps its state. One state directory is one environment:
 // `corral` finds the daemon of a project by its `.corral` folder, as git finds `.git`.
-import { join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { lstat, mkdir, chmod, rm, rmdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { MAX_SOCKET_PATH_BYTES } from "../process/run-dir.js";
+import { isErrno } from "../util/errno.js";
 
 export interface StatePaths {
   root: string;
-  /** The HTTP API, mode 0600. */
+  /**
+   * The HTTP API, mode 0600: `<root>/corral.sock`, or, when that path is longer
+   * than a Unix socket may be (a deep project folder),
+   * `/tmp/corral-<hash of root>/corral.sock` in a 0700 directory. Both the
+   * daemon and the CLI derive it from the root alone, so they always agree.
+   */
   socket: string;
   /** The desired state, written atomically before it is applied. */
   desired: string;
@@ -35,7 +44,7 @@ export function statePaths(root: string): StatePaths {
   const dir = resolve(root);
   return {
     root: dir,
-    socket: join(dir, "corral.sock"),
+    socket: apiSocketPath(dir),
     desired: join(dir, "desired.json"),
     pidFile: join(dir, "daemon.json"),
     token: join(dir, "token"),
@@ -51,4 +60,49 @@ export function statePaths(root: string): StatePaths {
 /** `--state-dir`, else $CORRAL_STATE_DIR, else `.corral` beside the config file (or in the working directory). */
 export function defaultStateDir(configDir?: string): string {
   return process.env.CORRAL_STATE_DIR || join(configDir ?? process.cwd(), ".corral");
+}
+
+/** Parent of the API sockets of state directories too deep for `<root>/corral.sock`: the same for every process, whatever its environment. */
+export const SHORT_SOCKET_BASE = "/tmp";
+
+function apiSocketPath(root: string): string {
+  const inside = join(root, "corral.sock");
+  if (Buffer.byteLength(inside) <= MAX_SOCKET_PATH_BYTES) return inside;
+  const hash = createHash("sha256").update(root).digest("hex").slice(0, 16);
+  return join(SHORT_SOCKET_BASE, `corral-${hash}`, "corral.sock");
+}
+
+/** True when the API socket lives outside the state directory (see StatePaths.socket). */
+function socketOutside(paths: StatePaths): boolean {
+  return dirname(paths.socket) !== paths.root;
+}
+
+/**
+ * Makes the directory the API socket goes in, when it is the short one: 0700
+ * and this user's own. /tmp is shared, so a directory someone else made there
+ * (or a symlink) is refused rather than trusted.
+ */
+export async function prepareSocketDirectory(paths: StatePaths): Promise<void> {
+  if (!socketOutside(paths)) return;
+  const dir = dirname(paths.socket);
+  await mkdir(dir, { mode: 0o700 }).catch((error: unknown) => {
+    if (!isErrno(error, "EEXIST")) throw error;
+  });
+  const info = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) {
+    throw new Error(
+      `${dir} (the API socket's directory, since ${join(paths.root, "corral.sock")} is too long for a Unix socket) is not a directory of this user's; remove it`,
+    );
+  }
+  await chmod(dir, 0o700);
+}
+
+/** Removes the API socket, and its short directory when it has one. */
+export async function removeApiSocket(paths: StatePaths): Promise<void> {
+  await rm(paths.socket, { force: true });
+  if (!socketOutside(paths)) return;
+  await rmdir(dirname(paths.socket)).catch((error: unknown) => {
+    if (!isErrno(error, "ENOENT") && !isErrno(error, "ENOTEMPTY")) throw error;
+  });
 }

@@ -16,7 +16,7 @@ import { survive } from "../util/diagnostics.js";
 import { createBackend } from "./backend.js";
 import { claimPidFile } from "./daemon-files.js";
 import { DesiredStateStore } from "./desired-store.js";
-import type { StatePaths } from "./state-dir.js";
+import { type StatePaths, removeApiSocket } from "./state-dir.js";
 
 /**
  * Stops every service the state directory records; returns them, none when
@@ -46,7 +46,7 @@ export async function stopWithoutDaemon(
   }
   await rm(paths.desired, { force: true });
   // A daemon that died leaves its socket file behind.
-  await rm(paths.socket, { force: true });
+  await removeApiSocket(paths);
   return { stopped: recorded };
 }
 

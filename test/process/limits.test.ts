@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { MemoryLimit } from "../../src/index.js";
+import { MemoryLimit, type ProcessOrchestrator } from "../../src/index.js";
 import { selectLauncher } from "../../src/process/launch/select.js";
 import { readProcStat } from "../../src/process/proc.js";
 import { nextEvent, testEnvironment, until, untilAllOnline, type TestEnvironment } from "../helpers.js";
@@ -12,10 +12,11 @@ const cgroupsUsable = await selectLauncher("cgroup").then(
 );
 const skip = cgroupsUsable ? false : "cgroups are not writable here (needs root)";
 
-function groupDirs(env: TestEnvironment): string[] {
+function groupDirs(env: TestEnvironment, orchestrator: ProcessOrchestrator): string[] {
   const found: string[] = [];
+  assert.ok(orchestrator.config.hostScope.startsWith(`${env.environmentId}-`));
   for (const hierarchy of readdirSync("/sys/fs/cgroup")) {
-    const dir = `/sys/fs/cgroup/${hierarchy}/corral/${env.environmentId}`;
+    const dir = `/sys/fs/cgroup/${hierarchy}/corral/${orchestrator.config.hostScope}`;
     if (existsSync(dir))
       found.push(
         ...readdirSync(dir, { withFileTypes: true })
@@ -65,9 +66,9 @@ describe("limits enforced by the cgroup launcher", { skip }, () => {
     const [metrics] = await ns.fetchServiceMetrics("busy");
     assert.ok(metrics!.cpuNanoCores! <= 600_000_000, `at most about half a core, measured ${metrics!.cpuNanoCores}`);
     assert.ok(metrics!.cpuNanoCores! >= 350_000_000, `and it does get about half a core, measured ${metrics!.cpuNanoCores}`);
-    assert.ok(groupDirs(env).length > 0);
+    assert.ok(groupDirs(env, orchestrator).length > 0);
     await ns.dropService("busy");
-    assert.deepEqual(groupDirs(env), [], "a dropped service leaves no cgroup behind");
+    assert.deepEqual(groupDirs(env, orchestrator), [], "a dropped service leaves no cgroup behind");
     await events.return!();
   });
 

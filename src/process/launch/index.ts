@@ -26,7 +26,8 @@
 //   (limit_in_bytes, memsw), cpu (cfs_quota_us/cfs_period_us), cpuacct, pids, freezer, plus the controller-less
 //   v2 tree on hybrid hosts for cgroup.kill/cgroup.events). Exit code 125 = the child could not join its group.
 //   A group that is still populated at prepare() holds orphans of a dead earlier incarnation: they are killed.
-//   remove() also removes `corral/<environmentId>` and `corral` when they are left empty.
+//   remove() also removes `corral/<environmentId>` and `corral` when they are left empty. The orchestrator passes
+//   its hostScope as environmentId (`<env>-<hash of the state dir>`), so two projects named alike never share a group.
 // - classifyExit: SIGKILL (or status 137 from a wrapper that did not exec) with a higher oom_kill count is
 //   "oom-killed"; another signal "crashed"; a non-zero code "exited"; 0 "completed".
 export type { LaunchRequest, Launcher, LauncherKind, PreparedLaunch, ProcessCgroup } from "./types.js";
