@@ -42,7 +42,8 @@ export function MetricChart({ title, t, values, stroke, format, limit, floor, wi
             const xs = u.data[0];
             const last = xs.length > 0 ? xs[xs.length - 1]! : Date.now() / 1000;
             const first = xs.length > 0 ? xs[0]! : last - 60;
-            return [Math.max(first, last - windowSeconds, last - Math.max(60, last - first)), last];
+            // At least a minute (readable ticks on a fresh page), at most the window.
+            return [last - Math.min(windowSeconds, Math.max(60, last - first)), last];
           },
         },
         y: { range: (_u, _min, max) => [0, Math.max(max ?? 0, limitValue ?? 0, floor) * 1.1] },

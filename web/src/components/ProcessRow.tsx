@@ -115,7 +115,7 @@ function Addresses({ unix, tcp }: { unix: Record<string, string>; tcp: Record<st
 }
 
 function shorten(path: string): string {
-  return path.length > 30 ? `…${path.slice(-28)}` : path;
+  return path.length > 22 ? `…${path.slice(-20)}` : path;
 }
 
 export function Labels({ labels }: { labels: Record<string, string> | undefined }) {
