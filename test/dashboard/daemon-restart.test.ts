@@ -166,7 +166,12 @@ services:
     for (const width of [1400, 800, 400]) {
       await page.setViewportSize({ width, height: 900 });
       for (const id of ids) {
-        for (const part of [".status", '[data-field="memory"]']) {
+        // Wide, the whole row fits (nothing to scroll sideways for); narrow, a card shows status and memory first.
+        const parts =
+          width === 1400
+            ? [".status", '[data-field="memory"]', ".proc-addresses", '[data-action="kill"]']
+            : [".status", '[data-field="memory"]'];
+        for (const part of parts) {
           const element = page.locator(`${row(id)} ${part}`);
           await element.scrollIntoViewIfNeeded();
           assert.ok(await element.isVisible(), `${id} ${part} visible at ${width} px`);

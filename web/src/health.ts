@@ -14,6 +14,8 @@ const CRASHES = new Set(["crashed", "exited", "oom-killed", "spawn-failed", "fai
 export interface Recent {
   /** Crashes (unplanned exits) in the last RECENT_MS. */
   crashes: number;
+  /** How much the restart count grew in the last RECENT_MS. */
+  grown: number;
   /** True while the process keeps crashing: red, "crash loop". */
   looping: boolean;
 }
@@ -21,16 +23,18 @@ export interface Recent {
 export function recentOf(proc: Proc, timeline: TimelineEntry[], now: number): Recent {
   let crashes = 0;
   let lastOnline = 0;
+  let lowest = proc.restarts;
   for (let i = timeline.length - 1; i >= 0; i--) {
     const e = timeline[i]!;
     const at = Date.parse(e.time);
     if (at < now - RECENT_MS) break;
     if (e.serviceId !== proc.service || e.processId !== proc.process) continue;
+    lowest = Math.min(lowest, e.restartCount);
     if (e.status === "offline" && CRASHES.has(e.reason ?? "") && !e.final) crashes++;
     if (e.status === "online" && at > lastOnline) lastOnline = at;
   }
   // The daemon's own word (a crash-loop status or reason) wins.
   const said = proc.status === "crash-loop" || proc.reason === "crash-loop";
   const stillShort = proc.status !== "online" || now - lastOnline < STABLE_MS;
-  return { crashes, looping: said || (crashes >= LOOP_CRASHES && stillShort) };
+  return { crashes, grown: Math.max(0, proc.restarts - lowest), looping: said || (crashes >= LOOP_CRASHES && stillShort) };
 }

@@ -3,6 +3,7 @@
 // limit). As wide as its box, redrawn as samples come.
 import uPlot from "uplot";
 import { useEffect, useRef } from "preact/hooks";
+import { clock } from "../format.js";
 
 interface Props {
   title: string;
@@ -49,7 +50,14 @@ export function MetricChart({ title, t, values, stroke, format, limit, floor, wi
         y: { range: (_u, _min, max) => [0, Math.max(max ?? 0, limitValue ?? 0, floor) * 1.1] },
       },
       axes: [
-        { stroke: "#5c6573", grid: { stroke: "#dde1e744" }, ticks: { stroke: "#dde1e7" } },
+        {
+          stroke: "#5c6573",
+          space: 70,
+          grid: { stroke: "#dde1e744" },
+          ticks: { stroke: "#dde1e7" },
+          // One line of local clock time per tick (uPlot's default adds a second, date line that crowds a narrow chart).
+          values: (_u, splits) => splits.map((v) => clock(v * 1000).slice(0, 8)),
+        },
         {
           stroke: "#5c6573",
           size: 70,

@@ -52,12 +52,12 @@ export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name:
         {proc.pid ?? "–"}
       </td>
       <td
-        class={`num ${recent.crashes > 0 ? "restarts-growing" : ""}`}
+        class={`num ${recent.grown > 0 ? "restarts-growing" : ""}`}
         data-label="Restarts"
-        title={recent.crashes > 0 ? `${recent.crashes} in the last 5 minutes` : undefined}
+        title={recent.grown > 0 ? `${recent.grown} more in the last 5 minutes` : undefined}
       >
         <span data-field="restarts">{proc.restarts}</span>
-        {recent.crashes > 0 && <span class="restarts-recent"> +{recent.crashes}</span>}
+        {recent.grown > 0 && <span class="restarts-recent"> +{recent.grown}</span>}
       </td>
       <td class="num" data-label="Uptime" data-field="uptime">
         {duration(uptimeOf(proc))}
@@ -80,7 +80,10 @@ export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name:
           />
         )}
       </td>
-      <td data-label="Addresses" class="proc-addresses">
+      <td
+        data-label="Addresses"
+        class={`proc-addresses ${Object.keys(proc.addresses).length + Object.keys(proc.tcpAddresses).length === 0 ? "no-addresses" : ""}`}
+      >
         <Addresses unix={proc.addresses} tcp={proc.tcpAddresses} />
       </td>
       <td data-label="Actions" class="proc-actions-cell">
