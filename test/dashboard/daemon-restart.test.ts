@@ -27,6 +27,7 @@ interface PageElement {
   getAttribute(name: string): string | null;
 }
 declare const document: {
+  documentElement: { scrollWidth: number };
   querySelectorAll(selector: string): Iterable<PageElement> & { length: number };
   querySelector(selector: string): PageElement | null;
 };
@@ -183,6 +184,10 @@ services:
           );
         }
       }
+      assert.ok(
+        await page.evaluate((w) => document.documentElement.scrollWidth <= w, width),
+        `the services page needs no sideways scrolling at ${width} px`,
+      );
       const path = join(OUTPUT, `dashboard-services-${width}.png`);
       await page.screenshot({ path, fullPage: true });
       written.push(path);
@@ -191,6 +196,10 @@ services:
     await page.locator("[data-charts-of=web-0] [data-chart-value]").first().waitFor();
     for (const width of [1400, 800, 400]) {
       await page.setViewportSize({ width, height: 900 });
+      assert.ok(
+        await page.evaluate((w) => document.documentElement.scrollWidth <= w, width),
+        `the service page needs no sideways scrolling at ${width} px`,
+      );
       const path = join(OUTPUT, `dashboard-service-${width}.png`);
       await page.screenshot({ path, fullPage: true });
       written.push(path);
