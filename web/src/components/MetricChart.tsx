@@ -35,7 +35,7 @@ export function MetricChart({ title, t, values, stroke, format, limit, floor, wi
       height: HEIGHT,
       cursor: { drag: { x: false, y: false } },
       legend: { show: false },
-      padding: [8, 8, 0, 0],
+      padding: [8, 28, 0, 0],
       scales: {
         x: {
           time: true,
