@@ -47,6 +47,18 @@ export const DAEMON_DEFAULTS = {
   topIntervalMs: 1000,
 } as const;
 
+/** What the daemon remembers of the recent past for the dashboard (GET /v1/history/*): bounded in time and in count. */
+export const HISTORY_DEFAULTS = {
+  /** How far back events and metric samples reach. */
+  windowMs: 60 * 60 * 1000,
+  /** Events kept at most (the oldest go first), whatever the window. */
+  maxEvents: 10_000,
+  /** How often CPU and memory of every process are sampled. */
+  sampleIntervalMs: 5000,
+  /** Processes with a series at most (a series not sampled for a window goes first). */
+  maxSeries: 2000,
+} as const;
+
 /** corral.yaml and the daemon's desired state. */
 export const CONFIG_DEFAULTS = {
   namespace: "default",

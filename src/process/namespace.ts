@@ -121,6 +121,13 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return this.inQueue(id, () => replaceChanged(this.runtimeOf(id), this.ctx.config.rolloutTimeoutMs, { everyProcess: true }));
   }
 
+  /** Replaces one process of a service with a fresh one of the same config, and waits until it is online (or failed). */
+  async restartProcess(id: string, index: number): Promise<void> {
+    return this.inQueue(id, () =>
+      replaceChanged(this.runtimeOf(id), this.ctx.config.rolloutTimeoutMs, { everyProcess: true, only: index }),
+    );
+  }
+
   async dropService(id: string): Promise<void> {
     return this.inQueue(id, async () => {
       const paths = this.pathsOf(id);

@@ -10,13 +10,18 @@ const FAILED = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-f
 
 /**
  * Replaces every process that does not run the service's desired config (or,
- * with `everyProcess`, every process). A replacement that fails or is not online
+ * with `everyProcess`, every process; with `only`, that index alone). A replacement that fails or is not online
  * within `timeoutMs` stops the roll with a RolloutError; the processes not yet
  * replaced keep running.
  */
-export async function replaceChanged(runtime: ServiceRuntime, timeoutMs: number, { everyProcess = false } = {}): Promise<void> {
+export async function replaceChanged(
+  runtime: ServiceRuntime,
+  timeoutMs: number,
+  { everyProcess = false, only }: { everyProcess?: boolean; only?: number } = {},
+): Promise<void> {
   const { specs } = runtime;
   for (let i = runtime.slots.length - 1; i >= 0; i--) {
+    if (only !== undefined && i !== only) continue;
     if (!everyProcess && specs.isCurrent(runtime.slots[i]!.supervisor.stamp, i, specs.config.scale)) continue;
     const supervisor = await runtime.replace(i);
     const outcome = await supervisor.waitFor((e) => e.status === "online" || FAILED.has(e.reason ?? ""), timeoutMs);

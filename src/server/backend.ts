@@ -48,6 +48,8 @@ export interface DaemonBackend {
   secretsController(): SecretsController;
   /** Rolling restart where the backend does it in place (processes); undefined where a changed spec does it (Kubernetes). */
   restartService?(namespace: string, id: string): Promise<void>;
+  /** One process replaced (stopped, then started again), where the backend does it in place (processes). */
+  restartProcess?(namespace: string, id: string, index: number): Promise<void>;
   /** Every service the backend keeps files for, in any namespace, desired or not (processes: their run directories). */
   recordedServices?(): Promise<{ namespace: string; id: string }[]>;
   close(opts: { leaveRunning: boolean }): Promise<void>;
@@ -84,6 +86,7 @@ export function processBackend(orchestrator: ProcessOrchestrator): DaemonBackend
     namespace: (name) => orchestrator.namespace(name),
     secretsController: () => orchestrator.secretsController(),
     restartService: (namespace, id) => orchestrator.namespace(namespace).restartService(id),
+    restartProcess: (namespace, id, index) => orchestrator.namespace(namespace).restartProcess(id, index),
     recordedServices: () => recordedServices(orchestrator.config.stateDir),
     close: (opts) => orchestrator.close(opts),
   };

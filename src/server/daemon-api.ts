@@ -6,6 +6,7 @@ import type { DesiredState, ServiceSpec } from "../config/types.js";
 import type { ApplyResult, PendingService } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { DashboardSessions } from "./dashboard/session.js";
+import type { DaemonHistory } from "./history.js";
 
 export interface ApplyCallOptions {
   /** How long the whole apply may take, from the call (default: DAEMON_DEFAULTS.dependencyTimeoutMs per dependency only). */
@@ -44,6 +45,12 @@ export interface DaemonApi {
   deleteService(id: string): Promise<ApplyResult>;
   scale(id: string, scale: number): Promise<ApplyResult>;
   restart(id: string): Promise<void>;
+  /** Replaces one process (stopped, started again) whatever its restart policy. */
+  restartProcess(id: string, index: number): Promise<void>;
+  /** Sends a signal to one running process; its restart policy decides what follows. */
+  killProcess(id: string, index: number, signal: NodeJS.Signals): { pid: number };
+  /** The recent past: events and metric samples, bounded. */
+  readonly history: DaemonHistory;
   shutdown(options?: { stopServices?: boolean }): Promise<void>;
   /** The dashboard's sessions and tickets, shared by every listener. */
   readonly sessions: DashboardSessions;

@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { CONFIG_DEFAULTS } from "../contract/defaults.js";
+import { CONFIG_DEFAULTS, HISTORY_DEFAULTS } from "../contract/defaults.js";
 import { ApplyInterruptedError, ConflictError, SecretNotFoundError, UnknownServiceError, ValidationError } from "../contract/errors.js";
 import type { SecretsController, ServiceEvent } from "../contract/types.js";
 import { startOrder } from "../config/dependencies.js";
@@ -25,6 +25,8 @@ import { type DaemonConfig, type DaemonOptions, checkTcp, resolveDaemonConfig } 
 import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard/session.js";
 import { DesiredStateStore } from "./desired-store.js";
+import { DaemonHistory } from "./history.js";
+import { processRows } from "./process-table.js";
 import { Listeners } from "./listeners.js";
 import { STATE_DIR_MODE, type StatePaths, prepareSocketDirectory, removeApiSocket, statePaths } from "./state-dir.js";
 
@@ -53,6 +55,9 @@ export class Daemon implements DaemonApi {
   private readonly pending = new Map<string, PendingService>();
   private stopLogging: () => void = () => {};
   readonly sessions: DashboardSessions;
+  /** The last hour of events and metrics, for the dashboard after a reload. */
+  readonly history = new DaemonHistory();
+  private readonly recording = new AbortController();
   /** Resolves when the daemon has shut down (on request or signal). */
   readonly closed: Promise<void>;
   private markClosed!: () => void;
@@ -97,6 +102,8 @@ export class Daemon implements DaemonApi {
         // A restarted daemon converges on what it was told before: running processes are adopted.
         if (desired) await daemon.queue.run(() => daemon.applyNow(null, desired));
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
+        else await daemon.listeners.reopenDashboard();
+        daemon.recordHistory();
       } catch (error) {
         await daemon.listeners.close();
         await removeApiSocket(paths);
@@ -109,6 +116,51 @@ export class Daemon implements DaemonApi {
       await rm(paths.pidFile, { force: true });
       throw error;
     }
+  }
+
+  /** Every event and, every few seconds, every process's CPU and memory, into the history until shutdown. */
+  private recordHistory(): void {
+    const signal = this.recording.signal;
+    void (async () => {
+      for await (const event of this.watch(signal)) if (!("snapshotEnd" in event)) this.history.record(event);
+    })().catch(survive("server.daemon", "record the event history"));
+    let sampling = false;
+    const timer = setInterval(() => {
+      const ns = this.namespace;
+      if (!ns || sampling) return;
+      sampling = true;
+      processRows(ns)
+        .then((rows) => this.history.sample(rows))
+        .catch(survive("server.daemon", "sample metrics for the history"))
+        .finally(() => (sampling = false));
+    }, HISTORY_DEFAULTS.sampleIntervalMs);
+    timer.unref();
+    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  }
+
+  /** Sends a signal to one process (the dashboard's "kill"): its restart policy decides what follows, as after any crash. */
+  killProcess(id: string, index: number, signal: NodeJS.Signals): { pid: number } {
+    const ns = this.namespace;
+    if (!ns || !this.desired?.services[id]) throw new UnknownServiceError(id);
+    const processes = ns.processStatuses().find((s) => s.serviceId === id)?.processes ?? [];
+    const event = processes.find((p) => p.processId === index);
+    if (!event) throw new ValidationError("process", `must be a process index below ${processes.length}`, index);
+    const alive = event.status === "online" || event.reason === "starting" || event.reason === "probe-failed";
+    if (!alive || event.pid === undefined) throw new ConflictError(`${id}-${index} is not running (${event.reason ?? event.status})`);
+    process.kill(event.pid, signal);
+    return { pid: event.pid };
+  }
+
+  /** Replaces one process with a fresh one (stopped as configured, then started), whatever its restart policy. */
+  async restartProcess(id: string, index: number): Promise<void> {
+    const spec = this.desired?.services[id];
+    if (!this.desired || !spec) throw new UnknownServiceError(id);
+    const count = this.namespace?.processStatuses().find((s) => s.serviceId === id)?.processes.length ?? 0;
+    if (index >= count) throw new ValidationError("process", `must be a process index below ${count}`, index);
+    const inPlace = this.backend.restartProcess?.bind(this.backend);
+    if (!inPlace) throw new ConflictError(`one process at a time is restarted on the process backend only; use a rolling restart of ${id}`);
+    const namespace = this.desired.namespace;
+    await this.queue.run(() => inPlace(namespace, id, index));
   }
 
   get environment(): string {
@@ -412,6 +464,7 @@ export class Daemon implements DaemonApi {
           .catch(survive("server.daemon", "stop every service"));
         await rm(this.paths.desired, { force: true });
       }
+      this.recording.abort();
       await this.listeners.close();
       await this.backend.close({ leaveRunning: !stopServices });
       await removeApiSocket(this.paths);

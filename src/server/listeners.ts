@@ -68,6 +68,20 @@ export class Listeners {
     return this.dashboard;
   }
 
+  /**
+   * On start: the dashboard's listener again, on the port of last time, when
+   * `corral dashboard` opened one before and the daemon has no TCP address of
+   * its own, so an open page reconnects by itself (its session cookie is
+   * derived from the token and stays valid). A port taken meanwhile is
+   * reported, not fatal: `corral dashboard` opens another.
+   */
+  async reopenDashboard(): Promise<void> {
+    if (this.tcp) return;
+    const port = await readRememberedPort(join(this.options.stateRoot, "dashboard.json"));
+    if (port === undefined) return;
+    await this.openDashboard(port).catch(survive("server.listeners", "reopen the dashboard listener", { port }));
+  }
+
   private async listenForDashboard(port: number | undefined): Promise<ListenAddress> {
     const file = join(this.options.stateRoot, "dashboard.json");
     const remembered = port === undefined ? await readRememberedPort(file) : undefined;

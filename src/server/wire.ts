@@ -20,6 +20,40 @@ export const logsQuery = z
       .transform((value) => value === "1" || value === "true")
       .optional()
       .describe("Keep sending new lines."),
+    search: z
+      .string()
+      .min(1, { error: "must not be empty" })
+      .max(1000, { error: "must be at most 1000 characters" })
+      .optional()
+      .describe("Only lines containing this text (case-insensitive), searched over the whole history; `tail` then counts matches."),
+  })
+  .strict();
+
+export const processParams = z.object({ id: idSchema, process: index("must be a process index") }).strict();
+
+/** The signals the dashboard's kill offers; SIGKILL unless said. */
+export const killBody = z
+  .object(
+    { signal: z.enum(["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]).optional() },
+    { error: "must be { signal? }" },
+  )
+  .strict()
+  .nullish();
+export const killedBody = z.object({ killed: z.string(), pid: z.number(), signal: z.string() });
+
+export const servicesQuery = z
+  .object({
+    mask: z
+      .enum(["env"], { error: "must be env" })
+      .optional()
+      .describe("env: every env value replaced by a mask, so values typed into a file (often secrets) never leave the daemon."),
+  })
+  .strict();
+
+export const historyQuery = z
+  .object({
+    service: idSchema.optional().describe("One service (default: every service)."),
+    since: z.iso.datetime({ error: "must be an ISO 8601 time" }).optional().describe("Only events at or after this time."),
   })
   .strict();
 
@@ -142,6 +176,20 @@ export const serviceEventBody = z.object({
     .optional(),
   final: z.literal(true).optional(),
   warning: z.string().optional(),
+});
+
+export const metricSeriesBody = z.object({
+  service: z.string(),
+  process: z.number(),
+  t: z.array(z.number()).describe("Seconds since the epoch."),
+  cpuNanoCores: z.array(nullable(z.number())),
+  memoryBytes: z.array(nullable(z.number())),
+});
+export const metricsHistoryBody = z.object({
+  intervalMs: z.number(),
+  windowMs: z.number(),
+  series: z.array(metricSeriesBody),
+  memoryLimits: z.record(z.string(), z.number()).describe("Service → its memory limit in bytes, where it has one."),
 });
 
 export const discoveryBody = z.array(z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }));

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DashboardSessions } from "../../src/server/dashboard/session.js";
 import type { DaemonApi } from "../../src/server/daemon-api.js";
+import { DaemonHistory } from "../../src/server/history.js";
 import { buildApi } from "../../src/server/http/app.js";
 import { openApiDocument } from "../../src/server/openapi.js";
 
@@ -26,6 +27,11 @@ function idleDaemon(): DaemonApi {
     deleteService: never,
     scale: never,
     restart: never,
+    restartProcess: never,
+    killProcess: () => {
+      throw new Error("not called while routes are listed");
+    },
+    history: new DaemonHistory(),
     shutdown: never,
     sessions: new DashboardSessions("t".repeat(64)),
     openDashboardListener: never,

@@ -3,6 +3,7 @@ import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { clock } from "./format.js";
 import { type Connection, store, useStore } from "./store.js";
 import { LogsView } from "./views/Logs.js";
 import { SecretsView } from "./views/Secrets.js";
@@ -95,7 +96,16 @@ function App() {
           )}
         </span>
       </header>
-      <main id="main">
+      {s.loaded && !s.live && (
+        <div class="disconnected" role="alert" data-disconnected>
+          <strong>{s.connection === "signed-out" ? "Signed out" : "Reconnecting…"}</strong>{" "}
+          {s.connection === "signed-out"
+            ? "the daemon no longer accepts this session. "
+            : "the daemon does not answer; this page keeps trying by itself. "}
+          {s.frozenAt && <>What you see is as of {clock(s.frozenAt.wall).slice(0, 8)}; actions are disabled until the daemon is back.</>}
+        </div>
+      )}
+      <main id="main" class={s.loaded && !s.live ? "stale" : ""} data-stale={s.loaded && !s.live ? "true" : "false"}>
         {route.view === "services" && <ServicesView />}
         {route.view === "service" && <ServiceView key={route.id} id={route.id} />}
         {route.view === "logs" && <LogsView key={`${route.id}/${route.process}`} id={route.id} process={route.process} />}

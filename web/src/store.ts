@@ -1,17 +1,23 @@
 // The page's picture of the daemon. Status comes from the event stream
 // (Server-Sent Events); CPU, memory and uptime from one request for the whole
-// table every few seconds. Reconnects by itself: EventSource retries, and each
-// new snapshot is followed by a full refresh.
+// table every few seconds; the recent past (events, metric samples) from the
+// daemon's history after every snapshot, so a reload shows what happened
+// before. Reconnects by itself: EventSource retries, and each new snapshot is
+// followed by a full refresh. While disconnected the clocks stop (`frozenAt`).
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, whenSignedOut } from "./api.js";
-import type { ProcessRow, ServiceEntry, ServiceEvent, ServiceSpec } from "./types.js";
+import type { MetricsHistory, ProcessRow, ServiceEntry, ServiceEvent, ServiceSpec } from "./types.js";
 
 export const METRICS_INTERVAL_MS = 3000;
-/** How far back the small charts reach. */
+/** How far back the small charts in the tables reach. */
 export const HISTORY_SECONDS = 5 * 60;
-const TIMELINE_LIMIT = 1000;
+/** How far back the page keeps samples (the daemon keeps an hour). */
+export const KEEP_SECONDS = 60 * 60;
+const TIMELINE_LIMIT = 5000;
 
-export interface Proc extends ProcessRow {
+/** A process as the page knows it; any status string the daemon sends is kept (and shown) as it is. */
+export interface Proc extends Omit<ProcessRow, "status"> {
+  status: string;
   /** When uptimeSeconds was measured (page clock). */
   measuredAt: number;
   exitCode?: number | null;
@@ -20,6 +26,8 @@ export interface Proc extends ProcessRow {
   eventAt: number;
   /** Why the process last stopped ("oom-killed", "crashed", ...), kept through the back-off that follows. */
   lastExit?: string;
+  /** Ended for good: a job that will not be started again. */
+  final?: true;
 }
 
 export interface Service {
@@ -56,7 +64,12 @@ class Store {
   services = new Map<string, Service>();
   timeline: TimelineEntry[] = [];
   samples = new Map<string, Samples>();
+  /** Service → memory limit in bytes, where it has one. */
+  memoryLimits: Record<string, number> = {};
+  /** Page clock (performance.now) and wall clock when the connection was lost; null while live. */
+  frozenAt: { perf: number; wall: number } | null = null;
   private seq = 0;
+  private seen = new Set<string>();
   private listeners = new Set<() => void>();
   private notifyQueued = false;
   private source: EventSource | null = null;
@@ -84,10 +97,17 @@ class Store {
     setInterval(() => void this.pollMetrics(), METRICS_INTERVAL_MS);
   }
 
+  /** True while the page talks to a daemon: actions are enabled, clocks run. */
+  get live(): boolean {
+    return this.connection === "live";
+  }
+
   private setConnection(connection: Connection): void {
     if (this.connection === connection) return;
     if (this.connection === "signed-out" && connection !== "live") return;
     this.connection = connection;
+    if (connection === "live") this.frozenAt = null;
+    else if (this.loaded) this.frozenAt ??= { perf: performance.now(), wall: Date.now() };
     this.changed();
   }
 
@@ -131,7 +151,14 @@ class Store {
   async refresh(): Promise<void> {
     const sentAt = performance.now();
     try {
-      const [health, entries] = await Promise.all([get<{ environment: string }>("/healthz"), get<ServiceEntry[]>("/v1/services")]);
+      // Masked by the daemon: env values never reach the page.
+      const [health, entries, events, metrics] = await Promise.all([
+        get<{ environment: string }>("/healthz"),
+        get<ServiceEntry[]>("/v1/services?mask=env"),
+        get<ServiceEvent[]>("/v1/history/events"),
+        get<MetricsHistory>("/v1/history/metrics"),
+      ]);
+      this.mergeHistory(events, metrics);
       this.environment = health.environment;
       const next = new Map<string, Service>();
       for (const entry of entries) {
@@ -148,6 +175,38 @@ class Store {
     } catch {
       // Not signed out (that shows in the header): try again, or the page would wait for the next snapshot.
       if (this.connection !== "signed-out") this.scheduleRefresh(2000);
+    }
+  }
+
+  /** The daemon's recent past, merged with what the page saw itself (each event once). */
+  private mergeHistory(events: ServiceEvent[], metrics: MetricsHistory): void {
+    for (const event of events) this.addToTimeline(event);
+    this.timeline.sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.seq - b.seq);
+    this.memoryLimits = metrics.memoryLimits;
+    for (const series of metrics.series) {
+      const key = `${series.service}/${series.process}`;
+      const old = this.samples.get(key) ?? { t: [], cpu: [], mem: [] };
+      const points = new Map<number, [number | null, number | null]>();
+      series.t.forEach((t, i) => {
+        const cpu = series.cpuNanoCores[i] ?? null;
+        points.set(t, [cpu === null ? null : cpu / 1e7, series.memoryBytes[i] ?? null]);
+      });
+      old.t.forEach((t, i) => points.set(t, [old.cpu[i] ?? null, old.mem[i] ?? null]));
+      const ts = [...points.keys()].sort((a, b) => a - b);
+      this.samples.set(key, { t: ts, cpu: ts.map((t) => points.get(t)![0]), mem: ts.map((t) => points.get(t)![1]) });
+    }
+  }
+
+  private addToTimeline(event: ServiceEvent): void {
+    const key = `${event.serviceId}/${event.processId}/${event.time}/${event.status}/${event.reason ?? ""}/${event.restartCount}/${event.warning ?? ""}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.timeline.push({ ...event, seq: ++this.seq });
+    if (this.timeline.length > TIMELINE_LIMIT) {
+      for (const gone of this.timeline.splice(0, this.timeline.length - TIMELINE_LIMIT))
+        this.seen.delete(
+          `${gone.serviceId}/${gone.processId}/${gone.time}/${gone.status}/${gone.reason ?? ""}/${gone.restartCount}/${gone.warning ?? ""}`,
+        );
     }
   }
 
@@ -190,6 +249,7 @@ class Store {
         // The event's detail is as fresh as its status.
         message: fresher ? old.message : row.message,
         ...(old?.lastExit ? { lastExit: old.lastExit } : {}),
+        ...(old?.final && (fresher || old.reason === row.reason) ? { final: true as const } : {}),
         eventAt: old?.eventAt ?? 0,
       });
       this.sample(`${row.service}/${row.process}`, t, row.cpuNanoCores === null ? null : row.cpuNanoCores / 1e7, row.memoryBytes);
@@ -202,17 +262,14 @@ class Store {
 
   private sample(key: string, t: number, cpu: number | null, mem: number | null): void {
     const s = this.samples.get(key) ?? { t: [], cpu: [], mem: [] };
-    const keep = s.t.findIndex((x) => x >= t - HISTORY_SECONDS);
+    const keep = s.t.findIndex((x) => x >= t - KEEP_SECONDS);
     const from = keep === -1 ? s.t.length : keep;
     // New arrays each time, so the charts see a change.
     this.samples.set(key, { t: [...s.t.slice(from), t], cpu: [...s.cpu.slice(from), cpu], mem: [...s.mem.slice(from), mem] });
   }
 
   private applyEvent(event: ServiceEvent, inSnapshot: boolean): void {
-    if (!inSnapshot) {
-      this.timeline.push({ ...event, seq: ++this.seq });
-      if (this.timeline.length > TIMELINE_LIMIT) this.timeline.splice(0, this.timeline.length - TIMELINE_LIMIT);
-    }
+    if (!inSnapshot) this.addToTimeline(event);
     if (event.warning) {
       this.changed();
       return;
@@ -246,6 +303,7 @@ class Store {
       message: event.message ?? null,
       eventAt: now,
       ...(lastExit(event, old) ? { lastExit: lastExit(event, old)! } : {}),
+      ...(event.final ? { final: true as const } : {}),
     });
     // A stopped process may be one that scaling removed: the list says.
     if (event.reason === "stopped" && !inSnapshot) this.scheduleRefresh();
@@ -270,17 +328,18 @@ export function useStore(): Store {
   return store;
 }
 
-/** The time, ticking once a second: uptimes and back-off countdowns move without a request. */
+/** The time, ticking once a second: uptimes and back-off countdowns move without a request; stopped while disconnected. */
 export function useNow(): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
   }, []);
-  return now;
+  return store.frozenAt?.wall ?? now;
 }
 
-/** Uptime now, from the last measurement. */
+/** Uptime now, from the last measurement (as of the moment the connection was lost, while it is). */
 export function uptimeOf(proc: Proc): number | null {
-  return proc.uptimeSeconds === null ? null : proc.uptimeSeconds + (performance.now() - proc.measuredAt) / 1000;
+  const at = store.frozenAt?.perf ?? performance.now();
+  return proc.uptimeSeconds === null ? null : proc.uptimeSeconds + Math.max(0, at - proc.measuredAt) / 1000;
 }

@@ -1,5 +1,5 @@
 // What the daemon's API sends (see src/server/process-table.ts and the contract's ServiceEvent).
-export type Status = "online" | "offline";
+export type Status = "online" | "offline" | (string & {});
 
 import type { ProcessRow } from "../../src/server/process-row.js";
 export type { ProcessRow };
@@ -42,4 +42,12 @@ export interface LogLine {
   time: string;
   stream: "stdout" | "stderr";
   line: string;
+}
+
+/** GET /v1/history/metrics. */
+export interface MetricsHistory {
+  intervalMs: number;
+  windowMs: number;
+  series: { service: string; process: number; t: number[]; cpuNanoCores: (number | null)[]; memoryBytes: (number | null)[] }[];
+  memoryLimits: Record<string, number>;
 }

@@ -6,6 +6,7 @@ import type { DaemonApi } from "../daemon-api.js";
 import { dashboardRoutes } from "../dashboard/routes.js";
 import { type Transport, access } from "./access.js";
 import { handleErrors } from "./errors.js";
+import { historyRoutes } from "./routes/history.js";
 import { logRoutes } from "./routes/logs.js";
 import { observeRoutes } from "./routes/observe.js";
 import { secretRoutes } from "./routes/secrets.js";
@@ -36,6 +37,7 @@ export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<
   await app.register(serviceRoutes, { daemon });
   await app.register(logRoutes, { daemon });
   await app.register(observeRoutes, { daemon });
+  await app.register(historyRoutes, { daemon });
   await app.register(secretRoutes, { daemon });
   await app.register(shutdownRoutes, { daemon });
   await app.register(dashboardRoutes, { daemon, transport: options.transport, requireToken: options.requireToken });

@@ -1,10 +1,13 @@
-// One process as a table row: status, PID, restarts, uptime, CPU and memory (with charts), addresses.
+// One process as a table row (a card on narrow screens): status, PID, restarts,
+// uptime, CPU and memory (with charts), addresses, actions.
 import { bytes, cores, duration } from "../format.js";
+import { recentOf } from "../health.js";
 import { type Proc, store, uptimeOf } from "../store.js";
+import { ProcessActions } from "./ProcessActions.js";
 import { Sparkline } from "./Sparkline.js";
 import { StatusBadge, statusKind } from "./Status.js";
 
-export const PROCESS_COLUMNS = ["Process", "Status", "PID", "Restarts", "Uptime", "CPU", "Memory", "Addresses"];
+export const PROCESS_COLUMNS = ["Process", "Status", "PID", "Restarts", "Uptime", "CPU", "Memory", "Addresses", "Actions"];
 
 /** The header row of every process table. */
 export function ProcessTableHead() {
@@ -21,39 +24,51 @@ export function ProcessTableHead() {
   );
 }
 
-const CPU_COLOUR = "#0072B2";
-const MEMORY_COLOUR = "#CC79A7";
+export const CPU_COLOUR = "#0072B2";
+export const MEMORY_COLOUR = "#CC79A7";
 
 export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name: string }) {
   const key = `${proc.service}/${proc.process}`;
   const samples = store.samples.get(key);
   const id = `${proc.service}-${proc.process}`;
+  const recent = recentOf(proc, store.timeline, now);
+  const kind = statusKind(proc, recent);
   return (
     <tr
       data-process={id}
       data-status={proc.status}
       data-reason={proc.reason ?? ""}
+      data-kind={kind}
       data-samples={samples?.t.length ?? 0}
-      class={`proc proc-${statusKind(proc.status, proc.reason)}`}
+      class={`proc proc-${kind}`}
     >
-      <th scope="row">{name}</th>
-      <td>
-        <StatusBadge proc={proc} now={now} />
+      <th scope="row" class="proc-name">
+        {name}
+      </th>
+      <td data-label="Status" class="proc-status">
+        <StatusBadge proc={proc} now={now} recent={recent} />
       </td>
-      <td class="num" data-field="pid">
+      <td class="num" data-field="pid" data-label="PID">
         {proc.pid ?? "–"}
       </td>
-      <td class="num" data-field="restarts">
-        {proc.restarts}
+      <td
+        class={`num ${recent.grown > 0 ? "restarts-growing" : ""}`}
+        data-label="Restarts"
+        title={recent.grown > 0 ? `${recent.grown} more in the last 5 minutes` : undefined}
+      >
+        <span data-field="restarts">{proc.restarts}</span>
+        {recent.grown > 0 && <span class="restarts-recent"> +{recent.grown}</span>}
       </td>
-      <td class="num">{duration(uptimeOf(proc))}</td>
-      <td class="metric">
+      <td class="num" data-label="Uptime" data-field="uptime">
+        {duration(uptimeOf(proc))}
+      </td>
+      <td class="metric" data-label="CPU">
         <span class="metric-value">{cores(proc.cpuNanoCores)}</span>
         {samples && (
           <Sparkline t={samples.t} values={samples.cpu} stroke={CPU_COLOUR} floor={5} label={`CPU of ${id} over the last minutes`} />
         )}
       </td>
-      <td class="metric">
+      <td class="metric" data-label="Memory" data-field="memory">
         <span class="metric-value">{bytes(proc.memoryBytes)}</span>
         {samples && (
           <Sparkline
@@ -65,8 +80,14 @@ export function ProcessRow({ proc, now, name }: { proc: Proc; now: number; name:
           />
         )}
       </td>
-      <td>
+      <td
+        data-label="Addresses"
+        class={`proc-addresses ${Object.keys(proc.addresses).length + Object.keys(proc.tcpAddresses).length === 0 ? "no-addresses" : ""}`}
+      >
         <Addresses unix={proc.addresses} tcp={proc.tcpAddresses} />
+      </td>
+      <td data-label="Actions" class="proc-actions-cell">
+        <ProcessActions proc={proc} name={id} />
       </td>
     </tr>
   );
@@ -80,7 +101,11 @@ function Addresses({ unix, tcp }: { unix: Record<string, string>; tcp: Record<st
       {ports.map((port) => (
         <li key={port}>
           <span class="port">{port}</span>
-          {tcp[port] && <code class="tcp">{tcp[port]}</code>}
+          {tcp[port] && (
+            <a class="tcp" href={`http://${tcp[port]}/`} target="_blank" rel="noopener noreferrer" title={`open http://${tcp[port]}/`}>
+              <code class="tcp">{tcp[port]}</code>
+            </a>
+          )}
           {unix[port] && (
             <code class="unix" title={unix[port]}>
               {shorten(unix[port])}
@@ -93,7 +118,7 @@ function Addresses({ unix, tcp }: { unix: Record<string, string>; tcp: Record<st
 }
 
 function shorten(path: string): string {
-  return path.length > 30 ? `…${path.slice(-28)}` : path;
+  return path.length > 22 ? `…${path.slice(-20)}` : path;
 }
 
 export function Labels({ labels }: { labels: Record<string, string> | undefined }) {

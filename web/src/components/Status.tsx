@@ -1,47 +1,63 @@
-// Status as a shape, a colour and words: readable without colour vision.
+// Status as a shape, a colour and words: readable without colour vision. Any
+// status or reason string the daemon sends is shown as it is; a completed job
+// is neutral, a crash loop or a failure red.
 import type { Proc } from "../store.js";
 import { until } from "../format.js";
+import type { Recent } from "../health.js";
 
-export type StatusKind = "online" | "waiting" | "offline" | "oom";
+export type StatusKind = "online" | "waiting" | "offline" | "oom" | "done" | "failing";
 
-const SYMBOLS: Record<StatusKind, string> = { online: "●", waiting: "◐", offline: "■", oom: "▲" };
+const SYMBOLS: Record<StatusKind, string> = { online: "●", waiting: "◐", offline: "■", oom: "▲", done: "✓", failing: "✖" };
 
-export function statusKind(status: string, reason: string | null | undefined): StatusKind {
-  if (status === "online") return "online";
-  if (reason === "oom-killed") return "oom";
-  if (reason === "starting" || reason === "backoff" || reason === "probe-failed") return "waiting";
+interface StatusFields {
+  status: string;
+  reason?: string | null;
+  exitCode?: number | null;
+  signal?: string | null;
+  nextStartAt?: string | null;
+  lastExit?: string;
+  final?: true;
+}
+
+export function statusKind(p: StatusFields, recent?: Recent): StatusKind {
+  if (recent?.looping) return "failing";
+  if (p.status === "online") return "online";
+  if (p.reason === "completed") return "done";
+  if (p.status === "crash-loop" || p.status === "failed" || p.reason === "crash-loop" || p.reason === "failed") return "failing";
+  if (p.reason === "oom-killed") return "oom";
+  if (p.reason === "starting" || p.reason === "backoff" || p.reason === "probe-failed") return "waiting";
+  // A job that ended for good without completing.
+  if (p.final) return "failing";
   return "offline";
 }
 
 const reasonText = (reason: string) => (reason === "oom-killed" ? "OOM-killed" : reason);
 
-export function statusText(
-  p: {
-    status: string;
-    reason?: string | null;
-    exitCode?: number | null;
-    signal?: string | null;
-    nextStartAt?: string | null;
-    lastExit?: string;
-  },
-  now: number,
-): string {
+export function statusText(p: StatusFields, now: number, recent?: Recent): string {
+  const next = p.reason === "backoff" && p.nextStartAt ? `next start ${until(p.nextStartAt, now)}` : "";
+  if (recent?.looping) {
+    const parts = ["crash loop", `${recent.crashes} ${recent.crashes === 1 ? "crash" : "crashes"} in 5 min`];
+    if (p.lastExit || (p.reason && p.reason !== "backoff")) parts.push(`last ${reasonText(p.lastExit ?? p.reason!)}`);
+    return parts.join(" · ") + (next ? ` (${next})` : p.status === "online" ? " (online now)" : "");
+  }
   if (p.status === "online") return "online";
-  const parts = ["offline"];
-  if (p.reason) parts.push(reasonText(p.reason) + (p.reason === "backoff" && p.lastExit ? ` after ${reasonText(p.lastExit)}` : ""));
+  if (p.reason === "completed") return "completed";
+  const parts = p.status === "offline" ? ["offline"] : [p.status];
+  if (p.reason && p.reason !== p.status)
+    parts.push(reasonText(p.reason) + (p.reason === "backoff" && p.lastExit ? ` after ${reasonText(p.lastExit)}` : ""));
   let detail = p.signal ? p.signal : p.exitCode !== null && p.exitCode !== undefined ? `exit ${p.exitCode}` : "";
-  if (p.reason === "backoff" && p.nextStartAt) detail = `next start ${until(p.nextStartAt, now)}`;
+  if (next) detail = next;
   return parts.join(" · ") + (detail ? ` (${detail})` : "");
 }
 
-export function StatusBadge({ proc, now }: { proc: Proc; now: number }) {
-  const kind = statusKind(proc.status, proc.reason);
+export function StatusBadge({ proc, now, recent }: { proc: Proc; now: number; recent?: Recent }) {
+  const kind = statusKind(proc, recent);
   return (
-    <span class={`status status-${kind}`} title={proc.message ?? undefined}>
+    <span class={`status status-${kind}`} title={proc.message ?? undefined} data-kind={kind}>
       <span class="status-symbol" aria-hidden="true">
         {SYMBOLS[kind]}
       </span>
-      {statusText(proc, now)}
+      {statusText(proc, now, recent)}
     </span>
   );
 }
@@ -52,4 +68,9 @@ export function Symbol({ kind }: { kind: StatusKind }) {
       {SYMBOLS[kind]}
     </span>
   );
+}
+
+/** "1 service", "2 services". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

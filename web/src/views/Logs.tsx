@@ -1,4 +1,6 @@
-// The output of one process or of every process of a service: the last lines, then new ones as they come.
+// The output of one process or of every process of a service: the last lines,
+// then new ones as they come. A search runs in the daemon over the whole
+// history (not only the lines loaded here), then follows new matches.
 import type { JSX } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, ndjson, serviceUrl } from "../api.js";
@@ -21,6 +23,12 @@ export function LogsView({ id, process }: { id: string; process: number | null }
   const [follow, setFollow] = useState(true);
   const [tail, setTail] = useState(TAILS[0]!);
   const [query, setQuery] = useState("");
+  /** What the daemon searches for: the field's text once you stop typing. */
+  const [searchTerm, setSearchTerm] = useState("");
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSearchTerm(query.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [query]);
   const [paused, setPaused] = useState(false);
   const [unseen, setUnseen] = useState(0);
   const [state, setState] = useState<"loading" | "following" | "done" | "reconnecting" | "error">("loading");
@@ -56,6 +64,7 @@ export function LogsView({ id, process }: { id: string; process: number | null }
       while (!controller.signal.aborted) {
         const params = new URLSearchParams({ tail: String(first ? tail : 0), follow: follow ? "1" : "0" });
         if (process !== null) params.set("process", String(process));
+        if (searchTerm) params.set("search", searchTerm);
         try {
           if (follow) setState("following");
           for await (const batch of ndjson<LogLine>(serviceUrl(id, `/logs?${params}`), controller.signal)) {
@@ -85,7 +94,7 @@ export function LogsView({ id, process }: { id: string; process: number | null }
       controller.abort();
       clearTimeout(flushTimer);
     };
-  }, [id, process, follow, tail]);
+  }, [id, process, follow, tail, searchTerm]);
 
   // Follow the bottom unless you scrolled up. The scroll event comes a frame late: a scroll away from
   // where we last put the view counts even before it arrives, so new lines never yank you back down.
@@ -186,11 +195,11 @@ export function LogsView({ id, process }: { id: string; process: number | null }
           Follow
         </label>
         <label class="search">
-          <span class="visually-hidden">Search the loaded lines</span>
+          <span class="visually-hidden">Search the whole history</span>
           <input
             ref={search}
             type="search"
-            placeholder="Search loaded lines  ( / )"
+            placeholder="Search the history  ( / )"
             value={query}
             onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
             data-control="search"
@@ -198,13 +207,17 @@ export function LogsView({ id, process }: { id: string; process: number | null }
         </label>
         <span class="log-state" role="status" data-log-state={state}>
           {stateText(state, error)}
-          {needle && ` · ${shown.length} of ${lines.length} lines match`}
+          {searchTerm &&
+            state !== "loading" &&
+            ` · ${shown.length} matching line${shown.length === 1 ? "" : "s"} in the history (last ${tail})`}
         </span>
       </div>
       <div class="log-frame">
         <div class="log" ref={box} onScroll={onScroll} tabIndex={0} role="log" aria-label={`Log lines of ${scope}`} data-log-lines>
           {shown.length === 0 ? (
-            <p class="muted log-empty">{state === "loading" ? "Loading…" : needle ? "No loaded line matches." : "No output yet."}</p>
+            <p class="muted log-empty">
+              {state === "loading" ? "Loading…" : needle ? "No line in the history matches." : "No output yet."}
+            </p>
           ) : (
             shown.map((l) => (
               <div key={l.seq} class={`line ${l.stream === "stderr" ? "stderr" : ""}`} data-line>

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, get } from "../api.js";
 import { Confirm } from "../components/Confirm.js";
+import { useStore } from "../store.js";
 
 const ID_PATTERN = "[a-z0-9]([a-z0-9\\-]*[a-z0-9])?";
 
@@ -9,7 +10,9 @@ export function SecretsView() {
   const [ids, setIds] = useState<string[] | null>(null);
   const [name, setName] = useState("");
   const [value, setValue] = useState("");
-  const [busy, setBusy] = useState(false);
+  const [working, setBusy] = useState(false);
+  // Nothing to act on while the daemon does not answer.
+  const busy = working || !useStore().live;
   const [deleting, setDeleting] = useState<string | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
 

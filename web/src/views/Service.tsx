@@ -3,18 +3,31 @@ import { stringify } from "yaml";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, post, serviceUrl } from "../api.js";
 import { Confirm } from "../components/Confirm.js";
-import { Labels, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
-import { statusKind, statusText, Symbol } from "../components/Status.js";
-import { clock, until } from "../format.js";
-import { procsOf, type TimelineEntry, useNow, useStore } from "../store.js";
+import { MetricChart } from "../components/MetricChart.js";
+import { CPU_COLOUR, Labels, MEMORY_COLOUR, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
+import { ServiceCount } from "../components/ServiceCount.js";
+import { plural, statusKind, statusText, Symbol } from "../components/Status.js";
+import { bytes, clock, until } from "../format.js";
+import { KEEP_SECONDS, procsOf, type TimelineEntry, useNow, useStore } from "../store.js";
 import type { ServiceSpec } from "../types.js";
 
-/** Shown instead of every env value: values from envFile (or typed into the file) are often secrets. */
+/** Shown instead of every env value, should a spec arrive unmasked (the page asks the daemon for masked ones). */
 const MASK = "••••••";
 
-/** The spec as the configuration panel shows it: env names with their values masked; secretEnv names only secret ids. */
-function displayedConfig(spec: ServiceSpec): ServiceSpec {
-  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((name) => [name, MASK])) };
+/**
+ * The spec as the configuration panel shows it, close to how it was written:
+ * the empty lists and maps the schema fills in are left out, env values are
+ * masked (secretEnv names only secret ids), and the daemon's own bookkeeping is hidden.
+ */
+function displayedConfig(spec: ServiceSpec): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(spec)) {
+    if (field === "restartedAt" || value === undefined) continue;
+    if (Array.isArray(value) && value.length === 0) continue;
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0) continue;
+    shown[field] = field === "env" ? Object.fromEntries(Object.keys(spec.env).map((name) => [name, MASK])) : value;
+  }
+  return shown;
 }
 
 type Pending = null | "scale" | "restart" | "drop";
@@ -52,7 +65,7 @@ export function ServiceView({ id }: { id: string }) {
   }
 
   const procs = procsOf(service);
-  const online = procs.filter((p) => p.status === "online").length;
+  const disabled = pending !== null || !store.live;
   const run = async (what: Exclude<Pending, null>, action: () => Promise<unknown>, done: string): Promise<boolean> => {
     setPending(what);
     setMessage(null);
@@ -80,9 +93,7 @@ export function ServiceView({ id }: { id: string }) {
         <h1 id="view-title" tabIndex={-1}>
           {id}
         </h1>
-        <span class={`count ${online === procs.length ? "" : "count-degraded"}`}>
-          {online}/{procs.length} online
-        </span>
+        <ServiceCount procs={procs} timeline={store.timeline} now={now} />
         <Labels labels={service.spec?.labels} />
         <a class="button-link" href={`#/services/${id}/logs`}>
           Logs
@@ -111,14 +122,14 @@ export function ServiceView({ id }: { id: string }) {
             }}
             required
           />
-          <button type="submit" disabled={pending !== null || !scaleValid || wanted === specScale} data-action="scale">
+          <button type="submit" disabled={disabled || !scaleValid || wanted === specScale} data-action="scale">
             {pending === "scale" ? "Scaling…" : "Scale"}
           </button>
         </form>
-        <button type="button" disabled={pending !== null} onClick={() => setAsking("restart")} data-action="restart">
+        <button type="button" disabled={disabled} onClick={() => setAsking("restart")} data-action="restart">
           {pending === "restart" ? "Restarting…" : "Rolling restart"}
         </button>
-        <button type="button" class="danger" disabled={pending !== null} onClick={() => setAsking("drop")} data-action="drop">
+        <button type="button" class="danger" disabled={disabled} onClick={() => setAsking("drop")} data-action="drop">
           {pending === "drop" ? "Dropping…" : "Drop service"}
         </button>
       </div>
@@ -138,6 +149,39 @@ export function ServiceView({ id }: { id: string }) {
             ))}
           </tbody>
         </table>
+      </div>
+
+      <h2>CPU and memory</h2>
+      <div class="charts" data-charts>
+        {procs.map((p) => {
+          const samples = store.samples.get(`${id}/${p.process}`);
+          const limit = store.memoryLimits[id];
+          const name = `${id}-${p.process}`;
+          return (
+            <div class="chart-pair" key={p.process} data-charts-of={name}>
+              <h3>{name}</h3>
+              <MetricChart
+                title="Memory"
+                t={samples?.t ?? []}
+                values={samples?.mem ?? []}
+                stroke={MEMORY_COLOUR}
+                format={(v) => bytes(v)}
+                floor={16 * 1024 * 1024}
+                windowSeconds={KEEP_SECONDS}
+                {...(limit !== undefined ? { limit: { value: limit, label: "limit" } } : {})}
+              />
+              <MetricChart
+                title="CPU"
+                t={samples?.t ?? []}
+                values={samples?.cpu ?? []}
+                stroke={CPU_COLOUR}
+                format={(v) => (v === null ? "–" : `${v.toFixed(1)}%`)}
+                floor={5}
+                windowSeconds={KEEP_SECONDS}
+              />
+            </div>
+          );
+        })}
       </div>
 
       <div class="columns">
@@ -163,7 +207,7 @@ export function ServiceView({ id }: { id: string }) {
           void run("restart", () => post(serviceUrl(id, "/restart")), `Restarted every process of ${id}.`);
         }}
       >
-        <p>Each of its {procs.length} processes is replaced in turn; the next one only once the new one is up.</p>
+        <p>Each of its {plural(procs.length, "process", "processes")} is replaced in turn; the next one only once the new one is up.</p>
       </Confirm>
       <Confirm
         open={asking === "drop"}
@@ -179,8 +223,8 @@ export function ServiceView({ id }: { id: string }) {
         }}
       >
         <p>
-          Its {procs.length} processes are stopped and it leaves the desired state: a restarted daemon will not bring it back.{" "}
-          <code>corral up</code> with the file would.
+          Its {plural(procs.length, "process", "processes")} {procs.length === 1 ? "is" : "are"} stopped and it leaves the desired state: a
+          restarted daemon will not bring it back. <code>corral up</code> with the file would.
         </p>
       </Confirm>
     </section>
@@ -188,12 +232,12 @@ export function ServiceView({ id }: { id: string }) {
 }
 
 function Timeline({ entries, now }: { entries: TimelineEntry[]; now: number }) {
-  if (entries.length === 0) return <p class="muted">Nothing has happened since this page opened.</p>;
+  if (entries.length === 0) return <p class="muted">Nothing has happened in the last hour.</p>;
   const newest = entries.slice(-200).reverse();
   return (
     <ol class="timeline" data-timeline>
       {newest.map((e) => {
-        const kind = e.warning ? "waiting" : statusKind(e.status, e.reason);
+        const kind = e.warning ? "waiting" : statusKind(e);
         return (
           <li key={e.seq} class={`event event-${kind}`} data-event-status={e.status} data-event-reason={e.reason ?? ""}>
             <time dateTime={e.time}>{clock(e.time)}</time>

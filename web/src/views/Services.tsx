@@ -1,6 +1,8 @@
 // Every service and process at a glance, live.
 import { Labels, PROCESS_COLUMNS, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
-import { statusKind, Symbol } from "../components/Status.js";
+import { ServiceCount } from "../components/ServiceCount.js";
+import { plural, statusKind, type StatusKind, Symbol } from "../components/Status.js";
+import { recentOf } from "../health.js";
 import { procsOf, useNow, useStore } from "../store.js";
 
 export function ServicesView() {
@@ -9,8 +11,8 @@ export function ServicesView() {
   if (!store.loaded) return <p class="muted">Loading…</p>;
   const services = [...store.services.values()].sort((a, b) => a.id.localeCompare(b.id));
   const all = services.flatMap(procsOf);
-  const counts = { online: 0, waiting: 0, offline: 0, oom: 0 };
-  for (const p of all) counts[statusKind(p.status, p.reason)]++;
+  const counts: Record<StatusKind, number> = { online: 0, waiting: 0, offline: 0, oom: 0, done: 0, failing: 0 };
+  for (const p of all) counts[statusKind(p, recentOf(p, store.timeline, now))]++;
   return (
     <section aria-labelledby="view-title">
       <header class="view-header">
@@ -18,18 +20,28 @@ export function ServicesView() {
           Services
         </h1>
         <p class="summary" aria-live="polite" data-summary>
-          <span>
+          <span data-summary-online>
             <Symbol kind="online" /> {counts.online} online
           </span>
           {counts.waiting > 0 && (
-            <span>
+            <span data-summary-waiting>
               <Symbol kind="waiting" /> {counts.waiting} starting or waiting
             </span>
           )}
-          <span>
+          {counts.failing > 0 && (
+            <span data-summary-failing class="summary-failing">
+              <Symbol kind="failing" /> {counts.failing} failing
+            </span>
+          )}
+          <span data-summary-offline>
             <Symbol kind="offline" /> {counts.offline + counts.oom} offline
           </span>
-          <span class="muted">{services.length} services</span>
+          {counts.done > 0 && (
+            <span data-summary-done>
+              <Symbol kind="done" /> {counts.done} completed
+            </span>
+          )}
+          <span class="muted">{plural(services.length, "service")}</span>
         </p>
       </header>
       {services.length === 0 ? (
@@ -42,7 +54,6 @@ export function ServicesView() {
             <ProcessTableHead />
             {services.map((service) => {
               const procs = procsOf(service);
-              const online = procs.filter((p) => p.status === "online").length;
               return (
                 <tbody key={service.id} data-service={service.id}>
                   <tr class="service-row">
@@ -50,9 +61,7 @@ export function ServicesView() {
                       <a class="service-name" href={`#/services/${service.id}`}>
                         {service.id}
                       </a>
-                      <span class={`count ${online === procs.length ? "" : "count-degraded"}`}>
-                        {online}/{procs.length} online
-                      </span>
+                      <ServiceCount procs={procs} timeline={store.timeline} now={now} />
                       <Labels labels={service.spec?.labels} />
                       <a class="small-link" href={`#/services/${service.id}/logs`}>
                         Logs

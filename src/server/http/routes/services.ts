@@ -6,7 +6,19 @@ import { processRows } from "../../process-table.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
-type ServicesDaemon = Pick<DaemonApi, "state" | "namespace" | "putService" | "deleteService" | "scale" | "restart">;
+type ServicesDaemon = Pick<
+  DaemonApi,
+  "state" | "namespace" | "putService" | "deleteService" | "scale" | "restart" | "restartProcess" | "killProcess"
+>;
+
+/** What `?mask=env` shows instead of each env value. */
+export const ENV_MASK = "••••••";
+
+/** The spec with every env value masked: values typed into a file or read from an envFile are often secrets. */
+function masked(spec: ServiceSpec, mask: "env" | undefined): ServiceSpec {
+  if (mask !== "env") return spec;
+  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((name) => [name, ENV_MASK])) };
+}
 
 /** The spec of a service of the desired state; UnknownServiceError (404) when there is none. */
 export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpec {
@@ -18,13 +30,17 @@ export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpe
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
   const rows = async () => (daemon.namespace ? processRows(daemon.namespace) : []);
 
-  app.get(ROUTES.services.url, async () => {
+  app.get(ROUTES.services.url, { schema: { querystring: ROUTES.services.querystring } }, async (request) => {
     const all = await rows();
-    return Object.entries(daemon.state?.services ?? {}).map(([id, spec]) => ({ id, spec, processes: all.filter((r) => r.service === id) }));
+    return Object.entries(daemon.state?.services ?? {}).map(([id, spec]) => ({
+      id,
+      spec: masked(spec, request.query.mask),
+      processes: all.filter((r) => r.service === id),
+    }));
   });
-  app.get(ROUTES.service.url, { schema: { params: ROUTES.service.params } }, async (request) => {
+  app.get(ROUTES.service.url, { schema: { params: ROUTES.service.params, querystring: ROUTES.service.querystring } }, async (request) => {
     const { id } = request.params;
-    const spec = specOf(daemon, id);
+    const spec = masked(specOf(daemon, id), request.query.mask);
     return { id, spec, processes: (await rows()).filter((r) => r.service === id) };
   });
   app.put(ROUTES.putService.url, { schema: { params: ROUTES.putService.params, body: ROUTES.putService.body } }, async (request) =>
@@ -39,5 +55,16 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
   app.post(ROUTES.restart.url, { schema: { params: ROUTES.restart.params } }, async (request) => {
     await daemon.restart(request.params.id);
     return { restarted: request.params.id };
+  });
+  app.post(ROUTES.restartProcess.url, { schema: { params: ROUTES.restartProcess.params } }, async (request) => {
+    const { id, process } = request.params;
+    await daemon.restartProcess(id, process);
+    return { restarted: `${id}-${process}` };
+  });
+  app.post(ROUTES.killProcess.url, { schema: { params: ROUTES.killProcess.params, body: ROUTES.killProcess.body } }, async (request) => {
+    const { id, process } = request.params;
+    const signal = request.body?.signal ?? "SIGKILL";
+    const { pid } = daemon.killProcess(id, process, signal);
+    return { killed: `${id}-${process}`, pid, signal };
   });
 };
