@@ -245,6 +245,11 @@ function contribute(services: Record<string, unknown>, dest: string, layer: Laye
       );
     contribute(services, dest, base, target.service, [...stack, `${layer.path}#${id}`], ctx);
   }
+  // Whether a service runs is its own say: a base kept out of the run (profiles, disabled: true) is the usual template.
+  if (stack.length > 0 && isPlainObject(own)) {
+    const { profiles: _profiles, disabled: _disabled, ...inherited } = own;
+    own = inherited;
+  }
   const rebased = layer.dir === ctx.projectDir ? own : rebase(own, layer.dir);
   services[dest] = mergeValue(services[dest], rebased, ["services", dest], { layer, path: at }, ctx.origins);
 }
