@@ -1,10 +1,10 @@
 // What every command needs: where the state dir is, a client for its daemon,
 // and exit codes scripts can rely on.
 import { spawn } from "node:child_process";
-import { existsSync, openSync, closeSync, mkdirSync } from "node:fs";
+import { openSync, closeSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { loadConfigFile } from "../config/load.js";
+import { findProjectFile, loadProject } from "../config/project.js";
 import { STATE_DIR_MODE, defaultStateDir, statePaths } from "../server/state-dir.js";
 import { DaemonClient, DaemonUnavailableError } from "./client.js";
 
@@ -27,17 +27,18 @@ export interface GlobalOptions {
 
 export function resolveStateDir(options: GlobalOptions): string {
   if (options.stateDir) return resolve(options.stateDir);
-  return resolve(defaultStateDir(options.file ? dirname(resolve(options.file)) : undefined));
+  // Without -f, the project of the nearest corral.yaml here or above (as `up` finds it), else this folder.
+  const file = options.file ?? findProjectFile(process.cwd());
+  return resolve(defaultStateDir(file ? dirname(resolve(file)) : undefined));
 }
 
 /**
  * The environment a file names (its `environment:`, else its folder's name),
- * read as `up` reads it: `file`, else ./corral.yaml when there is one; undefined without a file.
+ * read as `up` reads it: `file`, else corral.yaml here or above when there is one; undefined without a file.
  */
 export async function fileEnvironment(file: string | undefined): Promise<string | undefined> {
-  const path = resolve(file ?? "corral.yaml");
-  if (file === undefined && !existsSync(path)) return undefined;
-  return (await loadConfigFile(path, { displayName: file ?? "corral.yaml" })).environment;
+  if (file === undefined && findProjectFile(process.cwd()) === undefined) return undefined;
+  return Promise.resolve(loadProject(file === undefined ? {} : { files: [file] }).state.environment);
 }
 
 export function clientFor(stateDir: string): DaemonClient {

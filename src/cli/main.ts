@@ -7,7 +7,9 @@ import { ValidationError } from "../contract/errors.js";
 import { Daemon, DaemonAlreadyRunningError } from "../server/daemon.js";
 import { ApiError, DaemonNotAnsweringError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
+import { registerConfigCommand } from "./config-command.js";
 import { registerDashboardCommand } from "./dashboard.js";
+import { projectOptions, withFiles } from "./project-files.js";
 import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
 import { up } from "./up.js";
 
@@ -45,10 +47,13 @@ program.hook("preAction", (_program, command) => {
 const globals = (): GlobalOptions => invoked;
 const json = new Option("--json", "machine-readable output");
 
-program
-  .command("up")
-  .description("apply the file (only changed services roll, removed ones are dropped) and wait until every process is online")
-  .option("-f, --file <path>", "the file to apply", "corral.yaml")
+const upCommand = program
+  .command("up [services...]")
+  .description(
+    "apply the file (only changed services roll, removed ones are dropped) and wait until every process is online; with services: only those and their dependencies",
+  );
+for (const option of projectOptions()) upCommand.addOption(option);
+upCommand
   .option("-d, --detach", "return once every process is online and every job has completed, instead of following the logs")
   .option("--timeout <seconds>", "how long the whole of up may take, the daemon's apply included", String(DAEMON_DEFAULTS.upTimeoutSeconds))
   .option(
@@ -58,8 +63,11 @@ program
   )
   .option("--abort-on-exit", "stop every service when a process ends, and exit with its status (foreground only)")
   .option("--exit-code-from <service>", "like --abort-on-exit, but exit with this service's status (foreground only)")
-  .action((o: { file?: string; detach?: boolean; timeout: string; waitSettle: string; abortOnExit?: boolean; exitCodeFrom?: string }) =>
-    up({ ...globals(), ...o }),
+  .action(
+    (
+      services: string[],
+      o: { file?: string[]; detach?: boolean; timeout: string; waitSettle: string; abortOnExit?: boolean; exitCodeFrom?: string },
+    ) => up({ ...globals(), ...withFiles(o), services }),
   );
 program
   .command("down")
@@ -145,6 +153,7 @@ program
     await daemon.closed;
   });
 registerDashboardCommand(program, globals);
+registerConfigCommand(program, globals);
 
 for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
   if (command.commands.length === 0) command.addOption(stateDirOption());

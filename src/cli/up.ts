@@ -7,18 +7,18 @@
 // A job that fails, and for `up -d` a crash loop, fails `up` at once with the
 // process's last stderr lines; --timeout bounds the whole of it, the daemon's
 // apply included (it gets the same deadline).
-import { resolve } from "node:path";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import type { ServiceEvent } from "../contract/types.js";
 import { parseDurationMs } from "../config/durations.js";
-import { loadConfigFile } from "../config/load.js";
+import { desiredStateSchema } from "../config/desired-state.js";
 import type { DesiredState } from "../config/types.js";
 import type { ApplyResult } from "../server/apply.js";
 import { describeEnd } from "../server/process-end.js";
 import { applyResultBody, processRowBody } from "../server/wire.js";
 import { ApiError, type DaemonClient } from "./client.js";
 import { describeEvent, down } from "./commands.js";
-import { CliError, EXIT, type GlobalOptions, ensureDaemon, resolveStateDir } from "./context.js";
+import { CliError, EXIT, ensureDaemon, resolveStateDir } from "./context.js";
+import { loadCliProject, type ProjectOptions } from "./project-files.js";
 import { paint } from "./format.js";
 import { RunEnder } from "./up-abort.js";
 import { followEvents } from "./up-events.js";
@@ -26,7 +26,9 @@ import { LogFollowers } from "./up-logs.js";
 import { type UpOutcome, UpProgress } from "./up-progress.js";
 import { failureMessage, timeoutMessage } from "./up-report.js";
 
-export interface UpOptions extends GlobalOptions {
+export interface UpOptions extends ProjectOptions {
+  /** `corral up web worker`: only these and what they depend on. */
+  services?: string[];
   detach?: boolean;
   /** Seconds (main.ts defaults it to DAEMON_DEFAULTS.upTimeoutSeconds). */
   timeout: string;
@@ -69,14 +71,24 @@ type Stop = "interrupted" | "aborted" | "gone";
 
 export async function up(options: UpOptions): Promise<void> {
   const settings = settingsOf(options);
-  const file = resolve(options.file ?? "corral.yaml");
-  // Loading writes nothing: a bad file changes nothing anywhere.
-  const state: DesiredState = await loadConfigFile(file);
+  // Loading writes nothing: a bad file changes nothing anywhere. Variables come from this command's environment, never the daemon's.
+  const project = loadCliProject(options, options.services);
+  const file = project.files[0]!;
+  const state: DesiredState = project.state;
   if (settings.abort?.exitCodeFrom !== undefined && !Object.hasOwn(state.services, settings.abort.exitCodeFrom))
     throw new CliError(`--exit-code-from: no service "${settings.abort.exitCodeFrom}" in ${file}`, EXIT.usage);
   const stateDir = resolveStateDir({ ...options, file });
   const client = await ensureDaemon(stateDir, state.environment);
-  await new UpRun(client, state, file, stateDir, settings).run();
+  // `up web`: web and its dependencies are applied; the other services the daemon runs stay as they are.
+  const sent = options.services && options.services.length > 0 ? await withRunning(client, state) : state;
+  await new UpRun(client, state, file, stateDir, settings, sent).run();
+}
+
+/** `state` with the services the daemon already runs that it does not name, unchanged. */
+async function withRunning(client: DaemonClient, state: DesiredState): Promise<DesiredState> {
+  const current = await client.get("/v1/state", desiredStateSchema.nullable());
+  if (!current || current.namespace !== state.namespace) return state;
+  return { ...state, services: { ...current.services, ...state.services } };
 }
 
 class UpRun {
@@ -98,6 +110,8 @@ class UpRun {
     private readonly file: string,
     private readonly stateDir: string,
     private readonly settings: UpSettings,
+    /** What the daemon is sent: `state`, or with `up <services>` the other services it runs kept as they are. */
+    private readonly sent: DesiredState = state,
   ) {
     this.#deadline = Date.now() + settings.timeoutMs;
     const expected = new Map(
@@ -159,7 +173,7 @@ class UpRun {
     try {
       return {
         kind: "applied",
-        result: await this.client.call("POST", `/v1/apply?${query.toString()}`, this.state, applyResultBody, signal),
+        result: await this.client.call("POST", `/v1/apply?${query.toString()}`, this.sent, applyResultBody, signal),
       };
     } catch (error) {
       if (signal.aborted) return new Promise(() => {}); // this command stopped waiting for it: something else decides

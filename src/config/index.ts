@@ -7,3 +7,14 @@ export { corralConfigJsonSchema } from "./json-schema.js";
 export { interpolateArgs } from "./templates.js";
 export type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
 export { desiredStateSchema, parseDesiredState, serviceSpecSchema } from "./desired-state.js";
+export {
+  OVERRIDE_FILE,
+  PROJECT_FILE,
+  ProjectFileNotFoundError,
+  findProjectFile,
+  loadProject,
+  projectFiles,
+  type LoadProjectOptions,
+  type LoadedProject,
+  type WhyLine,
+} from "./project.js";

@@ -12,9 +12,9 @@ export function corralConfigJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
-  // A service runs a command (process backend) or an image (Kubernetes): one of the two is required.
+  // A service runs a command (process backend) or an image (Kubernetes), or takes one from the service it extends.
   const service = (generated.properties as { services: { additionalProperties: Record<string, unknown> } }).services.additionalProperties;
-  service.anyOf = [{ required: ["command"] }, { required: ["image"] }];
+  service.anyOf = [{ required: ["command"] }, { required: ["image"] }, { required: ["extends"] }];
   return {
     $schema: generated.$schema,
     title: "corral.yaml",

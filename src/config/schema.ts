@@ -64,6 +64,23 @@ const dependsOn = z.union(
   { error: "must be a list of service ids or a mapping of service id to ready, started or completed" },
 );
 
+/** `extends: base` or `extends: { service: base, file: common.yaml }`. */
+export const extendsSchema = z.union(
+  [
+    id,
+    z
+      .object(
+        {
+          service: id.describe("The service to start from."),
+          file: nonEmptyString("a path").optional().describe("The file it is in, relative to this one (default: this file)."),
+        },
+        { error: "must be { service: <id>, file?: <path> }" },
+      )
+      .strict(),
+  ],
+  { error: "must be a service id or { service: <id>, file?: <path> }" },
+);
+
 export const serviceSchema = z
   .object(
     {
@@ -151,6 +168,20 @@ export const serviceSchema = z
         .describe(
           "Services to wait for before starting (and to stop after): a list (meaning ready) or { service: ready | started | completed }.",
         ),
+      // Composition: which services run, and services built on others.
+      profiles: z
+        .array(id, { error: "must be a list of profile names" })
+        .optional()
+        .describe(
+          "Run this service only when one of these profiles is enabled (--profile, CORRAL_PROFILES) or it is named on the command line.",
+        ),
+      disabled: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("true: the service is not run, unless it is named on the command line (corral up <service>)."),
+      extends: extendsSchema
+        .optional()
+        .describe("Start from another service's fields (in this file, or in file:); this service's own fields are merged over them."),
     },
     { error: "must be a mapping of service fields" },
   )

@@ -8,6 +8,8 @@ export interface YamlSource {
   locate(path: FieldPath, at: "key" | "value"): SourcePosition;
   /** How a plain (unquoted) scalar was written: `1.10` rather than the number 1.1 it parses to. */
   plainText(path: FieldPath): string | undefined;
+  /** Where `needle` starts inside the scalar at `path` (an expression in a string); the scalar's start when it is not there verbatim. */
+  locateWithin(path: FieldPath, needle: string): SourcePosition;
 }
 
 export type YamlParseResult = { source: YamlSource } | { problem: { position: SourcePosition; rule: string } };
@@ -35,6 +37,13 @@ export function parseYaml(text: string): YamlParseResult {
       plainText: (path) => {
         const node: unknown = doc.getIn(path, true);
         return isScalar(node) && node.type === "PLAIN" && typeof node.source === "string" ? node.source : undefined;
+      },
+      locateWithin: (path, needle) => {
+        const node: unknown = doc.getIn(path, true);
+        const start = offsetOf(doc, path, "value");
+        if (!isScalar(node) || !node.range) return toPosition(start);
+        const index = text.slice(node.range[0], node.range[1]).indexOf(needle);
+        return toPosition(index === -1 ? start : node.range[0] + index);
       },
     },
   };

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { FieldPath } from "./field-path.js";
+import { suggestField } from "./suggest.js";
 
 /** One problem in the file, before it is given a line and column. */
 export interface Problem {
@@ -12,15 +13,27 @@ export interface Problem {
 type Issue = z.core.$ZodIssue;
 
 /** Turns zod's issues into problems that read as rules about the user's file. */
-export function problemsFromIssues(issues: readonly Issue[], input: unknown): Problem[] {
-  return issues.flatMap((issue) => fromIssue(issue, [], input));
+export function problemsFromIssues(issues: readonly Issue[], input: unknown, knownKeys?: (path: FieldPath) => string[]): Problem[] {
+  const problems = issues.flatMap((issue) => fromIssue(issue, [], input, knownKeys));
+  // A misspelt key and the "is required" it causes point at the same place: the misspelling is the news.
+  return [...problems.filter((p) => p.rule.startsWith("unknown field")), ...problems.filter((p) => !p.rule.startsWith("unknown field"))];
 }
 
-function fromIssue(issue: Issue, prefix: FieldPath, input: unknown): Problem[] {
+function fromIssue(issue: Issue, prefix: FieldPath, input: unknown, knownKeys?: (path: FieldPath) => string[]): Problem[] {
   const path = [...prefix, ...(issue.path as (string | number)[])];
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => ({ path: [...path, key], rule: "unknown field", at: "key" as const }));
+      return issue.keys.map((key) => {
+        const known = knownKeys?.(path) ?? [];
+        const meant = suggestField(key, known);
+        const rule =
+          meant !== undefined
+            ? `unknown field (did you mean ${meant}?)`
+            : known.length > 0 && known.length <= 8
+              ? `unknown field (known: ${known.join(", ")})`
+              : "unknown field";
+        return { path: [...path, key], rule, at: "key" as const };
+      });
     case "invalid_key": {
       // zod puts the key itself last in the path; the nested issue holds the rule it broke.
       const inner = issue.issues[0];
@@ -30,7 +43,7 @@ function fromIssue(issue: Issue, prefix: FieldPath, input: unknown): Problem[] {
       // Report the branch the value was evidently meant for ({ name: sql, portHint: "x" }
       // is a bad port object, not "not a string"), else the union's own rule.
       const matching = issue.errors.filter((branch) => !branch.some((i) => i.code === "invalid_type" && i.path.length === 0));
-      if (matching.length === 1) return matching[0]!.flatMap((inner) => fromIssue(inner, path, input));
+      if (matching.length === 1) return matching[0]!.flatMap((inner) => fromIssue(inner, path, input, knownKeys));
       return [{ path, rule: issue.message, at: "value" }];
     }
     default:

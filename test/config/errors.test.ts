@@ -34,13 +34,32 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
     [
       "unknown service field",
       yaml("services:", "  web:", "    command: ./tool", "    scael: 2"),
-      "corral.yaml:4:5: services.web.scael: unknown field",
+      "corral.yaml:4:5: services.web.scael: unknown field (did you mean scale?)",
     ],
-    ["unknown top-level field", yaml("enviroment: dev", "services: {}"), "corral.yaml:1:1: enviroment: unknown field"],
+    [
+      "unknown top-level field",
+      yaml("enviroment: dev", "services: {}"),
+      "corral.yaml:1:1: enviroment: unknown field (did you mean environment?)",
+    ],
+    [
+      "misspelt services: the misspelling, not a missing services:",
+      yaml("servics:", "  web:", "    command: ./tool"),
+      "corral.yaml:1:1: servics: unknown field (did you mean services?)",
+    ],
+    [
+      "compose's spelling of a field",
+      yaml("services:", "  web:", "    command: ./tool", "    env_file: .env"),
+      "corral.yaml:4:5: services.web.env_file: unknown field (did you mean envFile?)",
+    ],
+    [
+      "an unknown field nothing is close to lists the known ones",
+      yaml("services:", "  web:", "    command: ./tool", "    restartBackoff: { zzz: 1 }"),
+      "corral.yaml:4:23: services.web.restartBackoff.zzz: unknown field (known: initialMs, maxMs, multiplier, jitter, resetAfterMs)",
+    ],
     [
       "unknown readiness field",
       yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, period: 1s }"),
-      "corral.yaml:5:29: services.web.readiness.period: unknown field",
+      "corral.yaml:5:29: services.web.readiness.period: unknown field (did you mean periodMs?)",
     ],
     ["missing command", yaml("services:", "  web:", "    scale: 2"), "corral.yaml:2:3: services.web.command: is required"],
     ["missing services", yaml("namespace: x"), "corral.yaml:1:1: services: is required"],

@@ -95,6 +95,12 @@ services:
     command: db
     stopGracePeriod: 500
     dependsOn: { api: started }
+  admin:
+    extends: { service: api, file: common.yaml }
+    profiles: [debug]
+    disabled: false
+  replica:
+    extends: db
 `) as unknown;
     assert.deepEqual(check(schema, full), []);
   });
@@ -115,6 +121,8 @@ services:
     bad("services: { web: { command: x, dependsOn: { db: healthy } } }", /dependsOn: no branch/);
     bad("services: { web: { command: x, stopGracePeriod: 10 seconds } }", /stopGracePeriod: no branch/);
     bad("services: {}\nextra: 1", /\$\.extra: unknown/);
+    bad("services: { web: { command: x, profiles: debug } }", /profiles: expected array/);
+    bad("services: { web: { extends: { name: base } } }", /extends: no branch/);
   });
 
   it("is what schema/corral.schema.json holds (run src/config/write-schema.ts after changing the schema)", () => {
