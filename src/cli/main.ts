@@ -9,6 +9,7 @@ import { ApiError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
+import { registerStopStartCommands } from "./stop-start.js";
 import { up } from "./up.js";
 
 const program = new Command("corral")
@@ -27,6 +28,8 @@ Examples:
   corral ps                 one line per process: status, pid, restarts, CPU, memory, uptime, address
   corral logs web -f        follow the logs of every process of "web"
   corral scale web=3        run three processes of "web"
+  corral stop web           stop web's processes; it stays in the state (corral ps shows it stopped)
+  corral start web          start web again (and the stopped services it depends on)
   corral restart web        replace web's processes one at a time
   corral down               stop every service (dependents first) and the daemon
   corral down --volumes     the same, then remove the named volumes and their data
@@ -145,6 +148,7 @@ program
     await daemon.closed;
   });
 registerDashboardCommand(program, globals);
+registerStopStartCommands(program, globals);
 
 for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
   if (command.commands.length === 0) command.addOption(stateDirOption());

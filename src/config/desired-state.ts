@@ -22,7 +22,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessPortProblem,
   readinessSchema,
   restartBackoffSchema,
@@ -70,7 +70,13 @@ export const serviceSpecSchema = z
         .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))
         .default([]),
-      scale: positiveInt.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
+      scale: scaleSchema.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
+      stopped: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe(
+          "Set by corral stop (and scale 0): the service is kept, its processes are not run; scale is what corral start runs again.",
+        ),
       memory: limitString(MemoryLimit, 'a byte size such as "512MiB"').optional(),
       cpu: limitString(CpuLimit, 'cores ("1.5") or millicores ("250m")').optional(),
       disk: z

@@ -16,7 +16,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
@@ -84,7 +84,7 @@ export const serviceSchema = z
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
         .optional()
         .describe("Named ports; each process gets its own address per port."),
-      scale: positiveInt.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}).`),
+      scale: scaleSchema.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}; 0 keeps the service stopped).`),
       memory: limit(MemoryLimit, "512MiB", "a byte size").optional().describe('Memory limit, e.g. "512MiB".'),
       cpu: limit(CpuLimit, "1.5", "a number of cores").optional().describe('CPU limit in cores ("1.5") or millicores ("250m").'),
       disk: z

@@ -38,7 +38,8 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
         ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
       }),
     ports: spec.ports.map((p) => ({ ...p })),
-    scale: spec.scale,
+    // A stopped service keeps its scale for `corral start`; meanwhile it runs no process.
+    scale: runningScale(spec),
     labels: { ...spec.labels },
     ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
     env: { ...spec.env },
@@ -66,6 +67,11 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   if (spec.stopGracePeriodMs !== undefined) config.terminationGracePeriodMs = spec.stopGracePeriodMs;
   validateServiceConfig(config);
   return config;
+}
+
+/** How many processes a spec runs: its scale, or none while it is stopped (its scale is kept for `corral start`). */
+export function runningScale(spec: Pick<ServiceSpec, "scale" | "stopped">): number {
+  return spec.stopped === true ? 0 : spec.scale;
 }
 
 /** The volumes a service uses: those it lists and those its args name with %V:, each once. */

@@ -3,7 +3,7 @@
 // the `corral` command parses the daemon's answers with them. The desired
 // state and the service spec are config/desired-state.ts's.
 import { z } from "zod";
-import { idSchema, positiveInt } from "../contract/rules.js";
+import { idSchema, scaleSchema } from "../contract/rules.js";
 import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
 import type { ApplyResult } from "./apply.js";
 import type { ProcessRow } from "./process-row.js";
@@ -23,7 +23,7 @@ export const logsQuery = z
   })
   .strict();
 
-export const scaleBody = z.object({ scale: positiveInt }, { error: "must be { scale: n }" }).strict();
+export const scaleBody = z.object({ scale: scaleSchema }, { error: "must be { scale: n }" }).strict();
 
 export const secretBody = z
   .object(

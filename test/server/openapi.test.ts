@@ -25,6 +25,8 @@ function idleDaemon(): DaemonApi {
     putService: never,
     deleteService: never,
     scale: never,
+    stop: never,
+    start: never,
     restart: never,
     shutdown: never,
     sessions: new DashboardSessions("t".repeat(64)),

@@ -115,6 +115,20 @@ export const ROUTES = {
     body: scaleBody,
     responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
   },
+  stop: {
+    method: "POST",
+    url: "/v1/services/:id/stop",
+    summary: "Stop a service's processes; it stays in the desired state, stopped (its dependents are left running, as compose stop does)",
+    params: idParams,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
+  },
+  start: {
+    method: "POST",
+    url: "/v1/services/:id/start",
+    summary: "Start a stopped service again, and its stopped dependencies first (a service of scale 0 gets one process)",
+    params: idParams,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
+  },
   restart: {
     method: "POST",
     url: "/v1/services/:id/restart",

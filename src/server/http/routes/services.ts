@@ -1,4 +1,4 @@
-// One service at a time: read, create or replace, drop, scale, restart.
+// One service at a time: read, create or replace, drop, scale, restart, stop, start.
 import { UnknownServiceError } from "../../../contract/errors.js";
 import type { ServiceSpec } from "../../../config/types.js";
 import type { DaemonApi } from "../../daemon-api.js";
@@ -6,7 +6,7 @@ import { processRows } from "../../process-table.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
-type ServicesDaemon = Pick<DaemonApi, "state" | "namespace" | "putService" | "deleteService" | "scale" | "restart">;
+type ServicesDaemon = Pick<DaemonApi, "state" | "namespace" | "putService" | "deleteService" | "scale" | "restart" | "stop" | "start">;
 
 /** The spec of a service of the desired state; UnknownServiceError (404) when there is none. */
 export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpec {
@@ -16,7 +16,7 @@ export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpe
 }
 
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
-  const rows = async () => (daemon.namespace ? processRows(daemon.namespace) : []);
+  const rows = async () => (daemon.namespace ? processRows(daemon.namespace, daemon.state) : []);
 
   app.get(ROUTES.services.url, async () => {
     const all = await rows();
@@ -36,6 +36,8 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
   app.post(ROUTES.scale.url, { schema: { params: ROUTES.scale.params, body: ROUTES.scale.body } }, async (request) =>
     daemon.scale(request.params.id, request.body.scale),
   );
+  app.post(ROUTES.stop.url, { schema: { params: ROUTES.stop.params } }, async (request) => daemon.stop(request.params.id));
+  app.post(ROUTES.start.url, { schema: { params: ROUTES.start.params } }, async (request) => daemon.start(request.params.id));
   app.post(ROUTES.restart.url, { schema: { params: ROUTES.restart.params } }, async (request) => {
     await daemon.restart(request.params.id);
     return { restarted: request.params.id };
