@@ -35,6 +35,7 @@ import {
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { findCycle } from "./cycle.js";
+import { SHELL } from "./shell-command.js";
 import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { usedVolumes } from "./translate.js";
 
@@ -66,6 +67,9 @@ export const serviceSpecSchema = z
         .describe(
           "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %C the directory of its secret files, %N <namespace>-<service>, %I the process index.",
         ),
+      shell: nonEmptyString("a command line")
+        .optional()
+        .describe("Process backend: a command line run by /bin/sh -c (command is /bin/sh, args empty); placeholders as in args."),
       ports: z
         .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))
@@ -121,6 +125,14 @@ export const serviceSpecSchema = z
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: problem });
       const secrets = checkSecretsTemplate(arg, spec.secrets ?? []);
       if (secrets !== undefined) ctx.addIssue({ code: "custom", path: ["args", i], message: secrets });
+    }
+    if (spec.shell !== undefined) {
+      const problem = checkArgTemplate(spec.shell, scope) ?? checkSecretsTemplate(spec.shell, spec.secrets ?? []);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["shell"], message: problem });
+      if (spec.args.length > 0)
+        ctx.addIssue({ code: "custom", path: ["args"], message: "must be empty with shell (the line is the whole command)" });
+      if (spec.command !== undefined && spec.command !== SHELL)
+        ctx.addIssue({ code: "custom", path: ["command"], message: `must be ${SHELL} (or absent) with shell` });
     }
     const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
     if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });

@@ -79,6 +79,11 @@ export const serviceSchema = z
         .describe(
           "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
         ),
+      shell: nonEmptyString("a command line")
+        .optional()
+        .describe(
+          "Instead of command and args: a command line run by /bin/sh -c (a simple command is exec'd, so the process is the program); placeholders as in args, their values shell-quoted.",
+        ),
       ports: z
         .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))

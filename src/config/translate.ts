@@ -2,7 +2,8 @@ import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import type { ServiceConfig } from "../contract/types.js";
 import { validateServiceConfig } from "../contract/validation.js";
-import { checkArgTemplate, interpolateArgs, volumeReferences } from "./templates.js";
+import { SHELL, shellQuote, shellScript } from "./shell-command.js";
+import { type TemplateValues, checkArgTemplate, interpolateArgs, volumeReferences } from "./templates.js";
 import type { ServiceSpec } from "./types.js";
 
 export interface TranslateContext {
@@ -23,20 +24,27 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     const problem = checkArgTemplate(arg, scope);
     if (problem !== undefined) throw new ValidationError(`args[${i}]`, problem);
   }
+  if (spec.shell !== undefined) {
+    const problem = checkArgTemplate(spec.shell, scope);
+    if (problem !== undefined) throw new ValidationError("shell", problem);
+  }
   const template = [...spec.args];
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
+  const shell = spec.shell === undefined ? undefined : shellScript(spec.shell, spec.stopSignal);
+  const valuesOf = (a: Parameters<NonNullable<ServiceConfig["args"]>>[0]): TemplateValues => ({
+    fullName,
+    processIndex: a.processIndex,
+    listenAddrs: a.listenAddrs,
+    ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
+    ...(a.volumes ? { volumes: a.volumes } : {}),
+    ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
+    ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
+  });
   const config: ServiceConfig = {
-    image: spec.image ?? spec.command ?? "",
+    image: spec.image ?? spec.command ?? (shell !== undefined ? SHELL : ""),
+    // A shell line is one argument of sh -c; the values put in it are quoted so a path with a blank stays one word.
     args: (a) =>
-      interpolateArgs(template, {
-        fullName,
-        processIndex: a.processIndex,
-        listenAddrs: a.listenAddrs,
-        ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
-        ...(a.volumes ? { volumes: a.volumes } : {}),
-        ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
-        ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
-      }),
+      shell === undefined ? interpolateArgs(template, valuesOf(a)) : ["-c", interpolateArgs([shell], quotedValues(valuesOf(a)))[0]!],
     ports: spec.ports.map((p) => ({ ...p })),
     // A stopped service keeps its scale for `corral start`; meanwhile it runs no process.
     scale: runningScale(spec),
@@ -69,12 +77,25 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   return config;
 }
 
+function quotedValues(values: TemplateValues): TemplateValues {
+  const quote = (map: Record<string, string> | undefined) =>
+    map && Object.fromEntries(Object.entries(map).map(([key, value]) => [key, shellQuote(value)]));
+  const quoted: TemplateValues = { ...values, listenAddrs: quote(values.listenAddrs)! };
+  if (values.socketDirs) quoted.socketDirs = quote(values.socketDirs)!;
+  if (values.volumes) quoted.volumes = quote(values.volumes)!;
+  if (values.scratchDirectory !== undefined) quoted.scratchDirectory = shellQuote(values.scratchDirectory);
+  if (values.secretsDirectory !== undefined) quoted.secretsDirectory = shellQuote(values.secretsDirectory);
+  return quoted;
+}
+
 /** How many processes a spec runs: its scale, or none while it is stopped (its scale is kept for `corral start`). */
 export function runningScale(spec: Pick<ServiceSpec, "scale" | "stopped">): number {
   return spec.stopped === true ? 0 : spec.scale;
 }
 
 /** The volumes a service uses: those it lists and those its args name with %V:, each once. */
-export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes">): string[] {
-  return [...new Set([...(spec.volumes ?? []), ...spec.args.flatMap(volumeReferences)])];
+export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes"> & { shell?: string | undefined }): string[] {
+  return [
+    ...new Set([...(spec.volumes ?? []), ...[...spec.args, ...(spec.shell !== undefined ? [spec.shell] : [])].flatMap(volumeReferences)]),
+  ];
 }

@@ -13,6 +13,7 @@ import type { SecretsController, ServiceEvent } from "../contract/types.js";
 import { startOrder } from "../config/dependencies.js";
 import { parseDesiredState } from "../config/desired-state.js";
 import { environmentFromDirectory } from "../config/environment-name.js";
+import { SHELL } from "../config/shell-command.js";
 import { runningScale, toServiceConfig } from "../config/translate.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
@@ -406,9 +407,11 @@ export class Daemon implements DaemonApi {
 function checkRunnable(id: string, spec: ServiceSpec, state: DesiredState, backend: DesiredState["backend"]): void {
   if (backend === "kubernetes" && spec.image === undefined)
     throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
+  if (backend === "kubernetes" && spec.shell !== undefined) throw new ValidationError(`services.${id}.shell`, "is for backend: process");
   if (backend === "process") {
-    if (spec.command === undefined) throw new ValidationError(`services.${id}.command`, "is required with backend: process");
-    validateExecutable(`services.${id}.command`, spec.command, { interpreter: true });
+    if (spec.command === undefined && spec.shell === undefined)
+      throw new ValidationError(`services.${id}.command`, "is required with backend: process (or shell)");
+    validateExecutable(`services.${id}.command`, spec.command ?? SHELL, { interpreter: true });
   }
   try {
     toServiceConfig(spec, { namespace: state.namespace, serviceId: id });
