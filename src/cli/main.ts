@@ -9,6 +9,7 @@ import { ApiError, DaemonUnavailableError } from "./client.js";
 import * as commands from "./commands.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
+import { registerRunExecCommands } from "./run.js";
 import { registerStopStartCommands } from "./stop-start.js";
 import { up } from "./up.js";
 
@@ -30,6 +31,8 @@ Examples:
   corral scale web=3        run three processes of "web"
   corral stop web           stop web's processes; it stays in the state (corral ps shows it stopped)
   corral start web          start web again (and the stopped services it depends on)
+  corral run web -- npm test          a one-off command with web's env, cwd, user, volumes and secrets
+  corral exec db -- psql -h %D:sql    a command next to db's running process (its env, cwd, user and cgroups)
   corral restart web        replace web's processes one at a time
   corral down               stop every service (dependents first) and the daemon
   corral down --volumes     the same, then remove the named volumes and their data
@@ -149,6 +152,7 @@ program
   });
 registerDashboardCommand(program, globals);
 registerStopStartCommands(program, globals);
+registerRunExecCommands(program, globals);
 
 for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
   if (command.commands.length === 0) command.addOption(stateDirOption());
@@ -156,7 +160,8 @@ for (const command of [...program.commands, ...program.commands.flatMap((c) => c
 
 try {
   await program.parseAsync(process.argv);
-  process.exit(EXIT.ok);
+  // A command that ends with its own status (run, exec) sets exitCode.
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
 } catch (error) {
   const [message, code] =
     error instanceof CliError

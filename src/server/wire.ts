@@ -144,6 +144,40 @@ export const serviceEventBody = z.object({
   warning: z.string().optional(),
 });
 
+export const processParams = z.object({ id: idSchema, index: index("must be a process index") }).strict();
+
+/**
+ * What `corral run` and `corral exec` start a command with: the program and
+ * environment of a process of the service (its secrets' variables included:
+ * only over the Unix socket, 0600), who it runs as, the values of its
+ * placeholders, and for a running process its pid and the cgroup.procs files
+ * of its groups.
+ */
+export const launchSpecBody = z.object({
+  service: z.string(),
+  process: z.number(),
+  pid: z.number().nullable().describe("The process's pid while it runs, else null."),
+  command: z.string().describe("The service's program (what `corral run <service>` without a command runs)."),
+  args: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+  workingDirectory: z.string().nullable(),
+  uid: z.number().nullable(),
+  gid: z.number().nullable(),
+  placeholders: z.object({
+    fullName: z.string(),
+    processIndex: z.number(),
+    listenAddrs: z.record(z.string(), z.string()),
+    socketDirs: z.record(z.string(), z.string()),
+    volumes: z.record(z.string(), z.string()),
+    scratchDirectory: z.string().nullable(),
+    secretsDirectory: z.string().nullable(),
+  }),
+  cgroupProcs: z
+    .array(z.string())
+    .describe("The cgroup.procs files of the running process's groups: a command joins them to run beside it."),
+});
+export type LaunchSpecAnswer = z.infer<typeof launchSpecBody>;
+
 export const discoveryBody = z.array(z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }));
 export const secretIdsBody = z.array(z.string());
 export const secretStoredBody = z.object({

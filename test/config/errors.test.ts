@@ -42,7 +42,11 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
       yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, period: 1s }"),
       "corral.yaml:5:29: services.web.readiness.period: unknown field",
     ],
-    ["missing command", yaml("services:", "  web:", "    scale: 2"), "corral.yaml:2:3: services.web.command: is required (or shell: a command line)"],
+    [
+      "missing command",
+      yaml("services:", "  web:", "    scale: 2"),
+      "corral.yaml:2:3: services.web.command: is required (or shell: a command line)",
+    ],
     ["missing services", yaml("namespace: x"), "corral.yaml:1:1: services: is required"],
     ["empty file", "", "corral.yaml:1:1: services: is required"],
     ["root not a mapping", yaml("- a"), "corral.yaml:1:1: (root): must be a mapping with a services: key"],

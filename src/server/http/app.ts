@@ -7,6 +7,7 @@ import { dashboardRoutes } from "../dashboard/routes.js";
 import { type Transport, access } from "./access.js";
 import { handleErrors } from "./errors.js";
 import { logRoutes } from "./routes/logs.js";
+import { launchRoutes } from "./routes/launch.js";
 import { observeRoutes } from "./routes/observe.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { serviceRoutes } from "./routes/services.js";
@@ -35,6 +36,7 @@ export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<
   await app.register(stateRoutes, { daemon });
   await app.register(serviceRoutes, { daemon });
   await app.register(logRoutes, { daemon });
+  await app.register(launchRoutes, { daemon, transport: options.transport });
   await app.register(observeRoutes, { daemon });
   await app.register(secretRoutes, { daemon });
   await app.register(shutdownRoutes, { daemon });

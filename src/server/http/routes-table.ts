@@ -14,7 +14,9 @@ import {
   healthBody,
   idParams,
   logLineBody,
+  launchSpecBody,
   logsQuery,
+  processParams,
   processRowBody,
   scaleBody,
   secretBody,
@@ -135,6 +137,26 @@ export const ROUTES = {
     summary: "Rolling restart: one process at a time",
     params: idParams,
     responses: { 200: { description: "done: { restarted }" }, 404: unknownService, 409: rollout },
+  },
+  runSpec: {
+    method: "GET",
+    url: "/v1/services/:id/run-spec",
+    summary:
+      "Unix socket only: what a one-off command of the service runs with (process 0's program, env with secrets, cwd, user, placeholders): corral run",
+    params: idParams,
+    responses: { 200: json("the launch spec", launchSpecBody), 400: invalid, 404: unknownService },
+  },
+  execSpec: {
+    method: "GET",
+    url: "/v1/services/:id/processes/:index/exec-spec",
+    summary: "Unix socket only: what a command run next to a running process gets (its env with secrets, cwd, user, cgroups): corral exec",
+    params: processParams,
+    responses: {
+      200: json("the launch spec", launchSpecBody),
+      400: invalid,
+      404: unknownService,
+      409: { description: "the process does not run", schema: errorBody },
+    },
   },
   logs: {
     method: "GET",
