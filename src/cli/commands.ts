@@ -149,13 +149,13 @@ export async function scale(assignments: string[], options: GlobalOptions): Prom
   const parsed = assignments.map((a) => {
     const [service = "", count = ""] = a.split("=", 2);
     const scale = Number(count);
-    if (!idSchema.safeParse(service).success || !/^\d+$/.test(count) || scale < 1)
-      throw new CliError(`"${a}": expected <service>=<positive number>, e.g. web=3`, EXIT.usage);
+    if (!idSchema.safeParse(service).success || !/^\d+$/.test(count) || !Number.isSafeInteger(scale))
+      throw new CliError(`"${a}": expected <service>=<number>, e.g. web=3 (web=0 stops web, as corral stop does)`, EXIT.usage);
     return { service, scale };
   });
   for (const { service, scale: n } of parsed) {
     await client.post(`/v1/services/${service}/scale`, { scale: n });
-    process.stdout.write(`${service} scaled to ${n}\n`);
+    process.stdout.write(n === 0 ? `${service} stopped (scale 0)\n` : `${service} scaled to ${n}\n`);
   }
 }
 

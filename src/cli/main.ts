@@ -11,6 +11,8 @@ import { registerConfigCommand } from "./config-command.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { projectOptions, withFiles } from "./project-files.js";
 import { CliError, EXIT, type GlobalOptions, fileEnvironment, resolveStateDir } from "./context.js";
+import { registerRunExecCommands } from "./run.js";
+import { registerStopStartCommands } from "./stop-start.js";
 import { up } from "./up.js";
 
 const program = new Command("corral")
@@ -29,6 +31,10 @@ Examples:
   corral ps                 one line per process: status, pid, restarts, CPU, memory, uptime, address
   corral logs web -f        follow the logs of every process of "web"
   corral scale web=3        run three processes of "web"
+  corral stop web           stop web's processes; it stays in the state (corral ps shows it stopped)
+  corral start web          start web again (and the stopped services it depends on)
+  corral run web -- npm test          a one-off command with web's env, cwd, user, volumes and secrets
+  corral exec db -- psql -h %D:sql    a command next to db's running process (its env, cwd, user and cgroups)
   corral restart web        replace web's processes one at a time
   corral down               stop every service (dependents first) and the daemon
   corral down --volumes     the same, then remove the named volumes and their data
@@ -154,6 +160,8 @@ program
   });
 registerDashboardCommand(program, globals);
 registerConfigCommand(program, globals);
+registerStopStartCommands(program, globals);
+registerRunExecCommands(program, globals);
 
 for (const command of [...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
   if (command.commands.length === 0) command.addOption(stateDirOption());
@@ -161,7 +169,8 @@ for (const command of [...program.commands, ...program.commands.flatMap((c) => c
 
 try {
   await program.parseAsync(process.argv);
-  process.exit(EXIT.ok);
+  // A command that ends with its own status (run, exec) sets exitCode.
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
 } catch (error) {
   const [message, code] =
     error instanceof CliError

@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import type { ReadinessProbe } from "../contract/types.js";
 import { resolveCommand } from "./command.js";
+import { SHELL } from "./shell-command.js";
 import { findCycle } from "./cycle.js";
 import { parseDurationMs } from "./durations.js";
 import { parseEnvFile } from "./env-file.js";
@@ -98,6 +99,7 @@ function buildService(
     const problem = checkArgTemplate(arg, scope) ?? checkSecretsTemplate(arg, entry.secrets ?? []);
     if (problem !== undefined) problems.push({ path: [...at, "args", i], rule: problem, at: "value" });
   }
+  if (entry.shell !== undefined) checkShell(entry, entry.shell, at, scope, ctx.backend, problems);
   for (const [i, name] of (entry.volumes ?? []).entries()) {
     if (!ctx.volumes.includes(name)) {
       const declared = ctx.volumes.length === 0 ? "the file declares no volumes" : `declared: ${ctx.volumes.join(", ")}`;
@@ -133,7 +135,7 @@ function buildService(
         : (checkArgTemplate(value, scope) ?? checkSecretsTemplate(value, entry.secrets ?? []));
     if (problem !== undefined) problems.push({ path: [...at, "env", name], rule: problem, at: "value" });
   }
-  const volumes = usedVolumes({ args, volumes: entry.volumes ?? [], env });
+  const volumes = usedVolumes({ args, volumes: entry.volumes ?? [], env, shell: entry.shell });
   if (volumes.length > 0) spec.volumes = volumes;
   if (entry.user !== undefined) spec.user = entry.user;
   if (entry.group !== undefined) spec.group = entry.group;
@@ -164,7 +166,11 @@ function buildService(
     checkAccounts(entry, at, problems);
     if (entry.image !== undefined)
       problems.push({ path: [...at, "image"], rule: "is for backend: kubernetes; with backend: process give command", at: "key" });
-    if (entry.command === undefined) problems.push({ path: [...at, "command"], rule: "is required", at: "key" });
+    if (entry.shell !== undefined) {
+      spec.command = SHELL;
+      spec.shell = entry.shell;
+    } else if (entry.command === undefined)
+      problems.push({ path: [...at, "command"], rule: "is required (or shell: a command line)", at: "key" });
     else {
       const resolved = resolveCommand(entry.command, ctx.baseDir, ctx.env);
       if ("problem" in resolved) problems.push({ path: [...at, "command"], rule: resolved.problem, at: "value" });
@@ -189,6 +195,24 @@ function buildService(
   if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
   if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
   return spec;
+}
+
+/** `shell:` is an alternative to command and args, and its placeholders follow the args' rules. */
+function checkShell(
+  entry: ServiceEntry,
+  shell: string,
+  at: FieldPath,
+  scope: Parameters<typeof checkArgTemplate>[1],
+  backend: "process" | "kubernetes",
+  problems: BuildProblem[],
+): void {
+  for (const other of ["command", "args"] as const) {
+    if (entry[other] !== undefined)
+      problems.push({ path: [...at, other], rule: `cannot be given with shell: give either shell or command and args`, at: "key" });
+  }
+  if (backend === "kubernetes") problems.push({ path: [...at, "shell"], rule: "is for backend: process", at: "key" });
+  const problem = checkArgTemplate(shell, scope) ?? checkSecretsTemplate(shell, entry.secrets ?? []);
+  if (problem !== undefined) problems.push({ path: [...at, "shell"], rule: problem, at: "value" });
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessPortProblem,
   readinessSchema,
   restartBackoffSchema,
@@ -35,6 +35,7 @@ import {
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { findCycle } from "./cycle.js";
+import { SHELL } from "./shell-command.js";
 import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { usedVolumes } from "./translate.js";
 
@@ -66,11 +67,20 @@ export const serviceSpecSchema = z
         .describe(
           "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %C the directory of its secret files, %N <namespace>-<service>, %I the process index.",
         ),
+      shell: nonEmptyString("a command line")
+        .optional()
+        .describe("Process backend: a command line run by /bin/sh -c (command is /bin/sh, args empty); placeholders as in args."),
       ports: z
         .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))
         .default([]),
-      scale: positiveInt.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
+      scale: scaleSchema.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),
+      stopped: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe(
+          "Set by corral stop (and scale 0): the service is kept, its processes are not run; scale is what corral start runs again.",
+        ),
       memory: limitString(MemoryLimit, 'a byte size such as "512MiB"').optional(),
       cpu: limitString(CpuLimit, 'cores ("1.5") or millicores ("250m")').optional(),
       disk: z
@@ -119,6 +129,14 @@ export const serviceSpecSchema = z
     for (const [name, value] of Object.entries(spec.env)) {
       const problem = checkArgTemplate(value, scope) ?? checkSecretsTemplate(value, spec.secrets ?? []);
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["env", name], message: problem });
+    }
+    if (spec.shell !== undefined) {
+      const problem = checkArgTemplate(spec.shell, scope) ?? checkSecretsTemplate(spec.shell, spec.secrets ?? []);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["shell"], message: problem });
+      if (spec.args.length > 0)
+        ctx.addIssue({ code: "custom", path: ["args"], message: "must be empty with shell (the line is the whole command)" });
+      if (spec.command !== undefined && spec.command !== SHELL)
+        ctx.addIssue({ code: "custom", path: ["command"], message: `must be ${SHELL} (or absent) with shell` });
     }
     const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
     if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });

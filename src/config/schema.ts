@@ -16,7 +16,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
@@ -96,12 +96,17 @@ export const serviceSchema = z
         .describe(
           "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
         ),
+      shell: nonEmptyString("a command line")
+        .optional()
+        .describe(
+          "Instead of command and args: a command line run by /bin/sh -c (a simple command is exec'd, so the process is the program); placeholders as in args, their values shell-quoted.",
+        ),
       ports: z
         .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile }" })
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
         .optional()
         .describe("Named ports; each process gets its own address per port."),
-      scale: positiveInt.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}).`),
+      scale: scaleSchema.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}; 0 keeps the service stopped).`),
       memory: limit(MemoryLimit, "512MiB", "a byte size").optional().describe('Memory limit, e.g. "512MiB".'),
       cpu: limit(CpuLimit, "1.5", "a number of cores").optional().describe('CPU limit in cores ("1.5") or millicores ("250m").'),
       disk: z

@@ -2,6 +2,7 @@ import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
 import { validateServiceConfig } from "../contract/validation.js";
+import { SHELL, shellQuote, shellScript } from "./shell-command.js";
 import { type TemplateValues, checkArgTemplate, hasPlaceholder, interpolateArgs, volumeReferences } from "./templates.js";
 import type { ServiceSpec } from "./types.js";
 
@@ -27,8 +28,13 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     const problem = checkArgTemplate(value, scope);
     if (problem !== undefined) throw new ValidationError(`env.${name}`, problem);
   }
+  if (spec.shell !== undefined) {
+    const problem = checkArgTemplate(spec.shell, scope);
+    if (problem !== undefined) throw new ValidationError("shell", problem);
+  }
   const template = [...spec.args];
   const fullName = `${ctx.namespace}-${ctx.serviceId}`;
+  const shell = spec.shell === undefined ? undefined : shellScript(spec.shell, spec.stopSignal);
   const values = (a: ServiceAssignments): TemplateValues => ({
     fullName,
     processIndex: a.processIndex,
@@ -42,10 +48,13 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   const templated = Object.entries(spec.env).filter(([, value]) => hasPlaceholder(value));
   const literal = Object.fromEntries(Object.entries(spec.env).filter(([, value]) => !hasPlaceholder(value)));
   const config: ServiceConfig = {
-    image: spec.image ?? spec.command ?? "",
-    args: (a) => interpolateArgs(template, values(a)),
+    image: spec.image ?? spec.command ?? (shell !== undefined ? SHELL : ""),
+    // A shell line is one argument of sh -c; the values put in it are quoted so a path with a blank stays one word.
+    args: (a) =>
+      shell === undefined ? interpolateArgs(template, values(a)) : ["-c", interpolateArgs([shell], quotedValues(values(a)))[0]!],
     ports: spec.ports.map((p) => ({ ...p })),
-    scale: spec.scale,
+    // A stopped service keeps its scale for `corral start`; meanwhile it runs no process.
+    scale: runningScale(spec),
     labels: { ...spec.labels },
     ...(spec.restartedAt !== undefined ? { annotations: { "corral.dev/restarted-at": spec.restartedAt } } : {}),
     env: literal,
@@ -81,8 +90,26 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   return config;
 }
 
-/** The volumes a service uses: those it lists and those its args and env values name with %V:, each once. */
-export function usedVolumes(spec: Pick<ServiceSpec, "args" | "volumes"> & { env?: Record<string, string> }): string[] {
-  const templates = [...spec.args, ...Object.values(spec.env ?? {})];
+function quotedValues(values: TemplateValues): TemplateValues {
+  const quote = (map: Record<string, string> | undefined) =>
+    map && Object.fromEntries(Object.entries(map).map(([key, value]) => [key, shellQuote(value)]));
+  const quoted: TemplateValues = { ...values, listenAddrs: quote(values.listenAddrs)! };
+  if (values.socketDirs) quoted.socketDirs = quote(values.socketDirs)!;
+  if (values.volumes) quoted.volumes = quote(values.volumes)!;
+  if (values.scratchDirectory !== undefined) quoted.scratchDirectory = shellQuote(values.scratchDirectory);
+  if (values.secretsDirectory !== undefined) quoted.secretsDirectory = shellQuote(values.secretsDirectory);
+  return quoted;
+}
+
+/** How many processes a spec runs: its scale, or none while it is stopped (its scale is kept for `corral start`). */
+export function runningScale(spec: Pick<ServiceSpec, "scale" | "stopped">): number {
+  return spec.stopped === true ? 0 : spec.scale;
+}
+
+/** The volumes a service uses: those it lists and those its args, shell line and env values name with %V:, each once. */
+export function usedVolumes(
+  spec: Pick<ServiceSpec, "args" | "volumes"> & { env?: Record<string, string>; shell?: string | undefined },
+): string[] {
+  const templates = [...spec.args, ...(spec.shell !== undefined ? [spec.shell] : []), ...Object.values(spec.env ?? {})];
   return [...new Set([...(spec.volumes ?? []), ...templates.flatMap(volumeReferences)])];
 }

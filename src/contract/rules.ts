@@ -18,6 +18,11 @@ export const POSITIVE_INT_RULE = "must be a positive integer";
 export const positiveInt = z.number({ error: POSITIVE_INT_RULE }).int({ error: POSITIVE_INT_RULE }).min(1, { error: POSITIVE_INT_RULE });
 
 export const nonNegativeInt = (rule: string) => z.number({ error: rule }).int({ error: rule }).min(0, { error: rule });
+
+// A service's number of processes. 0 is valid on purpose (the seed wants >= 1):
+// the service is kept, with its files, and runs no process (corral stop, scale web=0).
+export const SCALE_RULE = "must be a non-negative integer (0 keeps the service with no process)";
+export const scaleSchema = nonNegativeInt(SCALE_RULE);
 export const MILLISECONDS_RULE = "must be a whole number of milliseconds";
 
 export const nonEmptyString = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: "must not be empty" });

@@ -83,7 +83,7 @@ export interface ServiceConfig {
   image: string;
   args?: (assignments: ServiceAssignments) => string[];
   ports?: ServicePort[];
-  /** Number of processes, at least 1. */
+  /** Number of processes; 0 keeps the service (and its files) with no process running. */
   scale: number;
   memoryLimit?: MemoryLimit;
   cpuLimit?: CpuLimit;

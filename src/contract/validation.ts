@@ -15,11 +15,11 @@ import {
   labelValueSchema,
   nonNegativeInt,
   portSchema,
-  positiveInt,
   readinessPortProblem,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
+  scaleSchema,
   secretEnvSchema,
   secretIdsSchema,
   signalSchema,
@@ -123,7 +123,7 @@ const serviceConfigSchema = z
       .array(portSchema)
       .optional()
       .superRefine(uniquePortNames((port) => port.name, ["name"])),
-    scale: positiveInt,
+    scale: scaleSchema,
     memoryLimit: limitSchema(MemoryLimit, (v) => v instanceof MemoryLimit, "512MiB").optional(),
     cpuLimit: limitSchema(CpuLimit, (v) => v instanceof CpuLimit, "1.5").optional(),
     diskLimit: limitSchema(DiskLimit, (v) => v instanceof DiskLimit, "10GiB").optional(),

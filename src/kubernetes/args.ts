@@ -31,7 +31,8 @@ export function renderArgs(
   assignmentsFor: (index: number) => ServiceAssignments,
   scale: number,
 ): RenderedArgs {
-  const perIndex = Array.from({ length: scale }, (_, i) => evaluateArgs(config, assignmentsFor(i)).map(escapeExpansion));
+  // At scale 0 (a stopped service) the template still carries the args process 0 would run.
+  const perIndex = Array.from({ length: Math.max(scale, 1) }, (_, i) => evaluateArgs(config, assignmentsFor(i)).map(escapeExpansion));
   const first = perIndex[0] ?? [];
   if (perIndex.every((args) => sameArgs(args, first))) return { args: first, usesIndex: false };
 

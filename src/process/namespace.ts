@@ -12,7 +12,7 @@ import { survive } from "../util/diagnostics.js";
 import { EventHub } from "../util/event-hub.js";
 import type { ResolvedProcessConfig } from "./config.js";
 import type { Launcher } from "./launch/types.js";
-import { ServiceSpecs } from "./launch-spec.js";
+import { type LaunchSpec, ServiceSpecs } from "./launch-spec.js";
 import { removeService, stopLeftovers } from "./leftovers.js";
 import { readLogFiles } from "./logs.js";
 import { proxyTargets, writeDiscovery } from "./proxies.js";
@@ -29,6 +29,14 @@ import type { RememberedPorts } from "./tcp-ports.js";
 import { WorkQueue } from "./work-queue.js";
 
 export { ProcessService } from "./service-handle.js";
+
+/** A process's launch spec, its secrets' variables and its pid while it runs (see launchSpecOf). */
+export interface LaunchTarget {
+  spec: LaunchSpec;
+  pid: number | null;
+  /** Variable name → the secret's value: never part of the spec. */
+  secretEnv: Record<string, string>;
+}
 
 /** What a namespace needs from its orchestrator. */
 export interface NamespaceContext {
@@ -200,6 +208,32 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     validateId("service id", id);
     const { logDir, fullId } = this.pathsOf(id);
     return readLogFiles(logFile(logDir, fullId, processIndex), this.ctx.config.logRotation.files, tail);
+  }
+
+  /**
+   * What process `index` of a service runs (its launch spec at the service's
+   * scale, or at 1 for a service of scale 0) with its secrets' variables read
+   * now, and its pid while it runs: what `corral run` and `corral exec` start a
+   * command with. Not queued: a long rollout must not hold a one-off back.
+   */
+  async launchSpecOf(id: string, index: number): Promise<LaunchTarget> {
+    const runtime = this.runtimeOf(id);
+    const scale = Math.max(runtime.config.scale, 1);
+    if (!Number.isInteger(index) || index < 0 || index >= scale)
+      throw new ValidationError("process", `service "${id}" has ${runtime.config.scale} processes`, index);
+    const spec = runtime.specs.at(scale)[index]!;
+    const status = runtime.slots[index]?.supervisor.status;
+    const alive = status !== undefined && (status.status === "online" || status.reason === "starting" || status.reason === "probe-failed");
+    const secretEnv: Record<string, string> = {};
+    const ids = [...new Set(Object.values(spec.secretEnv ?? {}))];
+    const values = await this.ctx.secrets.read(ids);
+    for (const [name, secret] of Object.entries(spec.secretEnv ?? {})) {
+      const value = values.get(secret);
+      if (value === null || value === undefined)
+        throw new ValidationError(`env.${name}`, `secret "${secret}" is not set (corral secrets set ${secret})`);
+      secretEnv[name] = new TextDecoder().decode(value);
+    }
+    return { spec, pid: alive ? (status.pid ?? null) : null, secretEnv };
   }
 
   /** Unix socket and TCP proxy addresses of each process of a service, per port. */

@@ -11,7 +11,7 @@ import { ApplyInterruptedError } from "../contract/errors.js";
 import type { ServiceEvent } from "../contract/types.js";
 import { startOrder, stopOrder } from "../config/dependencies.js";
 import { diffStates } from "../config/diff.js";
-import { toServiceConfig } from "../config/translate.js";
+import { runningScale, toServiceConfig } from "../config/translate.js";
 import type { DependencyCondition, DesiredState } from "../config/types.js";
 import type { DaemonNamespace } from "./backend.js";
 import { completedForGood, describeEnd } from "./process-end.js";
@@ -66,7 +66,7 @@ export async function applyDesiredState(
   next: DesiredState,
   options: ApplyOptions,
 ): Promise<ApplyResult> {
-  const diff = withMissingAsAdded(diffStates(previous, next), ns);
+  const diff = withMissingAsAdded(diffStates(previous, next), ns, next);
   if (previous && diff.removed.length > 0) {
     const removed = new Set(diff.removed);
     for (const layer of stopOrder(previous)) {
@@ -104,7 +104,7 @@ export async function applyDesiredState(
             const verdict = await waitForCondition(
               ns,
               dependency,
-              next.services[dependency]!.scale,
+              runningScale(next.services[dependency]!),
               condition,
               waitBound(options),
               options.signal,
@@ -135,8 +135,10 @@ export async function applyDesiredState(
  * blocked by a failed job, or the apply that should have started it was
  * interrupted) is started now, as if it were new: a later `up` converges.
  */
-function withMissingAsAdded(diff: ReturnType<typeof diffStates>, ns: DaemonNamespace): ReturnType<typeof diffStates> {
+function withMissingAsAdded(diff: ReturnType<typeof diffStates>, ns: DaemonNamespace, next: DesiredState): ReturnType<typeof diffStates> {
   const running = new Set(ns.processStatuses().map((s) => s.serviceId));
+  // A stopped service (or one of scale 0) runs nowhere on purpose (a cluster lists no pods for it).
+  for (const [id, spec] of Object.entries(next.services)) if (runningScale(spec) === 0) running.add(id);
   const missing = diff.unchanged.filter((id) => !running.has(id));
   if (missing.length === 0) return diff;
   return { ...diff, added: [...diff.added, ...missing].sort(), unchanged: diff.unchanged.filter((id) => running.has(id)) };
@@ -184,6 +186,8 @@ export async function waitForCondition(
   signal?: AbortSignal,
 ): Promise<Verdict> {
   if (signal?.aborted) return { kind: "aborted" };
+  // A dependency with no process to run (stopped, scale 0) holds nothing back: there is nothing to wait for.
+  if (scale === 0) return { kind: "met" };
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const onAbort = () => controller.abort();

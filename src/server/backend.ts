@@ -15,6 +15,7 @@ import type {
 import type { NamespacedKubernetesOrchestrator } from "../kubernetes/namespaced.js";
 import type { KubernetesOrchestrator } from "../kubernetes/orchestrator.js";
 import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/orchestrator.js";
+import type { LaunchTarget } from "../process/namespace.js";
 import type { ServiceDiscoveryTarget } from "../process/service-discovery.js";
 import { recordedServices } from "../process/service-manifest.js";
 import { survive } from "../util/diagnostics.js";
@@ -39,6 +40,8 @@ export interface DaemonNamespace {
   addressesOf(id: string): ProcessAddresses[];
   /** Targets for Prometheus HTTP service discovery. */
   proxyTargets(): ServiceDiscoveryTarget[];
+  /** What a process runs, for corral run and exec (process backend only). */
+  launchSpecOf?(id: string, index: number): Promise<LaunchTarget>;
 }
 
 export interface DaemonBackend {

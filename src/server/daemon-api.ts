@@ -43,7 +43,12 @@ export interface DaemonApi {
   apply(next: DesiredState, options?: ApplyCallOptions): Promise<ApplyResult>;
   putService(id: string, spec: ServiceSpec): Promise<ApplyResult>;
   deleteService(id: string): Promise<ApplyResult>;
+  /** Sets the scale; 0 stops the service (as stop does), another scale runs that many processes (a stopped service starts). */
   scale(id: string, scale: number): Promise<ApplyResult>;
+  /** Stops a service's processes; it stays in the desired state, stopped, across daemon restarts, until start or up. */
+  stop(id: string): Promise<ApplyResult>;
+  /** Starts a stopped service again, its stopped dependencies first. */
+  start(id: string): Promise<ApplyResult>;
   restart(id: string): Promise<void>;
   /** Replaces one process (stopped, started again) whatever its restart policy. */
   restartProcess(id: string, index: number): Promise<void>;

@@ -13,7 +13,8 @@ import type { SecretsController, ServiceEvent } from "../contract/types.js";
 import { startOrder } from "../config/dependencies.js";
 import { parseDesiredState } from "../config/desired-state.js";
 import { environmentFromDirectory } from "../config/environment-name.js";
-import { toServiceConfig } from "../config/translate.js";
+import { SHELL } from "../config/shell-command.js";
+import { runningScale, toServiceConfig } from "../config/translate.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
@@ -408,10 +409,53 @@ export class Daemon implements DaemonApi {
     );
   }
 
+  /** `scale web=0` means the same as `corral stop web`: the scale is kept for `corral start`. */
   scale(id: string, scale: number): Promise<ApplyResult> {
     const spec = this.desired?.services[id];
     if (!spec) return Promise.reject(new UnknownServiceError(id));
-    return this.putService(id, { ...spec, scale });
+    if (scale === 0) return this.stop(id);
+    const { stopped: _stopped, ...running } = spec;
+    return this.putService(id, { ...running, scale });
+  }
+
+  /**
+   * Stops a service's processes, each through its stop signal and grace
+   * period, and keeps it in the desired state (persisted: a restarted daemon
+   * leaves it stopped). Its dependents are left running, as `docker compose
+   * stop` leaves them; `corral up` and `corral start` start it again.
+   */
+  stop(id: string): Promise<ApplyResult> {
+    const spec = this.desired?.services[id];
+    if (!spec) return Promise.reject(new UnknownServiceError(id));
+    return this.putService(id, { ...spec, stopped: true });
+  }
+
+  /**
+   * Starts a stopped service again, with the stopped services it depends on
+   * (as `docker compose start` selects a service with its dependencies), in
+   * dependency order. A service of scale 0 gets one process.
+   */
+  start(id: string): Promise<ApplyResult> {
+    const services = this.desired?.services;
+    if (!services?.[id]) return Promise.reject(new UnknownServiceError(id));
+    const wanted = new Set<string>();
+    const visit = (name: string) => {
+      if (wanted.has(name) || !services[name]) return;
+      wanted.add(name);
+      for (const dependency of Object.keys(services[name].dependsOn)) visit(dependency);
+    };
+    visit(id);
+    return this.apply(
+      this.withServices((all) =>
+        Object.fromEntries(
+          Object.entries(all).map(([name, spec]) => {
+            if (!wanted.has(name) || runningScale(spec) > 0) return [name, spec];
+            const { stopped: _stopped, ...running } = spec;
+            return [name, { ...running, scale: Math.max(running.scale, 1) }];
+          }),
+        ),
+      ),
+    );
   }
 
   /** Rolling restart: every process replaced, one at a time. */
@@ -480,9 +524,11 @@ export class Daemon implements DaemonApi {
 function checkRunnable(id: string, spec: ServiceSpec, state: DesiredState, backend: DesiredState["backend"]): void {
   if (backend === "kubernetes" && spec.image === undefined)
     throw new ValidationError(`services.${id}.image`, "is required with backend: kubernetes");
+  if (backend === "kubernetes" && spec.shell !== undefined) throw new ValidationError(`services.${id}.shell`, "is for backend: process");
   if (backend === "process") {
-    if (spec.command === undefined) throw new ValidationError(`services.${id}.command`, "is required with backend: process");
-    validateExecutable(`services.${id}.command`, spec.command, { interpreter: true });
+    if (spec.command === undefined && spec.shell === undefined)
+      throw new ValidationError(`services.${id}.command`, "is required with backend: process (or shell)");
+    validateExecutable(`services.${id}.command`, spec.command ?? SHELL, { interpreter: true });
   }
   try {
     toServiceConfig(spec, { namespace: state.namespace, serviceId: id });

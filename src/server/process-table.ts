@@ -1,5 +1,7 @@
 // The rows of `corral ps` and GET /v1/processes.
 import type { PendingService } from "./apply.js";
+import type { DesiredState } from "../config/types.js";
+import { runningScale } from "../config/translate.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { ProcessRow } from "./process-row.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
@@ -15,32 +17,27 @@ export function processUptime(pid: number | undefined): number | null {
   return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
+/** What the daemon knows beyond the backend: services that wait or are blocked, and the desired state (stopped services). */
+export interface ProcessRowContext {
+  pending?: ReadonlyMap<string, PendingService> | undefined;
+  state?: DesiredState | null | undefined;
+}
+
 /**
- * Every process's row; a service of the desired state that has no process
- * (waiting for a dependency, blocked by a failed job) gets one row saying so,
- * so it does not vanish from `ps`.
+ * One row per process, sorted by service and process. A service of the desired
+ * state that has no process keeps rows too, so it does not vanish from `ps` and
+ * the dashboard: one saying why it waits (for a dependency, blocked by a failed
+ * job), or for a stopped service (corral stop, scale 0) one per process it
+ * would run, offline with reason "stopped", as `docker compose ps -a` lists
+ * stopped containers.
  */
-export async function processRows(ns: DaemonNamespace, pending?: ReadonlyMap<string, PendingService>): Promise<ProcessRow[]> {
+export async function processRows(ns: DaemonNamespace, { pending, state }: ProcessRowContext = {}): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
   const statuses = ns.processStatuses();
   const running = new Set(statuses.filter((s) => s.processes.length > 0).map((s) => s.serviceId));
   for (const [service, why] of pending ?? []) {
     if (running.has(service)) continue;
-    rows.push({
-      service,
-      process: 0,
-      status: "offline",
-      reason: why.reason,
-      pid: null,
-      restarts: 0,
-      cpuNanoCores: null,
-      memoryBytes: null,
-      uptimeSeconds: null,
-      addresses: {},
-      tcpAddresses: {},
-      nextStartAt: null,
-      message: why.message,
-    });
+    rows.push(offlineRow(service, 0, why.reason, why.message));
   }
   for (const { serviceId, processes } of statuses) {
     // A row without CPU and memory beats no row: the failure goes to the daemon's log.
@@ -71,5 +68,37 @@ export async function processRows(ns: DaemonNamespace, pending?: ReadonlyMap<str
       });
     }
   }
+  if (state) rows.push(...stoppedRows(state, rows));
   return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process));
+}
+
+function stoppedRows(state: DesiredState, rows: readonly ProcessRow[]): ProcessRow[] {
+  const stopped: ProcessRow[] = [];
+  for (const [service, spec] of Object.entries(state.services).sort(([a], [b]) => a.localeCompare(b))) {
+    if (runningScale(spec) !== 0) continue;
+    for (let process = 0; process < Math.max(spec.scale, 1); process++) {
+      // A process still stopping shows as it is until it is gone.
+      if (rows.some((r) => r.service === service && r.process === process)) continue;
+      stopped.push(offlineRow(service, process, "stopped", null));
+    }
+  }
+  return stopped;
+}
+
+function offlineRow(service: string, process: number, reason: string, message: string | null): ProcessRow {
+  return {
+    service,
+    process,
+    status: "offline",
+    reason,
+    pid: null,
+    restarts: 0,
+    cpuNanoCores: null,
+    memoryBytes: null,
+    uptimeSeconds: null,
+    addresses: {},
+    tcpAddresses: {},
+    nextStartAt: null,
+    message,
+  };
 }

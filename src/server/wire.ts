@@ -3,7 +3,7 @@
 // the `corral` command parses the daemon's answers with them. The desired
 // state and the service spec are config/desired-state.ts's.
 import { z } from "zod";
-import { idSchema, positiveInt } from "../contract/rules.js";
+import { idSchema, scaleSchema } from "../contract/rules.js";
 import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
 import type { ApplyResult } from "./apply.js";
 import type { ProcessRow } from "./process-row.js";
@@ -57,7 +57,7 @@ export const historyQuery = z
   })
   .strict();
 
-export const scaleBody = z.object({ scale: positiveInt }, { error: "must be { scale: n }" }).strict();
+export const scaleBody = z.object({ scale: scaleSchema }, { error: "must be { scale: n }" }).strict();
 
 export const secretBody = z
   .object(
@@ -191,6 +191,37 @@ export const metricsHistoryBody = z.object({
   series: z.array(metricSeriesBody),
   memoryLimits: z.record(z.string(), z.number()).describe("Service → its memory limit in bytes, where it has one."),
 });
+/**
+ * What `corral run` and `corral exec` start a command with: the program and
+ * environment of a process of the service (its secrets' variables included:
+ * only over the Unix socket, 0600), who it runs as, the values of its
+ * placeholders, and for a running process its pid and the cgroup.procs files
+ * of its groups.
+ */
+export const launchSpecBody = z.object({
+  service: z.string(),
+  process: z.number(),
+  pid: z.number().nullable().describe("The process's pid while it runs, else null."),
+  command: z.string().describe("The service's program (what `corral run <service>` without a command runs)."),
+  args: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+  workingDirectory: z.string().nullable(),
+  uid: z.number().nullable(),
+  gid: z.number().nullable(),
+  placeholders: z.object({
+    fullName: z.string(),
+    processIndex: z.number(),
+    listenAddrs: z.record(z.string(), z.string()),
+    socketDirs: z.record(z.string(), z.string()),
+    volumes: z.record(z.string(), z.string()),
+    scratchDirectory: z.string().nullable(),
+    secretsDirectory: z.string().nullable(),
+  }),
+  cgroupProcs: z
+    .array(z.string())
+    .describe("The cgroup.procs files of the running process's groups: a command joins them to run beside it."),
+});
+export type LaunchSpecAnswer = z.infer<typeof launchSpecBody>;
 
 export const discoveryBody = z.array(z.object({ targets: z.array(z.string()), labels: z.record(z.string(), z.string()) }));
 export const secretIdsBody = z.array(z.string());

@@ -18,18 +18,18 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
   const cases: [string, string, string][] = [
     [
       "bad scale (the issue's example)",
-      yaml("services:", "  web:", "    command: ./tool", "", "", "", "    scale: 0"),
-      "corral.yaml:7:12: services.web.scale: must be a positive integer",
+      yaml("services:", "  web:", "    command: ./tool", "", "", "", "    scale: -1"),
+      "corral.yaml:7:12: services.web.scale: must be a non-negative integer (0 keeps the service with no process)",
     ],
     [
       "fractional scale",
       yaml("services:", "  web:", "    command: ./tool", "    scale: 1.5"),
-      "corral.yaml:4:12: services.web.scale: must be a positive integer",
+      "corral.yaml:4:12: services.web.scale: must be a non-negative integer (0 keeps the service with no process)",
     ],
     [
       "scale as a string",
       yaml("services:", "  web:", "    command: ./tool", '    scale: "2"'),
-      "corral.yaml:4:12: services.web.scale: must be a positive integer",
+      "corral.yaml:4:12: services.web.scale: must be a non-negative integer (0 keeps the service with no process)",
     ],
     [
       "unknown service field",
@@ -61,7 +61,11 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
       yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, period: 1s }"),
       "corral.yaml:5:29: services.web.readiness.period: unknown field (did you mean periodMs?)",
     ],
-    ["missing command", yaml("services:", "  web:", "    scale: 2"), "corral.yaml:2:3: services.web.command: is required"],
+    [
+      "missing command",
+      yaml("services:", "  web:", "    scale: 2"),
+      "corral.yaml:2:3: services.web.command: is required (or shell: a command line)",
+    ],
     ["missing services", yaml("namespace: x"), "corral.yaml:1:1: services: is required"],
     ["empty file", "", "corral.yaml:1:1: services: is required"],
     ["root not a mapping", yaml("- a"), "corral.yaml:1:1: (root): must be a mapping with a services: key"],
@@ -293,13 +297,16 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
       "services:",
       "  a:",
       "    command: ./tool",
-      "    scale: 0",
+      "    scale: -1",
       "  b:",
       "    command: ./missing",
       "    memory: lots",
       "    bogus: 1",
     );
-    assert.equal(failing(t, text).error.message, "corral.yaml:4:12: services.a.scale: must be a positive integer");
+    assert.equal(
+      failing(t, text).error.message,
+      "corral.yaml:4:12: services.a.scale: must be a non-negative integer (0 keeps the service with no process)",
+    );
     const later = yaml("services:", "  a:", "    command: ./missing", "    dependsOn: [zz]");
     assert.match(failing(t, later).error.message, /^corral\.yaml:3:14: services\.a\.command: /);
   });

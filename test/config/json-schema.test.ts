@@ -115,7 +115,7 @@ services:
     };
     bad("services: { web: { command: x, scael: 2 } }", /\$\.services\.web\.scael: unknown/);
     bad("services: { web: { scale: 2 } }", /\$\.services\.web: no branch of anyOf matches/);
-    bad("services: { web: { command: x, scale: 0 } }", /scale: below minimum/);
+    bad("services: { web: { command: x, scale: -1 } }", /scale: below minimum/);
     bad("services: { Web: { command: x } }", /Web \(name\)/);
     bad("services: { web: { command: x, restart: sometimes } }", /restart: not one of/);
     bad("services: { web: { command: x, dependsOn: { db: healthy } } }", /dependsOn: no branch/);

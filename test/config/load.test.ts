@@ -146,10 +146,10 @@ services:
     assert.deepEqual(state.services.b!.env, { A: "x" });
     assert.equal(state.services.b!.command, join(dir, "tool"));
     // A problem in merged-in values is reported at the service that merges them.
-    const bad = "services:\n  a: &base\n    command: ./tool\n  b:\n    <<: { scale: 0 }\n    command: ./tool\n";
+    const bad = "services:\n  a: &base\n    command: ./tool\n  b:\n    <<: { scale: -1 }\n    command: ./tool\n";
     assert.equal(
       configError(() => parseConfig(bad, { file: "c.yaml", baseDir: dir, env: {} })).message,
-      "c.yaml:4:3: services.b.scale: must be a positive integer",
+      "c.yaml:4:3: services.b.scale: must be a non-negative integer (0 keeps the service with no process)",
     );
   });
 

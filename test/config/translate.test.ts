@@ -131,7 +131,7 @@ describe("toServiceConfig", () => {
         (e: unknown) => e instanceof ValidationError && e.field === field && rule.test(e.rule),
         field,
       );
-    rejects(spec({ scale: 0 }), "scale", /positive integer/);
+    rejects(spec({ scale: -1 }), "scale", /non-negative integer/);
     rejects(spec({ memory: "lots" }), "memoryLimit", /byte size/);
     rejects(spec({ cpu: "fast" }), "cpuLimit", /cores/);
     rejects(spec({ disk: "huge" }), "diskLimit", /byte size/);

@@ -158,6 +158,44 @@ export function contractSuite(backend: Backend): void {
       assert.equal((await ns.fetchServiceMetrics("s")).length, 1);
     });
 
+    contract("scale 0 keeps the service with no process; a later scale starts processes again", async ({ o, watch, config }) => {
+      const ns = o.namespace("zero");
+      const w = watch(ns);
+      const ports = [{ name: "p" }];
+      await ns.ensureService("s", config(2, { ports }));
+      await w.online("s", 2);
+
+      const none = await ns.ensureService("s", config(0, { ports }));
+      assert.deepEqual(none.addresses("p"), [], "no process, no address");
+      assert.throws(() => none.addresses("nope"), ValidationError, "its ports are still known");
+      await w.until(() => [0, 1].every((i) => w.latest.get(`s/${i}`)?.status === "offline"), "s/0 and s/1 offline");
+      for (const i of [0, 1]) assert.equal(w.latest.get(`s/${i}`)?.reason, "stopped", `s/${i} was stopped`);
+      assert.deepEqual(await ns.listServices(), ["s"], "the service is kept");
+      assert.deepEqual(await ns.fetchServiceMetrics("s"), []);
+
+      // Created at scale 0: kept and listed, nothing runs, no event.
+      const from = w.seen.length;
+      await ns.ensureService("idle", config(0));
+      await ns.ensureService("s", config(0, { ports }));
+      await ns.ensureService("marker", config(1));
+      await w.until(() => w.isOnline("marker", 0), "the marker online");
+      assert.deepEqual(
+        w.seen
+          .slice(from)
+          .filter((e) => e.serviceId !== "marker")
+          .map(brief),
+        [],
+        "no event for a service of scale 0",
+      );
+      assert.deepEqual(await ns.listServices(), ["idle", "marker", "s"]);
+
+      const back = await ns.ensureService("s", config(1, { ports }));
+      assert.equal(back.addresses("p").length, 1);
+      await w.until(() => w.isOnline("s", 0), "s/0 online again");
+      await ns.dropService("idle");
+      assert.deepEqual(await ns.listServices(), ["marker", "s"]);
+    });
+
     contract(
       "a scale change, then the same config again, replaces nothing, also with args that list every peer",
       async ({ h, o, watch, config }) => {
@@ -405,7 +443,7 @@ export function contractSuite(backend: Backend): void {
           return true;
         });
       };
-      await refused(ns.ensureService("ok", config(0)), "scale");
+      await refused(ns.ensureService("ok", config(-1)), "scale");
       await refused(ns.ensureService("ok", config(1.5)), "scale");
       await refused(ns.ensureService("ok", config(1, { ports: [{ name: "a" }, { name: "a" }] })), "ports[1].name");
       await refused(ns.ensureService("ok", config(1, { ports: [{ name: "Bad_Port" }] })), "ports[0].name");

@@ -27,8 +27,8 @@ describe("input validation shared by every backend", () => {
   });
 
   it("names the field and the rule for each bad config", () => {
-    rejects({ image: "x", scale: 0 }, "scale", /positive integer/);
-    rejects({ image: "x", scale: 1.5 }, "scale", /positive integer/);
+    rejects({ image: "x", scale: -1 }, "scale", /non-negative integer/);
+    rejects({ image: "x", scale: 1.5 }, "scale", /non-negative integer/);
     rejects({ image: "x" }, "scale");
     rejects({ scale: 1 }, "image");
     rejects({ image: "", scale: 1 }, "image");

@@ -118,6 +118,8 @@ describe("a secret's value, wherever the daemon shows things", { timeout: 300_00
     const answers: [string, string][] = [];
     for (const route of Object.values(ROUTES)) {
       if (route.method !== "GET" || route.url === ROUTES.events.url) continue;
+      // What corral run and exec start a command with carries the secrets' values on purpose: Unix socket (0600) only, never TCP.
+      if (route.url === ROUTES.runSpec.url || route.url === ROUTES.execSpec.url) continue;
       const path = route.url.replace(":id", "app") + (route.url === ROUTES.logs.url ? "?tail=1000" : "");
       answers.push([path, await client.text(path)]);
     }
@@ -142,6 +144,17 @@ describe("a secret's value, wherever the daemon shows things", { timeout: 300_00
       /"secretEnv":\{"SECRET_VALUE":"db-password"\}/,
       "ids, not values",
     );
+    // corral run's launch spec: the value over the 0600 Unix socket, nothing over TCP (even with the admin token).
+    assert.ok(
+      (await client.text(ROUTES.runSpec.url.replace(":id", "app"))).includes(NEXT_VALUE),
+      "the Unix socket gives corral run the value",
+    );
+    for (const url of [ROUTES.runSpec.url.replace(":id", "app"), ROUTES.execSpec.url.replace(":id", "app").replace(":index", "0")]) {
+      const answer = await fetch(`${h.base}${url}`, { headers: { authorization: `Bearer ${h.daemon.token}` } });
+      const text = await answer.text();
+      assert.equal(answer.status, 404, `${url} over TCP: ${text}`);
+      assert.ok(!text.includes(NEXT_VALUE));
+    }
   });
 
   it("appears on no dashboard page, and the configuration panel masks env values", async () => {

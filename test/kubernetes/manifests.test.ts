@@ -327,7 +327,7 @@ describe("renderManifests", () => {
   test("refuses bad input with ValidationError", () => {
     const ok: ServiceConfig = { image: "x:1", scale: 1 };
     assert.throws(() => renderManifests("default", "Bad_Id", ok), ValidationError);
-    assert.throws(() => renderManifests("default", "db", { ...ok, scale: 0 }), ValidationError);
+    assert.throws(() => renderManifests("default", "db", { ...ok, scale: -1 }), ValidationError);
     assert.throws(() => renderManifests("default", "db", { ...ok, ports: [{ name: "a" }, { name: "a" }] }), ValidationError);
     assert.throws(() => renderManifests("default", "db", { ...ok, labels: { "corral.dev/namespace": "x" } }), /reserved/);
     assert.throws(() => renderManifests("9lives", "db", ok), /starts with a letter/);
@@ -337,5 +337,19 @@ describe("renderManifests", () => {
         renderManifests("default", "db", { ...ok, scale: 2, ports: [{ name: "p" }], args: (a) => [a.peerAddrs[a.processIndex]!["p"]!] }),
       /may use processIndex only by printing it/,
     );
+  });
+
+  test("scale 0 (a stopped service) renders a StatefulSet of 0 replicas whose template runs what process 0 would", () => {
+    // Without the peer list (which is empty at scale 0): the rest of the args are process 0's.
+    const config: ServiceConfig = {
+      ...fullConfig(),
+      scale: 0,
+      args: (a) => ["--listen", a.listenAddrs["sql"]!, `--index=${a.processIndex}`],
+    };
+    const { statefulSet } = renderManifests("default", "db", config);
+    assert.equal(statefulSet.spec!.replicas, 0);
+    assert.deepEqual(schemaProblems(statefulSet, "V1StatefulSet"), []);
+    const one = renderManifests("default", "db", { ...config, scale: 1 }).statefulSet;
+    assert.deepEqual(statefulSet.spec!.template.spec!.containers[0]!.args, one.spec!.template.spec!.containers[0]!.args);
   });
 });

@@ -417,7 +417,7 @@ describe("KubernetesOrchestrator against the fake API server", () => {
     const { fake, orchestrator } = await setup(t);
     const ns = orchestrator.namespace("default");
     await assert.rejects(ns.ensureService("Bad_Id", db()), ValidationError);
-    await assert.rejects(ns.ensureService("db", db({ scale: 0 })), ValidationError);
+    await assert.rejects(ns.ensureService("db", db({ scale: -1 })), ValidationError);
     await assert.rejects(ns.ensureService("db", db({ ports: [{ name: "a" }, { name: "a" }] })), ValidationError);
     await assert.rejects(ns.ensureService("db", { ...db(), memoryLimit: "lots" as never }), ValidationError);
     await assert.rejects(ns.dropService("../x"), ValidationError);

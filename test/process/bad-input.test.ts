@@ -16,7 +16,7 @@ describe("bad input on the process backend", () => {
     const ns = suite.orchestrator.namespace("bad");
     const cases: [string, unknown, string][] = [
       ["Bad_Id", { image: "sleeper", scale: 1 }, "service id"],
-      ["ok", { image: "sleeper", scale: 0 }, "scale"],
+      ["ok", { image: "sleeper", scale: -1 }, "scale"],
       ["ok", { image: "sleeper", scale: 1, ports: [{ name: "a" }, { name: "a" }] }, "ports[1].name"],
       ["ok", { image: "sleeper", scale: 1, memoryLimit: "a lot" }, "memoryLimit"],
       ["ok", { image: "no-such-image", scale: 1 }, "image"],

@@ -66,7 +66,7 @@ describe("the daemon's HTTP API", () => {
   });
 
   it("refuses a bad spec before anything changes, naming the field", async () => {
-    await assert.rejects(client.post("/v1/apply", state({ web: { ...server, scale: 0 }, worker })), /scale/);
+    await assert.rejects(client.post("/v1/apply", state({ web: { ...server, scale: -1 }, worker })), /scale/);
     await assert.rejects(
       client.post("/v1/apply", state({ web: { ...server, command: "/no/such/program" }, worker })),
       (e: Error & { field?: string }) => e.field === "services.web.command",

@@ -64,7 +64,7 @@ describe("the daemon's HTTP API refuses bad input with 400 (field and rule) and 
   it("refuses desired states that do not have the schema's shape", async () => {
     const desired = readFileSync(join(stateDir, "desired.json"), "utf8");
     await refused("POST", "/v1/apply", state([]), "services", /must be a mapping of service id to service spec/);
-    await refused("POST", "/v1/apply", state({ web: { ...sleeper, scale: "2" } }), "services.web.scale", /must be a positive integer/);
+    await refused("POST", "/v1/apply", state({ web: { ...sleeper, scale: "2" } }), "services.web.scale", /must be a non-negative integer/);
     await refused("POST", "/v1/apply", state({ web: { ...sleeper, scael: 2 } }), "services.web", /unknown field "scael"/);
     await refused("POST", "/v1/apply", { ...state({}), extra: true }, "body", /unknown field "extra"/);
     await refused("POST", "/v1/apply", state({ Web: sleeper }), "services.Web", /must match/);
@@ -132,7 +132,7 @@ describe("the daemon's HTTP API refuses bad input with 400 (field and rule) and 
       /names no service/,
     );
     await refused("PUT", "/v1/services/Bad_Id", sleeper, "id", /must match/);
-    await refused("POST", "/v1/services/worker/scale", { scale: 0 }, "scale", /must be a positive integer/);
+    await refused("POST", "/v1/services/worker/scale", { scale: -1 }, "scale", /must be a non-negative integer/);
     await refused("POST", "/v1/services/worker/scale", { scale: 2, extra: 1 }, "body", /unknown field "extra"/);
     await refused("PUT", "/v1/secrets/token", {}, "body", /exactly one of "value" or "base64"/);
     await refused("PUT", "/v1/secrets/token", { base64: "not base64!" }, "base64", /base64/);

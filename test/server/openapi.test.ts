@@ -26,6 +26,8 @@ function idleDaemon(): DaemonApi {
     putService: never,
     deleteService: never,
     scale: never,
+    stop: never,
+    start: never,
     restart: never,
     restartProcess: never,
     killProcess: () => {

@@ -8,6 +8,7 @@ import { type Transport, access } from "./access.js";
 import { handleErrors } from "./errors.js";
 import { historyRoutes } from "./routes/history.js";
 import { logRoutes } from "./routes/logs.js";
+import { launchRoutes } from "./routes/launch.js";
 import { observeRoutes } from "./routes/observe.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { serviceRoutes } from "./routes/services.js";
@@ -36,6 +37,7 @@ export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<
   await app.register(stateRoutes, { daemon });
   await app.register(serviceRoutes, { daemon });
   await app.register(logRoutes, { daemon });
+  await app.register(launchRoutes, { daemon, transport: options.transport });
   await app.register(observeRoutes, { daemon });
   await app.register(historyRoutes, { daemon });
   await app.register(secretRoutes, { daemon });

@@ -20,6 +20,7 @@ import {
   healthBody,
   idParams,
   logLineBody,
+  launchSpecBody,
   logsQuery,
   processRowBody,
   scaleBody,
@@ -123,6 +124,20 @@ export const ROUTES = {
     body: scaleBody,
     responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
   },
+  stop: {
+    method: "POST",
+    url: "/v1/services/:id/stop",
+    summary: "Stop a service's processes; it stays in the desired state, stopped (its dependents are left running, as compose stop does)",
+    params: idParams,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
+  },
+  start: {
+    method: "POST",
+    url: "/v1/services/:id/start",
+    summary: "Start a stopped service again, and its stopped dependencies first (a service of scale 0 gets one process)",
+    params: idParams,
+    responses: { 200: json("what changed", applyResultBody), 400: invalid, 404: unknownService, 409: rollout },
+  },
   restart: {
     method: "POST",
     url: "/v1/services/:id/restart",
@@ -168,6 +183,26 @@ export const ROUTES = {
     summary: "CPU and memory of every process over the last hour, sampled every few seconds, with each service's memory limit",
     querystring: historyQuery.pick({ service: true }),
     responses: { 200: json("series", metricsHistoryBody), 400: invalid },
+  },
+  runSpec: {
+    method: "GET",
+    url: "/v1/services/:id/run-spec",
+    summary:
+      "Unix socket only: what a one-off command of the service runs with (process 0's program, env with secrets, cwd, user, placeholders): corral run",
+    params: idParams,
+    responses: { 200: json("the launch spec", launchSpecBody), 400: invalid, 404: unknownService },
+  },
+  execSpec: {
+    method: "GET",
+    url: "/v1/services/:id/processes/:process/exec-spec",
+    summary: "Unix socket only: what a command run next to a running process gets (its env with secrets, cwd, user, cgroups): corral exec",
+    params: processParams,
+    responses: {
+      200: json("the launch spec", launchSpecBody),
+      400: invalid,
+      404: unknownService,
+      409: { description: "the process does not run", schema: errorBody },
+    },
   },
   logs: {
     method: "GET",

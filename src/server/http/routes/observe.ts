@@ -7,8 +7,13 @@ import type { ApiPlugin } from "../zod.js";
 
 const HEARTBEAT_MS = 15_000;
 
-export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "watch" | "pendingServices"> }> = async (app, { daemon }) => {
-  app.get(ROUTES.processes.url, async () => (daemon.namespace ? processRows(daemon.namespace, daemon.pendingServices) : []));
+export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "state" | "watch" | "pendingServices"> }> = async (
+  app,
+  { daemon },
+) => {
+  app.get(ROUTES.processes.url, async () =>
+    daemon.namespace ? processRows(daemon.namespace, { pending: daemon.pendingServices, state: daemon.state }) : [],
+  );
 
   // `event: snapshot-end` separates the snapshot (one event per process) from the changes after it.
   app.get(ROUTES.events.url, async (request, reply) => {

@@ -1,4 +1,4 @@
-// One service at a time: read, create or replace, drop, scale, restart.
+// One service at a time: read, create or replace, drop, scale, restart, stop, start.
 import { UnknownServiceError } from "../../../contract/errors.js";
 import type { ServiceSpec } from "../../../config/types.js";
 import type { DaemonApi } from "../../daemon-api.js";
@@ -8,7 +8,17 @@ import type { ApiPlugin } from "../zod.js";
 
 type ServicesDaemon = Pick<
   DaemonApi,
-  "state" | "namespace" | "putService" | "deleteService" | "scale" | "restart" | "restartProcess" | "killProcess"
+  | "state"
+  | "namespace"
+  | "pendingServices"
+  | "putService"
+  | "deleteService"
+  | "scale"
+  | "restart"
+  | "stop"
+  | "start"
+  | "restartProcess"
+  | "killProcess"
 >;
 
 /** What `?mask=env` shows instead of each env value. */
@@ -28,7 +38,8 @@ export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpe
 }
 
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
-  const rows = async () => (daemon.namespace ? processRows(daemon.namespace) : []);
+  const rows = async () =>
+    daemon.namespace ? processRows(daemon.namespace, { pending: daemon.pendingServices, state: daemon.state }) : [];
 
   app.get(ROUTES.services.url, { schema: { querystring: ROUTES.services.querystring } }, async (request) => {
     const all = await rows();
@@ -52,6 +63,8 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
   app.post(ROUTES.scale.url, { schema: { params: ROUTES.scale.params, body: ROUTES.scale.body } }, async (request) =>
     daemon.scale(request.params.id, request.body.scale),
   );
+  app.post(ROUTES.stop.url, { schema: { params: ROUTES.stop.params } }, async (request) => daemon.stop(request.params.id));
+  app.post(ROUTES.start.url, { schema: { params: ROUTES.start.params } }, async (request) => daemon.start(request.params.id));
   app.post(ROUTES.restart.url, { schema: { params: ROUTES.restart.params } }, async (request) => {
     await daemon.restart(request.params.id);
     return { restarted: request.params.id };
