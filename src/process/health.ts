@@ -71,8 +71,12 @@ export interface HealthHooks {
   onStartupTimeout(message: string, results: ProbeResults): void;
   /** The liveness probe failed failureThreshold times in a row: the process must go. */
   onLivenessFailed(message: string, results: ProbeResults): void;
-  /** A probe's result changed (passed ↔ failed, or a new reason): every probe's latest. */
-  onProbes(results: ProbeResults): void;
+  /**
+   * Every probe's latest results, after each probe. `changed`: a liveness or
+   * startup result changed (passed ↔ failed, or a new reason), which is news
+   * of its own; readiness changes are news through onReady/onFailing/onStarting.
+   */
+  onProbes(results: ProbeResults, changed: boolean): void;
 }
 
 /** Probes one process until it is no longer active, its startup deadline passed or its liveness failed. */
@@ -103,8 +107,8 @@ export function watchHealth(checks: HealthChecks, hooks: HealthHooks): { stop():
     };
     results[kind] = result;
     // Said on change only: a probe passing every second is one event, not one a second.
-    if (!previous || previous.passed !== result.passed || (failure !== null && failure !== previous.lastError))
-      hooks.onProbes({ ...results });
+    const changed = !previous || previous.passed !== result.passed || (failure !== null && failure !== previous.lastError);
+    hooks.onProbes({ ...results }, changed && kind !== "readiness");
   };
 
   /** Waits for a line matching `pattern`; calls `matched` once, with how long it took since the start. */

@@ -285,8 +285,9 @@ export class ProcessSupervisor {
       onFailing: (message) => this.emit("offline", { reason: "probe-failed", pid, message }),
       onStartupTimeout: (message, results) => this.killFor(running, "startup-timeout", message, results),
       onLivenessFailed: (message, results) => this.killFor(running, "liveness-failed", message, results),
-      onProbes: (results) => {
+      onProbes: (results, changed) => {
         this.probes = results;
+        if (!changed) return;
         const { serviceId: _s, processId: _p, status, time: _t, restartCount: _r, probes: _old, ...rest } = this.status;
         this.emit(status, rest);
       },

@@ -38,6 +38,8 @@ describe("liveness, startup and logLine probes", () => {
       scale: 1,
       ports: [{ name: "web" }],
       args: (a) => [a.listenAddrs.web!, "/nonexistent-sick-flag"],
+      // The startup probe gives node the time it takes to listen (on a loaded machine, more than liveness allows).
+      startup: { socket: "web", periodMs: 50, deadlineMs: 30_000 },
       liveness: { http: { port: "web", path: "/ready" }, periodMs: 100, timeoutMs: 200, failureThreshold: 3 },
       terminationGracePeriodMs: 300,
     });
