@@ -30,7 +30,7 @@ export const livenessSchema = z
     { error: "must be a mapping with one of socket, http or exec" },
   )
   .strict()
-  .superRefine(exactlyOneProbeKind(["socket", "http", "exec"]));
+  .check(exactlyOneProbeKind(["socket", "http", "exec"]));
 
 const startup = SERVICE_DEFAULTS.startup;
 export const startupSchema = z
@@ -47,7 +47,7 @@ export const startupSchema = z
     { error: "must be a mapping with one of socket, http, exec or logLine" },
   )
   .strict()
-  .superRefine(exactlyOneProbeKind(["socket", "http", "exec", "logLine"]));
+  .check(exactlyOneProbeKind(["socket", "http", "exec", "logLine"]));
 
 export const restartLimitSchema = z
   .object(

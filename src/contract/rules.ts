@@ -225,12 +225,16 @@ export const logLineSchema = z
  */
 export function exactlyOneProbeKind(kinds: readonly (typeof PROBE_KINDS)[number][]) {
   const list = `${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)!}`;
-  return (probe: Partial<Record<(typeof PROBE_KINDS)[number], unknown>>, ctx: z.RefinementCtx): void => {
+  return (payload: z.core.ParsePayload<Partial<Record<(typeof PROBE_KINDS)[number], unknown>>>): void => {
+    // An unknown field (`liveness: { logLine: ... }`) is the problem to tell, not the kind it then seems to lack.
+    if (payload.issues.some((issue) => issue.code === "unrecognized_keys")) return;
+    const probe = payload.value;
     const present = kinds.filter((kind) => probe[kind] !== undefined);
-    if (present.length === 0) ctx.addIssue({ code: "custom", message: `must have exactly one of ${list}` });
+    if (present.length === 0) payload.issues.push({ code: "custom", input: probe, message: `must have exactly one of ${list}` });
     for (const extra of present.slice(1))
-      ctx.addIssue({
+      payload.issues.push({
         code: "custom",
+        input: probe[extra],
         path: [extra],
         message: `cannot be combined with ${present[0]!}: a probe has exactly one of ${list}`,
       });
@@ -251,7 +255,7 @@ export const readinessSchema = z
     { error: "must be a mapping with one of socket, http, exec or logLine" },
   )
   .strict()
-  .superRefine(exactlyOneProbeKind(PROBE_KINDS));
+  .check(exactlyOneProbeKind(PROBE_KINDS));
 
 /** Where a readiness probe names a port the service does not declare, and the rule it breaks; undefined when it is fine. */
 export function readinessPortProblem(
