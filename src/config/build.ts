@@ -141,6 +141,19 @@ function buildService(
       if (port.socketDir !== undefined)
         problems.push({ path: [...at, "ports", i, "socketDir"], rule: "is for backend: process", at: "key" });
     }
+    for (const probe of ["readiness", "startup"] as const)
+      if (entry[probe]?.logLine !== undefined)
+        problems.push({
+          path: [...at, probe, "logLine"],
+          rule: "is for backend: process (a Kubernetes probe cannot read log lines)",
+          at: "key",
+        });
+    if (typeof entry.restart === "object" && entry.restart.maxRestarts !== undefined)
+      problems.push({
+        path: [...at, "restart", "maxRestarts"],
+        rule: "is for backend: process (the kubelet restarts with CrashLoopBackOff)",
+        at: "key",
+      });
     // On a cluster the program is a container image; paths on this machine mean nothing there.
     if (entry.command !== undefined)
       problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
