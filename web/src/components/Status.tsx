@@ -6,10 +6,11 @@ export type StatusKind = "online" | "waiting" | "offline" | "oom";
 
 const SYMBOLS: Record<StatusKind, string> = { online: "●", waiting: "◐", offline: "■", oom: "▲" };
 
-export function statusKind(status: string, reason: string | null | undefined): StatusKind {
+export function statusKind(status: string, reason: string | null | undefined, crashLooping = false): StatusKind {
   if (status === "online") return "online";
   if (reason === "oom-killed") return "oom";
-  if (reason === "starting" || reason === "backoff" || reason === "probe-failed") return "waiting";
+  if (reason === "starting" || reason === "probe-failed") return "waiting";
+  if (reason === "backoff") return crashLooping ? "offline" : "waiting";
   return "offline";
 }
 
@@ -23,11 +24,13 @@ export function statusText(
     signal?: string | null;
     nextStartAt?: string | null;
     lastExit?: string;
+    crashLooping?: boolean;
   },
   now: number,
 ): string {
   if (p.status === "online") return "online";
   const parts = ["offline"];
+  if (p.crashLooping && p.reason !== "crash-loop") parts.push("crash-looping");
   if (p.reason) parts.push(reasonText(p.reason) + (p.reason === "backoff" && p.lastExit ? ` after ${reasonText(p.lastExit)}` : ""));
   let detail = p.signal ? p.signal : p.exitCode !== null && p.exitCode !== undefined ? `exit ${p.exitCode}` : "";
   if (p.reason === "backoff" && p.nextStartAt) detail = `next start ${until(p.nextStartAt, now)}`;
@@ -35,7 +38,7 @@ export function statusText(
 }
 
 export function StatusBadge({ proc, now }: { proc: Proc; now: number }) {
-  const kind = statusKind(proc.status, proc.reason);
+  const kind = statusKind(proc.status, proc.reason, proc.crashLooping);
   return (
     <span class={`status status-${kind}`} title={proc.message ?? undefined}>
       <span class="status-symbol" aria-hidden="true">
