@@ -62,6 +62,10 @@ describe("crash-loop breaker through corral up and corral restart", { timeout: 3
     assert.equal(restart.status, 0, restart.stderr);
     const online = await project.waitForRows("bad online", (r) => r.some((row) => row.service === "bad" && row.status === "online"));
     assert.ok(online.find((r) => r.service === "bad")?.pid);
+    const after = await fetchMetrics(project.paths.socket);
+    assert.match(after, /corral_process_crash_loop\{namespace="default",service="bad",process="0"\} 0/, "reset by the restart");
+    assert.match(after, /corral_process_probe_success\{namespace="default",service="bad",process="0",probe="readiness"\} 1/);
+    assert.match(after, /corral_process_probe_duration_seconds\{namespace="default",service="bad",process="0",probe="readiness"\} \d/);
     const up3 = project.corral(["up", "-d"]);
     assert.equal(up3.status, 0, up3.stderr);
     await project.waitForRows("web online", (r) => r.some((row) => row.service === "web" && row.status === "online"));
