@@ -33,6 +33,8 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
       addresses: r.addresses,
       tcpAddresses: r.tcpAddresses,
       message: r.message,
+      probes: r.probes,
+      crashLooping: r.crashLooping,
     }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
@@ -43,18 +45,32 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
 export function renderProcessTable(rows: ProcessRow[]): string {
   // Why a process is not online (a probe's last error, a spawn error) goes last: it can be long.
   const messages = rows.some((r) => r.message !== null);
+  const probes = rows.some((r) => Object.keys(r.probes).length > 0);
   return table(
-    ["SERVICE", "PROCESS", "STATUS", "PID", "RESTARTS", "CPU", "MEMORY", "UPTIME", "ADDRESS", ...(messages ? ["MESSAGE"] : [])],
+    [
+      "SERVICE",
+      "PROCESS",
+      "STATUS",
+      "PID",
+      "RESTARTS",
+      "CPU",
+      "MEMORY",
+      "UPTIME",
+      "ADDRESS",
+      ...(probes ? ["PROBES"] : []),
+      ...(messages ? ["MESSAGE"] : []),
+    ],
     rows.map((r) => [
       r.service,
       String(r.process),
-      status(r.status, r.reason),
+      status(r.status, r.reason, r.crashLooping),
       r.pid === null ? "-" : String(r.pid),
       String(r.restarts),
       cores(r.cpuNanoCores),
       bytes(r.memoryBytes),
       duration(r.uptimeSeconds),
       addressCell(r),
+      ...(probes ? [probeSummary(r.probes)] : []),
       ...(messages ? [r.message ?? ""] : []),
     ]),
   );
@@ -73,6 +89,15 @@ function addressCell(r: ProcessRow): string {
     return `${port}=${tcp !== undefined ? (unix !== undefined ? `${tcp} (${unix})` : tcp) : unix}`;
   });
   return cells.join(" ") || "-";
+}
+
+/** `liveness=ok(3ms) startup=ok readiness=fail×2`: each probe's latest result. */
+function probeSummary(probes: ProcessRow["probes"]): string {
+  return (
+    Object.entries(probes)
+      .map(([kind, p]) => `${kind}=${p.passed ? "ok" : `fail×${p.failures}`}(${p.durationMs}ms)`)
+      .join(" ") || "-"
+  );
 }
 
 /** Follows or prints the logs of the given services (all when empty), each line prefixed like compose. */

@@ -52,8 +52,10 @@ export function duration(seconds: number | null): string {
   return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
 }
 
-export function status(text: string, reason: string | null): string {
+export function status(text: string, reason: string | null, crashLooping = false): string {
   // Colour plus words: readable without colour, and by colour-blind users.
   if (text === "online") return paint("green", "online");
+  // A crash loop is red even between its restarts: waiting is not what it does.
+  if (crashLooping && reason === "backoff") return paint("red", "offline (backoff, crash-looping)");
   return paint(reason === "starting" || reason === "backoff" ? "yellow" : "red", reason ? `offline (${reason})` : "offline");
 }

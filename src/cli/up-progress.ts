@@ -24,6 +24,11 @@ export interface UpProgressOptions {
   failOnCrashLoop: boolean;
 }
 
+/** A process that nothing will start again: a job that failed, or one the crash-loop breaker stopped. */
+function failure(event: ServiceEvent): UpOutcome {
+  return event.reason === "crash-loop" ? { kind: "crash-loop", event } : { kind: "job-failed", event };
+}
+
 const key = (service: string, index: number) => `${service}/${index}`;
 
 /** What up waits for per service: its processes, and whether it is a one-shot job (`restart: never`) that must complete. */
@@ -76,7 +81,7 @@ export class UpProgress {
     const crashed = (live && hasEnded(event) && !event.final) || this.#restarted(k, event.restartCount);
     if (crashed) this.#crashed ??= event;
     if (live || this.#authoritative) {
-      if (failedForGood(event)) return this.#end({ kind: "job-failed", event });
+      if (failedForGood(event)) return this.#end(failure(event));
       if (this.options.failOnCrashLoop && this.#crashed) return this.#end({ kind: "crash-loop", event: this.#crashed });
     }
     this.#evaluate();
@@ -107,7 +112,7 @@ export class UpProgress {
   snapshotComplete(): void {
     this.#authoritative = true;
     const failed = [...this.#latest.values()].find(failedForGood);
-    if (failed) return this.#end({ kind: "job-failed", event: failed });
+    if (failed) return this.#end(failure(failed));
     if (this.options.failOnCrashLoop && this.#crashed) return this.#end({ kind: "crash-loop", event: this.#crashed });
     this.#evaluate();
   }

@@ -42,9 +42,11 @@ export async function failureMessage(
   const headline =
     outcome.kind === "job-failed"
       ? `job ${name} failed: ${describeEnd(event)}`
-      : hasEnded(event)
-        ? `${name} is crash-looping: it ${describeEnd(event).startsWith("killed") ? "was " : ""}${describeEnd(event)} and is being restarted (restarts=${event.restartCount})`
-        : `${name} is crash-looping: it was restarted while up waited for it to stay online (restarts=${event.restartCount})`;
+      : event.reason === "crash-loop"
+        ? `${name} ${describeEnd(event)}`
+        : hasEnded(event)
+          ? `${name} is crash-looping: it ${describeEnd(event).startsWith("killed") ? "was " : ""}${describeEnd(event)} and is being restarted (restarts=${event.restartCount})`
+          : `${name} is crash-looping: it was restarted while up waited for it to stay online (restarts=${event.restartCount})`;
   const stderr = await lastStderrLines(client, event.serviceId, event.processId);
   const lines = [
     headline,
@@ -52,6 +54,12 @@ export async function failureMessage(
       ? [`last stderr lines of ${name}:`, ...stderr.map((line) => `  ${name} | ${line}`)]
       : [`${name} wrote nothing to stderr`]),
   ];
+  if (event.reason === "crash-loop") {
+    // Its dependents cannot start: they fail with it rather than wait for it.
+    const blocked = blockedBy(state, event);
+    if (blocked.length > 0) lines.push(`failed, as they depend on ${event.serviceId}: ${blocked.join(", ")}`);
+    lines.push(`(\`corral restart ${event.serviceId}\` starts it again, as does a changed config)`);
+  }
   if (outcome.kind === "job-failed") {
     const blocked = blockedBy(state, event);
     if (blocked.length > 0) lines.push(`not started, blocked by ${event.serviceId}: ${blocked.join(", ")}`);

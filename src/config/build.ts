@@ -16,6 +16,8 @@ import type { CorralFile, ServiceEntry } from "./schema.js";
 import { normalizeSignal } from "./signals.js";
 import { checkArgTemplate, checkSecretsTemplate, hasPlaceholder } from "./templates.js";
 import { toServiceConfig, usedVolumes } from "./translate.js";
+import { probePortProblems } from "../contract/probe-rules.js";
+import { restartFields } from "./restart.js";
 import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
 import type { Problem } from "./zod-issues.js";
@@ -107,13 +109,7 @@ function buildService(
     }
   }
   const readiness = entry.readiness && buildReadiness(entry.readiness);
-  const probePort =
-    readiness?.socket !== undefined ? (["socket"] as const) : readiness?.http !== undefined ? (["http", "port"] as const) : undefined;
-  const probePortName = readiness?.socket ?? readiness?.http?.port;
-  if (probePort && probePortName !== undefined && !portNames.includes(probePortName)) {
-    const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
-    problems.push({ path: [...at, "readiness", ...probePort], rule: `must name one of the service's ports (${declared})`, at: "value" });
-  }
+  for (const probe of probePortProblems(entry, portNames)) problems.push({ path: [...at, ...probe.path], rule: probe.rule, at: "value" });
 
   const { plain, fromSecrets } = splitEnv(entry.env);
   const env = { ...readEnvFiles(entry.envFile, at, ctx, problems), ...plain };
@@ -155,6 +151,19 @@ function buildService(
       if (port.socketDir !== undefined)
         problems.push({ path: [...at, "ports", i, "socketDir"], rule: "is for backend: process", at: "key" });
     }
+    for (const probe of ["readiness", "startup"] as const)
+      if (entry[probe]?.logLine !== undefined)
+        problems.push({
+          path: [...at, probe, "logLine"],
+          rule: "is for backend: process (a Kubernetes probe cannot read log lines)",
+          at: "key",
+        });
+    if (typeof entry.restart === "object" && entry.restart.maxRestarts !== undefined)
+      problems.push({
+        path: [...at, "restart", "maxRestarts"],
+        rule: "is for backend: process (the kubelet restarts with CrashLoopBackOff)",
+        at: "key",
+      });
     // On a cluster the program is a container image; paths on this machine mean nothing there.
     if (entry.command !== undefined)
       problems.push({ path: [...at, "command"], rule: "is for backend: process; with backend: kubernetes give image", at: "key" });
@@ -190,8 +199,19 @@ function buildService(
   if (entry.cpu !== undefined) spec.cpu = String(entry.cpu);
   if (entry.disk !== undefined && entry.disk !== false) spec.disk = entry.disk === true ? true : String(entry.disk);
   if (readiness) spec.readiness = readiness;
-  if (entry.restart !== undefined) spec.restart = entry.restart;
+  if (entry.liveness !== undefined) spec.liveness = structuredClone(entry.liveness);
+  if (entry.startup !== undefined) spec.startup = structuredClone(entry.startup);
   if (entry.restartBackoff !== undefined) spec.restartBackoff = { ...entry.restartBackoff };
+  if (entry.restart !== undefined) {
+    const restart = entry.restart;
+    if (typeof restart === "object") {
+      if (restart.backoff !== undefined && entry.restartBackoff !== undefined)
+        problems.push({ path: [...at, "restart", "backoff"], rule: "is also given as restartBackoff: give one of them", at: "key" });
+      if (restart.window !== undefined && restart.maxRestarts === undefined)
+        problems.push({ path: [...at, "restart", "window"], rule: "is the window of maxRestarts: give maxRestarts too", at: "key" });
+    }
+    Object.assign(spec, restartFields(restart));
+  }
   if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
   if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
   return spec;
@@ -279,6 +299,7 @@ function buildReadiness(r: NonNullable<ServiceEntry["readiness"]>): ReadinessPro
   if (r.socket !== undefined) probe.socket = r.socket;
   if (r.http !== undefined) probe.http = { port: r.http.port, path: r.http.path };
   if (r.exec !== undefined) probe.exec = [...r.exec];
+  if (r.logLine !== undefined) probe.logLine = r.logLine;
   if (r.periodMs !== undefined) probe.periodMs = r.periodMs;
   if (r.timeoutMs !== undefined) probe.timeoutMs = r.timeoutMs;
   if (r.failureThreshold !== undefined) probe.failureThreshold = r.failureThreshold;

@@ -24,6 +24,7 @@ import {
   portSchema,
   scaleSchema,
   readinessPortProblem,
+  positiveInt,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
@@ -34,6 +35,7 @@ import {
   validationErrorOf,
   volumeNamesSchema,
 } from "../contract/rules.js";
+import { livenessSchema, probePortProblems, restartLimitSchema, startupSchema } from "../contract/probe-rules.js";
 import { findCycle } from "./cycle.js";
 import { SHELL } from "./shell-command.js";
 import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
@@ -100,7 +102,10 @@ export const serviceSpecSchema = z
         .describe("Volumes of the state the service uses besides those its args name with %V: (each gets CORRAL_VOLUME_<NAME>)."),
       labels: z.record(labelKeySchema, labelValueSchema, { error: "must be a mapping of label to value" }).default({}),
       readiness: readinessSchema.optional(),
+      liveness: livenessSchema.optional(),
+      startup: startupSchema.optional(),
       restart: restartPolicySchema.optional(),
+      restartLimit: restartLimitSchema.optional().describe("The crash-loop breaker: more than maxRestarts failed starts within windowMs."),
       restartBackoff: restartBackoffSchema.optional(),
       stopSignal: signalSchema.optional(),
       stopGracePeriodMs: nonNegativeInt(MILLISECONDS_RULE).optional(),
@@ -140,8 +145,7 @@ export const serviceSpecSchema = z
     }
     const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
     if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });
-    const probe = readinessPortProblem(spec.readiness, portNames);
-    if (probe) ctx.addIssue({ code: "custom", path: ["readiness", ...probe.path], message: probe.rule });
+    for (const probe of probePortProblems(spec, portNames)) ctx.addIssue({ code: "custom", path: probe.path, message: probe.rule });
   });
 
 export const kubernetesTargetSchema = z

@@ -19,13 +19,14 @@ import {
   scaleSchema,
   readinessSchema,
   restartBackoffSchema,
-  restartPolicySchema,
   secretIdsSchema,
   uniquePortNames,
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { DEPENDENCY_CONDITIONS } from "./desired-state.js";
 import { DURATION_PATTERN, DURATION_RULE } from "./durations.js";
+import { livenessSchema, startupSchema } from "../contract/probe-rules.js";
+import { restartSchema } from "./restart.js";
 import { normalizeSignal } from "./signals.js";
 
 /** YAML writes `LOG_LEVEL: 3` and `DEBUG: true`; the environment only has strings. */
@@ -152,10 +153,22 @@ export const serviceSchema = z
         .record(labelKeySchema, scalar, { error: "must be a mapping of label to value" })
         .optional()
         .describe("Labels, also exported to Prometheus discovery."),
-      readiness: readinessSchema.optional().describe("When a process counts as ready (online). Exactly one of socket, http or exec."),
-      restart: restartPolicySchema
+      readiness: readinessSchema
         .optional()
-        .describe(`When an exited process is started again (default ${SERVICE_DEFAULTS.restartPolicy}).`),
+        .describe("When a process counts as ready (online). Exactly one of socket, http, exec or logLine."),
+      liveness: livenessSchema
+        .optional()
+        .describe("Restarts a process that stops answering (offline liveness-failed). Exactly one of socket, http or exec."),
+      startup: startupSchema
+        .optional()
+        .describe(
+          "Probed until it first passes (readiness and liveness wait); a process that does not pass within deadlineMs is restarted (offline startup-timeout).",
+        ),
+      restart: restartSchema
+        .optional()
+        .describe(
+          `When an exited process is started again (default ${SERVICE_DEFAULTS.restartPolicy}), or { policy, maxRestarts, window, backoff } with the crash-loop breaker.`,
+        ),
       restartBackoff: restartBackoffSchema.optional().describe("Overrides the daemon's restart back-off for this service."),
       stopSignal: z
         .string({ error: SIGNAL_RULE })

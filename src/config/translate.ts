@@ -82,6 +82,9 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     const { http, exec, ...rest } = spec.readiness;
     config.readiness = { ...rest, ...(http && { http: { ...http } }), ...(exec && { exec: [...exec] }) };
   }
+  if (spec.liveness !== undefined) config.liveness = structuredClone(spec.liveness);
+  if (spec.startup !== undefined) config.startup = structuredClone(spec.startup);
+  if (spec.restartLimit !== undefined) config.restartLimit = { ...spec.restartLimit };
   if (spec.restart !== undefined) config.restartPolicy = spec.restart;
   if (spec.restartBackoff !== undefined) config.restartBackoff = { ...spec.restartBackoff };
   if (spec.stopSignal !== undefined) config.stopSignal = spec.stopSignal;

@@ -42,7 +42,7 @@ function fromIssue(issue: Issue, prefix: FieldPath, input: unknown, knownKeys?: 
     case "invalid_union": {
       // Report the branch the value was evidently meant for ({ name: sql, portHint: "x" }
       // is a bad port object, not "not a string"), else the union's own rule.
-      const matching = issue.errors.filter((branch) => !branch.some((i) => i.code === "invalid_type" && i.path.length === 0));
+      const matching = issue.errors.filter((branch) => !branch.some((i) => i.path.length === 0 && otherType(i, valueAt(input, path))));
       if (matching.length === 1) return matching[0]!.flatMap((inner) => fromIssue(inner, path, input, knownKeys));
       return [{ path, rule: issue.message, at: "value" }];
     }
@@ -50,6 +50,12 @@ function fromIssue(issue: Issue, prefix: FieldPath, input: unknown, knownKeys?: 
       if (issue.code === "invalid_type" && valueAt(input, path) === undefined) return [{ path, rule: "is required", at: "key" }];
       return [{ path, rule: ruleOf(issue), at: "value" }];
   }
+}
+
+/** A branch's issue that says the value is of another type than the branch takes (an enum of strings given a mapping, too). */
+function otherType(issue: Issue, value: unknown): boolean {
+  if (issue.code === "invalid_type") return true;
+  return issue.code === "invalid_value" && !issue.values.some((allowed) => typeof allowed === typeof value);
 }
 
 function ruleOf(issue: Issue): string {

@@ -10,6 +10,12 @@ export const SERVICE_DEFAULTS = {
   stopSignal: "SIGTERM" as NodeJS.Signals,
   terminationGracePeriodMs: 10_000,
   readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
+  liveness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3, initialDelayMs: 0 },
+  startup: { periodMs: 1000, timeoutMs: 1000, deadlineMs: 60_000 },
+  /** The crash-loop breaker's window when restart.maxRestarts is given without one. */
+  restartLimit: { windowMs: 60_000 },
+  /** Quick failures in a row (runs shorter than restartBackoff.resetAfterMs) from which a process shows as crash-looping. */
+  crashLoopingAfter: 5,
 } as const;
 
 /** ProcessOrchestratorConfig fields left out. */

@@ -189,41 +189,82 @@ export const restartBackoffSchema = z
   .strict();
 
 const probe = SERVICE_DEFAULTS.readiness;
+
+/** The kinds of check a probe may have, in the order errors name them. */
+export const PROBE_KINDS = ["socket", "http", "exec", "logLine"] as const;
+
+/** The fields of a probe's check: socket, http, exec (every probe) and logLine (readiness and startup). */
+export const probeActionFields = {
+  socket: idSchema.optional().describe("Passes once the process accepts connections on this port's socket."),
+  http: z
+    .object(
+      { port: idSchema, path: z.string({ error: "must be a string" }).regex(/^\//, { error: 'must start with "/"' }) },
+      { error: "must be { port, path }" },
+    )
+    .strict()
+    .optional()
+    .describe("Passes once GET <path> on this port answers 2xx or 3xx."),
+  exec: z
+    .array(z.string({ error: "must be a string" }), { error: "must be a list of strings (an argv)" })
+    .min(1, { error: "must name a command" })
+    .optional()
+    .describe("Passes once this command exits 0."),
+};
+
+export const LOG_LINE_RULE = "must be a regular expression";
+export const logLineSchema = z
+  .string({ error: LOG_LINE_RULE })
+  .min(1, { error: "must not be empty" })
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `${LOG_LINE_RULE}: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  })
+  .describe("Passes once a line of the process's stdout or stderr matches this regular expression (read from corral's own log capture).");
+
+/**
+ * A refinement: exactly one kind of check. A second kind is reported at its own
+ * key (the line to delete), none at the probe itself.
+ */
+export function exactlyOneProbeKind(kinds: readonly (typeof PROBE_KINDS)[number][]) {
+  const list = `${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)!}`;
+  return (payload: z.core.ParsePayload<Partial<Record<(typeof PROBE_KINDS)[number], unknown>>>): void => {
+    // An unknown field (`liveness: { logLine: ... }`) is the problem to tell, not the kind it then seems to lack.
+    if (payload.issues.some((issue) => issue.code === "unrecognized_keys")) return;
+    const probe = payload.value;
+    const present = kinds.filter((kind) => probe[kind] !== undefined);
+    if (present.length === 0) payload.issues.push({ code: "custom", input: probe, message: `must have exactly one of ${list}` });
+    for (const extra of present.slice(1))
+      payload.issues.push({
+        code: "custom",
+        input: probe[extra],
+        path: [extra],
+        message: `cannot be combined with ${present[0]!}: a probe has exactly one of ${list}`,
+      });
+  };
+}
+
 export const readinessSchema = z
   .object(
     {
-      socket: idSchema.optional().describe("Ready once the process accepts connections on this port's socket."),
-      http: z
-        .object(
-          { port: idSchema, path: z.string({ error: "must be a string" }).regex(/^\//, { error: 'must start with "/"' }) },
-          { error: "must be { port, path }" },
-        )
-        .strict()
-        .optional()
-        .describe("Ready once GET <path> on this port answers 2xx."),
-      exec: z
-        .array(z.string({ error: "must be a string" }), { error: "must be a list of strings (an argv)" })
-        .min(1, { error: "must name a command" })
-        .optional()
-        .describe("Ready once this command exits 0."),
+      ...probeActionFields,
+      logLine: logLineSchema.optional(),
       periodMs: positiveInt.optional().describe(`Between probes (default ${probe.periodMs}).`),
       timeoutMs: positiveInt.optional().describe(`Per probe (default ${probe.timeoutMs}).`),
       failureThreshold: positiveInt
         .optional()
         .describe(`Failed probes in a row before the process counts as not ready (default ${probe.failureThreshold}).`),
     },
-    { error: "must be a mapping with one of socket, http or exec" },
+    { error: "must be a mapping with one of socket, http, exec or logLine" },
   )
   .strict()
-  .superRefine((r, ctx) => {
-    if ([r.socket, r.http, r.exec].filter((x) => x !== undefined).length !== 1) {
-      ctx.addIssue({ code: "custom", message: "must have exactly one of socket, http or exec" });
-    }
-  });
+  .check(exactlyOneProbeKind(PROBE_KINDS));
 
 /** Where a readiness probe names a port the service does not declare, and the rule it breaks; undefined when it is fine. */
 export function readinessPortProblem(
-  readiness: z.output<typeof readinessSchema> | undefined,
+  readiness: { socket?: string | undefined; http?: { port: string } | undefined } | undefined,
   portNames: readonly string[],
 ): { path: ["socket"] | ["http", "port"]; rule: string; value: string } | undefined {
   const path: ["socket"] | ["http", "port"] | undefined =

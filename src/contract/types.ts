@@ -1,4 +1,5 @@
 import type { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
+import type { LivenessProbe, ProbeResults, RestartLimit, StartupProbe } from "./health.js";
 import type { LabelSelector, ServiceSchedulingConfig } from "./scheduling.js";
 
 /** Hands out one orchestrator per namespace; the same name returns the same object. */
@@ -73,6 +74,8 @@ export interface ReadinessProbe {
   socket?: string;
   http?: { port: string; path: string };
   exec?: string[];
+  /** Ready once a line of the process's stdout or stderr matches this regular expression (and from then on). */
+  logLine?: string;
   periodMs?: number;
   timeoutMs?: number;
   failureThreshold?: number;
@@ -126,6 +129,10 @@ export interface ServiceConfig {
   /** Overrides the orchestrator's restart back-off for this service. */
   restartBackoff?: RestartBackoff;
   readiness?: ReadinessProbe;
+  // The health model (contract/health.ts).
+  liveness?: LivenessProbe;
+  startup?: StartupProbe;
+  restartLimit?: RestartLimit;
   stopSignal?: NodeJS.Signals;
   terminationGracePeriodMs?: number;
   // Accepted by every backend, acted on by Kubernetes only.
@@ -156,7 +163,19 @@ export type ServiceStatus = "online" | "offline";
 
 /** Why a process is offline. Open-ended: backends may add their own. */
 export type OfflineReason =
-  "starting" | "oom-killed" | "crashed" | "exited" | "completed" | "spawn-failed" | "probe-failed" | "backoff" | "stopped" | (string & {});
+  | "starting"
+  | "oom-killed"
+  | "crashed"
+  | "exited"
+  | "completed"
+  | "spawn-failed"
+  | "probe-failed"
+  | "backoff"
+  | "stopped"
+  | "liveness-failed"
+  | "startup-timeout"
+  | "crash-loop"
+  | (string & {});
 
 export interface ServiceEvent {
   serviceId: string;
@@ -180,6 +199,10 @@ export interface ServiceEvent {
   final?: true;
   /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
   warning?: string;
+  /** The latest result of each probe the process has (sent when one changes: passed/failed, or why it fails). */
+  probes?: ProbeResults;
+  /** Set from the Nth quick failure in a row (a run shorter than the back-off's resetAfterMs): the process keeps failing as it starts. */
+  crashLooping?: true;
 }
 
 export interface ServiceProcessMetrics {

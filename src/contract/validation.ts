@@ -16,6 +16,7 @@ import {
   nonNegativeInt,
   portSchema,
   readinessPortProblem,
+  positiveInt,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
@@ -27,6 +28,8 @@ import {
   validationErrorOf,
   volumeNamesSchema,
 } from "./rules.js";
+import type { LivenessProbe, RestartLimit, StartupProbe } from "./health.js";
+import { livenessSchema, probePortProblems, restartLimitSchema, startupSchema } from "./probe-rules.js";
 import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
 export { ID_MAX_LENGTH, ID_PATTERN, restartBackoffSchema } from "./rules.js";
@@ -45,6 +48,11 @@ export interface NormalizedReadinessProbe extends ReadinessProbe {
   failureThreshold: number;
 }
 
+export type NormalizedLivenessProbe = LivenessProbe &
+  Required<Pick<LivenessProbe, "periodMs" | "timeoutMs" | "failureThreshold" | "initialDelayMs">>;
+export type NormalizedStartupProbe = StartupProbe & Required<Pick<StartupProbe, "periodMs" | "timeoutMs" | "deadlineMs">>;
+export type NormalizedRestartLimit = Required<RestartLimit>;
+
 /** A ServiceConfig that passed validation, with every default filled in. */
 export type NormalizedServiceConfig = Omit<
   ServiceConfig,
@@ -57,6 +65,9 @@ export type NormalizedServiceConfig = Omit<
   | "secretEnv"
   | "restartPolicy"
   | "readiness"
+  | "liveness"
+  | "startup"
+  | "restartLimit"
   | "stopSignal"
   | "terminationGracePeriodMs"
   | "volumes"
@@ -70,6 +81,9 @@ export type NormalizedServiceConfig = Omit<
   secretEnv: Record<string, string>;
   restartPolicy: RestartPolicy;
   readiness?: NormalizedReadinessProbe;
+  liveness?: NormalizedLivenessProbe;
+  startup?: NormalizedStartupProbe;
+  restartLimit?: NormalizedRestartLimit;
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
   volumes: string[];
@@ -139,6 +153,9 @@ const serviceConfigSchema = z
     restartPolicy: restartPolicySchema.optional(),
     restartBackoff: restartBackoffSchema.optional(),
     readiness: readinessSchema.optional(),
+    liveness: livenessSchema.optional(),
+    startup: startupSchema.optional(),
+    restartLimit: restartLimitSchema.optional(),
     stopSignal: signalSchema.optional(),
     terminationGracePeriodMs: nonNegativeInt("must be a whole number of milliseconds").optional(),
     initContainerImage: nonEmpty.optional(),
@@ -158,11 +175,11 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   const result = serviceConfigSchema.safeParse(config);
   if (!result.success) throw validationErrorOf(result.error, "config");
   const c = result.data;
-  const probe = readinessPortProblem(
-    c.readiness,
+  const [probe] = probePortProblems(
+    c,
     (c.ports ?? []).map((p) => p.name),
   );
-  if (probe) throw new ValidationError(`readiness.${probe.path.join(".")}`, probe.rule, probe.value);
+  if (probe) throw new ValidationError(probe.path.join("."), probe.rule, probe.value);
   const overlap = envSecretOverlap(c.env ?? {}, c.secretEnv ?? {});
   if (overlap !== undefined) throw new ValidationError(`secretEnv.${overlap}`, ENV_SECRET_OVERLAP_RULE);
   const normalized: NormalizedServiceConfig = {
@@ -191,6 +208,9 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
   if (c.user !== undefined) normalized.user = c.user;
   if (c.group !== undefined) normalized.group = c.group;
   if (c.readiness) normalized.readiness = { ...SERVICE_DEFAULTS.readiness, ...c.readiness };
+  if (c.liveness) normalized.liveness = { ...SERVICE_DEFAULTS.liveness, ...c.liveness };
+  if (c.startup) normalized.startup = { ...SERVICE_DEFAULTS.startup, ...c.startup };
+  if (c.restartLimit) normalized.restartLimit = { ...SERVICE_DEFAULTS.restartLimit, ...c.restartLimit };
   for (const key of [
     "initContainerImage",
     "availabilityZones",

@@ -11,6 +11,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
+import { probeAction, renderHealthProbes } from "./probes.js";
 import { ValidationError } from "../contract/errors.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
@@ -278,6 +279,7 @@ export function renderPodTemplate(
   if (Object.keys(resources).length > 0) container.resources = resources;
   const probe = renderReadinessProbe(config, ports);
   if (probe) container.readinessProbe = probe;
+  Object.assign(container, renderHealthProbes(config, ports));
   if (config.stopSignal !== "SIGTERM") container.lifecycle = { stopSignal: config.stopSignal };
   if (scheduling.securityContextEnabled) {
     container.securityContext = {
@@ -369,14 +371,11 @@ export function renderPodTemplate(
 function renderReadinessProbe(config: NormalizedServiceConfig, ports: Record<string, number>): V1Probe | undefined {
   const r = config.readiness;
   if (!r) return undefined;
-  const probe: V1Probe = {
+  // The action last, as before: the pod template's hash stays what running pods carry.
+  return {
     periodSeconds: Math.max(1, Math.ceil(r.periodMs / 1000)),
     timeoutSeconds: Math.max(1, Math.ceil(r.timeoutMs / 1000)),
     failureThreshold: r.failureThreshold,
+    ...probeAction("readiness", r, ports),
   };
-  // Port numbers, not names: container port names are limited to 15 characters, corral's to 63.
-  if (r.socket !== undefined) probe.tcpSocket = { port: ports[r.socket]! };
-  else if (r.http !== undefined) probe.httpGet = { port: ports[r.http.port]!, path: r.http.path };
-  else if (r.exec !== undefined) probe.exec = { command: [...r.exec] };
-  return probe;
 }

@@ -43,6 +43,10 @@ export interface LaunchSpec {
   scratchDirectory?: string;
   /** The readiness probe, serialized: a changed probe is a changed process. */
   readiness?: string;
+  liveness?: string;
+  startup?: string;
+  /** The crash-loop breaker: a changed limit is a fresh count. */
+  restartLimit?: string;
   workingDirectory?: string;
   /** Who the process runs as, when that is not corral's own user (else absent): files made for it (sockets, scratch, secrets) belong to this uid/gid. */
   user?: ServiceUser;
@@ -199,6 +203,10 @@ export class ServiceSpecs {
       if (config.memoryLimit) spec.memoryLimit = config.memoryLimit.toString();
       if (config.cpuLimit) spec.cpuLimit = config.cpuLimit.toString();
       if (config.readiness) spec.readiness = JSON.stringify(config.readiness);
+      // Only when set: a service without them keeps the hash (and processes) it had.
+      if (config.liveness) spec.liveness = JSON.stringify(config.liveness);
+      if (config.startup) spec.startup = JSON.stringify(config.startup);
+      if (config.restartLimit) spec.restartLimit = JSON.stringify(config.restartLimit);
       if (config.workingDirectory) spec.workingDirectory = config.workingDirectory;
       if (paths.scratchDir) spec.scratchDirectory = paths.scratchDir;
       if (runAs) spec.user = runAs;

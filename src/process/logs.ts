@@ -213,6 +213,25 @@ export class ProcessLog {
     this.size = 0;
   }
 
+  /** Calls `listener` with every line recorded from now on (logLine probes read them here: no reader of their own); returns the unsubscribe. */
+  onLine(listener: (line: LogLine) => void): () => void {
+    this.lines.on("line", listener);
+    return () => this.lines.off("line", listener);
+  }
+
+  /**
+   * Like onLine, but first replays the recorded lines from `since` on, when
+   * given: an adopted process may have printed its line before we read it.
+   */
+  followSince(since: Date | undefined, listener: (line: LogLine) => void): () => void {
+    // Subscribe and read in one tick: lines are recorded synchronously, so none falls between or comes twice.
+    const unsubscribe = this.onLine(listener);
+    if (since !== undefined)
+      for (const line of readLogFiles(this.options.file, this.options.rotation.files))
+        if (line.time.getTime() >= since.getTime()) listener(line);
+    return unsubscribe;
+  }
+
   /** The last `tail` lines (all without it), then, with `follow`, every new line until `signal` aborts. */
   read(options: LogOptions = {}): AsyncIterableIterator<LogLine> {
     const queue: LogLine[] = [];

@@ -5,13 +5,17 @@
 import { execFile } from "node:child_process";
 import { request } from "node:http";
 import { connect } from "node:net";
+import type { ProbeAction } from "../contract/health.js";
 import type { NormalizedReadinessProbe } from "../contract/validation.js";
 
 /** Resolves when the process is ready, rejects with the reason when it is not. */
 export type Probe = (signal: AbortSignal) => Promise<void>;
 
 export interface ReadinessCheck {
+  /** What is probed; for a logLine check (`logLine` set) it is never called: the line is waited for instead. */
   probe: Probe;
+  /** Ready once a line of the process's output matches (and from then on). */
+  logLine?: RegExp;
   periodMs: number;
   timeoutMs: number;
   failureThreshold: number;
@@ -24,18 +28,25 @@ export function readinessCheck(
   listenAddrs: Record<string, string>,
   env: Record<string, string>,
 ): ReadinessCheck {
-  let probe: Probe;
-  if (config.socket !== undefined) probe = socketProbe(listenAddrs[config.socket]!);
-  else if (config.http !== undefined) probe = httpProbe(listenAddrs[config.http.port]!, config.http.path);
-  else probe = execProbe(config.exec!, env);
   return {
-    probe,
+    ...(config.logLine !== undefined
+      ? { probe: logLineOnly, logLine: new RegExp(config.logLine) }
+      : { probe: probeOf(config, listenAddrs, env) }),
     periodMs: config.periodMs,
     timeoutMs: config.timeoutMs,
     failureThreshold: config.failureThreshold,
     startupPeriodMs: Math.min(config.periodMs, 100),
   };
 }
+
+/** The probe of a socket, http or exec check (a logLine check is not polled). */
+export function probeOf(action: ProbeAction, listenAddrs: Record<string, string>, env: Record<string, string>): Probe {
+  if (action.socket !== undefined) return socketProbe(listenAddrs[action.socket]!);
+  if (action.http !== undefined) return httpProbe(listenAddrs[action.http.port]!, action.http.path);
+  return execProbe(action.exec!, env);
+}
+
+const logLineOnly: Probe = () => Promise.reject(new Error("a logLine check is not polled"));
 
 function socketProbe(path: string): Probe {
   return (signal) =>
@@ -85,7 +96,7 @@ function execProbe(argv: string[], env: Record<string, string>): Probe {
 }
 
 /** Runs one probe with its timeout; null when it passed, else why it failed ("HTTP 503", "exit status 1", ...). */
-async function probeOnce(check: ReadinessCheck): Promise<string | null> {
+export async function probeOnce(check: Pick<ReadinessCheck, "probe" | "timeoutMs">): Promise<string | null> {
   const signal = AbortSignal.timeout(check.timeoutMs);
   try {
     await check.probe(signal);
@@ -106,6 +117,8 @@ export interface ReadinessHooks {
   onStarting(message: string): void;
   /** failureThreshold probes in a row failed after the process had been ready. */
   onFailing(message: string): void;
+  /** Every probe's outcome: null when it passed, else why not; how long it took; failures in a row. */
+  onResult?(failure: string | null, durationMs: number, failures: number): void;
 }
 
 /**
@@ -124,8 +137,10 @@ export function watchReadiness(check: ReadinessCheck, hooks: ReadinessHooks): { 
   const active = () => !stopped && hooks.active();
   const tick = async () => {
     if (!active()) return;
+    const startedAt = performance.now();
     const failure = await probeOnce(check);
     if (!active()) return;
+    hooks.onResult?.(failure, performance.now() - startedAt, failure === null ? 0 : failures + 1);
     if (failure === null) {
       failures = 0;
       if (!online) {

@@ -6,7 +6,17 @@ import type { ServiceEvent } from "../contract/types.js";
 import type { ServiceRuntime } from "./service-runtime.js";
 
 /** The offline reasons that mean a new process failed rather than is still coming up. */
-const FAILED = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-failed", "backoff"]);
+const FAILED = new Set([
+  "crashed",
+  "exited",
+  "completed",
+  "oom-killed",
+  "spawn-failed",
+  "backoff",
+  "liveness-failed",
+  "startup-timeout",
+  "crash-loop",
+]);
 
 /**
  * Replaces every process that does not run the service's desired config (or,

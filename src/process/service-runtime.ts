@@ -10,7 +10,7 @@ import type { ServiceSpecs } from "./launch-spec.js";
 import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
 import { type PortMemory, closeProxies, syncProxies } from "./proxies.js";
-import { readinessCheck } from "./readiness.js";
+import { type HealthChecks, healthChecks } from "./health.js";
 import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles, socketDirectories } from "./run-dir.js";
 import { SecretDelivery, usesSecrets } from "./secret-delivery.js";
 import type { SecretSource } from "./secret-source.js";
@@ -212,7 +212,8 @@ export class ServiceRuntime {
       stopPolicy: stopPolicyOf(config),
       restartPolicy: config.restartPolicy,
       backoff: withDefaults(ctx.config.restartBackoff, config.restartBackoff),
-      ...(config.readiness ? { readiness: readinessCheck(config.readiness, spec.listenAddrs, spec.env) } : {}),
+      ...withHealth(healthChecks(config, spec.listenAddrs, spec.env)),
+      ...(config.restartLimit ? { restartLimit: config.restartLimit } : {}),
       launcher: ctx.launcher,
       log,
       socketPaths: Object.values(spec.listenAddrs),
@@ -233,4 +234,8 @@ export class ServiceRuntime {
       ...(onCrash ? { onCrash } : {}),
     });
   }
+}
+
+function withHealth(health: HealthChecks | undefined): { health?: HealthChecks } {
+  return health ? { health } : {};
 }

@@ -7,6 +7,9 @@
 //   offline "starting"  -> spawned, readiness not yet passed (no probe: straight to online)
 //   online              -> spawned (no probe) or probe passed
 //   offline "probe-failed" after failureThreshold failed probes in a row; online again when it passes
+//   offline "liveness-failed" | "startup-timeout": the liveness probe failed failureThreshold times in a
+//           row, or the startup probe did not pass in time; the process is stopped and restarted by its policy
+//   offline "crash-loop" (final) when the restart limit's breaker trips: no restart until the slot is replaced
 //   offline "crashed" | "exited" | "completed" | "oom-killed" | "spawn-failed" when the process ends;
 //           with `final` when the restart policy will not start it again ("completed" under on-failure, any end under never)
 //   offline "backoff" (nextStartAt) while waiting to restart
@@ -14,10 +17,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, rmSync } from "node:fs";
 import type { CpuLimit, MemoryLimit } from "../contract/limits.js";
+import type { ProbeResults } from "../contract/health.js";
 import type { RestartBackoff, RestartPolicy, ServiceEvent } from "../contract/types.js";
+import type { NormalizedRestartLimit } from "../contract/validation.js";
 import { survive } from "../util/diagnostics.js";
 import { assertExecutable } from "../util/executable.js";
 import { BackoffSchedule } from "./backoff.js";
+import { CrashLoopBreaker, isCrashLooping } from "./crash-loop.js";
+import { type HealthChecks, watchHealth } from "./health.js";
 import { type PidRecord, type ProcessIdentity, isAlive, removeFile, writePidRecord } from "./identity.js";
 import { CGROUP_JOIN_FAILED_EXIT_CODE } from "./launch/cgroup-launcher.js";
 import { classifyExit } from "./launch/exit-reason.js";
@@ -25,7 +32,6 @@ import type { Launcher, ProcessCgroup } from "./launch/types.js";
 import { type LaunchSpec, type SpecStamp, commandLine } from "./launch-spec.js";
 import type { ProcessLog } from "./logs.js";
 import { bootId, readProcStat } from "./proc.js";
-import { type ReadinessCheck, watchReadiness } from "./readiness.js";
 import { ProcessStatus } from "./process-status.js";
 import { prepareSocketDirectories } from "./service-dirs.js";
 import type { SecretDelivery } from "./secret-delivery.js";
@@ -54,7 +60,10 @@ export interface SupervisorOptions {
   stopPolicy: StopPolicy;
   restartPolicy: RestartPolicy;
   backoff: Required<RestartBackoff>;
-  readiness?: ReadinessCheck;
+  /** Startup, readiness and liveness probes. */
+  health?: HealthChecks;
+  /** The crash-loop breaker; without it the slot restarts for ever. */
+  restartLimit?: NormalizedRestartLimit;
   /** The service's secrets: delivered before each launch (their stamp replaces `stamp`), removed once the process is gone. */
   secrets?: SecretDelivery;
   launcher: Launcher;
@@ -82,6 +91,8 @@ interface Running {
   markExited(): void;
   pollTimer?: NodeJS.Timeout;
   readiness?: { stop(): void };
+  /** Why corral is stopping it while the slot stays active (a failed liveness or startup probe): the reason of its exit. */
+  killedFor?: { reason: string; message: string };
 }
 
 type Phase = "active" | "stopping" | "stopped" | "detached";
@@ -93,11 +104,15 @@ export class ProcessSupervisor {
   private phase: Phase = "active";
   private readonly current: ProcessStatus;
   private readonly backoff: BackoffSchedule;
+  private readonly breaker: CrashLoopBreaker;
+  /** The probes' latest results for the process running now (kept on its exit event), carried by every event. */
+  private probes: ProbeResults | undefined;
   /** The group of the slot, kept across relaunches (prepare() reuses it) and removed when the slot stops for good. */
   private cgroup: ProcessCgroup | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new BackoffSchedule(options.backoff);
+    this.breaker = new CrashLoopBreaker(options.restartLimit);
     this.current = new ProcessStatus(this.event("offline", { reason: "starting" }));
   }
 
@@ -251,27 +266,48 @@ export class ProcessSupervisor {
     this.becameAlive(running);
   }
 
-  /** A process exists: online now, or once its readiness probe passes. */
+  /** A process exists: online now, or once its startup and readiness probes pass. */
   private becameAlive(running: Running): void {
-    const { readiness } = this.options;
+    const { health } = this.options;
     const pid = running.identity.pid;
-    if (!readiness) {
+    this.probes = undefined;
+    if (!health) {
       this.emit("online", { pid });
       return;
     }
-    this.emit("offline", { reason: "starting", pid });
-    running.readiness = watchReadiness(readiness, {
+    if (health.readiness || health.startup) this.emit("offline", { reason: "starting", pid });
+    // A spawned process's lines all come after this; an adopted one's may be in the log already.
+    const since = running.child ? undefined : new Date(running.startedAt);
+    running.readiness = watchHealth(health, {
       active: () => this.running === running && this.phase === "active",
+      followLines: (listener) => this.options.log.followSince(since, listener),
       onReady: () => this.emit("online", { pid }),
       onStarting: (message) => this.emit("offline", { reason: "starting", pid, message }),
       onFailing: (message) => this.emit("offline", { reason: "probe-failed", pid, message }),
+      onStartupTimeout: (message, results) => this.killFor(running, "startup-timeout", message, results),
+      onLivenessFailed: (message, results) => this.killFor(running, "liveness-failed", message, results),
+      onProbes: (results, changed) => {
+        this.probes = results;
+        if (!changed) return;
+        const { serviceId: _s, processId: _p, status, time: _t, restartCount: _r, probes: _old, ...rest } = this.status;
+        this.emit(status, rest);
+      },
     });
+  }
+
+  /** Stops a process that failed its liveness or startup probe; its exit is reported with `reason` and restarted by the policy. */
+  private killFor(running: Running, reason: string, message: string, results: ProbeResults): void {
+    if (this.running !== running || running.killedFor) return;
+    running.killedFor = { reason, message };
+    this.probes = results;
+    this.emit("offline", { reason, pid: running.identity.pid, message });
+    void stopProcess(running, this.options.stopPolicy).catch((error: unknown) => this.report(`stop after ${reason}`, error));
   }
 
   private spawnFailed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     this.emit("offline", { reason: "spawn-failed", message, ...this.finality("spawn-failed") });
-    this.scheduleRestart(0, "spawn-failed", message);
+    this.scheduleRestart(0, "spawn-failed", undefined, message);
   }
 
   private async handleExit(running: Running, code: number | null, signal: NodeJS.Signals | null, message?: string): Promise<void> {
@@ -318,13 +354,16 @@ export class ProcessSupervisor {
       oomKillsBefore: running.oomKillsBefore,
       ...(oomKillsAfter !== undefined ? { oomKillsAfter } : {}),
     });
+    // A process corral stopped for a failed probe ended for that reason, whatever signal ended it.
+    const reason = running.killedFor?.reason ?? exit.reason;
+    const why = running.killedFor?.message ?? message;
     const event = this.emit("offline", {
-      reason: exit.reason,
+      reason,
       pid,
       exitCode: exit.exitCode,
       signal: exit.signal,
-      ...(message ? { message } : {}),
-      ...this.finality(exit.reason),
+      ...(why ? { message: why } : {}),
+      ...this.finality(reason),
     });
     if (signal !== null && CRASH_SIGNALS.has(signal) && this.options.onCrash) {
       this.phase = "stopped";
@@ -333,7 +372,7 @@ export class ProcessSupervisor {
       this.options.onCrash(event);
       return;
     }
-    this.scheduleRestart(Date.now() - running.startedAt, exit.reason);
+    this.scheduleRestart(Date.now() - running.startedAt, reason, event);
   }
 
   /** Whether the restart policy starts the process again after it ended for `reason`. */
@@ -347,11 +386,26 @@ export class ProcessSupervisor {
     return this.restartsAfter(reason) ? {} : { final: true };
   }
 
-  /** `why`: what made a start fail, kept in the backoff event so `ps` still says it (e.g. which secret is not set). */
-  private scheduleRestart(ranMs: number, reason: string, why?: string): void {
+  /**
+   * `ended`: the exit that made the restart necessary (the crash-loop breaker names it);
+   * `why`: what made a start fail, kept in the backoff event so `ps` still says it (e.g. which secret is not set).
+   */
+  private scheduleRestart(ranMs: number, reason: string, ended?: ServiceEvent, why?: string): void {
     if (this.phase !== "active") return;
     if (!this.restartsAfter(reason)) return;
+    const tripped = reason === "completed" ? undefined : this.breaker.failed();
+    if (tripped !== undefined) {
+      this.emit("offline", {
+        reason: "crash-loop",
+        message: `${tripped}; last: ${ended ? describeExit(ended) : reason}`,
+        ...(ended?.exitCode !== undefined ? { exitCode: ended.exitCode } : {}),
+        ...(ended?.signal !== undefined ? { signal: ended.signal } : {}),
+        final: true,
+      });
+      return;
+    }
     const delay = this.backoff.next(ranMs);
+    const crashLooping = reason !== "completed" && isCrashLooping(this.backoff.consecutiveFailures);
     const relaunch = () => {
       this.restartTimer = null;
       if (this.phase !== "active") return;
@@ -367,7 +421,8 @@ export class ProcessSupervisor {
     this.emit("offline", {
       reason: "backoff",
       nextStartAt: new Date(Date.now() + delay),
-      message: `restart ${this.restartCount + 1} after ${reason}${why ? ` (${why})` : ""}, in ${delay} ms`,
+      message: `${crashLooping ? `crash-looping (${this.backoff.consecutiveFailures} quick failures in a row): ` : ""}restart ${this.restartCount + 1} after ${reason}${why ? ` (${why})` : ""}, in ${delay} ms`,
+      ...(crashLooping ? { crashLooping: true as const } : {}),
     });
     const timer = setTimeout(relaunch, delay);
     this.restartTimer = { cancel: () => clearTimeout(timer) };
@@ -431,6 +486,7 @@ export class ProcessSupervisor {
       status,
       time: new Date(),
       restartCount: this.restartCount,
+      ...(this.probes ? { probes: this.probes } : {}),
       ...fields,
     };
   }
@@ -441,4 +497,10 @@ export class ProcessSupervisor {
     this.options.onEvent(event);
     return event;
   }
+}
+
+function describeExit(event: ServiceEvent): string {
+  if (event.reason === "exited") return `exited with status ${event.exitCode ?? "?"}`;
+  if (event.reason === "crashed") return `killed by ${event.signal ?? "a signal"}`;
+  return event.reason ?? "ended";
 }

@@ -4,7 +4,15 @@ import { constants } from "node:os";
 import type { ServiceEvent } from "../contract/types.js";
 
 /** The reasons of an event that says the process is gone (not starting, waiting or stopped on request). */
-const END_REASONS: ReadonlySet<string> = new Set(["crashed", "exited", "completed", "oom-killed", "spawn-failed"]);
+const END_REASONS: ReadonlySet<string> = new Set([
+  "crashed",
+  "exited",
+  "completed",
+  "oom-killed",
+  "spawn-failed",
+  "liveness-failed",
+  "startup-timeout",
+]);
 
 export function hasEnded(event: ServiceEvent): boolean {
   return event.status === "offline" && END_REASONS.has(event.reason ?? "");
@@ -33,6 +41,12 @@ export function describeEnd(event: ServiceEvent): string {
       return "killed by the OOM killer";
     case "spawn-failed":
       return `could not start${event.message ? `: ${event.message}` : ""}`;
+    case "liveness-failed":
+      return `was restarted: ${event.message ?? "its liveness probe failed"}`;
+    case "startup-timeout":
+      return `was restarted: ${event.message ?? "its startup probe did not pass in time"}`;
+    case "crash-loop":
+      return `is crash-looping, and no longer restarted: ${event.message ?? "too many failed starts"}`;
     default:
       return `${event.status}${event.reason ? ` (${event.reason})` : ""}`;
   }

@@ -17,4 +17,16 @@ export interface ProcessRow {
   nextStartAt: string | null;
   /** The latest event's detail: a readiness probe's last error while starting ("HTTP 503"), a spawn error, ... */
   message: string | null;
+  /** The latest result of each probe the process has (startup, readiness, liveness). */
+  probes: Partial<Record<"startup" | "readiness" | "liveness", ProbeRow>>;
+  /** Failing quickly again and again (from the 5th quick failure in a row), or stopped by the crash-loop breaker. */
+  crashLooping: boolean;
+}
+
+export interface ProbeRow {
+  passed: boolean;
+  durationMs: number;
+  time: string;
+  failures: number;
+  lastError: string | null;
 }

@@ -49,7 +49,8 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
     for (const event of processes) {
       const m = metrics[event.processId];
       // An exit event keeps the PID that exited; only a live process shows one.
-      const alive = event.status === "online" || event.reason === "starting" || event.reason === "probe-failed";
+      const alive =
+        event.status === "online" || ["starting", "probe-failed", "liveness-failed", "startup-timeout"].includes(event.reason ?? "");
       const pid = alive ? event.pid : undefined;
       rows.push({
         service: serviceId,
@@ -65,6 +66,19 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
         tcpAddresses: addresses[event.processId]?.tcp ?? {},
         nextStartAt: event.nextStartAt?.toISOString() ?? null,
         message: event.message ?? null,
+        probes: Object.fromEntries(
+          Object.entries(event.probes ?? {}).map(([kind, r]) => [
+            kind,
+            {
+              passed: r.passed,
+              durationMs: r.durationMs,
+              time: r.time.toISOString(),
+              failures: r.failures,
+              lastError: r.lastError ?? null,
+            },
+          ]),
+        ),
+        crashLooping: event.crashLooping === true || event.reason === "crash-loop",
       });
     }
   }
@@ -100,5 +114,7 @@ function offlineRow(service: string, process: number, reason: string, message: s
     tcpAddresses: {},
     nextStartAt: null,
     message,
+    probes: {},
+    crashLooping: false,
   };
 }

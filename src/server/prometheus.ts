@@ -41,6 +41,33 @@ export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | 
   );
   perProcess("corral_process_memory_bytes", "Memory of the process (and its children).", (r) => r.memoryBytes);
   perProcess("corral_process_uptime_seconds", "How long the process has been running.", (r) => r.uptimeSeconds);
+  perProcess("corral_process_crash_loop", "1 while the crash-loop breaker keeps the process stopped (offline crash-loop), else 0.", (r) =>
+    r.reason === "crash-loop" ? 1 : 0,
+  );
+  perProcess(
+    "corral_process_crash_looping",
+    "1 while the process fails quickly again and again (or the breaker stopped it), else 0.",
+    (r) => (r.crashLooping ? 1 : 0),
+  );
+  const perProbe = (name: string, help: string, value: (probe: NonNullable<ProcessRow["probes"]["liveness"]>) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["namespace", "service", "process", "probe"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const current = await snapshot();
+        for (const row of current?.rows ?? [])
+          for (const [probe, result] of Object.entries(row.probes))
+            this.set({ namespace: current!.namespace, service: row.service, process: String(row.process), probe }, value(result));
+      },
+    });
+  perProbe("corral_process_probe_success", "1 when the probe's latest result passed, else 0 (probe: startup, readiness, liveness).", (p) =>
+    p.passed ? 1 : 0,
+  );
+  perProbe("corral_process_probe_duration_seconds", "How long the probe's latest reported run took.", (p) => p.durationMs / 1000);
+  perProbe("corral_process_probe_failures", "The probe's failures in a row at its latest reported result.", (p) => p.failures);
   new Gauge({
     name: "corral_processes",
     help: "Supervised processes by status.",

@@ -147,6 +147,11 @@ export const processRowBody = z.object({
   tcpAddresses: z.record(z.string(), z.string()),
   nextStartAt: nullable(z.string()),
   message: nullable(z.string()),
+  probes: z.partialRecord(
+    z.enum(["startup", "readiness", "liveness"]),
+    z.object({ passed: z.boolean(), durationMs: z.number(), time: z.string(), failures: z.number(), lastError: nullable(z.string()) }),
+  ),
+  crashLooping: z.boolean(),
 }) satisfies z.ZodType<ProcessRow>;
 
 export const serviceBody = z.object({ id: z.string(), spec: serviceSpecSchema, processes: z.array(processRowBody) });
@@ -176,6 +181,19 @@ export const serviceEventBody = z.object({
     .optional(),
   final: z.literal(true).optional(),
   warning: z.string().optional(),
+  probes: z
+    .partialRecord(
+      z.enum(["startup", "readiness", "liveness"]),
+      z.object({
+        passed: z.boolean(),
+        durationMs: z.number(),
+        time: z.iso.datetime().transform((time) => new Date(time)),
+        failures: z.number(),
+        lastError: z.string().optional(),
+      }),
+    )
+    .optional(),
+  crashLooping: z.literal(true).optional(),
 });
 
 export const metricSeriesBody = z.object({

@@ -141,7 +141,7 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
     [
       "readiness with two probes",
       yaml("services:", "  web:", "    command: ./tool", "    ports: [p]", "    readiness: { socket: p, exec: [./tool] }"),
-      "corral.yaml:5:16: services.web.readiness: must have exactly one of socket, http or exec",
+      "corral.yaml:5:35: services.web.readiness.exec: cannot be combined with socket: a probe has exactly one of socket, http, exec or logLine",
     ],
     [
       "readiness http path",

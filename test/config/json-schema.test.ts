@@ -117,7 +117,9 @@ services:
     bad("services: { web: { scale: 2 } }", /\$\.services\.web: no branch of anyOf matches/);
     bad("services: { web: { command: x, scale: -1 } }", /scale: below minimum/);
     bad("services: { Web: { command: x } }", /Web \(name\)/);
-    bad("services: { web: { command: x, restart: sometimes } }", /restart: not one of/);
+    // A policy or a mapping: a bad policy matches neither.
+    bad("services: { web: { command: x, restart: sometimes } }", /restart: no branch of anyOf matches/);
+    bad("services: { web: { command: x, restart: { maxRestarts: -1 } } }", /restart: no branch of anyOf matches/);
     bad("services: { web: { command: x, dependsOn: { db: healthy } } }", /dependsOn: no branch/);
     bad("services: { web: { command: x, stopGracePeriod: 10 seconds } }", /stopGracePeriod: no branch/);
     bad("services: {}\nextra: 1", /\$\.extra: unknown/);

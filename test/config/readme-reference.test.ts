@@ -8,6 +8,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CONFIG_DEFAULTS, SERVICE_DEFAULTS } from "../../src/contract/defaults.js";
 import { readinessSchema, restartBackoffSchema } from "../../src/contract/rules.js";
+import { livenessSchema, startupSchema } from "../../src/contract/probe-rules.js";
+import { restartObjectSchema } from "../../src/config/restart.js";
 import { corralFileSchema, serviceSchema } from "../../src/config/schema.js";
 
 const README = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "README.md"), "utf8");
@@ -43,6 +45,10 @@ const DEFAULTS: Record<string, string | number> = {
   stopGracePeriod: `${SERVICE_DEFAULTS.terminationGracePeriodMs / 1000}s`,
   ...Object.fromEntries(Object.entries(SERVICE_DEFAULTS.readiness).map(([key, value]) => [`readiness.${key}`, value])),
   ...Object.fromEntries(Object.entries(SERVICE_DEFAULTS.restartBackoff).map(([key, value]) => [`restartBackoff.${key}`, value])),
+  ...Object.fromEntries(Object.entries(SERVICE_DEFAULTS.liveness).map(([key, value]) => [`liveness.${key}`, value])),
+  ...Object.fromEntries(Object.entries(SERVICE_DEFAULTS.startup).map(([key, value]) => [`startup.${key}`, value])),
+  "restart.policy": SERVICE_DEFAULTS.restartPolicy,
+  "restart.window": `${SERVICE_DEFAULTS.restartLimit.windowMs / 1000}s`,
 };
 
 describe("the README's corral.yaml reference", () => {
@@ -53,9 +59,19 @@ describe("the README's corral.yaml reference", () => {
     assert.deepEqual([...file.keys()].sort(), Object.keys(corralFileSchema.shape).sort());
     const serviceFields = [
       ...Object.keys(serviceSchema.shape),
-      ...Object.keys(readinessSchema.shape)
-        .filter((key) => !["socket", "http", "exec"].includes(key))
-        .map((key) => `readiness.${key}`),
+      // The probe kinds are described in the probe's own row; the rest have rows of their own.
+      ...(
+        [
+          ["readiness", readinessSchema],
+          ["liveness", livenessSchema],
+          ["startup", startupSchema],
+        ] as const
+      ).flatMap(([name, schema]) =>
+        Object.keys(schema.shape)
+          .filter((key) => !["socket", "http", "exec"].includes(key))
+          .map((key) => `${name}.${key}`),
+      ),
+      ...Object.keys(restartObjectSchema.shape).map((key) => `restart.${key}`),
       ...Object.keys(restartBackoffSchema.shape).map((key) => `restartBackoff.${key}`),
     ];
     assert.deepEqual([...service.keys()].sort(), serviceFields.sort());

@@ -433,6 +433,23 @@ export function contractSuite(backend: Backend): void {
       },
     );
 
+    contract("liveness and startup probes and a restart limit: the service comes online with them", async ({ o, watch, config }) => {
+      const ns = o.namespace("health");
+      const w = watch(ns);
+      await ns.ensureService(
+        "s",
+        config(2, {
+          // exec probes: the program of both backends' images has no port to probe.
+          startup: { exec: ["true"], periodMs: 100, deadlineMs: 30_000 },
+          liveness: { exec: ["true"], periodMs: 1000, failureThreshold: 3 },
+          readiness: { exec: ["true"], periodMs: 100 },
+          restartLimit: { maxRestarts: 5, windowMs: 60_000 },
+        }),
+      );
+      await w.online("s", 2);
+      await ns.dropService("s");
+    });
+
     contract("bad input is refused with a ValidationError naming the field, and nothing is created", async ({ h, o, config, check }) => {
       const ns = o.namespace("bad");
       const before = await h.footprint();
@@ -469,6 +486,11 @@ export function contractSuite(backend: Backend): void {
         () => o.namespace("x".repeat(64)),
         (e: unknown) => e instanceof ValidationError && e.field === "namespace",
       );
+      // The health model's fields (issue 15): a probe has one kind, names a declared port.
+      await refused(ns.ensureService("ok", config(1, { liveness: { exec: ["true"], socket: "p" } })), "liveness.exec");
+      await refused(ns.ensureService("ok", config(1, { startup: { exec: ["true"], deadlineMs: 0 } })), "startup.deadlineMs");
+      await refused(ns.ensureService("ok", config(1, { readiness: { logLine: "(" } })), "readiness.logLine");
+      await refused(ns.ensureService("ok", config(1, { restartLimit: { maxRestarts: 1.5 } })), "restartLimit.maxRestarts");
       await check("bad input names the field: service id", async () => {
         for (const id of ["Bad_Id", "-a", "a-", "a.b", "../etc", "x".repeat(64), ""]) {
           await refused(ns.ensureService(id, config(1)), "service id");

@@ -43,7 +43,17 @@ describe("input validation shared by every backend", () => {
     rejects({ image: "x", scale: 1, labels: { "bad key!": "v" } }, "labels.bad key!");
     rejects({ image: "x", scale: 1, restartPolicy: "sometimes" }, "restartPolicy");
     rejects({ image: "x", scale: 1, stopSignal: "SIGNOPE" }, "stopSignal", /signal name/);
-    rejects({ image: "x", scale: 1, ports: [{ name: "p" }], readiness: { socket: "p", exec: ["true"] } }, "readiness", /exactly one/);
+    rejects(
+      { image: "x", scale: 1, ports: [{ name: "p" }], readiness: { socket: "p", exec: ["true"] } },
+      "readiness.exec",
+      /cannot be combined with socket: a probe has exactly one of socket, http, exec or logLine/,
+    );
+    rejects({ image: "x", scale: 1, readiness: { periodMs: 5 } }, "readiness", /must have exactly one of socket, http, exec or logLine/);
+    rejects({ image: "x", scale: 1, readiness: { logLine: "(" } }, "readiness.logLine", /must be a regular expression: /);
+    rejects({ image: "x", scale: 1, liveness: { logLine: "ready" } }, "liveness", /unknown field "logLine"/);
+    rejects({ image: "x", scale: 1, liveness: { socket: "p" } }, "liveness.socket", /one of the service's ports/);
+    rejects({ image: "x", scale: 1, startup: { exec: ["true"], logLine: "up" } }, "startup.logLine", /cannot be combined with exec/);
+    rejects({ image: "x", scale: 1, restartLimit: { maxRestarts: -1 } }, "restartLimit.maxRestarts", /whole number/);
     rejects({ image: "x", scale: 1, readiness: { socket: "p" } }, "readiness.socket", /one of the service's ports/);
     rejects({ image: "x", scale: 1, imagePullPolicy: "Always" }, "config", /imagePullPolicy/);
   });

@@ -306,6 +306,43 @@ describe("renderManifests", () => {
     assert.equal(none.env, undefined, "args that do not use the index need no env var");
   });
 
+  test("liveness and startup probes: livenessProbe and startupProbe, valid against the schemas; logLine is refused", () => {
+    const base = {
+      image: "x:1",
+      scale: 1,
+      ports: [
+        { name: "http", portHint: 8080 },
+        { name: "sql", portHint: 6875 },
+      ],
+    };
+    const manifests = renderManifests("n", "s", {
+      ...base,
+      readiness: { http: { port: "http", path: "/ready" } },
+      liveness: { http: { port: "http", path: "/healthz" }, periodMs: 5000, timeoutMs: 2000, failureThreshold: 4, initialDelayMs: 1500 },
+      startup: { socket: "sql", periodMs: 2000, deadlineMs: 61_000 },
+    });
+    const container = manifests.statefulSet.spec!.template.spec!.containers[0]!;
+    assert.deepEqual(container.livenessProbe, {
+      httpGet: { port: 8080, path: "/healthz" },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 4,
+      initialDelaySeconds: 2,
+    });
+    // 31 × 2 s = 62 s: the kubelet waits at least the deadline.
+    assert.deepEqual(container.startupProbe, { tcpSocket: { port: 6875 }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 31 });
+    assert.deepEqual(container.readinessProbe?.httpGet, { port: 8080, path: "/ready" });
+    validateWithKubernetesModels(manifests);
+    assertNoUnknownFields(manifests);
+    const exec = renderManifests("n", "s", { ...base, liveness: { exec: ["pg_isready"] } }).statefulSet.spec!.template.spec!.containers[0]!;
+    assert.deepEqual(exec.livenessProbe, { exec: { command: ["pg_isready"] }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3 });
+    for (const field of ["readiness", "startup"] as const)
+      assert.throws(
+        () => renderManifests("n", "s", { ...base, [field]: { logLine: "ready" } }),
+        (error: Error) => error.message.includes(`${field}.logLine`) && /cannot read the container's log lines/.test(error.message),
+      );
+  });
+
   test("is pure and deterministic; the hash ignores only the scale label", () => {
     const a = renderManifests("default", "db", fullConfig(), options);
     const b = renderManifests("default", "db", fullConfig(), options);

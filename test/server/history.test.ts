@@ -29,6 +29,8 @@ const rowOf = (service: string, process: number, memoryBytes: number): ProcessRo
   tcpAddresses: {},
   nextStartAt: null,
   message: null,
+  probes: {},
+  crashLooping: false,
 });
 
 describe("the daemon's history", () => {

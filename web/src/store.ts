@@ -301,6 +301,8 @@ class Store {
       exitCode: event.exitCode ?? null,
       signal: event.signal ?? null,
       message: event.message ?? null,
+      probes: Object.fromEntries(Object.entries(event.probes ?? {}).map(([kind, r]) => [kind, { ...r, lastError: r.lastError ?? null }])),
+      crashLooping: event.crashLooping === true || event.reason === "crash-loop",
       eventAt: now,
       ...(lastExit(event, old) ? { lastExit: lastExit(event, old)! } : {}),
       ...(event.final ? { final: true as const } : {}),

@@ -35,6 +35,14 @@ export interface ServiceEvent {
   /** The process ended and will not be started again (a job that completed or failed). */
   final?: true;
   warning?: string;
+  /** The latest result of each probe (startup, readiness, liveness). */
+  probes?: Partial<
+    Record<
+      "startup" | "readiness" | "liveness",
+      { passed: boolean; durationMs: number; time: string; failures: number; lastError?: string }
+    >
+  >;
+  crashLooping?: true;
 }
 
 export interface LogLine {

@@ -17,6 +17,7 @@ interface StatusFields {
   nextStartAt?: string | null;
   lastExit?: string;
   final?: true;
+  crashLooping?: boolean;
 }
 
 export function statusKind(p: StatusFields, recent?: Recent): StatusKind {
@@ -25,6 +26,8 @@ export function statusKind(p: StatusFields, recent?: Recent): StatusKind {
   if (p.reason === "completed") return "done";
   if (p.status === "crash-loop" || p.status === "failed" || p.reason === "crash-loop" || p.reason === "failed") return "failing";
   if (p.reason === "oom-killed") return "oom";
+  // The backend's own crash-loop signal (the 5th quick failure in a row) is as red as the page's count.
+  if (p.reason === "backoff" && p.crashLooping) return "failing";
   if (p.reason === "starting" || p.reason === "backoff" || p.reason === "probe-failed") return "waiting";
   // A job that ended for good without completing.
   if (p.final) return "failing";
@@ -43,6 +46,7 @@ export function statusText(p: StatusFields, now: number, recent?: Recent): strin
   if (p.status === "online") return "online";
   if (p.reason === "completed") return "completed";
   const parts = p.status === "offline" ? ["offline"] : [p.status];
+  if (p.crashLooping && p.reason !== "crash-loop") parts.push("crash-looping");
   if (p.reason && p.reason !== p.status)
     parts.push(reasonText(p.reason) + (p.reason === "backoff" && p.lastExit ? ` after ${reasonText(p.lastExit)}` : ""));
   let detail = p.signal ? p.signal : p.exitCode !== null && p.exitCode !== undefined ? `exit ${p.exitCode}` : "";
