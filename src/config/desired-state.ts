@@ -23,8 +23,6 @@ import {
   nonNegativeInt,
   portSchema,
   scaleSchema,
-  readinessPortProblem,
-  positiveInt,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,

@@ -15,8 +15,6 @@ import {
   labelValueSchema,
   nonNegativeInt,
   portSchema,
-  readinessPortProblem,
-  positiveInt,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
