@@ -10,6 +10,10 @@ export const SERVICE_DEFAULTS = {
   stopSignal: "SIGTERM" as NodeJS.Signals,
   terminationGracePeriodMs: 10_000,
   readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
+  /** How long a lifecycle hook (hooks:, stop.command) may run before it is killed. */
+  hookTimeoutMs: 30_000,
+  /** forking: how long the launched process may take to leave its server behind (and write pidFile). */
+  forkTimeoutMs: 10_000,
 } as const;
 
 /** ProcessOrchestratorConfig fields left out. */

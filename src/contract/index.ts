@@ -1,5 +1,6 @@
 export * from "./defaults.js";
 export * from "./errors.js";
+export * from "./lifecycle.js";
 export * from "./limits.js";
 export * from "./scheduling.js";
 export * from "./types.js";
