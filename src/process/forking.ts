@@ -68,7 +68,8 @@ function readPid(path: string): number | { problem: string } | undefined {
   const trimmed = text.trim();
   // Written but not yet filled in: read again.
   if (trimmed === "") return undefined;
-  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 2) return { problem: `PID file ${path} holds ${JSON.stringify(trimmed.slice(0, 40))}, not a PID` };
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 2)
+    return { problem: `PID file ${path} holds ${JSON.stringify(trimmed.slice(0, 40))}, not a PID` };
   return Number(trimmed);
 }
 

@@ -482,7 +482,12 @@ export class ProcessSupervisor {
       ...(cgroup ? { cgroup } : {}),
       log,
     });
-    this.options.onEvent({ ...this.status, time: new Date(), hook: result, message: describeHook({ ...result, ...(error ? { error } : {}) }) });
+    this.options.onEvent({
+      ...this.status,
+      time: new Date(),
+      hook: result,
+      message: describeHook({ ...result, ...(error ? { error } : {}) }),
+    });
     return result;
   }
 
