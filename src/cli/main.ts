@@ -58,8 +58,17 @@ program
   )
   .option("--abort-on-exit", "stop every service when a process ends, and exit with its status (foreground only)")
   .option("--exit-code-from <service>", "like --abort-on-exit, but exit with this service's status (foreground only)")
-  .action((o: { file?: string; detach?: boolean; timeout: string; waitSettle: string; abortOnExit?: boolean; exitCodeFrom?: string }) =>
-    up({ ...globals(), ...o }),
+  .option("--no-watch", "do not restart services when their watch: files change (foreground only; up -d never watches)")
+  .action(
+    (o: {
+      file?: string;
+      detach?: boolean;
+      timeout: string;
+      waitSettle: string;
+      abortOnExit?: boolean;
+      exitCodeFrom?: string;
+      watch?: boolean;
+    }) => up({ ...globals(), ...o }),
   );
 program
   .command("down")
