@@ -482,8 +482,15 @@ export class ProcessSupervisor {
       ...(cgroup ? { cgroup } : {}),
       log,
     });
+    // The status fields say where the process is; the end of an earlier run (exit code, final) is not repeated.
+    const { serviceId, processId, status, reason, restartCount, pid: current } = this.status;
     this.options.onEvent({
-      ...this.status,
+      serviceId,
+      processId,
+      status,
+      ...(reason !== undefined ? { reason } : {}),
+      restartCount,
+      ...(current !== undefined ? { pid: current } : {}),
       time: new Date(),
       hook: result,
       message: describeHook({ ...result, ...(error ? { error } : {}) }),
