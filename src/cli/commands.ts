@@ -147,7 +147,11 @@ export function describeEvent(e: ServiceEvent): string {
   const parts = [
     e.time.toISOString(),
     paint(colourFor(e.serviceId), name),
-    e.warning ? paint("yellow", `warning: ${e.warning}`) : status(e.status, e.reason ?? null),
+    e.warning
+      ? paint("yellow", `warning: ${e.warning}`)
+      : e.hook
+        ? paint(e.hook.ok ? "cyan" : "red", `hook ${e.hook.name} ${e.hook.ok ? "ok" : "failed"}`)
+        : status(e.status, e.reason ?? null),
   ];
   if (e.pid !== undefined) parts.push(`pid=${e.pid}`);
   if (e.exitCode !== undefined && e.exitCode !== null) parts.push(`exit=${e.exitCode}`);

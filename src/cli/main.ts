@@ -69,10 +69,19 @@ upCommand
   )
   .option("--abort-on-exit", "stop every service when a process ends, and exit with its status (foreground only)")
   .option("--exit-code-from <service>", "like --abort-on-exit, but exit with this service's status (foreground only)")
+  .option("--no-watch", "do not restart services when their watch: files change (foreground only; up -d never watches)")
   .action(
     (
       services: string[],
-      o: { file?: string[]; detach?: boolean; timeout: string; waitSettle: string; abortOnExit?: boolean; exitCodeFrom?: string },
+      o: {
+        file?: string[];
+        detach?: boolean;
+        timeout: string;
+        waitSettle: string;
+        abortOnExit?: boolean;
+        exitCodeFrom?: string;
+        watch?: boolean;
+      },
     ) => up({ ...globals(), ...withFiles(o), services }),
   );
 program

@@ -27,7 +27,7 @@ export class LogFollowers {
   /** Opens the follower of the event's process unless it is open (a stopped slot may be one that is gone). */
   follow(event: ServiceEvent): void {
     const name = `${event.serviceId}-${event.processId}`;
-    if (event.reason === "stopped" || event.warning || this.#following.has(name)) return;
+    if (event.reason === "stopped" || event.warning || event.hook || this.#following.has(name)) return;
     this.#following.add(name);
     const query = new URLSearchParams({ process: String(event.processId), follow: "true", tail: String(HISTORY_LINES) });
     const path = `/v1/services/${event.serviceId}/logs?${query.toString()}`;

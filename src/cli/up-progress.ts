@@ -73,7 +73,7 @@ export class UpProgress {
 
   observe(event: ServiceEvent, { live }: { live: boolean }): void {
     const expected = this.#expected.get(event.serviceId);
-    if (this.#finished || event.warning || expected === undefined || event.processId >= expected.scale) return;
+    if (this.#finished || event.warning || event.hook || expected === undefined || event.processId >= expected.scale) return;
     const k = key(event.serviceId, event.processId);
     this.#latest.set(k, event);
     if (event.status !== "online") this.#onlineSince.delete(k);

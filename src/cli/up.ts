@@ -25,6 +25,7 @@ import { followEvents } from "./up-events.js";
 import { LogFollowers } from "./up-logs.js";
 import { type UpOutcome, UpProgress } from "./up-progress.js";
 import { failureMessage, timeoutMessage } from "./up-report.js";
+import { ServiceWatchers } from "./watch.js";
 
 export interface UpOptions extends ProjectOptions {
   /** `corral up web worker`: only these and what they depend on. */
@@ -36,6 +37,8 @@ export interface UpOptions extends ProjectOptions {
   waitSettle?: string;
   exitCodeFrom?: string;
   abortOnExit?: boolean;
+  /** false with --no-watch: the services' watch: entries are not followed. */
+  watch?: boolean;
 }
 
 interface UpSettings {
@@ -44,6 +47,8 @@ interface UpSettings {
   detach: boolean;
   /** Set when a process's end stops the run (foreground --abort-on-exit or --exit-code-from). */
   abort: { exitCodeFrom?: string } | undefined;
+  /** Follow the services' watch: (foreground only). */
+  watch: boolean;
 }
 
 function settingsOf(options: UpOptions): UpSettings {
@@ -63,6 +68,7 @@ function settingsOf(options: UpOptions): UpSettings {
     settleMs,
     detach: options.detach ?? false,
     abort: abort ? (options.exitCodeFrom !== undefined ? { exitCodeFrom: options.exitCodeFrom } : {}) : undefined,
+    watch: options.watch !== false && options.detach !== true,
   };
 }
 
@@ -103,6 +109,7 @@ class UpRun {
   /** The last state printed per process. */
   readonly #printed = new Map<string, string>();
   #requestStop!: (stop: Stop) => void;
+  #watchers: ServiceWatchers | null = null;
 
   constructor(
     private readonly client: DaemonClient,
@@ -209,6 +216,7 @@ class UpRun {
       case "ready":
         process.stdout.write(`${paint("green", await this.#readyLine())}\n`);
         if (this.settings.detach) return;
+        this.#startWatching();
         return this.#stopped(await this.#stop);
       case "stop":
         return this.#stopped(outcome.stop);
@@ -222,6 +230,15 @@ class UpRun {
     }
   }
 
+  /** From the moment everything is up: a change restarts its service (watch.ts). */
+  #startWatching(): void {
+    if (!this.settings.watch) return;
+    this.#watchers = new ServiceWatchers(this.state.services, this.client, (line) => process.stdout.write(`${line}\n`));
+    if (this.#watchers.size === 0) return;
+    this.#watchers.start();
+    process.stdout.write(`${paint("cyan", "watching for file changes (--no-watch to turn off)")}\n`);
+  }
+
   /** The foreground run ends: every service is stopped, and with --abort-on-exit the run exits as compose's does. */
   async #stopped(stop: Stop): Promise<void> {
     if (stop === "gone")
@@ -233,6 +250,7 @@ class UpRun {
       );
     process.stdout.write(`\n${paint("yellow", "stopping every service (Ctrl-C again to leave them running)...")}\n`);
     process.once("SIGINT", () => process.exit(EXIT.failed));
+    await this.#watchers?.close();
     // The output keeps coming while everything stops (what the last process wrote, what the stopping ones say); it ends with the daemon.
     await down({ stateDir: this.stateDir });
     await this.#logs?.close();
@@ -279,6 +297,7 @@ class UpRun {
   }
 
   async #close(): Promise<void> {
+    await this.#watchers?.close();
     for (const stream of this.#streams) stream.controller.abort();
     await Promise.all(this.#streams.map((s) => s.done));
     await this.#logs?.close();

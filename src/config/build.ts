@@ -214,6 +214,7 @@ function buildService(
   }
   if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
   if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
+  buildLifecycle(entry, at, ctx, spec, problems);
   return spec;
 }
 
@@ -233,6 +234,35 @@ function checkShell(
   if (backend === "kubernetes") problems.push({ path: [...at, "shell"], rule: "is for backend: process", at: "key" });
   const problem = checkArgTemplate(shell, scope) ?? checkSecretsTemplate(shell, entry.secrets ?? []);
   if (problem !== undefined) problems.push({ path: [...at, "shell"], rule: problem, at: "value" });
+}
+
+/** hooks, stop, forking, pidFile and watch: paths resolved against the file's folder; forking servers are the process backend's. */
+function buildLifecycle(
+  entry: ServiceEntry,
+  at: FieldPath,
+  ctx: BuildContext & { backend: "process" | "kubernetes" },
+  spec: ServiceSpec,
+  problems: BuildProblem[],
+): void {
+  if (entry.hooks !== undefined) spec.hooks = structuredClone(entry.hooks);
+  if (entry.stop !== undefined) spec.stop = structuredClone(entry.stop);
+  if (ctx.backend === "kubernetes") {
+    for (const field of ["forking", "pidFile"] as const)
+      if (entry[field] !== undefined) problems.push({ path: [...at, field], rule: "is for backend: process", at: "key" });
+  } else {
+    if (entry.forking !== undefined) spec.forking = entry.forking;
+    if (entry.pidFile !== undefined) {
+      if (entry.forking === false)
+        problems.push({ path: [...at, "forking"], rule: "must not be false with pidFile (a PID file means forking)", at: "value" });
+      spec.pidFile = resolve(ctx.baseDir, entry.pidFile);
+    }
+  }
+  if (entry.watch !== undefined)
+    spec.watch = entry.watch.map((w) => ({
+      ...structuredClone(w),
+      path: resolve(ctx.baseDir, w.path),
+      ...(w.target !== undefined ? { target: resolve(ctx.baseDir, w.target) } : {}),
+    }));
 }
 
 /**

@@ -34,8 +34,10 @@ import {
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { livenessSchema, probePortProblems, restartLimitSchema, startupSchema } from "../contract/probe-rules.js";
+import { lifecycleHooksSchema, pidFileSchema, stopCommandSchema } from "../contract/lifecycle.js";
 import { findCycle } from "./cycle.js";
 import { SHELL } from "./shell-command.js";
+import { watchEntrySchema } from "./watch-rules.js";
 import { checkArgTemplate, checkSecretsTemplate } from "./templates.js";
 import { usedVolumes } from "./translate.js";
 
@@ -107,6 +109,14 @@ export const serviceSpecSchema = z
       restartBackoff: restartBackoffSchema.optional(),
       stopSignal: signalSchema.optional(),
       stopGracePeriodMs: nonNegativeInt(MILLISECONDS_RULE).optional(),
+      hooks: lifecycleHooksSchema.optional(),
+      stop: stopCommandSchema.optional(),
+      forking: z.boolean({ error: "must be true or false" }).optional(),
+      pidFile: pidFileSchema.optional().describe("Process backend: the forking server's PID file (implies forking)."),
+      watch: z
+        .array(watchEntrySchema, { error: "must be a list of { path, action }" })
+        .optional()
+        .describe("Followed by corral up in the foreground: file changes restart the service (paths absolute)."),
       dependsOn: z
         .record(idSchema, dependencyConditionSchema, { error: "must be a mapping of service id to ready, started or completed" })
         .default({})

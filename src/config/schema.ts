@@ -23,7 +23,9 @@ import {
   uniquePortNames,
   volumeNamesSchema,
 } from "../contract/rules.js";
+import { lifecycleHooksSchema, stopCommandSchema } from "../contract/lifecycle.js";
 import { DEPENDENCY_CONDITIONS } from "./desired-state.js";
+import { watchSchema } from "./watch-rules.js";
 import { DURATION_PATTERN, DURATION_RULE } from "./durations.js";
 import { livenessSchema, startupSchema } from "../contract/probe-rules.js";
 import { restartSchema } from "./restart.js";
@@ -180,6 +182,22 @@ export const serviceSchema = z
         .optional()
         .describe(
           `How long a process may take to stop before it is killed: "10s", "500ms", "1m", or milliseconds (default ${SERVICE_DEFAULTS.terminationGracePeriodMs / 1000}s).`,
+        ),
+      hooks: lifecycleHooksSchema
+        .optional()
+        .describe("Commands run with the service's env, directory, user and cgroup: preStart, postStart, preStop, postStop."),
+      stop: stopCommandSchema.optional().describe("Stop the processes with this command; the stop signal follows after stopGracePeriod."),
+      forking: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("backend: process: the command forks a server and exits; corral supervises the server it left behind."),
+      pidFile: nonEmptyString("a path")
+        .optional()
+        .describe("backend: process: the forking server's PID file, relative to this file (implies forking)."),
+      watch: watchSchema
+        .optional()
+        .describe(
+          "corral up (foreground): restart the service, rolling and readiness-gated, when these files change; off with --no-watch.",
         ),
       dependsOn: dependsOn
         .optional()

@@ -89,6 +89,10 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   if (spec.restartBackoff !== undefined) config.restartBackoff = { ...spec.restartBackoff };
   if (spec.stopSignal !== undefined) config.stopSignal = spec.stopSignal;
   if (spec.stopGracePeriodMs !== undefined) config.terminationGracePeriodMs = spec.stopGracePeriodMs;
+  if (spec.hooks !== undefined) config.hooks = structuredClone(spec.hooks);
+  if (spec.stop !== undefined) config.stop = structuredClone(spec.stop);
+  if (spec.forking !== undefined) config.forking = spec.forking;
+  if (spec.pidFile !== undefined) config.pidFile = spec.pidFile;
   validateServiceConfig(config);
   return config;
 }

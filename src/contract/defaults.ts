@@ -16,6 +16,10 @@ export const SERVICE_DEFAULTS = {
   restartLimit: { windowMs: 60_000 },
   /** Quick failures in a row (runs shorter than restartBackoff.resetAfterMs) from which a process shows as crash-looping. */
   crashLoopingAfter: 5,
+  /** How long a lifecycle hook (hooks:, stop.command) may run before it is killed. */
+  hookTimeoutMs: 30_000,
+  /** forking: how long the launched process may take to leave its server behind (and write pidFile). */
+  forkTimeoutMs: 10_000,
 } as const;
 
 /** ProcessOrchestratorConfig fields left out. */

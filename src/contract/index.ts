@@ -1,6 +1,7 @@
 export * from "./defaults.js";
 export * from "./errors.js";
 export * from "./health.js";
+export * from "./lifecycle.js";
 export * from "./limits.js";
 export * from "./scheduling.js";
 export * from "./types.js";

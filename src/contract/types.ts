@@ -1,5 +1,6 @@
 import type { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
 import type { LivenessProbe, ProbeResults, RestartLimit, StartupProbe } from "./health.js";
+import type { HookName, LifecycleHooks, StopCommand } from "./lifecycle.js";
 import type { LabelSelector, ServiceSchedulingConfig } from "./scheduling.js";
 
 /** Hands out one orchestrator per namespace; the same name returns the same object. */
@@ -135,6 +136,17 @@ export interface ServiceConfig {
   restartLimit?: RestartLimit;
   stopSignal?: NodeJS.Signals;
   terminationGracePeriodMs?: number;
+  /** Commands run before and after start and stop (see lifecycle.ts). Kubernetes: postStart/preStop become the container's lifecycle. */
+  hooks?: LifecycleHooks;
+  /** Stop the processes with this command instead of the stop signal (the signal follows after the grace period). */
+  stop?: StopCommand;
+  /**
+   * Process backend: the launched program forks a server and exits (0); corral
+   * supervises the server it left, found through its cgroup (else its process group).
+   */
+  forking?: boolean;
+  /** Process backend: the server's PID file (an absolute path): implies forking, and names the server to supervise. */
+  pidFile?: string;
   // Accepted by every backend, acted on by Kubernetes only.
   initContainerImage?: string;
   availabilityZones?: string[];
@@ -197,12 +209,24 @@ export interface ServiceEvent {
    * failed for good. Consumers need not re-derive it from the policy.
    */
   final?: true;
+  /** A lifecycle hook ran (the status fields repeat the current state). */
+  hook?: HookResult;
   /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
   warning?: string;
   /** The latest result of each probe the process has (sent when one changes: passed/failed, or why it fails). */
   probes?: ProbeResults;
   /** Set from the Nth quick failure in a row (a run shorter than the back-off's resetAfterMs): the process keeps failing as it starts. */
   crashLooping?: true;
+}
+
+export interface HookResult {
+  name: HookName | "stop";
+  ok: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** Killed when its timeout passed. */
+  timedOut?: true;
 }
 
 export interface ServiceProcessMetrics {

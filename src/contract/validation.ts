@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";
+import { type HookName, type LifecycleHook, lifecycleHooksSchema, normalizeHook, pidFileSchema, stopCommandSchema } from "./lifecycle.js";
 import {
   ID_RULE,
   absolutePath,
@@ -69,6 +70,7 @@ export type NormalizedServiceConfig = Omit<
   | "stopSignal"
   | "terminationGracePeriodMs"
   | "volumes"
+  | "hooks"
 > & {
   args: (assignments: ServiceAssignments) => string[];
   ports: ServicePort[];
@@ -85,7 +87,14 @@ export type NormalizedServiceConfig = Omit<
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
   volumes: string[];
+  /** Each hook with its timeout filled in. */
+  hooks: NormalizedHooks;
+  /** True with pidFile too. */
+  forking: boolean;
 };
+
+export type NormalizedHook = Required<LifecycleHook>;
+export type NormalizedHooks = Partial<Record<HookName, NormalizedHook>>;
 
 /** A limit given as its value type, or as the string its `parse` takes. */
 function limitSchema<T>(limit: { name: string; parse(s: string): T }, isLimit: (v: unknown) => v is T, example: string) {
@@ -156,6 +165,10 @@ const serviceConfigSchema = z
     restartLimit: restartLimitSchema.optional(),
     stopSignal: signalSchema.optional(),
     terminationGracePeriodMs: nonNegativeInt("must be a whole number of milliseconds").optional(),
+    hooks: lifecycleHooksSchema.optional(),
+    stop: stopCommandSchema.optional(),
+    forking: z.boolean({ error: "must be true or false" }).optional(),
+    pidFile: pidFileSchema.optional(),
     initContainerImage: nonEmpty.optional(),
     availabilityZones: z.array(nonEmpty).optional(),
     otherReplicasSelector: z.array(labelSelectorSchema).optional(),
@@ -194,7 +207,11 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     stopSignal: c.stopSignal ?? SERVICE_DEFAULTS.stopSignal,
     terminationGracePeriodMs: c.terminationGracePeriodMs ?? SERVICE_DEFAULTS.terminationGracePeriodMs,
     volumes: [...(c.volumes ?? [])],
+    hooks: Object.fromEntries(Object.entries(c.hooks ?? {}).map(([name, hook]) => [name, normalizeHook(hook)])),
+    forking: c.forking === true || c.pidFile !== undefined,
   };
+  if (c.stop) normalized.stop = { command: c.stop.command };
+  if (c.pidFile !== undefined) normalized.pidFile = c.pidFile;
   if (c.user !== undefined) normalized.user = c.user;
   if (c.group !== undefined) normalized.group = c.group;
   if (c.memoryLimit) normalized.memoryLimit = c.memoryLimit;

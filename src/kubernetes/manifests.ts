@@ -17,6 +17,7 @@ import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
 import { validateId, validateServiceConfig, type NormalizedServiceConfig } from "../contract/validation.js";
 import { PROCESS_INDEX_ENV, escapeExpansion, renderArgs } from "./args.js";
+import { checkLifecycleForKubernetes, renderLifecycle, renderPreStart } from "./lifecycle.js";
 import { sha256Hex } from "../util/hash.js";
 import {
   CONTAINER_NAME,
@@ -147,6 +148,7 @@ export function validateForKubernetes(config: ServiceConfig): NormalizedServiceC
       );
     }
   }
+  checkLifecycleForKubernetes(normalized);
   if (normalized.volumes.length > 0)
     throw new ValidationError("volumes", "are for the process backend; on Kubernetes mount a PersistentVolumeClaim", normalized.volumes);
   const socketDir = normalized.ports.find((port) => port.socketDir);
@@ -280,7 +282,9 @@ export function renderPodTemplate(
   const probe = renderReadinessProbe(config, ports);
   if (probe) container.readinessProbe = probe;
   Object.assign(container, renderHealthProbes(config, ports));
-  if (config.stopSignal !== "SIGTERM") container.lifecycle = { stopSignal: config.stopSignal };
+  const handlers = renderLifecycle(config);
+  if (handlers || config.stopSignal !== "SIGTERM")
+    container.lifecycle = { ...handlers, ...(config.stopSignal !== "SIGTERM" ? { stopSignal: config.stopSignal } : {}) };
   if (scheduling.securityContextEnabled) {
     container.securityContext = {
       privileged: false,
@@ -340,6 +344,8 @@ export function renderPodTemplate(
     ];
     spec.initContainers = [init];
   }
+  const preStart = renderPreStart(config, container);
+  if (preStart) spec.initContainers = [...(spec.initContainers ?? []), preStart];
   if (volumes.length > 0) spec.volumes = volumes;
   const runAsUser = config.user === undefined ? undefined : numericId(config.user);
   const runAsGroup = config.group === undefined ? undefined : numericId(config.group);

@@ -60,6 +60,8 @@ export interface LaunchSpec {
   secretFiles?: string[];
   /** Variable name → secret id; the values are added at launch, never kept in the spec. */
   secretEnv?: Record<string, string>;
+  /** Hooks, stop command and forking, serialized: a changed one is a changed process. */
+  lifecycle?: string;
   /** Keyed digest of the secrets' contents (secret-source.ts): a changed secret is a changed process. Set when the service uses any. */
   secretsDigest?: string;
 }
@@ -218,6 +220,8 @@ export class ServiceSpecs {
       }
       if (Object.keys(config.secretEnv).length > 0) spec.secretEnv = { ...config.secretEnv };
       if (this.secretsDigest !== undefined) spec.secretsDigest = this.secretsDigest;
+      if (Object.keys(config.hooks).length > 0 || config.stop || config.forking)
+        spec.lifecycle = JSON.stringify({ hooks: config.hooks, stop: config.stop, forking: config.forking, pidFile: config.pidFile });
       return spec;
     });
   }

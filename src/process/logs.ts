@@ -80,6 +80,19 @@ export class ProcessLog {
   }
 
   /**
+   * Descriptors for a lifecycle hook's output: the same pipes, so its lines are
+   * the process's; while the pipes are read (the process runs) the readers are
+   * left alone, else reading starts as for a spawn. Close them once it is spawned.
+   */
+  openForHook(): { stdout: number; stderr: number } {
+    if (!this.readers.some((reader) => !reader.destroyed)) return this.openForChild();
+    return {
+      stdout: openSync(this.options.fifos.stdout, constants.O_RDWR),
+      stderr: openSync(this.options.fifos.stderr, constants.O_RDWR),
+    };
+  }
+
+  /**
    * Gives the pipes to the user a process runs as: it writes through the
    * descriptors it inherits, but a program that reopens `/dev/stdout` opens the
    * pipe by its path. They stay in corral's run directory, where that user can

@@ -2,6 +2,7 @@
 // its slots (their number is the service's current scale), and how each slot's
 // supervisor is built from the config.
 import type { ServiceEvent, ServiceProcessMetrics } from "../contract/types.js";
+import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import type { NormalizedServiceConfig } from "../contract/validation.js";
 import { type ResolvedProcessConfig, withDefaults } from "./config.js";
 import { readPidRecord, type PidRecord } from "./identity.js";
@@ -232,6 +233,13 @@ export class ServiceRuntime {
         this.#warn(processIndex, warning);
       },
       ...(onCrash ? { onCrash } : {}),
+      lifecycle: {
+        hooks: config.hooks,
+        ...(config.stop ? { stop: config.stop } : {}),
+        forking: config.forking,
+        ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}),
+        forkTimeoutMs: SERVICE_DEFAULTS.forkTimeoutMs,
+      },
     });
   }
 }

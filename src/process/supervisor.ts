@@ -36,7 +36,11 @@ import { ProcessStatus } from "./process-status.js";
 import { prepareSocketDirectories } from "./service-dirs.js";
 import type { SecretDelivery } from "./secret-delivery.js";
 import { CRASH_SIGNALS } from "./signals.js";
-import { type StopPolicy, killStragglers, stopProcess } from "./stop-process.js";
+import { type StopPolicy, killStragglers, signalProcess, stopProcess } from "./stop-process.js";
+import type { HookResult } from "../contract/types.js";
+import type { NormalizedHook } from "../contract/validation.js";
+import { findServer } from "./forking.js";
+import { type SlotLifecycle, describeHook, runHook } from "./hooks.js";
 
 /**
  * How long an exit waits for the process's pipes to reach end-of-file (its last
@@ -77,6 +81,8 @@ export interface SupervisorOptions {
   onWarning?(warning: string): void;
   /** Called instead of relaunching when the process died of a crash signal and crashes propagate. */
   onCrash?(event: ServiceEvent): void;
+  /** Hooks, stop command, forking (hooks.ts, forking.ts). */
+  lifecycle?: SlotLifecycle;
 }
 
 interface Running {
@@ -93,6 +99,8 @@ interface Running {
   readiness?: { stop(): void };
   /** Why corral is stopping it while the slot stays active (a failed liveness or startup probe): the reason of its exit. */
   killedFor?: { reason: string; message: string };
+  /** Why corral ended it (a failed postStart hook): the exit event says so. */
+  failure?: string;
 }
 
 type Phase = "active" | "stopping" | "stopped" | "detached";
@@ -109,6 +117,8 @@ export class ProcessSupervisor {
   private probes: ProbeResults | undefined;
   /** The group of the slot, kept across relaunches (prepare() reuses it) and removed when the slot stops for good. */
   private cgroup: ProcessCgroup | undefined;
+  /** The secrets' variables of the last launch: hooks get the process's environment. */
+  private secretEnv: Record<string, string> = {};
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new BackoffSchedule(options.backoff);
@@ -168,16 +178,21 @@ export class ProcessSupervisor {
     });
     this.cgroup = cgroup;
     this.options.log.attach();
+    this.pollUntilGone(running, "adopted process exited; its exit status is unknown to this instance");
+    this.becameAlive(running);
+  }
+
+  /** A process that is not our child gives no exit notification: it is checked every adoptPollMs. */
+  private pollUntilGone(running: Running, message: string): void {
     const poll = () => {
       if (this.running !== running) return;
       if (!isAlive(running.identity)) {
-        void this.handleExit(running, null, null, "adopted process exited; its exit status is unknown to this instance");
+        void this.handleExit(running, null, null, message);
         return;
       }
       running.pollTimer = setTimeout(poll, this.phase === "stopping" ? 10 : this.options.adoptPollMs);
     };
     running.pollTimer = setTimeout(poll, this.options.adoptPollMs);
-    this.becameAlive(running);
   }
 
   private launchIdentity() {
@@ -219,6 +234,9 @@ export class ProcessSupervisor {
     }
     if (prepared.cgroup) this.cgroup = prepared.cgroup;
     if (prepared.warning) this.options.onWarning?.(prepared.warning);
+    this.secretEnv = secrets?.env ?? {};
+    if (this.options.lifecycle?.pidFile !== undefined) rmSync(this.options.lifecycle.pidFile, { force: true }); // a stale one must not name the server
+    if (!(await this.preStart(prepared.cgroup))) return;
     let child: ChildProcess;
     const fds = this.options.log.openForChild();
     try {
@@ -262,8 +280,13 @@ export class ProcessSupervisor {
       startedAt: Date.now(),
     });
     child.on("error", () => {}); // e.g. a kill() racing the exit; the exit event tells the story
+    if (this.options.lifecycle?.forking) {
+      child.once("exit", (code, signal) => void this.launcherExited(running, code, signal));
+      this.emit("offline", { reason: "starting", pid, message: "forking: waiting for the program to leave its server" });
+      return;
+    }
     child.once("exit", (code, signal) => void this.handleExit(running, code, signal));
-    this.becameAlive(running);
+    void this.postStart(running);
   }
 
   /** A process exists: online now, or once its startup and readiness probes pass. */
@@ -329,6 +352,7 @@ export class ProcessSupervisor {
     // The exit event comes after the process's last lines are in its log: whoever
     // reads the log because of the event (up showing why a job failed) finds them.
     await this.options.log.drained(EXIT_LOG_DRAIN_MS);
+    await this.postStop(running);
     running.markExited();
     const pid = running.identity.pid;
     if (this.phase !== "active") {
@@ -356,7 +380,7 @@ export class ProcessSupervisor {
     });
     // A process corral stopped for a failed probe ended for that reason, whatever signal ended it.
     const reason = running.killedFor?.reason ?? exit.reason;
-    const why = running.killedFor?.message ?? message;
+    const why = running.killedFor?.message ?? message ?? running.failure;
     const event = this.emit("offline", {
       reason,
       pid,
@@ -441,7 +465,7 @@ export class ProcessSupervisor {
     const running = this.running;
     if (running) {
       running.readiness?.stop();
-      await stopProcess(running, this.options.stopPolicy);
+      if (!(await this.beforeStop(running))) await stopProcess(running, this.options.stopPolicy);
     } else if (this.status.reason !== "stopped") {
       this.emit("offline", { reason: "stopped" });
     }
@@ -452,6 +476,117 @@ export class ProcessSupervisor {
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
     for (const dir of Object.values(this.options.spec.socketDirs ?? {})) rmSync(dir, { recursive: true, force: true });
     this.phase = "stopped";
+  }
+
+  // Lifecycle hooks and forking servers (hooks.ts, forking.ts).
+
+  /** Runs preStart; false (the start failed, the restart policy takes over) when it failed or the slot stopped meanwhile. */
+  private async preStart(cgroup: ProcessCgroup | undefined): Promise<boolean> {
+    const hook = this.options.lifecycle?.hooks.preStart;
+    if (!hook) return true;
+    const result = await this.hook("preStart", hook, cgroup);
+    if (this.phase !== "active") return false;
+    if (result.ok) return true;
+    this.emit("offline", { reason: "spawn-failed", message: describeHook(result), ...this.finality("spawn-failed") });
+    this.scheduleRestart(0, "spawn-failed");
+    return false;
+  }
+
+  /** The process runs: postStart first (online waits for it; a failure kills the process, as on Kubernetes), then readiness. */
+  private async postStart(running: Running): Promise<void> {
+    const hook = this.options.lifecycle?.hooks.postStart;
+    if (!hook) return this.becameAlive(running);
+    this.emit("offline", { reason: "starting", pid: running.identity.pid, message: "running the postStart hook" });
+    const result = await this.hook("postStart", hook, running.cgroup, running.identity.pid);
+    if (this.running !== running || this.phase !== "active") return;
+    if (result.ok) return this.becameAlive(running);
+    running.failure = describeHook(result);
+    signalProcess(running, "SIGKILL");
+    await running.cgroup?.kill().catch((error: unknown) => this.report("kill cgroup", error));
+  }
+
+  /** preStop, then the stop command; true when the process is gone already (the stop signal is not needed). */
+  private async beforeStop(running: Running): Promise<boolean> {
+    const lifecycle = this.options.lifecycle;
+    if (lifecycle?.hooks.preStop) await this.hook("preStop", lifecycle.hooks.preStop, running.cgroup, running.identity.pid);
+    if (!lifecycle?.stop) return false;
+    const { graceMs } = this.options.stopPolicy;
+    await this.hook("stop", { command: lifecycle.stop.command, timeoutMs: Math.max(1, graceMs) }, running.cgroup, running.identity.pid);
+    let timer: NodeJS.Timeout | undefined;
+    const gone = await Promise.race([
+      running.exited.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    return gone;
+  }
+
+  private async postStop(running: Running): Promise<void> {
+    const hook = this.options.lifecycle?.hooks.postStop;
+    if (hook) await this.hook("postStop", hook, running.cgroup, running.identity.pid);
+  }
+
+  /** Runs one hook as the process runs (env, cwd, user, cgroup, log) and publishes its result with the current status. */
+  private async hook(name: HookResult["name"], hook: NormalizedHook, cgroup: ProcessCgroup | undefined, pid?: number): Promise<HookResult> {
+    const { spec, log } = this.options;
+    const { error, ...result } = await runHook({
+      name,
+      command: hook.command,
+      timeoutMs: hook.timeoutMs,
+      env: { ...process.env, ...spec.env, ...this.secretEnv, ...(pid !== undefined ? { CORRAL_PID: String(pid) } : {}) },
+      ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
+      ...(spec.user ? { user: spec.user } : {}),
+      ...(cgroup ? { cgroup } : {}),
+      log,
+    });
+    // The status fields say where the process is; the end of an earlier run (exit code, final) is not repeated.
+    const { serviceId, processId, status, reason, restartCount, pid: current } = this.status;
+    this.options.onEvent({
+      serviceId,
+      processId,
+      status,
+      ...(reason !== undefined ? { reason } : {}),
+      restartCount,
+      ...(current !== undefined ? { pid: current } : {}),
+      time: new Date(),
+      hook: result,
+      message: describeHook({ ...result, ...(error ? { error } : {}) }),
+    });
+    return result;
+  }
+
+  /** forking: the launched program ended; a clean exit leaves the server to supervise from now on. */
+  private async launcherExited(running: Running, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const lifecycle = this.options.lifecycle;
+    if (this.running !== running || !lifecycle) return;
+    if (code !== 0 || this.phase !== "active") return this.handleExit(running, code, signal);
+    const found = await findServer({
+      ...(lifecycle.pidFile !== undefined ? { pidFile: lifecycle.pidFile } : {}),
+      ...(running.cgroup ? { cgroup: running.cgroup } : {}),
+      launchedPid: running.identity.pid,
+      notBefore: running.identity.startTime,
+      timeoutMs: lifecycle.forkTimeoutMs,
+      wanted: () => this.running === running && this.phase === "active",
+    });
+    if (this.running !== running) return;
+    if ("problem" in found) return this.handleExit(running, code, signal, found.problem);
+    // From here on the server is the process: recorded (a later instance adopts it), polled, stopped, killed on drop.
+    running.identity = found.server;
+    delete running.child;
+    writePidRecord(this.options.pidFile, {
+      ...found.server,
+      ...running.stamp,
+      restartCount: this.restartCount,
+      launchedAt: new Date(running.startedAt).toISOString(),
+    });
+    this.pollUntilGone(running, "the forking server exited; its exit status is unknown (it is not corral's child)");
+    // Stopped while it was looked for: the stop signal went to the launched program's group, which a server may have left.
+    if (this.isStopping()) signalProcess(running, this.options.stopPolicy.signal);
+    else void this.postStart(running);
+  }
+
+  private isStopping(): boolean {
+    return this.phase === "stopping";
   }
 
   /** A failure the slot survives (its cgroup would not go, ...), published on the diagnostics channel. */

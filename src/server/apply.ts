@@ -195,7 +195,7 @@ export async function waitForCondition(
   const latest = new Map<number, ServiceEvent>();
   try {
     for await (const event of ns.watchServices({ signal: controller.signal })) {
-      if (event.serviceId !== serviceId || event.warning) continue;
+      if (event.serviceId !== serviceId || event.warning || event.hook) continue;
       latest.set(event.processId, event);
       const judgements = Array.from({ length: scale }, (_, i) => latest.get(i)).map((e) => (e ? judge(e, condition) : "pending"));
       const blocking = judgements.find((j): j is { blocked: string } => typeof j === "object");

@@ -180,6 +180,16 @@ export const serviceEventBody = z.object({
     .transform((time) => new Date(time))
     .optional(),
   final: z.literal(true).optional(),
+  hook: z
+    .object({
+      name: z.enum(["preStart", "postStart", "preStop", "postStop", "stop"]),
+      ok: z.boolean(),
+      exitCode: z.number().nullable(),
+      signal: z.string().nullable(),
+      durationMs: z.number(),
+      timedOut: z.literal(true).optional(),
+    })
+    .optional(),
   warning: z.string().optional(),
   probes: z
     .partialRecord(

@@ -449,6 +449,41 @@ export function contractSuite(backend: Backend): void {
       await w.online("s", 2);
       await ns.dropService("s");
     });
+    contract(
+      "lifecycle hooks are part of the config: the same ones are a no-op, a changed one replaces, a bad one is refused",
+      async ({ h, o, watch, config }) => {
+        const ns = o.namespace("hooks");
+        const w = watch(ns);
+        const hooked = (drain: string) => config(2, { hooks: { postStart: ["true"], preStop: { command: drain, timeoutMs: 5000 } } });
+        await ns.ensureService("s", hooked("exit 0"));
+        await w.online("s", 2);
+        const before = [await h.identity("hooks", "s", 0), await h.identity("hooks", "s", 1)];
+        await ns.ensureService("s", hooked("exit 0"));
+        await ns.ensureService("marker", config(1));
+        const read = await w.until(() => w.isOnline("marker", 0), "the marker online");
+        assert.deepEqual(read.filter((e) => e.serviceId === "s" && !e.hook).map(brief), [], "no status change for the unchanged service");
+        assert.deepEqual([await h.identity("hooks", "s", 0), await h.identity("hooks", "s", 1)], before);
+
+        const from = w.seen.length;
+        await ns.ensureService("s", hooked("true"));
+        await w.until(
+          () => [0, 1].every((i) => w.seen.slice(from).some((e) => e.serviceId === "s" && e.processId === i && e.status === "offline")),
+          "both replaced",
+        );
+        await w.online("s", 2);
+        const after = [await h.identity("hooks", "s", 0), await h.identity("hooks", "s", 1)];
+        for (const i of [0, 1]) assert.notEqual(after[i], before[i], `s/${i} is a new process`);
+
+        await assert.rejects(
+          ns.ensureService("bad", config(1, { hooks: { preStart: [] } })),
+          (e: unknown) => e instanceof ValidationError && e.field === "hooks.preStart",
+        );
+        await assert.rejects(
+          ns.ensureService("bad", config(1, { stop: { command: "" } })),
+          (e: unknown) => e instanceof ValidationError && e.field === "stop.command",
+        );
+      },
+    );
 
     contract("bad input is refused with a ValidationError naming the field, and nothing is created", async ({ h, o, config, check }) => {
       const ns = o.namespace("bad");

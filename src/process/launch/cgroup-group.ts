@@ -34,6 +34,10 @@ export class CgroupGroup implements ProcessCgroup {
     return this.mounts.map((m) => join(m, this.name));
   }
 
+  procsFiles(): string[] {
+    return this.directories().map((d) => join(d, "cgroup.procs"));
+  }
+
   private dir(mountPoint: string): string {
     return join(mountPoint, this.name);
   }

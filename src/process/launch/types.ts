@@ -52,6 +52,8 @@ export interface ProcessCgroup {
   cpuUsageNanos(): Promise<number | null>;
   /** True while any (non-zombie) task is in the group. */
   isPopulated(): Promise<boolean>;
+  /** The `cgroup.procs` file of the group in each hierarchy: a process writing its PID into each joins the group (hooks do). */
+  procsFiles?(): string[];
   /** PIDs currently in the group (and any sub-groups the processes made). */
   pids(): Promise<number[]>;
   /**
