@@ -13,7 +13,7 @@ const CORRAL_YAML = `services:
     command: sh
     # Fails until the file ok exists, saying why on stderr; once it starts it says so on stdout.
     args: ["-c", "if [ -f ok ]; then echo 'listening on 5432'; exec sleep 1000; fi; echo 'FATAL: could not bind: address in use' >&2; exit 1"]
-    readiness: { logLine: "^listening on \\\\d+$" }
+    readiness: { logLine: "^listening on \\\\d+$$" }
     restart: { maxRestarts: 4, window: 1m, backoff: { initialMs: 20, maxMs: 100 } }
   web:
     command: sleep

@@ -120,7 +120,7 @@ describe("corral stop and start", { timeout: 240_000 }, () => {
 `,
     );
     ok(project, ["up", "-d"]);
-    assert.deepEqual(brief(project.ps()), ["db-0:online", "web-0:online", "tool-0:offline(stopped)"]);
+    assert.deepEqual(brief(project.ps()), ["db-0:online", "tool-0:offline(stopped)", "web-0:online"]);
     assert.equal(project.processes().length, 2, "no process for tool");
 
     ok(project, ["stop"]);

@@ -45,7 +45,7 @@ describe("corral.yaml: hooks, forking servers, watch", () => {
     [
       "an unknown hook",
       yaml("services:", "  web:", "    command: ./tool", "    hooks:", "      beforeStart: ./x"),
-      "corral.yaml:5:7: services.web.hooks.beforeStart: unknown field",
+      "corral.yaml:5:7: services.web.hooks.beforeStart: unknown field (known: preStart, postStart, preStop, postStop)",
     ],
     [
       "sync-restart without target",

@@ -167,10 +167,10 @@ describe("several files", () => {
       failure(() => loadProject({ cwd: dir, env: {} })),
       "corral.override.yaml:3:5: services.web.sacle: unknown field (did you mean scale?)",
     );
-    writeFileSync(join(dir, "corral.override.yaml"), "services:\n  web:\n    scale: 0\n");
+    writeFileSync(join(dir, "corral.override.yaml"), "services:\n  web:\n    scale: -1\n");
     assert.equal(
       failure(() => loadProject({ cwd: dir, env: {} })),
-      "corral.override.yaml:3:12: services.web.scale: must be a positive integer",
+      "corral.override.yaml:3:12: services.web.scale: must be a non-negative integer (0 keeps the service with no process)",
     );
   });
 });

@@ -92,7 +92,7 @@ services:
     restartBackoff: { initialMs: 200, maxMs: 3000, jitter: 0 }
   chatty:
     command: sh
-    args: ["-c", "echo needle-from-long-ago; i=0; while [ $i -lt 3000 ]; do echo filler line $i; i=$((i+1)); done; exec sleep 3600"]
+    args: ["-c", "echo needle-from-long-ago; i=0; while [ $$i -lt 3000 ]; do echo filler line $$i; i=$$((i+1)); done; exec sleep 3600"]
 `,
     );
     // flaky crash-loops, so up -d says so (exit 1); the daemon keeps running the rest.
