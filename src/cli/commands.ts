@@ -12,7 +12,7 @@ import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
-import { ApiError, type DaemonClient } from "./client.js";
+import { ApiError, DaemonGoneError, type DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -67,12 +67,17 @@ export function renderProcessTable(rows: ProcessRow[]): string {
 export async function streamLogs(
   client: DaemonClient,
   services: string[],
-  opts: { follow: boolean; tail?: number; json?: boolean; signal?: AbortSignal },
+  opts: { follow: boolean; tail?: number; since?: string; until?: string; json?: boolean; signal?: AbortSignal },
 ): Promise<void> {
   const width = Math.max(...services.map((s) => s.length + 2), 0);
   await Promise.all(
     services.map(async (service) => {
-      const query = new URLSearchParams({ follow: String(opts.follow), ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}) });
+      const query = new URLSearchParams({
+        follow: String(opts.follow),
+        ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}),
+        ...(opts.since !== undefined ? { since: opts.since } : {}),
+        ...(opts.until !== undefined ? { until: opts.until } : {}),
+      });
       for await (const l of client.lines(`/v1/services/${service}/logs?${query.toString()}`, logLineBody, opts.signal)) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ service, ...l })}\n`);
         else {
@@ -89,7 +94,7 @@ const serviceIds = z.array(z.object({ id: z.string() }));
 
 export async function logs(
   service: string | undefined,
-  options: GlobalOptions & { follow?: boolean; tail?: string; json?: boolean },
+  options: GlobalOptions & { follow?: boolean; tail?: string; since?: string; until?: string; json?: boolean },
 ): Promise<void> {
   const client = await runningDaemon(options);
   const services = service ? [service] : (await client.get("/v1/services", serviceIds)).map((s) => s.id);
@@ -100,9 +105,14 @@ export async function logs(
   await streamLogs(client, services, {
     follow: options.follow ?? false,
     ...(tail !== undefined ? { tail } : {}),
+    ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.until !== undefined ? { until: options.until } : {}),
     json: options.json ?? false,
     signal: controller.signal,
   });
+  // A followed stream ends by itself only when the daemon does.
+  if (options.follow && !controller.signal.aborted)
+    throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
 }
 
 export function describeEvent(e: ServiceEvent): string {
@@ -130,6 +140,8 @@ export async function events(options: GlobalOptions & { json?: boolean }): Promi
     if ("snapshotEnd" in event) continue;
     process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${describeEvent(event)}\n`);
   }
+  // The stream ends by itself only when the daemon does.
+  if (!controller.signal.aborted) throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
 }
 
 export async function scale(assignments: string[], options: GlobalOptions): Promise<void> {

@@ -11,14 +11,23 @@ import { resolve } from "node:path";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import type { ServiceEvent } from "../contract/types.js";
 import { parseDurationMs } from "../config/durations.js";
-import { loadConfigFile } from "../config/load.js";
 import type { DesiredState } from "../config/types.js";
 import type { ApplyResult } from "../server/apply.js";
 import { describeEnd } from "../server/process-end.js";
 import { applyResultBody } from "../server/wire.js";
 import { ApiError, type DaemonClient } from "./client.js";
 import { describeEvent, down } from "./commands.js";
-import { CliError, EXIT, type GlobalOptions, ensureDaemon, resolveStateDir } from "./context.js";
+import {
+  CliError,
+  EXIT,
+  type GlobalOptions,
+  configFiles,
+  ensureDaemon,
+  loadProject,
+  remoteHost,
+  resolveStateDir,
+  runningDaemon,
+} from "./context.js";
 import { paint } from "./format.js";
 import { RunEnder } from "./up-abort.js";
 import { followEvents } from "./up-events.js";
@@ -34,6 +43,8 @@ export interface UpOptions extends GlobalOptions {
   waitSettle?: string;
   exitCodeFrom?: string;
   abortOnExit?: boolean;
+  /** <host>:<port>: a daemon this up starts also serves the API there. */
+  tcp?: string;
 }
 
 interface UpSettings {
@@ -69,13 +80,17 @@ type Stop = "interrupted" | "aborted" | "gone";
 
 export async function up(options: UpOptions): Promise<void> {
   const settings = settingsOf(options);
-  const file = resolve(options.file ?? "corral.yaml");
+  const file = resolve(configFiles(options)[0]!);
   // Loading writes nothing: a bad file changes nothing anywhere.
-  const state: DesiredState = await loadConfigFile(file);
+  const state: DesiredState = await loadProject(options);
   if (settings.abort?.exitCodeFrom !== undefined && !Object.hasOwn(state.services, settings.abort.exitCodeFrom))
     throw new CliError(`--exit-code-from: no service "${settings.abort.exitCodeFrom}" in ${file}`, EXIT.usage);
   const stateDir = resolveStateDir({ ...options, file });
-  const client = await ensureDaemon(stateDir, state.environment);
+  // --host: the daemon runs elsewhere (and was started there); else one is started here when none answers.
+  const client =
+    remoteHost(options) !== undefined
+      ? await runningDaemon(options)
+      : await ensureDaemon(stateDir, state.environment, options.tcp === undefined ? {} : { tcp: options.tcp });
   await new UpRun(client, state, file, stateDir, settings).run();
 }
 

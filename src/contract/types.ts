@@ -26,6 +26,10 @@ export interface LogOptions {
   tail?: number;
   follow?: boolean;
   signal?: AbortSignal;
+  /** Only lines written at or after this time. */
+  since?: Date;
+  /** Only lines written before this time. */
+  until?: Date;
 }
 
 export interface LogLine {

@@ -11,6 +11,12 @@ import type { ProcessRow } from "./process-row.js";
 export const idParams = z.object({ id: idSchema }).strict();
 
 const index = (rule: string) => z.string({ error: rule }).regex(/^\d+$/, { error: rule }).transform(Number);
+const instant = (description: string) =>
+  z.iso
+    .datetime({ offset: true, error: "must be an RFC 3339 time, e.g. 2026-12-02T05:00:00Z" })
+    .transform((value) => new Date(value))
+    .optional()
+    .describe(description);
 export const logsQuery = z
   .object({
     process: index("must be a process index").optional().describe("One process (default: every process of the service)."),
@@ -20,6 +26,8 @@ export const logsQuery = z
       .transform((value) => value === "1" || value === "true")
       .optional()
       .describe("Keep sending new lines."),
+    since: instant("Only lines written at or after this time (RFC 3339)."),
+    until: instant("Only lines written before this time (RFC 3339)."),
   })
   .strict();
 
@@ -71,7 +79,14 @@ export const errorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBody>;
 
-export const healthBody = z.object({ ok: z.literal(true), pid: z.number(), environment: z.string(), version: z.string() });
+export const healthBody = z.object({
+  ok: z.literal(true),
+  pid: z.number(),
+  environment: z.string(),
+  version: z.string(),
+  /** The TCP listener the daemon was started with (`--tcp`), when it has one. */
+  tcpAddress: z.string().nullable().optional(),
+});
 
 export const applyResultBody = z.object({
   added: z.array(z.string()),
