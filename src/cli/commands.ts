@@ -11,19 +11,23 @@ import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
-import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
+import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, remoteHost, resolveStateDir, runningDaemon } from "./context.js";
 import { ApiError, DaemonGoneError, type DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
-  const rows = await client.get("/v1/processes", processRowBody.array());
+  // By service, then process, whatever order the daemon answers in (an older one does not sort).
+  const rows = (await client.get("/v1/processes", processRowBody.array())).sort((a, b) =>
+    a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process,
+  );
   if (options.json) {
     const out = rows.map((r) => ({
       service: r.service,
       process: r.process,
       status: r.status,
       reason: r.reason,
+      lastExitReason: r.lastExitReason ?? null,
       pid: r.pid,
       restarts: r.restarts,
       cpuNanoCores: r.cpuNanoCores,
@@ -47,7 +51,7 @@ export function renderProcessTable(rows: ProcessRow[]): string {
     rows.map((r) => [
       r.service,
       String(r.process),
-      status(r.status, r.reason),
+      status(r.status, r.reason, r.lastExitReason),
       r.pid === null ? "-" : String(r.pid),
       String(r.restarts),
       cores(r.cpuNanoCores),
@@ -231,12 +235,26 @@ export async function secretsRemove(id: string, options: GlobalOptions): Promise
  * With `volumes`, then removes the named volumes and their data.
  */
 export async function down(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
+  if (remoteHost(options) !== undefined) return downRemote(options);
   const stateDir = resolveStateDir(options);
   const paths = statePaths(stateDir);
   const client = clientFor(stateDir);
   await stopEverything(stateDir, paths, client);
   // After the stop: no process of the project writes into them any more.
   if (options.volumes) await removeVolumes(stateDir);
+}
+
+/** `down --host`: the daemon stops everything; its state dir (and volumes) are on its machine, not here. */
+async function downRemote(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
+  if (options.volumes) throw new CliError("--volumes works on the daemon's machine only (not with --host)", EXIT.usage);
+  const client = await runningDaemon(options);
+  await client.post("/v1/shutdown", { stopServices: true });
+  const deadline = Date.now() + DAEMON_DEFAULTS.downWaitMs;
+  while (await client.alive()) {
+    if (Date.now() > deadline) throw new CliError(`the daemon did not stop within ${DAEMON_DEFAULTS.downWaitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stdout.write("every service stopped; daemon gone\n");
 }
 
 async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {

@@ -52,8 +52,12 @@ export function duration(seconds: number | null): string {
   return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
 }
 
-export function status(text: string, reason: string | null): string {
+export function status(text: string, reason: string | null, lastExit?: string | null): string {
   // Colour plus words: readable without colour, and by colour-blind users.
-  if (text === "online") return paint("green", "online");
-  return paint(reason === "starting" || reason === "backoff" ? "yellow" : "red", reason ? `offline (${reason})` : "offline");
+  const after = lastExit ? `, after ${lastExit}` : "";
+  if (text === "online") return paint("green", "online") + after;
+  // Still running, in its stop grace period.
+  if (reason === "stopping") return paint("yellow", "stopping") + after;
+  const colour = reason === "starting" || reason === "backoff" || reason === "stopping" ? "yellow" : "red";
+  return paint(colour, reason ? `offline (${reason})` : "offline") + after;
 }

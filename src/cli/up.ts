@@ -29,6 +29,7 @@ import {
   runningDaemon,
 } from "./context.js";
 import { paint } from "./format.js";
+import { survive } from "../util/diagnostics.js";
 import { RunEnder } from "./up-abort.js";
 import { followEvents } from "./up-events.js";
 import { LogFollowers } from "./up-logs.js";
@@ -80,6 +81,8 @@ type Stop = "interrupted" | "aborted" | "gone";
 
 export async function up(options: UpOptions): Promise<void> {
   const settings = settingsOf(options);
+  // From the start, not only once everything is online: Ctrl-C always pre-empts an apply in progress, or a daemon's start.
+  const interrupt = settings.detach ? null : new Interrupt();
   const file = resolve(configFiles(options)[0]!);
   // Loading writes nothing: a bad file changes nothing anywhere.
   const state: DesiredState = await loadProject(options);
@@ -91,7 +94,28 @@ export async function up(options: UpOptions): Promise<void> {
     remoteHost(options) !== undefined
       ? await runningDaemon(options)
       : await ensureDaemon(stateDir, state.environment, options.tcp === undefined ? {} : { tcp: options.tcp });
-  await new UpRun(client, state, file, stateDir, settings).run();
+  await new UpRun(client, state, file, stateDir, settings, { ...options, stateDir }, interrupt).run();
+}
+
+/**
+ * Ctrl-C (or SIGTERM) in foreground `up`, from the moment it starts: one that
+ * comes while the daemon is still being started is kept and handed to the run,
+ * which then stops what started instead of leaving it running.
+ */
+class Interrupt {
+  #pending = false;
+  #handler: (() => void) | null = null;
+
+  constructor() {
+    const on = () => (this.#handler ? this.#handler() : (this.#pending = true));
+    process.once("SIGINT", on);
+    process.once("SIGTERM", on);
+  }
+
+  handOver(handler: () => void): void {
+    this.#handler = handler;
+    if (this.#pending) handler();
+  }
 }
 
 class UpRun {
@@ -113,6 +137,10 @@ class UpRun {
     private readonly file: string,
     private readonly stateDir: string,
     private readonly settings: UpSettings,
+    /** Where the daemon is (state dir or --host), for the stop. */
+    private readonly globals: GlobalOptions,
+    /** Ctrl-C came while the daemon was being started: the run stops at once. */
+    interrupted: Interrupt | null,
   ) {
     this.#deadline = Date.now() + settings.timeoutMs;
     const expected = new Map(
@@ -123,14 +151,10 @@ class UpRun {
     this.#logs = settings.detach ? null : new LogFollowers(client, this.#startedAt, width);
     this.#ender = settings.abort ? new RunEnder(state, settings.abort) : null;
     this.#stop = new Promise((resolveStop) => (this.#requestStop = resolveStop));
+    interrupted?.handOver(() => this.#requestStop("interrupted"));
   }
 
   async run(): Promise<void> {
-    if (!this.settings.detach) {
-      // From the start, not only once everything is online: Ctrl-C always pre-empts an apply in progress.
-      process.once("SIGINT", () => this.#requestStop("interrupted"));
-      process.once("SIGTERM", () => this.#requestStop("interrupted"));
-    }
     this.#watch({ printSnapshot: true });
     const applying = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -222,16 +246,23 @@ class UpRun {
       process.stdout.write(
         `${paint("yellow", `aborting on process exit: ${trigger.serviceId}-${trigger.processId} ${describeEnd(trigger)}`)}\n`,
       );
-    process.stdout.write(`\n${paint("yellow", "stopping every service (Ctrl-C again to leave them running)...")}\n`);
-    process.once("SIGINT", () => process.exit(EXIT.failed));
+    process.stdout.write(`\n${paint("yellow", "stopping every service gracefully (Ctrl-C again to leave them running)...")}\n`);
+    process.once("SIGINT", () => void this.#leaveRunning());
     // The output keeps coming while everything stops (what the last process wrote, what the stopping ones say); it ends with the daemon.
-    await down({ stateDir: this.stateDir });
+    await down(this.globals);
     await this.#logs?.close();
     if (!this.#ender) return;
     // The events of the stop were still followed: the chosen service's process may have ended only now.
     await Promise.all(this.#streams.map((s) => s.done));
     const status = this.#ender.exitStatus();
     if (status !== EXIT.ok) throw new CliError("", status);
+  }
+
+  /** A second Ctrl-C: the daemon stops stopping (what still runs keeps running) and this command ends now. */
+  async #leaveRunning(): Promise<never> {
+    process.stdout.write(`${paint("yellow", "leaving the services that still run running; `corral down` stops them")}\n`);
+    await this.client.post("/v1/shutdown", { stopServices: false }).catch(survive("cli.up", "leave the services running"));
+    process.exit(EXIT.failed);
   }
 
   #watch({ printSnapshot }: { printSnapshot: boolean }): void {

@@ -176,6 +176,8 @@ export interface ServiceEvent {
    * failed for good. Consumers need not re-derive it from the policy.
    */
   final?: true;
+  /** In status snapshots (`ps`): why the slot's process last ended, when its status now is another ("online, after oom-killed"). */
+  lastExitReason?: OfflineReason;
   /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
   warning?: string;
 }

@@ -26,13 +26,15 @@ export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
     for (const event of processes) {
       const m = metrics[event.processId];
       // An exit event keeps the PID that exited; only a live process shows one.
-      const alive = event.status === "online" || event.reason === "starting" || event.reason === "probe-failed";
+      const alive =
+        event.status === "online" || event.reason === "starting" || event.reason === "probe-failed" || event.reason === "stopping";
       const pid = alive ? event.pid : undefined;
       rows.push({
         service: serviceId,
         process: event.processId,
         status: event.status,
         reason: event.status === "online" ? null : (event.reason ?? null),
+        lastExitReason: event.lastExitReason ?? null,
         pid: pid ?? null,
         restarts: event.restartCount,
         cpuNanoCores: m?.cpuNanoCores ?? null,
@@ -45,5 +47,6 @@ export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
       });
     }
   }
-  return rows;
+  // By service, then process: the same order after a restart or a scale.
+  return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process));
 }

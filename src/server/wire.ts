@@ -119,6 +119,7 @@ export const processRowBody = z.object({
   process: z.number(),
   status: z.enum(["online", "offline"]),
   reason: nullable(z.string()),
+  lastExitReason: z.string().nullable().optional(),
   pid: nullable(z.number()),
   restarts: z.number(),
   cpuNanoCores: nullable(z.number()),
@@ -156,6 +157,7 @@ export const serviceEventBody = z.object({
     .transform((time) => new Date(time))
     .optional(),
   final: z.literal(true).optional(),
+  lastExitReason: z.string().optional(),
   warning: z.string().optional(),
 });
 
