@@ -14,14 +14,24 @@ export function processUptime(pid: number | undefined): number | null {
   return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
+/** How long `ps` waits for a busy service's metrics. */
+const METRICS_WAIT_MS = 1000;
+
 export async function processRows(ns: DaemonNamespace): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
   for (const { serviceId, processes } of ns.processStatuses()) {
     // A row without CPU and memory beats no row: the failure goes to the daemon's log.
-    const metrics = await ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
-      reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
-      return [];
-    });
+    // Metrics wait behind the service's queue: a scale or restart in progress (a process in a 60 s stop
+    // grace period) must not hold `ps` up, so after a moment the rows go without them.
+    let timer: NodeJS.Timeout | undefined;
+    const metrics = await Promise.race([
+      ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
+        reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
+        return [];
+      }),
+      new Promise<[]>((resolve) => (timer = setTimeout(() => resolve([]), METRICS_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     const addresses = ns.addressesOf(serviceId);
     for (const event of processes) {
       const m = metrics[event.processId];
