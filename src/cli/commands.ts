@@ -11,6 +11,7 @@ import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
+import { survive } from "../util/diagnostics.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, remoteHost, resolveStateDir, runningDaemon } from "./context.js";
 import { ApiError, DaemonGoneError, type DaemonClient } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
@@ -106,17 +107,42 @@ export async function logs(
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new CliError("--tail must be a non-negative integer", EXIT.usage);
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
-  await streamLogs(client, services, {
-    follow: options.follow ?? false,
-    ...(tail !== undefined ? { tail } : {}),
-    ...(options.since !== undefined ? { since: options.since } : {}),
-    ...(options.until !== undefined ? { until: options.until } : {}),
-    json: options.json ?? false,
-    signal: controller.signal,
-  });
+  // Followed, exits, restarts and probe failures show inline, as in `docker compose up`.
+  const statusLines = options.follow ? inlineEvents(client, new Set(services), options.json ?? false, controller.signal) : undefined;
+  let failure: Error | undefined;
+  try {
+    await streamLogs(client, services, {
+      follow: options.follow ?? false,
+      ...(tail !== undefined ? { tail } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+      ...(options.until !== undefined ? { until: options.until } : {}),
+      json: options.json ?? false,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+  }
+  const interrupted = controller.signal.aborted;
+  controller.abort();
+  await statusLines?.catch(survive("cli.logs", "follow the status changes"));
+  if (failure !== undefined) throw failure;
   // A followed stream ends by itself only when the daemon does.
-  if (options.follow && !controller.signal.aborted)
-    throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
+  if (options.follow && !interrupted) throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
+}
+
+/** The live status changes of `services` (not the snapshot), one line each between the log lines. */
+async function inlineEvents(client: DaemonClient, services: Set<string>, json: boolean, signal: AbortSignal): Promise<void> {
+  let live = false;
+  try {
+    for await (const event of client.events(signal)) {
+      if ("snapshotEnd" in event) live = true;
+      else if (live && services.has(event.serviceId))
+        process.stdout.write(json ? `${JSON.stringify({ service: event.serviceId, event })}\n` : `${describeEvent(event)}\n`);
+    }
+  } catch (error) {
+    // The log streams say when the daemon went away; this one need not say it twice.
+    if (!(error instanceof DaemonGoneError)) throw error;
+  }
 }
 
 export function describeEvent(e: ServiceEvent): string {

@@ -135,6 +135,9 @@ services:
     follower.stdout.on("data", (d: Buffer) => (out += d.toString()));
     try {
       await until(() => (out.match(/web-\d \| tick \d+/g) ?? []).length >= 3, "three new lines followed");
+      // An exit and the restart show inline, between the log lines, as in `docker compose up`.
+      process.kill(rows().find((r) => r.service === "web" && r.process === 1)!.pid!, "SIGKILL");
+      await until(() => /web-1 offline \(crashed\).*\n(.*\n)*.*web-1 online/.test(out), "the crash and the restart inline");
     } finally {
       follower.kill("SIGINT");
     }
