@@ -21,7 +21,7 @@ export const logRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "state" | "namespace
     const indices = only === undefined ? Array.from({ length: scale }, (_, i) => i) : [only];
     if (indices.some((i) => i >= scale)) throw new ValidationError("process", `must be a process index below ${scale}`, only);
 
-    const signal = app.streams.open(request);
+    const signal = app.streams.open(request, reply.raw);
     const options = { ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}), follow, signal };
     // Opened before the answer starts: a process that cannot be read is an error status, not an empty 200.
     const readers = indices.map((i) => ({ i, lines: ns.logs(id, i, options) }));
