@@ -7,6 +7,7 @@
 //   answer  start until n children answer on their Unix sockets (socat children)
 //   adopt   corral only: a new orchestrator instance adopting n running processes
 //   proxy   the shared proxy.mjs with corral's TcpProxy added as a proxy
+//   cli     the corral command's latency (--help, ps at --cli-n processes) against bare node (cli-latency.mjs)
 //
 //   npm run bench                      full run, writes bench/results.jsonl + bench/RESULTS.md
 //   npm run bench -- --quick           < 2 min, prints the tables
@@ -20,6 +21,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { createCorralDriver } from "./drivers/corral.mjs";
 import { createCorralDaemonDriver } from "./drivers/corral-daemon.mjs";
+import { cliTable, measureCliLatency } from "./cli-latency.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "..");
@@ -48,7 +50,8 @@ const HELP = `usage: npm run bench -- [options]
                                "corral-direct-proc" = direct launcher, host imports only dist/process/ (no Kubernetes client);
                                "corral-daemon" = TODO (issue 5), reports itself unavailable
   --n 10,100,500,1000          numbers of managed processes
-  --phases run,answer,adopt,proxy
+  --phases run,answer,adopt,proxy,cli
+  --cli-n 500 --cli-reps 15   processes behind \`corral ps\`, and alternating runs of each command (cli phase)
   --k 20 --repeat 3 --idle 10 --settle 2 --gap-ms 100 --metrics-reps 10
   --start-timeout 120 --restart-timeout 10 --stop-timeout 120   (s)
   --proxy-repeat 3 --proxy-bytes 1073741824 --pings 10000 --conc 500 --conc-pings 100
@@ -63,7 +66,7 @@ function parseArgs(argv) {
     quick: false,
     drivers: [...PEERS, ...CORRAL].join(","),
     n: "10,100,500,1000",
-    phases: "run,answer,adopt,proxy",
+    phases: "run,answer,adopt,proxy,cli",
     k: 20,
     repeat: 3,
     idle: 10,
@@ -79,6 +82,8 @@ function parseArgs(argv) {
     warmup: 1000,
     conc: 500,
     concPings: 100,
+    cliN: 500,
+    cliReps: 15,
     out: null,
     resultsMd: null,
     workdir: "/tmp/bench-work",
@@ -129,6 +134,8 @@ function parseArgs(argv) {
       warmup: 200,
       conc: 100,
       concPings: 10,
+      cliN: 100,
+      cliReps: 5,
       startTimeout: 60,
       stopTimeout: 60,
     };
@@ -810,6 +817,8 @@ function report(records, meta) {
     const t = proxyRatioTable(records);
     if (t) out.push("corral's proxy divided by each other target (medians):\n\n" + t);
   }
+  const cli = cliTable(records, round);
+  if (cli) out.push(cli);
   const errs = records.filter((r) => r.errors?.length);
   if (errs.length)
     out.push(
@@ -976,6 +985,16 @@ async function main() {
         }
       }
     }
+  }
+  if (phases.has("cli")) {
+    process.stderr.write(`[bench] cli latency, ps at n=${opts.cliN} ... `);
+    const rec = await measureCliLatency({ projectRoot, workdir: opts.workdir, n: Number(opts.cliN), reps: Number(opts.cliReps) });
+    writer.write(rec);
+    process.stderr.write(
+      rec.errors.length
+        ? `ERRORS: ${rec.errors.join("; ")}\n`
+        : `bare ${round(rec.bare_ms, 1)} ms, --help ${round(rec.help_ms, 1)} ms (${round(rec.help_ratio, 2)}x), ps ${round(rec.ps_ms, 1)} ms (${round(rec.ps_ratio, 2)}x bare+request ${round(rec.bare_request_ms, 1)} ms)\n`,
+    );
   }
   const total = secSince(tAll);
   console.log(report(writer.records, meta));

@@ -20,6 +20,23 @@ export class DaemonNotAnsweringError extends Error {
   override name = "DaemonNotAnsweringError";
 }
 
+/** The daemon closed the connection in the middle of an answer or a stream: it stopped, or was killed. */
+export class DaemonGoneError extends DaemonUnavailableError {
+  override name = "DaemonGoneError";
+}
+
+const CLOSED = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+/** A connection the daemon dropped, as one line for the user (not a stack trace). */
+function goneOr(error: unknown, where: string): unknown {
+  const code = error instanceof Error && "code" in error ? error.code : undefined;
+  if (typeof code === "string" && CLOSED.has(code))
+    return new DaemonGoneError(`the daemon at ${where} went away (it stopped or was killed)`);
+  if (error instanceof Error && error.message === "aborted")
+    return new DaemonGoneError(`the daemon at ${where} went away (it stopped or was killed)`);
+  return error;
+}
+
 /** An error the daemon answered with: `{ error, field?, rule?, code? }` and its HTTP status. */
 export class ApiError extends Error {
   override name = "ApiError";
@@ -81,6 +98,11 @@ function apiError(status: number, text: string, json: boolean): ApiError {
 export class DaemonClient {
   constructor(private readonly target: ClientTarget) {}
 
+  /** The socket or host:port, for messages. */
+  get where(): string {
+    return this.target.socketPath ?? `${this.target.host}:${this.target.port}`;
+  }
+
   private open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -99,12 +121,8 @@ export class DaemonClient {
       );
       req.on("error", (error: NodeJS.ErrnoException) => {
         if (error.code === "ENOENT" || error.code === "ECONNREFUSED")
-          reject(
-            new DaemonUnavailableError(
-              `no corral daemon answers at ${this.target.socketPath ?? `${this.target.host}:${this.target.port}`}`,
-            ),
-          );
-        else reject(error);
+          reject(new DaemonUnavailableError(`no corral daemon answers at ${this.where}`));
+        else reject(goneOr(error, this.where));
       });
       req.end(payload);
     });
@@ -120,20 +138,18 @@ export class DaemonClient {
     const timeout = signal === undefined ? AbortSignal.timeout(timeoutMs) : undefined;
     try {
       const res = await this.open(method, path, body, signal ?? timeout);
-      const text = await readAll(res);
+      const text = await readAll(res).catch((error: unknown) => {
+        throw goneOr(error, this.where);
+      });
       const json = (res.headers["content-type"] ?? "").includes("json");
       if ((res.statusCode ?? 500) >= 400) throw apiError(res.statusCode ?? 500, text, json);
       return { text, json };
     } catch (error) {
       if (!timeout?.aborted) throw error;
       throw new DaemonNotAnsweringError(
-        `the corral daemon at ${this.where()} accepted the connection but did not answer ${method} ${path} within ${timeoutMs / 1000} s (is it stopped or stuck?)`,
+        `the corral daemon at ${this.where} accepted the connection but did not answer ${method} ${path} within ${timeoutMs / 1000} s (is it stopped or stuck?)`,
       );
     }
-  }
-
-  private where(): string {
-    return this.target.socketPath ?? `${this.target.host}:${this.target.port}`;
   }
 
   /** Calls that may wait for services (an apply, a restart, a scale) are not bounded by the client: the daemon bounds them. */
@@ -197,10 +213,18 @@ export class DaemonClient {
       for await (const chunk of res) {
         const parts = (partial + String(chunk)).split("\n");
         partial = parts.pop() ?? "";
-        for (const part of parts) if (part) yield parseAnswer(schema, parseJson(part, path), path);
+        for (const part of parts) {
+          if (!part) continue;
+          const value = parseJson(part, path);
+          // The daemon ends a stream it cannot finish with one `{ error }` line (its status was sent already).
+          const failure = errorBody.safeParse(value);
+          if (failure.success) throw new ApiError(500, failure.data.error);
+          yield parseAnswer(schema, value, path);
+        }
       }
     } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (error instanceof ApiError) throw error;
+      if (!signal?.aborted) throw goneOr(error, this.where);
     }
   }
 
@@ -222,7 +246,7 @@ export class DaemonClient {
         }
       }
     } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (!signal?.aborted) throw goneOr(error, this.where);
     }
   }
 }

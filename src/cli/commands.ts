@@ -11,20 +11,25 @@ import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
+import { survive } from "../util/diagnostics.js";
 import { readSecretValue, storeSecretWithoutDaemon } from "./secret-input.js";
-import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
-import { ApiError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
+import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, remoteHost, resolveStateDir, runningDaemon } from "./context.js";
+import { ApiError, DaemonGoneError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
-  const rows = await client.get("/v1/processes", processRowBody.array());
+  // By service, then process, whatever order the daemon answers in (an older one does not sort).
+  const rows = (await client.get("/v1/processes", processRowBody.array())).sort((a, b) =>
+    a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process,
+  );
   if (options.json) {
     const out = rows.map((r) => ({
       service: r.service,
       process: r.process,
       status: r.status,
       reason: r.reason,
+      lastExitReason: r.lastExitReason ?? null,
       pid: r.pid,
       restarts: r.restarts,
       cpuNanoCores: r.cpuNanoCores,
@@ -63,7 +68,7 @@ export function renderProcessTable(rows: ProcessRow[]): string {
     rows.map((r) => [
       r.service,
       String(r.process),
-      status(r.status, r.reason, r.crashLooping),
+      status(r.status, r.reason, r.crashLooping, r.lastExitReason),
       r.pid === null ? "-" : String(r.pid),
       String(r.restarts),
       cores(r.cpuNanoCores),
@@ -104,12 +109,17 @@ function probeSummary(probes: ProcessRow["probes"]): string {
 export async function streamLogs(
   client: DaemonClient,
   services: string[],
-  opts: { follow: boolean; tail?: number; json?: boolean; signal?: AbortSignal },
+  opts: { follow: boolean; tail?: number; since?: string; until?: string; json?: boolean; signal?: AbortSignal },
 ): Promise<void> {
   const width = Math.max(...services.map((s) => s.length + 2), 0);
   await Promise.all(
     services.map(async (service) => {
-      const query = new URLSearchParams({ follow: String(opts.follow), ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}) });
+      const query = new URLSearchParams({
+        follow: String(opts.follow),
+        ...(opts.tail !== undefined ? { tail: String(opts.tail) } : {}),
+        ...(opts.since !== undefined ? { since: opts.since } : {}),
+        ...(opts.until !== undefined ? { until: opts.until } : {}),
+      });
       for await (const l of client.lines(`/v1/services/${service}/logs?${query.toString()}`, logLineBody, opts.signal)) {
         if (opts.json) process.stdout.write(`${JSON.stringify({ service, ...l })}\n`);
         else {
@@ -126,7 +136,7 @@ const serviceIds = z.array(z.object({ id: z.string() }));
 
 export async function logs(
   service: string | undefined,
-  options: GlobalOptions & { follow?: boolean; tail?: string; json?: boolean },
+  options: GlobalOptions & { follow?: boolean; tail?: string; since?: string; until?: string; json?: boolean },
 ): Promise<void> {
   const client = await runningDaemon(options);
   const services = service ? [service] : (await client.get("/v1/services", serviceIds)).map((s) => s.id);
@@ -134,12 +144,42 @@ export async function logs(
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new CliError("--tail must be a non-negative integer", EXIT.usage);
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
-  await streamLogs(client, services, {
-    follow: options.follow ?? false,
-    ...(tail !== undefined ? { tail } : {}),
-    json: options.json ?? false,
-    signal: controller.signal,
-  });
+  // Followed, exits, restarts and probe failures show inline, as in `docker compose up`.
+  const statusLines = options.follow ? inlineEvents(client, new Set(services), options.json ?? false, controller.signal) : undefined;
+  let failure: Error | undefined;
+  try {
+    await streamLogs(client, services, {
+      follow: options.follow ?? false,
+      ...(tail !== undefined ? { tail } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+      ...(options.until !== undefined ? { until: options.until } : {}),
+      json: options.json ?? false,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+  }
+  const interrupted = controller.signal.aborted;
+  controller.abort();
+  await statusLines?.catch(survive("cli.logs", "follow the status changes"));
+  if (failure !== undefined) throw failure;
+  // A followed stream ends by itself only when the daemon does.
+  if (options.follow && !interrupted) throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
+}
+
+/** The live status changes of `services` (not the snapshot), one line each between the log lines. */
+async function inlineEvents(client: DaemonClient, services: Set<string>, json: boolean, signal: AbortSignal): Promise<void> {
+  let live = false;
+  try {
+    for await (const event of client.events(signal)) {
+      if ("snapshotEnd" in event) live = true;
+      else if (live && services.has(event.serviceId))
+        process.stdout.write(json ? `${JSON.stringify({ service: event.serviceId, event })}\n` : `${describeEvent(event)}\n`);
+    }
+  } catch (error) {
+    // The log streams say when the daemon went away; this one need not say it twice.
+    if (!(error instanceof DaemonGoneError)) throw error;
+  }
 }
 
 export function describeEvent(e: ServiceEvent): string {
@@ -171,6 +211,8 @@ export async function events(options: GlobalOptions & { json?: boolean }): Promi
     if ("snapshotEnd" in event) continue;
     process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${describeEvent(event)}\n`);
   }
+  // The stream ends by itself only when the daemon does.
+  if (!controller.signal.aborted) throw new DaemonGoneError(`the daemon at ${client.where} went away (it stopped or was killed)`);
 }
 
 export async function scale(assignments: string[], options: GlobalOptions): Promise<void> {
@@ -268,12 +310,26 @@ export async function secretsRemove(id: string, options: GlobalOptions): Promise
  * With `volumes`, then removes the named volumes and their data.
  */
 export async function down(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
+  if (remoteHost(options) !== undefined) return downRemote(options);
   const stateDir = resolveStateDir(options);
   const paths = statePaths(stateDir);
   const client = clientFor(stateDir);
   await stopEverything(stateDir, paths, client);
   // After the stop: no process of the project writes into them any more.
   if (options.volumes) await removeVolumes(stateDir);
+}
+
+/** `down --host`: the daemon stops everything; its state dir (and volumes) are on its machine, not here. */
+async function downRemote(options: GlobalOptions & { volumes?: boolean }): Promise<void> {
+  if (options.volumes) throw new CliError("--volumes works on the daemon's machine only (not with --host)", EXIT.usage);
+  const client = await runningDaemon(options);
+  await client.post("/v1/shutdown", { stopServices: true });
+  const deadline = Date.now() + DAEMON_DEFAULTS.downWaitMs;
+  while (await client.alive()) {
+    if (Date.now() > deadline) throw new CliError(`the daemon did not stop within ${DAEMON_DEFAULTS.downWaitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stdout.write("every service stopped; daemon gone\n");
 }
 
 async function stopEverything(stateDir: string, paths: StatePaths, client: DaemonClient): Promise<void> {

@@ -3,26 +3,14 @@
 // only the services that run. Its output is itself a corral.yaml (`$` written
 // `$$`), so `corral config > all.yaml; corral up -f all.yaml` applies the same
 // desired state.
-import type { Command } from "commander";
 import { stringify } from "yaml";
-import { CliError, EXIT, type GlobalOptions } from "./context.js";
-import { loadCliProject, projectOptions, withFiles, type ProjectOptions } from "./project-files.js";
+import { CliError, EXIT } from "./context.js";
+import { loadCliProject, type ProjectOptions } from "./project-files.js";
 
-interface ConfigOptions extends ProjectOptions {
+export interface ConfigOptions extends ProjectOptions {
   json?: boolean;
   services?: boolean;
   why?: string;
-}
-
-export function registerConfigCommand(program: Command, globals: () => GlobalOptions): void {
-  const command = program
-    .command("config [services...]")
-    .description("print the file as resolved: variables filled in, overrides merged, extends applied, only the services that run")
-    .option("--json", "print it as JSON")
-    .option("--services", "print only the names of the services that run, one a line")
-    .option("--why <field>", "where each value under a field came from (file:line:col, and the variables it used), e.g. services.web.env");
-  for (const option of projectOptions()) command.addOption(option);
-  command.action((services: string[], o: ConfigOptions & { file?: string[] }) => config(services, { ...globals(), ...withFiles(o) }));
 }
 
 export function config(services: string[], options: ConfigOptions): void {

@@ -4,9 +4,9 @@ import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { Option, type Command } from "commander";
-import { dashboardLinkBody } from "../server/wire.js";
 import { survive } from "../util/diagnostics.js";
-import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
+import type { GlobalOptions } from "./context.js";
+import { CliError, EXIT } from "./exit.js";
 
 interface DashboardOptions {
   port?: string;
@@ -23,7 +23,7 @@ export function registerDashboardCommand(program: Command, globals: () => Global
       new Option("--port <port>", "the TCP port when the daemon has no TCP listener yet (default: the last one, else any free one)"),
     )
     .option("--no-open", "only print the link, never start a browser")
-    .action((o: DashboardOptions) => dashboard({ ...globals(), ...o }));
+    .action((o: DashboardOptions) => dashboard({ ...o, ...globals() }));
 }
 
 export async function dashboard(options: GlobalOptions & DashboardOptions): Promise<void> {
@@ -33,6 +33,8 @@ export async function dashboard(options: GlobalOptions & DashboardOptions): Prom
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new CliError("--port must be an integer between 0 and 65535", EXIT.usage);
   }
+  // Loaded here, not with the command line: `corral --help` needs neither.
+  const [{ runningDaemon }, { dashboardLinkBody }] = await Promise.all([import("./context.js"), import("../server/wire.js")]);
   const client = await runningDaemon(options);
   // Over the Unix socket: only someone who can read the state dir gets a link.
   const link = await client.post("/v1/dashboard/open", port === undefined ? {} : { port }, dashboardLinkBody);

@@ -52,10 +52,14 @@ export function duration(seconds: number | null): string {
   return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
 }
 
-export function status(text: string, reason: string | null, crashLooping = false): string {
+export function status(text: string, reason: string | null, crashLooping = false, lastExit?: string | null): string {
   // Colour plus words: readable without colour, and by colour-blind users.
-  if (text === "online") return paint("green", "online");
+  const after = lastExit ? `, after ${lastExit}` : "";
+  if (text === "online") return paint("green", "online") + after;
+  // Still running, in its stop grace period.
+  if (reason === "stopping") return paint("yellow", "stopping") + after;
   // A crash loop is red even between its restarts: waiting is not what it does.
-  if (crashLooping && reason === "backoff") return paint("red", "offline (backoff, crash-looping)");
-  return paint(reason === "starting" || reason === "backoff" ? "yellow" : "red", reason ? `offline (${reason})` : "offline");
+  if (crashLooping && reason === "backoff") return paint("red", "offline (backoff, crash-looping)") + after;
+  const colour = reason === "starting" || reason === "backoff" ? "yellow" : "red";
+  return paint(colour, reason ? `offline (${reason})` : "offline") + after;
 }

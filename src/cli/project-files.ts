@@ -1,7 +1,6 @@
 // How a command reads the project: every -f in order (else corral.yaml found
 // upwards with its corral.override.yaml), --env-file, --profile and the
 // services named on the command line, with the calling shell's environment.
-import { Option } from "commander";
 import { loadProject, type LoadedProject } from "../config/project.js";
 import type { GlobalOptions } from "./context.js";
 
@@ -25,26 +24,4 @@ export function loadCliProject(options: ProjectOptions, services?: readonly stri
     ...(options.profile && options.profile.length > 0 && { profiles: options.profile.flatMap((p) => p.split(",")) }),
     ...(services && services.length > 0 && { services }),
   });
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** -f (repeatable), --env-file, --profile: what `up` and `config` take to read the project. */
-export function projectOptions(): Option[] {
-  return [
-    new Option(
-      "-f, --file <path>",
-      "a corral.yaml; repeat to merge several in order (default: ./corral.yaml or above, and corral.override.yaml)",
-    ).argParser(collect),
-    new Option("--env-file <path>", "where ${VAR}s come from besides the shell (default: .env beside the file); repeatable").argParser(
-      collect,
-    ),
-    new Option("--profile <name>", "also run the services of this profile (repeatable; default: $CORRAL_PROFILES)").argParser(collect),
-  ];
-}
-
-/** A command's options with -f collected as a list: `file` the first (its folder is the project's), `files` all. */
-export function withFiles<T extends { file?: string[] }>(o: T): Omit<T, "file"> & { file?: string; files?: string[] } {
-  const { file, ...rest } = o;
-  return { ...rest, ...(file && file.length > 0 && { file: file[0]!, files: file }) };
 }

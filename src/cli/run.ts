@@ -8,38 +8,20 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { constants } from "node:os";
-import type { Command } from "commander";
 import { desiredStateSchema } from "../config/desired-state.js";
 import { interpolateArgs } from "../config/templates.js";
 import { type LaunchSpecAnswer, applyResultBody, launchSpecBody } from "../server/wire.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
 
-interface RunOptions {
+export interface RunOptions {
   deps?: boolean;
   rm?: boolean;
   T?: boolean;
   index?: string;
 }
 
-export function registerRunExecCommands(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command("run <service> [command...]")
-    .description("run a one-off command with the service's env, working directory, user, volumes and secrets, attached to the terminal")
-    .option("--deps", "start the services it depends on first (and wait for their condition)")
-    .option("--rm", "accepted for compose's sake: a one-off leaves nothing behind anyway")
-    .passThroughOptions()
-    .action((service: string, command: string[], o: RunOptions) => runOneOff(service, withoutDashes(command), { ...globals(), ...o }));
-  program
-    .command("exec <target> <command...>")
-    .description("run a command next to a running process (<service> or <service>-<i>): its env, working directory, user and cgroups")
-    .option("--index <i>", "the process (default 0, or the -<i> of the target)")
-    .option("-T, --no-TTY", "accepted for compose's sake: the terminal is inherited as it is, never allocated")
-    .passThroughOptions()
-    .action((target: string, command: string[], o: RunOptions) => execBeside(target, withoutDashes(command), { ...globals(), ...o }));
-}
-
 /** The command after `--` (passed through as written, since options after the service are the command's). */
-function withoutDashes(command: string[]): string[] {
+export function withoutDashes(command: string[]): string[] {
   return command[0] === "--" ? command.slice(1) : command;
 }
 

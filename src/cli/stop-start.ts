@@ -2,7 +2,6 @@
 // has them: a stopped service stays in the desired state (and in `corral ps`,
 // as stopped) with its files; its processes are stopped the way a scale-down
 // stops them (stop signal, grace period, then SIGKILL). No name: every service.
-import type { Command } from "commander";
 import { stopOrder, startOrder } from "../config/dependencies.js";
 import { desiredStateSchema } from "../config/desired-state.js";
 import { runningScale } from "../config/translate.js";
@@ -10,17 +9,6 @@ import type { DesiredState } from "../config/types.js";
 import { idSchema } from "../contract/rules.js";
 import { applyResultBody } from "../server/wire.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
-
-export function registerStopStartCommands(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command("stop [services...]")
-    .description("stop the processes of services (all without a name), dependents first; they stay in the file's state, stopped")
-    .action((services: string[]) => stopServices(services, globals()));
-  program
-    .command("start [services...]")
-    .description("start stopped services (all without a name) and the stopped services they depend on")
-    .action((services: string[]) => startServices(services, globals()));
-}
 
 export async function stopServices(services: string[], options: GlobalOptions): Promise<void> {
   const client = await runningDaemon(options);

@@ -17,9 +17,10 @@ import { describeEnd } from "../server/process-end.js";
 import { applyResultBody, processRowBody } from "../server/wire.js";
 import { ApiError, type DaemonClient } from "./client.js";
 import { describeEvent, down } from "./commands.js";
-import { CliError, EXIT, ensureDaemon, resolveStateDir } from "./context.js";
+import { CliError, EXIT, type GlobalOptions, ensureDaemon, remoteHost, resolveStateDir, runningDaemon } from "./context.js";
 import { loadCliProject, type ProjectOptions } from "./project-files.js";
 import { paint } from "./format.js";
+import { survive } from "../util/diagnostics.js";
 import { RunEnder } from "./up-abort.js";
 import { followEvents } from "./up-events.js";
 import { LogFollowers } from "./up-logs.js";
@@ -39,6 +40,8 @@ export interface UpOptions extends ProjectOptions {
   abortOnExit?: boolean;
   /** false with --no-watch: the services' watch: entries are not followed. */
   watch?: boolean;
+  /** <host>:<port>: a daemon this up starts also serves the API there. */
+  tcp?: string;
 }
 
 interface UpSettings {
@@ -77,6 +80,8 @@ type Stop = "interrupted" | "aborted" | "gone";
 
 export async function up(options: UpOptions): Promise<void> {
   const settings = settingsOf(options);
+  // From the start, not only once everything is online: Ctrl-C always pre-empts an apply in progress, or a daemon's start.
+  const interrupt = settings.detach ? null : new Interrupt();
   // Loading writes nothing: a bad file changes nothing anywhere. Variables come from this command's environment, never the daemon's.
   const project = loadCliProject(options, options.services);
   const file = project.files[0]!;
@@ -84,10 +89,14 @@ export async function up(options: UpOptions): Promise<void> {
   if (settings.abort?.exitCodeFrom !== undefined && !Object.hasOwn(state.services, settings.abort.exitCodeFrom))
     throw new CliError(`--exit-code-from: no service "${settings.abort.exitCodeFrom}" in ${file}`, EXIT.usage);
   const stateDir = resolveStateDir({ ...options, file });
-  const client = await ensureDaemon(stateDir, state.environment);
+  // --host: the daemon runs elsewhere (and was started there); else one is started here when none answers.
+  const client =
+    remoteHost(options) !== undefined
+      ? await runningDaemon(options)
+      : await ensureDaemon(stateDir, state.environment, options.tcp === undefined ? {} : { tcp: options.tcp });
   // `up web`: web and its dependencies are applied; the other services the daemon runs stay as they are.
   const sent = options.services && options.services.length > 0 ? await withRunning(client, state) : state;
-  await new UpRun(client, state, file, stateDir, settings, sent).run();
+  await new UpRun(client, state, file, stateDir, settings, sent, { ...options, stateDir }, interrupt).run();
 }
 
 /** `state` with the services the daemon already runs that it does not name, unchanged. */
@@ -95,6 +104,27 @@ async function withRunning(client: DaemonClient, state: DesiredState): Promise<D
   const current = await client.get("/v1/state", desiredStateSchema.nullable());
   if (!current || current.namespace !== state.namespace) return state;
   return { ...state, services: { ...current.services, ...state.services } };
+}
+
+/**
+ * Ctrl-C (or SIGTERM) in foreground `up`, from the moment it starts: one that
+ * comes while the daemon is still being started is kept and handed to the run,
+ * which then stops what started instead of leaving it running.
+ */
+class Interrupt {
+  #pending = false;
+  #handler: (() => void) | null = null;
+
+  constructor() {
+    const on = () => (this.#handler ? this.#handler() : (this.#pending = true));
+    process.once("SIGINT", on);
+    process.once("SIGTERM", on);
+  }
+
+  handOver(handler: () => void): void {
+    this.#handler = handler;
+    if (this.#pending) handler();
+  }
 }
 
 class UpRun {
@@ -118,7 +148,11 @@ class UpRun {
     private readonly stateDir: string,
     private readonly settings: UpSettings,
     /** What the daemon is sent: `state`, or with `up <services>` the other services it runs kept as they are. */
-    private readonly sent: DesiredState = state,
+    private readonly sent: DesiredState,
+    /** Where the daemon is (state dir or --host), for the stop. */
+    private readonly globals: GlobalOptions,
+    /** Ctrl-C came while the daemon was being started: the run stops at once. */
+    interrupted: Interrupt | null,
   ) {
     this.#deadline = Date.now() + settings.timeoutMs;
     const expected = new Map(
@@ -129,14 +163,10 @@ class UpRun {
     this.#logs = settings.detach ? null : new LogFollowers(client, this.#startedAt, width);
     this.#ender = settings.abort ? new RunEnder(state, settings.abort) : null;
     this.#stop = new Promise((resolveStop) => (this.#requestStop = resolveStop));
+    interrupted?.handOver(() => this.#requestStop("interrupted"));
   }
 
   async run(): Promise<void> {
-    if (!this.settings.detach) {
-      // From the start, not only once everything is online: Ctrl-C always pre-empts an apply in progress.
-      process.once("SIGINT", () => this.#requestStop("interrupted"));
-      process.once("SIGTERM", () => this.#requestStop("interrupted"));
-    }
     this.#watch({ printSnapshot: true });
     const applying = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -248,17 +278,24 @@ class UpRun {
       process.stdout.write(
         `${paint("yellow", `aborting on process exit: ${trigger.serviceId}-${trigger.processId} ${describeEnd(trigger)}`)}\n`,
       );
-    process.stdout.write(`\n${paint("yellow", "stopping every service (Ctrl-C again to leave them running)...")}\n`);
-    process.once("SIGINT", () => process.exit(EXIT.failed));
+    process.stdout.write(`\n${paint("yellow", "stopping every service gracefully (Ctrl-C again to leave them running)...")}\n`);
+    process.once("SIGINT", () => void this.#leaveRunning());
     await this.#watchers?.close();
     // The output keeps coming while everything stops (what the last process wrote, what the stopping ones say); it ends with the daemon.
-    await down({ stateDir: this.stateDir });
+    await down(this.globals);
     await this.#logs?.close();
     if (!this.#ender) return;
     // The events of the stop were still followed: the chosen service's process may have ended only now.
     await Promise.all(this.#streams.map((s) => s.done));
     const status = this.#ender.exitStatus();
     if (status !== EXIT.ok) throw new CliError("", status);
+  }
+
+  /** A second Ctrl-C: the daemon stops stopping (what still runs keeps running) and this command ends now. */
+  async #leaveRunning(): Promise<never> {
+    process.stdout.write(`${paint("yellow", "leaving the services that still run running; `corral down` stops them")}\n`);
+    await this.client.post("/v1/shutdown", { stopServices: false }).catch(survive("cli.up", "leave the services running"));
+    process.exit(EXIT.failed);
   }
 
   #watch({ printSnapshot }: { printSnapshot: boolean }): void {

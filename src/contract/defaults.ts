@@ -43,6 +43,14 @@ export const KUBERNETES_ORCHESTRATOR_DEFAULTS = {
 
 /** The daemon and the `corral` command. */
 export const DAEMON_DEFAULTS = {
+  /** Connections the API keeps open per listener; past it the oldest idle one is closed for a new one (streams and requests in flight are kept). */
+  apiMaxConnections: 512,
+  /** Connections one TCP client (address) may hold: one client cannot take every connection. */
+  apiMaxConnectionsPerClient: 64,
+  /** A connection with no request in flight (and not a stream) is closed after this long idle. */
+  apiIdleTimeoutMs: 10_000,
+  /** A request must have arrived whole (headers and body) within this. */
+  apiRequestTimeoutMs: 30_000,
   /** How long an apply waits for one dependency's condition. */
   dependencyTimeoutMs: 300_000,
   /** `corral up --timeout`, in seconds: how long the whole of `up` (the daemon's apply included) may take. */

@@ -28,6 +28,10 @@ export interface LogOptions {
   tail?: number;
   follow?: boolean;
   signal?: AbortSignal;
+  /** Only lines written at or after this time. */
+  since?: Date;
+  /** Only lines written before this time. */
+  until?: Date;
 }
 
 export interface LogLine {
@@ -211,6 +215,8 @@ export interface ServiceEvent {
   final?: true;
   /** A lifecycle hook ran (the status fields repeat the current state). */
   hook?: HookResult;
+  /** In status snapshots (`ps`): why the slot's process last ended, when its status now is another ("online, after oom-killed"). */
+  lastExitReason?: OfflineReason;
   /** Something the user must know about the service (sent once), e.g. limits the launcher cannot enforce. The status fields repeat the current state. */
   warning?: string;
   /** The latest result of each probe the process has (sent when one changes: passed/failed, or why it fails). */

@@ -18,6 +18,7 @@ import {
   fstatSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -245,49 +246,125 @@ export class ProcessLog {
     return unsubscribe;
   }
 
-  /** The last `tail` lines (all without it), then, with `follow`, every new line until `signal` aborts. */
+  /**
+   * The last `tail` lines (all without it), then, with `follow`, every new
+   * line until `signal` aborts; only lines in [since, until) when given.
+   * The history is read file by file as the reader asks for it: a large
+   * history (five rotated files of 10 MiB) is never one array, nor spread.
+   */
   read(options: LogOptions = {}): AsyncIterableIterator<LogLine> {
-    const queue: LogLine[] = [];
+    const live: LogLine[] = [];
     let wake: (() => void) | null = null;
     let done = false;
     const onLine = (line: LogLine) => {
-      queue.push(line);
+      live.push(line);
       wake?.();
     };
-    // Subscribe and read the files in one tick: lines are recorded synchronously, so none falls between.
-    if (options.follow) this.lines.on("line", onLine);
-    const history = readLogFiles(this.options.file, this.options.rotation.files, options.tail);
-    queue.unshift(...history);
+    const follow = options.follow ?? false;
+    // Subscribe and open the files in one tick: lines are recorded synchronously, so none falls
+    // between, and the descriptors keep each file as it is now even when it is rotated meanwhile.
+    if (follow) this.lines.on("line", onLine);
+    const history = openHistory(this.options.file, this.options.rotation.files);
     const finish = () => {
       done = true;
       this.lines.off("line", onLine);
+      history.close();
       wake?.();
     };
     if (options.signal?.aborted) finish();
     else options.signal?.addEventListener("abort", finish, { once: true });
-    const follow = options.follow ?? false;
-    const iterator: AsyncIterableIterator<LogLine> = {
-      async next() {
-        for (;;) {
-          if (queue.length > 0 && !done) return { done: false, value: queue.shift()! };
-          if (done || !follow) {
-            finish();
-            return { done: true, value: undefined };
+    const wanted = (l: LogLine) =>
+      (options.since === undefined || l.time >= options.since) && (options.until === undefined || l.time < options.until);
+    async function* lines(): AsyncGenerator<LogLine> {
+      try {
+        for (const batch of history.batches(options.tail))
+          for (const line of batch) {
+            if (done) return;
+            if (wanted(line)) yield line;
           }
+        history.close();
+        if (!follow) return;
+        // Live lines by index, not shift(): a burst of them is not copied once per line.
+        let next = 0;
+        for (;;) {
+          while (next < live.length && !done) {
+            const line = live[next++]!;
+            if (wanted(line)) yield line;
+          }
+          if (done) return;
+          live.length = 0;
+          next = 0;
           await new Promise<void>((resolve) => (wake = resolve));
           wake = null;
         }
-      },
-      async return() {
+      } finally {
         finish();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+      }
+    }
+    return lines();
   }
+}
+
+/** The log files of a process as they are at this moment, opened oldest first, read one at a time on demand. */
+function openHistory(file: string, files: number): { batches(tail?: number): Iterable<LogLine[]>; close(): void } {
+  const opened: { fd: number; size: number; path: string }[] = [];
+  for (let i = files - 1; i >= 0; i--) {
+    const path = i === 0 ? file : `${file}.${i}`;
+    try {
+      const fd = openSync(path, "r");
+      opened.push({ fd, size: fstatSync(fd).size, path });
+    } catch (error) {
+      // Fewer rotated files than the rotation keeps is the usual case.
+      if (!isErrno(error, "ENOENT")) reportSurvivable("process.logs", "open log file", error, { path });
+    }
+  }
+  const parse = (source: (typeof opened)[number]): LogLine[] => {
+    const buffer = Buffer.alloc(source.size);
+    let read = 0;
+    while (read < source.size) {
+      const n = readSync(source.fd, buffer, read, source.size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    closeSync(source.fd);
+    source.fd = -1;
+    return parseLogText(buffer.toString("utf8", 0, read));
+  };
+  return {
+    *batches(tail?: number): Iterable<LogLine[]> {
+      if (tail === undefined) {
+        for (const source of opened) yield parse(source);
+        return;
+      }
+      if (tail === 0) return;
+      // The newest files, back to the one that holds the first of the last `tail` lines.
+      const newest: LogLine[][] = [];
+      let count = 0;
+      for (let i = opened.length - 1; i >= 0 && count < tail; i--) {
+        const lines = parse(opened[i]!);
+        newest.push(lines);
+        count += lines.length;
+      }
+      for (let i = newest.length - 1; i >= 0; i--) {
+        const lines = newest[i]!;
+        // Only the oldest of them is cut: the lines before the last `tail`.
+        yield i === newest.length - 1 && count > tail ? lines.slice(count - tail) : lines;
+      }
+    },
+    close(): void {
+      for (const source of opened) if (source.fd >= 0) closeSync(source.fd);
+      for (const source of opened) source.fd = -1;
+    },
+  };
+}
+
+function parseLogText(text: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const raw of text.split("\n")) {
+    const match = LINE.exec(raw);
+    if (match) lines.push({ time: new Date(match[1]!), stream: match[2] === "stderr" ? "stderr" : "stdout", line: match[3]! });
+  }
+  return lines;
 }
 
 const LINE = /^(\S+) (stdout|stderr) (.*)$/;

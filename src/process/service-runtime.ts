@@ -38,6 +38,8 @@ export interface RuntimeContext {
 
 export class ServiceRuntime {
   readonly slots: Slot[] = [];
+  /** Slots above the scale that are still in their stop grace period: `ps` shows them as stopping until they are gone. */
+  readonly #retiring = new Set<Slot>();
   /** Warnings (e.g. limits the launcher cannot enforce) are said once per service. */
   #warned = false;
   #scratchDir: string | undefined;
@@ -91,7 +93,12 @@ export class ServiceRuntime {
     const { scale } = this.config;
     if (scale >= this.slots.length) return;
     const removed = this.slots.splice(scale);
-    await Promise.all(removed.map((slot) => slot.supervisor.stop()));
+    for (const slot of removed) this.#retiring.add(slot);
+    try {
+      await Promise.all(removed.map((slot) => slot.supervisor.stop()));
+    } finally {
+      for (const slot of removed) this.#retiring.delete(slot);
+    }
     await closeProxies(removed);
     await removeSlotFiles(this.paths, scale);
   }
@@ -122,8 +129,19 @@ export class ServiceRuntime {
     return perProcess.map((m) => ({ ...m, diskBytes }));
   }
 
+  /**
+   * The status of every slot, by index, then of the slots being removed: a
+   * process in its stop grace period is "stopping" (it still runs), and an
+   * online one keeps the reason of its last end ("online, after oom-killed").
+   */
   statuses(): ServiceEvent[] {
-    return this.slots.map((slot) => ({ ...slot.supervisor.status }));
+    return [...this.slots, ...this.#retiring].map((slot) => {
+      const status: ServiceEvent = { ...slot.supervisor.status };
+      if (slot.supervisor.stopping) Object.assign(status, { status: "offline", reason: "stopping" });
+      const lastEnd = slot.supervisor.lastEnd;
+      if (lastEnd !== undefined && status.reason !== lastEnd) status.lastExitReason = lastEnd;
+      return status;
+    });
   }
 
   /**

@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, rmSync } from "node:fs";
 import type { CpuLimit, MemoryLimit } from "../contract/limits.js";
 import type { ProbeResults } from "../contract/health.js";
-import type { RestartBackoff, RestartPolicy, ServiceEvent } from "../contract/types.js";
+import type { OfflineReason, RestartBackoff, RestartPolicy, ServiceEvent } from "../contract/types.js";
 import type { NormalizedRestartLimit } from "../contract/validation.js";
 import { survive } from "../util/diagnostics.js";
 import { assertExecutable } from "../util/executable.js";
@@ -105,12 +105,16 @@ interface Running {
 
 type Phase = "active" | "stopping" | "stopped" | "detached";
 
+/** The reasons a process ended by itself (not asked to stop), shown beside a later status. */
+const END_REASONS = new Set<OfflineReason>(["oom-killed", "crashed", "exited", "completed", "probe-failed", "spawn-failed"]);
+
 export class ProcessSupervisor {
   private running: Running | null = null;
   private restartTimer: { cancel(): void } | null = null;
   private restartCount = 0;
   private phase: Phase = "active";
   private readonly current: ProcessStatus;
+  #lastEnd: OfflineReason | undefined;
   private readonly backoff: BackoffSchedule;
   private readonly breaker: CrashLoopBreaker;
   /** The probes' latest results for the process running now (kept on its exit event), carried by every event. */
@@ -133,6 +137,16 @@ export class ProcessSupervisor {
 
   get pid(): number | undefined {
     return this.running?.identity.pid;
+  }
+
+  /** In its stop grace period: told to stop, its process not gone yet. */
+  get stopping(): boolean {
+    return this.phase === "stopping" && this.running !== null;
+  }
+
+  /** Why the slot's process last ended (oom-killed, crashed, exited, ...), kept once a new one runs. */
+  get lastEnd(): OfflineReason | undefined {
+    return this.#lastEnd;
   }
 
   /** The cgroup of the running process, when the launcher made one. */
@@ -628,6 +642,7 @@ export class ProcessSupervisor {
 
   private emit(status: ServiceEvent["status"], fields: Partial<ServiceEvent>): ServiceEvent {
     const event = this.event(status, fields);
+    if (event.status === "offline" && event.reason !== undefined && END_REASONS.has(event.reason)) this.#lastEnd = event.reason;
     this.current.set(event);
     this.options.onEvent(event);
     return event;

@@ -70,6 +70,8 @@ export async function applyDesiredState(
   if (previous && diff.removed.length > 0) {
     const removed = new Set(diff.removed);
     for (const layer of stopOrder(previous)) {
+      // Aborted between layers (a second Ctrl-C in `corral up`): the services not reached yet keep running.
+      if (options.signal?.aborted) throw interruption(options.signal);
       await Promise.all(
         layer
           .filter((id) => removed.has(id))

@@ -26,6 +26,8 @@ export interface ListenAddress {
 export interface DaemonApi {
   readonly environment: string;
   readonly token: string;
+  /** host:port of the TCP listener the daemon was started with (`--tcp`), else null. */
+  readonly tcpAddress?: string | null;
   /** The desired state (null before the first apply). */
   readonly state: DesiredState | null;
   /** The namespace the desired state lives in (null before the first apply). */

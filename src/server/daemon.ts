@@ -46,6 +46,8 @@ export class Daemon implements DaemonApi {
   private desired: DesiredState | null;
   private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
+  /** Set while a shutdown stops every service: aborting it leaves the rest running. */
+  private stopping: AbortController | null = null;
   /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
   private readonly applying = new Set<AbortController>();
   /** The background run of an apply whose deadline passed while services waited (keepConverging). */
@@ -490,27 +492,46 @@ export class Daemon implements DaemonApi {
   /**
    * Stops serving. With `stopServices` every service is stopped (dependents
    * first) and the desired state cleared; otherwise the processes keep running
-   * for the next daemon to adopt.
+   * for the next daemon to adopt. A shutdown without `stopServices` while one
+   * with it is stopping services (a second Ctrl-C in `corral up`) stops the
+   * stopping: what still runs is left running, the desired state kept for the
+   * next daemon, which adopts it.
    */
   shutdown({ stopServices = false } = {}): Promise<void> {
-    this.closing ??= (async () => {
+    if (this.closing) {
+      if (!stopServices) this.stopping?.abort(new ApplyInterruptedError("asked to leave the services running"));
+      return this.closing;
+    }
+    this.closing = (async () => {
       // Whatever an apply in progress waits for, stopping comes first.
       for (const apply of this.applying) apply.abort(new ApplyInterruptedError("the daemon is stopping every service"));
+      let leftRunning = !stopServices;
       if (stopServices) {
+        const before = this.desired;
+        const stopping = (this.stopping = new AbortController());
         await this.queue
           .run(async () => {
-            await this.applyQueued(
-              this.withServices(() => ({})),
-              {},
-            );
+            try {
+              await this.applyQueued(
+                this.withServices(() => ({})),
+                { signal: stopping.signal },
+              );
+            } catch (error) {
+              if (!stopping.signal.aborted) throw error;
+              leftRunning = true;
+              // What still runs stays desired: the next daemon adopts it, `corral down` stops it.
+              if (before) await this.store.save(before);
+              this.desired = before;
+              return;
+            }
             await this.stopRecordedServices();
           })
           .catch(survive("server.daemon", "stop every service"));
-        await rm(this.paths.desired, { force: true });
+        if (!leftRunning) await rm(this.paths.desired, { force: true });
       }
       this.recording.abort();
       await this.listeners.close();
-      await this.backend.close({ leaveRunning: !stopServices });
+      await this.backend.close({ leaveRunning: leftRunning });
       await removeApiSocket(this.paths);
       await rm(this.paths.pidFile, { force: true });
       this.stopLogging();

@@ -5,6 +5,8 @@ export interface ProcessRow {
   process: number;
   status: "online" | "offline";
   reason: string | null;
+  /** Why the process last ended, when its status now is another ("online, after oom-killed"); "stopping" is a reason. */
+  lastExitReason?: string | null;
   pid: number | null;
   restarts: number;
   cpuNanoCores: number | null;

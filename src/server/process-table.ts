@@ -17,6 +17,9 @@ export function processUptime(pid: number | undefined): number | null {
   return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
+/** How long `ps` waits for a busy service's metrics. */
+const METRICS_WAIT_MS = 1000;
+
 /** What the daemon knows beyond the backend: services that wait or are blocked, and the desired state (stopped services). */
 export interface ProcessRowContext {
   pending?: ReadonlyMap<string, PendingService> | undefined;
@@ -41,22 +44,31 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
   }
   for (const { serviceId, processes } of statuses) {
     // A row without CPU and memory beats no row: the failure goes to the daemon's log.
-    const metrics = await ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
-      reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
-      return [];
-    });
+    // Metrics wait behind the service's queue: a scale or restart in progress (a process in a 60 s stop
+    // grace period) must not hold `ps` up, so after a moment the rows go without them.
+    let timer: NodeJS.Timeout | undefined;
+    const metrics = await Promise.race([
+      ns.fetchServiceMetrics(serviceId).catch((error: unknown) => {
+        reportSurvivable("server.processes", "read metrics", error, { service: serviceId });
+        return [];
+      }),
+      new Promise<[]>((resolve) => (timer = setTimeout(() => resolve([]), METRICS_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     const addresses = ns.addressesOf(serviceId);
     for (const event of processes) {
       const m = metrics[event.processId];
       // An exit event keeps the PID that exited; only a live process shows one.
       const alive =
-        event.status === "online" || ["starting", "probe-failed", "liveness-failed", "startup-timeout"].includes(event.reason ?? "");
+        event.status === "online" ||
+        ["starting", "probe-failed", "liveness-failed", "startup-timeout", "stopping"].includes(event.reason ?? "");
       const pid = alive ? event.pid : undefined;
       rows.push({
         service: serviceId,
         process: event.processId,
         status: event.status,
         reason: event.status === "online" ? null : (event.reason ?? null),
+        lastExitReason: event.lastExitReason ?? null,
         pid: pid ?? null,
         restarts: event.restartCount,
         cpuNanoCores: m?.cpuNanoCores ?? null,
@@ -83,6 +95,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
     }
   }
   if (state) rows.push(...stoppedRows(state, rows));
+  // By service, then process: the same order after a restart or a scale.
   return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process));
 }
 

@@ -11,6 +11,12 @@ import type { ProcessRow } from "./process-row.js";
 export const idParams = z.object({ id: idSchema }).strict();
 
 const index = (rule: string) => z.string({ error: rule }).regex(/^\d+$/, { error: rule }).transform(Number);
+const instant = (description: string) =>
+  z.iso
+    .datetime({ offset: true, error: "must be an RFC 3339 time, e.g. 2026-12-02T05:00:00Z" })
+    .transform((value) => new Date(value))
+    .optional()
+    .describe(description);
 export const logsQuery = z
   .object({
     process: index("must be a process index").optional().describe("One process (default: every process of the service)."),
@@ -26,6 +32,8 @@ export const logsQuery = z
       .max(1000, { error: "must be at most 1000 characters" })
       .optional()
       .describe("Only lines containing this text (case-insensitive), searched over the whole history; `tail` then counts matches."),
+    since: instant("Only lines written at or after this time (RFC 3339)."),
+    until: instant("Only lines written before this time (RFC 3339)."),
   })
   .strict();
 
@@ -105,7 +113,14 @@ export const errorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBody>;
 
-export const healthBody = z.object({ ok: z.literal(true), pid: z.number(), environment: z.string(), version: z.string() });
+export const healthBody = z.object({
+  ok: z.literal(true),
+  pid: z.number(),
+  environment: z.string(),
+  version: z.string(),
+  /** The TCP listener the daemon was started with (`--tcp`), when it has one. */
+  tcpAddress: z.string().nullable().optional(),
+});
 
 export const applyResultBody = z.object({
   added: z.array(z.string()),
@@ -138,6 +153,7 @@ export const processRowBody = z.object({
   process: z.number(),
   status: z.enum(["online", "offline"]),
   reason: nullable(z.string()),
+  lastExitReason: z.string().nullable().optional(),
   pid: nullable(z.number()),
   restarts: z.number(),
   cpuNanoCores: nullable(z.number()),
@@ -190,6 +206,7 @@ export const serviceEventBody = z.object({
       timedOut: z.literal(true).optional(),
     })
     .optional(),
+  lastExitReason: z.string().optional(),
   warning: z.string().optional(),
   probes: z
     .partialRecord(

@@ -62,7 +62,11 @@ describe("corral.yaml: the health model", () => {
       ["    readiness: { logLine: 'ready (' }"],
       "corral.yaml:4:27: services.web.readiness.logLine: must be a regular expression: Invalid regular expression: /ready (/: Unterminated group",
     ],
-    ["liveness has no logLine", ["    liveness: { logLine: up }"], "corral.yaml:4:17: services.web.liveness.logLine: unknown field (known: socket, http, exec, periodMs, timeoutMs, failureThreshold, initialDelayMs)"],
+    [
+      "liveness has no logLine",
+      ["    liveness: { logLine: up }"],
+      "corral.yaml:4:17: services.web.liveness.logLine: unknown field (known: socket, http, exec, periodMs, timeoutMs, failureThreshold, initialDelayMs)",
+    ],
     [
       "a liveness probe on a port the service lacks",
       ["    liveness: { socket: http }"],

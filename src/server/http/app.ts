@@ -15,6 +15,8 @@ import { serviceRoutes } from "./routes/services.js";
 import { shutdownRoutes } from "./routes/shutdown.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
+import { DAEMON_DEFAULTS } from "../../contract/defaults.js";
+import { limitConnections } from "./limits.js";
 import { streamTracking } from "./streams.js";
 import { zodValidatorCompiler } from "./zod.js";
 
@@ -28,7 +30,18 @@ export interface ApiOptions {
 const BODY_LIMIT = 16 * 1024 * 1024;
 
 export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logRequests, bodyLimit: BODY_LIMIT });
+  const app = Fastify({
+    logger: options.logRequests,
+    bodyLimit: BODY_LIMIT,
+    // A request must arrive whole in time (idle connections: limits.ts).
+    requestTimeout: DAEMON_DEFAULTS.apiRequestTimeoutMs,
+    keepAliveTimeout: DAEMON_DEFAULTS.apiIdleTimeoutMs / 2,
+  });
+  limitConnections(app.server, {
+    total: DAEMON_DEFAULTS.apiMaxConnections,
+    perClient: DAEMON_DEFAULTS.apiMaxConnectionsPerClient,
+    idleMs: DAEMON_DEFAULTS.apiIdleTimeoutMs,
+  });
   app.setValidatorCompiler(zodValidatorCompiler);
   handleErrors(app);
   await app.register(access, { daemon, transport: options.transport, requireToken: options.requireToken });

@@ -17,7 +17,7 @@ export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "s
 
   // `event: snapshot-end` separates the snapshot (one event per process) from the changes after it.
   app.get(ROUTES.events.url, async (request, reply) => {
-    const signal = app.streams.open(request);
+    const signal = app.streams.open(request, reply.raw);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
