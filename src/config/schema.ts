@@ -8,6 +8,7 @@ import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import {
+  argString,
   SIGNAL_RULE,
   accountSchema,
   envNameSchema,
@@ -16,7 +17,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessSchema,
   restartBackoffSchema,
   restartPolicySchema,
@@ -74,7 +75,7 @@ export const serviceSchema = z
         .optional()
         .describe("The container image (required with backend: kubernetes, where it replaces command)."),
       args: z
-        .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
+        .array(z.union([argString, z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
         .describe(
           "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
@@ -84,7 +85,7 @@ export const serviceSchema = z
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
         .optional()
         .describe("Named ports; each process gets its own address per port."),
-      scale: positiveInt.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}).`),
+      scale: scaleSchema.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}).`),
       memory: limit(MemoryLimit, "512MiB", "a byte size").optional().describe('Memory limit, e.g. "512MiB".'),
       cpu: limit(CpuLimit, "1.5", "a number of cores").optional().describe('CPU limit in cores ("1.5") or millicores ("250m").'),
       disk: z

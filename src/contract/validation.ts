@@ -15,7 +15,7 @@ import {
   labelValueSchema,
   nonNegativeInt,
   portSchema,
-  positiveInt,
+  scaleSchema,
   readinessPortProblem,
   readinessSchema,
   restartBackoffSchema,
@@ -118,7 +118,7 @@ const serviceConfigSchema = z
       .array(portSchema)
       .optional()
       .superRefine(uniquePortNames((port) => port.name, ["name"])),
-    scale: positiveInt,
+    scale: scaleSchema,
     memoryLimit: limitSchema(MemoryLimit, (v) => v instanceof MemoryLimit, "512MiB").optional(),
     cpuLimit: limitSchema(CpuLimit, (v) => v instanceof CpuLimit, "1.5").optional(),
     diskLimit: limitSchema(DiskLimit, (v) => v instanceof DiskLimit, "10GiB").optional(),

@@ -27,6 +27,8 @@ export interface DaemonApi {
   readonly token: string;
   /** The desired state (null before the first apply). */
   readonly state: DesiredState | null;
+  /** What is wrong with the daemon itself (an unloadable state file, dropped log lines): shown by /healthz. */
+  readonly problems: string[];
   /** The namespace the desired state lives in (null before the first apply). */
   readonly namespace: DaemonNamespace | null;
   /** Where secrets live: the current backend's. */

@@ -17,7 +17,8 @@ import { toServiceConfig } from "../config/translate.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
-import { survive } from "../util/diagnostics.js";
+import { reportSurvivable, survive } from "../util/diagnostics.js";
+import { droppedLogLines } from "../process/logs.js";
 import { type ApplyOptions, type ApplyResult, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
 import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
@@ -41,6 +42,8 @@ export class Daemon implements DaemonApi {
   private readonly queue = new WorkQueue();
   private readonly namespaceChanged = new EventEmitter();
   private desired: DesiredState | null;
+  /** Why the state file on disk could not be loaded at start-up; cleared once an apply replaces it. */
+  private stateProblem: string | null = null;
   private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
   /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
@@ -75,7 +78,14 @@ export class Daemon implements DaemonApi {
     try {
       if (config.tcp) checkTcp(config.tcp.host, config);
       const store = new DesiredStateStore(paths.desired);
-      const desired = await store.load();
+      // A state file no daemon can load (an older version's, a hand edit) must not keep the API from
+      // serving: the daemon starts without it, says so, and the next apply replaces it.
+      let stateProblem: string | null = null;
+      const desired = await store.load().catch((error: unknown) => {
+        if (!(error instanceof ValidationError)) throw error;
+        stateProblem = `the state file could not be loaded (${error.message}); what runs is left alone until an apply replaces it`;
+        return null;
+      });
       const environment = config.environment ?? desired?.environment ?? environmentFromDirectory(dirname(paths.root));
       if (desired && desired.environment !== environment) {
         throw new ValidationError("environment", `the state directory holds environment "${desired.environment}", not "${environment}"`);
@@ -84,9 +94,17 @@ export class Daemon implements DaemonApi {
       const token = config.token ?? (await loadOrCreateToken(paths.token));
       const daemon = new Daemon(paths, backend, store, desired, token, config);
       daemon.stopLogging = stopLogging;
+      daemon.stateProblem = stateProblem;
+      if (stateProblem !== null) reportSurvivable("server.daemon", "load the desired state", new Error(stateProblem));
       try {
-        // A restarted daemon converges on what it was told before: running processes are adopted.
+        // A restarted daemon converges on what it was told before: running processes are adopted,
+        // and what the state no longer names (a removal the last daemon died in) is stopped.
         if (desired) await daemon.applyNow(null, desired);
+        // In the queue (applies wait behind it) but not awaited: a long stop grace must not keep the API from serving.
+        if (stateProblem === null)
+          void daemon.queue
+            .run(() => daemon.stopUnwanted(desired))
+            .catch(survive("server.daemon", "stop services the state no longer names"));
         await daemon.listeners.unix(paths.socket);
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
       } catch (error) {
@@ -108,6 +126,15 @@ export class Daemon implements DaemonApi {
 
   get state(): DesiredState | null {
     return this.desired;
+  }
+
+  /** What the user should know is wrong with the daemon itself (shown by /healthz, `corral ps`, the dashboard). */
+  get problems(): string[] {
+    const problems = this.stateProblem === null ? [] : [this.stateProblem];
+    const dropped = droppedLogLines();
+    if (dropped.lines > 0)
+      problems.push(`${dropped.lines} log lines were dropped (${dropped.lastError}); capture resumes when the disk has room`);
+    return problems;
   }
 
   /** The namespace the desired state lives in (null before the first apply). */
@@ -262,7 +289,25 @@ export class Daemon implements DaemonApi {
     await this.store.save(next);
     this.desired = next;
     if (previous?.namespace !== next.namespace) this.namespaceChanged.emit("change");
-    return this.applyNow(previous, next, options);
+    const result = await this.applyNow(previous, next, options);
+    if (this.stateProblem !== null) {
+      // The unloadable file is replaced: whatever it had started and this state does not name goes now.
+      this.stateProblem = null;
+      await this.stopUnwanted(next);
+    }
+    return result;
+  }
+
+  /**
+   * Stops services the backend records that `desired` does not name (any
+   * service of another namespace, every one without a state): what a daemon
+   * that died while removing them left, with the identity checks of adoption.
+   * Indices above a service's scale are its ensureService's to stop.
+   */
+  private async stopUnwanted(desired: DesiredState | null): Promise<void> {
+    const recorded = (await this.backend.recordedServices?.()) ?? [];
+    const unwanted = recorded.filter(({ namespace, id }) => namespace !== desired?.namespace || !Object.hasOwn(desired.services, id));
+    await Promise.all(unwanted.map(({ namespace, id }) => this.backend.namespace(namespace).dropService(id)));
   }
 
   private async applyNow(

@@ -3,7 +3,7 @@
 // the `corral` command parses the daemon's answers with them. The desired
 // state and the service spec are config/desired-state.ts's.
 import { z } from "zod";
-import { idSchema, positiveInt } from "../contract/rules.js";
+import { idSchema, scaleSchema } from "../contract/rules.js";
 import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
 import type { ApplyResult } from "./apply.js";
 import type { ProcessRow } from "./process-row.js";
@@ -23,7 +23,7 @@ export const logsQuery = z
   })
   .strict();
 
-export const scaleBody = z.object({ scale: positiveInt }, { error: "must be { scale: n }" }).strict();
+export const scaleBody = z.object({ scale: scaleSchema }, { error: "must be { scale: n }" }).strict();
 
 export const secretBody = z
   .object(
@@ -71,7 +71,15 @@ export const errorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBody>;
 
-export const healthBody = z.object({ ok: z.literal(true), pid: z.number(), environment: z.string(), version: z.string() });
+export const healthBody = z.object({
+  ok: z.literal(true),
+  pid: z.number(),
+  environment: z.string(),
+  version: z.string(),
+  problems: z
+    .array(z.string())
+    .describe("What is wrong with the daemon itself: a state file it could not load, log lines dropped on a full disk."),
+});
 
 export const applyResultBody = z.object({
   added: z.array(z.string()),

@@ -6,9 +6,15 @@ import type { DaemonApi } from "../../daemon-api.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
-export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "namespace"> }> = async (app, { daemon }) => {
+export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "namespace" | "problems"> }> = async (app, { daemon }) => {
   const registry = createMetricsRegistry(() => daemon.namespace);
-  app.get(ROUTES.health.url, async () => ({ ok: true, pid: process.pid, environment: daemon.environment, version: API_VERSION }));
+  app.get(ROUTES.health.url, async () => ({
+    ok: true,
+    pid: process.pid,
+    environment: daemon.environment,
+    version: API_VERSION,
+    problems: daemon.problems,
+  }));
   app.get(ROUTES.openapi.url, async () => openApiDocument());
   app.get(ROUTES.metrics.url, async (_request, reply) => reply.header("content-type", registry.contentType).send(await registry.metrics()));
 };
