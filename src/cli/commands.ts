@@ -1,7 +1,7 @@
 // The read and small write commands: ps, logs, events, scale, restart, top, secrets, down.
 import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";

@@ -4,7 +4,7 @@
 // client sends it. Its TypeScript types are inferred from these schemas, so what
 // the daemon accepts and what its code assumes cannot differ; the HTTP API
 // validates with them and its OpenAPI document is generated from them.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { INPUT_LIMITS, SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";

@@ -3,7 +3,7 @@
 // drift apart. Checks that need more than one field (ports named by readiness
 // or %P:, dependsOn targets, cycles) and the file system live in build.ts; the
 // rules of single fields are the contract's (contract/rules.ts).
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";

@@ -4,7 +4,7 @@
 // ("must ..."), so `<field>: <rule>` reads as a sentence.
 import { constants as osConstants } from "node:os";
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { INPUT_LIMITS, SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 

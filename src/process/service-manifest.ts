@@ -3,7 +3,7 @@
 // per namespace without guessing from directory names (`a` + `b-c` and `a-b`
 // + `c` both make `a-b-c`), and stop them with the right signal and grace.
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { isKnownSignal } from "./signals.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";

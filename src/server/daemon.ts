@@ -44,6 +44,8 @@ export class Daemon implements DaemonApi {
   private desired: DesiredState | null;
   /** Why the state file on disk could not be loaded at start-up; cleared once an apply replaces it. */
   private stateProblem: string | null = null;
+  /** Why daemon.json could not be written at start-up (a full disk). */
+  private pidProblem: string | null = null;
   private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
   /** One per apply called and not finished yet: a shutdown aborts them all, so it never queues behind a wait. */
@@ -73,8 +75,9 @@ export class Daemon implements DaemonApi {
     const config = resolveDaemonConfig(options);
     const paths = statePaths(config.stateDir);
     await mkdir(paths.root, { recursive: true, mode: STATE_DIR_MODE });
-    await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
+    const pidProblem = await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
     const stopLogging = logSurvivableErrors(config.log);
+    if (pidProblem !== null) reportSurvivable("server.daemon", "claim the state directory", new Error(pidProblem));
     try {
       if (config.tcp) checkTcp(config.tcp.host, config);
       const store = new DesiredStateStore(paths.desired);
@@ -95,6 +98,7 @@ export class Daemon implements DaemonApi {
       const daemon = new Daemon(paths, backend, store, desired, token, config);
       daemon.stopLogging = stopLogging;
       daemon.stateProblem = stateProblem;
+      daemon.pidProblem = pidProblem;
       if (stateProblem !== null) reportSurvivable("server.daemon", "load the desired state", new Error(stateProblem));
       try {
         // A restarted daemon converges on what it was told before: running processes are adopted,
@@ -130,7 +134,7 @@ export class Daemon implements DaemonApi {
 
   /** What the user should know is wrong with the daemon itself (shown by /healthz, `corral ps`, the dashboard). */
   get problems(): string[] {
-    const problems = this.stateProblem === null ? [] : [this.stateProblem];
+    const problems = [this.stateProblem, this.pidProblem].filter((problem) => problem !== null);
     const dropped = droppedLogLines();
     if (dropped.lines > 0)
       problems.push(`${dropped.lines} log lines were dropped (${dropped.lastError}); capture resumes when the disk has room`);

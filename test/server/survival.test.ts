@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { z } from "zod";
+import { z } from "../../src/util/zod.js";
 import { ApiError, DaemonClient } from "../../src/cli/client.js";
 import { INPUT_LIMITS } from "../../src/contract/defaults.js";
 import type { ServiceSpec } from "../../src/config/types.js";
