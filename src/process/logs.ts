@@ -50,7 +50,9 @@ export function ensureFifos(paths: string[]): void {
   const missing = paths.filter((p) => !existsSync(p));
   if (missing.length === 0) return;
   const result = spawnSync("mkfifo", ["-m", "600", ...missing], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr || result.error?.message}`);
+  // A spawn the machine refused (EMFILE, EAGAIN) keeps its errno: the caller tells it from a bug.
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr}`);
 }
 
 export interface ProcessLogOptions {

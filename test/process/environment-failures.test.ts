@@ -5,7 +5,7 @@
 // the next instance acts on. Real processes; /proc is the judge.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
@@ -70,7 +70,7 @@ describe("a launch the machine refuses fails alone", () => {
     await events.return!();
   });
 
-  it("no file descriptors left (EMFILE): spawn-failed with back-off, the host lives, and every process starts once there are", async (t) => {
+  it("no file descriptors left (EMFILE): the change fails with EMFILE, the host lives, and every process starts once there are", async (t) => {
     const env = testEnvironment("emfile");
     t.after(() => env.cleanup());
     const orchestrator = await env.create({ launcher: "direct" });
@@ -79,29 +79,44 @@ describe("a launch the machine refuses fails alone", () => {
     const seen: ServiceEvent[] = [];
     await ns.ensureService("one", { image: "sleeper", scale: 1 });
     await nextEvent(events, (e) => e.serviceId === "one" && e.status === "online", { seen });
-    // This process's own limit, lowered to what it holds now: the next open fails with EMFILE.
-    const limit = (n: number | "unlimited") =>
-      assert.equal(spawnSync("prlimit", ["--pid", String(process.pid), `--nofile=${n}:${hard}`]).status, 0, "prlimit");
-    const hard = spawnSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).stdout.trim();
-    const soft = spawnSync("prlimit", ["--pid", String(process.pid), "--nofile", "--raw", "--noheadings", "--output=SOFT"], {
+    // This process's own limit, lowered to what it holds now: the next open fails with EMFILE. A shell
+    // started beforehand sets it (this process could not spawn prlimit once it is out of descriptors).
+    const limits = spawnSync("prlimit", ["--pid", String(process.pid), "--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"], {
       encoding: "utf8",
     }).stdout.trim();
-    t.after(() => limit(Number(soft)));
-    limit(readdirSync("/proc/self/fd").length + 1);
+    const [soft, hard] = limits.split(/\s+/);
+    const setter = spawn("sh", [], { stdio: ["pipe", "ignore", "inherit"] });
+    const restore = () => setter.stdin.write(`prlimit --pid ${process.pid} --nofile=${soft}:${hard}; echo restored > /dev/null\n`);
+    t.after(() => {
+      restore();
+      setter.stdin.end();
+    });
+    const held = readdirSync("/proc/self/fd").length;
+    setter.stdin.write(`prlimit --pid ${process.pid} --nofile=${held}:${hard}\n`);
+    await until(() => {
+      const text = readFileSync(`/proc/${process.pid}/limits`, "utf8");
+      return new RegExp(`Max open files\\s+${held}\\s`).test(text);
+    }, "the lower limit");
     try {
-      await ns.ensureService("many", { image: "sleeper", scale: 4 }).catch(() => {});
-      const failed = await nextEvent(events, (e) => e.serviceId === "many" && e.reason === "spawn-failed", { seen });
-      assert.match(failed.message ?? "", /EMFILE/);
+      const refused = await ns.ensureService("many", { image: "sleeper", scale: 4 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof Error && "code" in refused && refused.code === "EMFILE", String(refused));
     } finally {
-      limit(Number(soft));
+      restore();
     }
+    await until(
+      () => new RegExp(`Max open files\\s+${soft}\\s`).test(readFileSync(`/proc/${process.pid}/limits`, "utf8")),
+      "the limit back",
+    );
+    await ns.ensureService("many", { image: "sleeper", scale: 4 });
     const online = new Set<number>();
     while (online.size < 4) {
       const event = await nextEvent(events, (e) => e.serviceId === "many" && e.status === "online", { seen });
       online.add(event.processId);
     }
     assert.equal(env.processes().length, 5, "every process runs once");
-    assert.ok(seen.some((e) => e.serviceId === "many" && e.reason === "backoff"));
     await events.return!();
   });
 });
