@@ -19,6 +19,7 @@ import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
 import { reportSurvivable, survive } from "../util/diagnostics.js";
 import { droppedLogLines } from "../process/logs.js";
+import { errnoCode } from "../util/errno.js";
 import { type ApplyOptions, type ApplyResult, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
 import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
@@ -30,6 +31,9 @@ import { Listeners } from "./listeners.js";
 import { STATE_DIR_MODE, type StatePaths, statePaths } from "./state-dir.js";
 
 export type { DaemonOptions } from "./daemon-config.js";
+
+/** Errors of the machine, not of the state: an apply that fails with one is tried again. */
+const RESOURCE_ERRNOS = ["EMFILE", "ENFILE", "ENOSPC", "EDQUOT", "EAGAIN", "ENOMEM"];
 
 export class DaemonAlreadyRunningError extends Error {
   override name = "DaemonAlreadyRunningError";
@@ -293,13 +297,45 @@ export class Daemon implements DaemonApi {
     await this.store.save(next);
     this.desired = next;
     if (previous?.namespace !== next.namespace) this.namespaceChanged.emit("change");
-    const result = await this.applyNow(previous, next, options);
+    let result: ApplyResult;
+    try {
+      result = await this.applyNow(previous, next, options);
+    } catch (error) {
+      // Persisted but not reached for want of a resource (no descriptors, a full disk): the daemon
+      // keeps trying to converge on it, as a restarted one would, rather than waiting for the next apply.
+      if (RESOURCE_ERRNOS.includes(errnoCode(error) ?? "")) this.retryConverge();
+      throw error;
+    }
     if (this.stateProblem !== null) {
       // The unloadable file is replaced: whatever it had started and this state does not name goes now.
       this.stateProblem = null;
       await this.stopUnwanted(next);
     }
     return result;
+  }
+
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
+
+  /** Converges on the desired state again after a back-off (200 ms doubling to 10 s) until an attempt gets through. */
+  private retryConverge(): void {
+    if (this.retryTimer !== undefined || this.closing) return;
+    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 200), 10_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.queue
+        .run(async () => {
+          const desired = this.desired;
+          if (!desired || this.closing) return;
+          await this.applyNow(null, desired);
+          await this.stopUnwanted(desired);
+          this.retryDelayMs = 0;
+        })
+        .catch((error: unknown) => {
+          reportSurvivable("server.daemon", "converge on the desired state again", error);
+          if (RESOURCE_ERRNOS.includes(errnoCode(error) ?? "")) this.retryConverge();
+        });
+    }, this.retryDelayMs);
   }
 
   /**
@@ -383,6 +419,7 @@ export class Daemon implements DaemonApi {
    */
   shutdown({ stopServices = false } = {}): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.retryTimer);
       // Whatever an apply in progress waits for, stopping comes first.
       for (const apply of this.applying) apply.abort(new ApplyInterruptedError("the daemon is stopping every service"));
       if (stopServices) {
