@@ -251,7 +251,11 @@ async function stopEverything(stateDir: string, paths: StatePaths, client: Daemo
 async function shutDown(client: DaemonClient, paths: StatePaths): Promise<boolean> {
   // Read before asking: a daemon that dies while stopping is told apart from one that finished by its pid.
   const daemon = readPidRecord(paths.pidFile);
-  await client.post("/v1/shutdown", { stopServices: true });
+  await client.post("/v1/shutdown", { stopServices: true }).catch((error: unknown) => {
+    // A daemon that dies while it is asked (SIGKILLed, out of memory) has not stopped anything: the rest is ours.
+    if (daemon && !isAlive(daemon)) return;
+    throw error;
+  });
   if ((await untilDaemonGone(paths.socket, daemon)) === "stopped") {
     process.stdout.write("every service stopped; daemon gone\n");
     return true;
