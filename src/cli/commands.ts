@@ -9,7 +9,7 @@ import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identity.js";
 import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
-import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
+import { healthBody, logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, resolveStateDir, runningDaemon } from "./context.js";
 import { ApiError, type DaemonClient } from "./client.js";
@@ -18,6 +18,9 @@ import { bytes, colourFor, cores, duration, paint, status, table } from "./forma
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
   const rows = await client.get("/v1/processes", processRowBody.array());
+  // What is wrong with the daemon itself (an unloadable state file, dropped log lines) goes to stderr, beside the table.
+  const health = await client.get("/healthz", healthBody.partial({ problems: true }));
+  for (const problem of health.problems ?? []) process.stderr.write(`corral: warning: ${problem}\n`);
   if (options.json) {
     const out = rows.map((r) => ({
       service: r.service,
