@@ -1,7 +1,7 @@
 // The read and small write commands: ps, logs, events, scale, restart, top, secrets, down.
 import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
@@ -9,7 +9,7 @@ import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identity.js";
 import { type StatePaths, statePaths } from "../server/state-dir.js";
 import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
-import { logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
+import { healthBody, logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { survive } from "../util/diagnostics.js";
 import { readSecretValue, storeSecretWithoutDaemon } from "./secret-input.js";
@@ -23,6 +23,9 @@ export async function ps(options: GlobalOptions & { json?: boolean }): Promise<v
   const rows = (await client.get("/v1/processes", processRowBody.array())).sort((a, b) =>
     a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process,
   );
+  // What is wrong with the daemon itself (an unloadable state file, dropped log lines) goes to stderr, beside the table.
+  const health = await client.get("/healthz", healthBody.partial({ problems: true }));
+  for (const problem of health.problems ?? []) process.stderr.write(`corral: warning: ${problem}\n`);
   if (options.json) {
     const out = rows.map((r) => ({
       service: r.service,
@@ -359,7 +362,11 @@ async function stopEverything(stateDir: string, paths: StatePaths, client: Daemo
 async function shutDown(client: DaemonClient, paths: StatePaths): Promise<boolean> {
   // Read before asking: a daemon that dies while stopping is told apart from one that finished by its pid.
   const daemon = readPidRecord(paths.pidFile);
-  await client.postWithin("/v1/shutdown", { stopServices: true });
+  await client.postWithin("/v1/shutdown", { stopServices: true }).catch((error: unknown) => {
+    // A daemon that dies while it is asked (SIGKILLed, out of memory) has not stopped anything: the rest is ours.
+    if (daemon && !isAlive(daemon)) return;
+    throw error;
+  });
   if ((await untilDaemonGone(paths.socket, daemon)) === "stopped") {
     process.stdout.write("every service stopped; daemon gone\n");
     return true;

@@ -4,8 +4,8 @@
 // client sends it. Its TypeScript types are inferred from these schemas, so what
 // the daemon accepts and what its code assumes cannot differ; the HTTP API
 // validates with them and its OpenAPI document is generated from them.
-import { z } from "zod";
-import { SERVICE_DEFAULTS } from "../contract/defaults.js";
+import { z } from "../util/zod.js";
+import { INPUT_LIMITS, SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import {
@@ -22,6 +22,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   portSchema,
+  argString,
   scaleSchema,
   readinessSchema,
   restartBackoffSchema,
@@ -64,7 +65,7 @@ export const serviceSpecSchema = z
       command: absolutePath.optional().describe("Process backend: absolute path of the program."),
       image: nonEmptyString("a container image").optional().describe("Kubernetes backend: the container image."),
       args: z
-        .array(z.string({ error: "must be a string" }), { error: "must be a list of strings" })
+        .array(argString, { error: "must be a list of strings" })
         .default([])
         .describe(
           "%P:<port> is the process's listen address for that port, %D:<port> its socket directory (socketDir ports), %V:<volume> a volume's directory, %S the scratch directory, %C the directory of its secret files, %N <namespace>-<service>, %I the process index.",
@@ -184,6 +185,13 @@ export const desiredStateSchema = z
   .strict()
   .superRefine((state, ctx) => {
     const ids = Object.keys(state.services);
+    const processes = Object.values(state.services).reduce((n, spec) => n + spec.scale, 0);
+    if (processes > INPUT_LIMITS.maxProcesses)
+      ctx.addIssue({
+        code: "custom",
+        path: ["services"],
+        message: `must add up to at most ${INPUT_LIMITS.maxProcesses} processes (the scales add up to ${processes})`,
+      });
     // Which of command and image a backend needs is the daemon's to check, after it has refused a move between backends.
     for (const [id, spec] of Object.entries(state.services)) {
       for (const dependency of Object.keys(spec.dependsOn)) {

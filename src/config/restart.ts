@@ -1,7 +1,7 @@
 // `restart:` in corral.yaml: a policy (`restart: on-failure`, as compose writes
 // it) or a mapping that adds the crash-loop breaker and the back-off:
 // `restart: { policy, maxRestarts, window, backoff }`.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { RESTART_POLICIES, nonNegativeInt, restartBackoffSchema, restartPolicySchema } from "../contract/rules.js";
 import { DURATION_PATTERN, DURATION_RULE, parseDurationMs } from "./durations.js";

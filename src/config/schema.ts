@@ -3,11 +3,12 @@
 // drift apart. Checks that need more than one field (ports named by readiness
 // or %P:, dependsOn targets, cycles) and the file system live in build.ts; the
 // rules of single fields are the contract's (contract/rules.ts).
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "../contract/limits.js";
 import {
+  argString,
   SIGNAL_RULE,
   accountSchema,
   envNameSchema,
@@ -94,7 +95,7 @@ export const serviceSchema = z
         .optional()
         .describe("The container image (required with backend: kubernetes, where it replaces command)."),
       args: z
-        .array(z.union([z.string(), z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
+        .array(z.union([argString, z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
         .describe(
           "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",

@@ -2,7 +2,7 @@
 // schema corral.yaml and the desired state share, and the glob rules of
 // include/exclude. Paths are relative to corral.yaml in the file, absolute in
 // the desired state.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { nonEmptyString, positiveInt } from "../contract/rules.js";
 
 export const WATCH_ACTIONS = ["restart", "sync-restart"] as const;

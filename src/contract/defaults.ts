@@ -82,3 +82,19 @@ export const CONFIG_DEFAULTS = {
   namespace: "default",
   backend: "process",
 } as const;
+
+/**
+ * The bounds every input is checked against (corral.yaml, the HTTP API, the
+ * library's ServiceConfig), before anything is written: a value past them is a
+ * 400 naming the field and the bound, never a daemon out of memory.
+ */
+export const INPUT_LIMITS = {
+  /** Processes of one service. */
+  maxScale: 10_000,
+  /** Processes of one desired state, all services together. */
+  maxProcesses: 10_000,
+  /** One argument, variable value or path: Linux's MAX_ARG_STRLEN, the longest string execve takes. */
+  maxStringLength: 131_072,
+  /** A request body the daemon reads (a desired state with many services, a secret). */
+  maxBodyBytes: 16 * 1024 * 1024,
+} as const;

@@ -1,7 +1,7 @@
 // Lifecycle hooks, stop commands and forking servers: the fields every layer
 // (corral.yaml, the desired state, the contract's ServiceConfig) shares, in
 // one set of schemas, since their shape is plain JSON in all three.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import { absolutePath, positiveInt } from "./rules.js";
 

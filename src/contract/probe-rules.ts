@@ -1,7 +1,7 @@
 // The rules of the liveness and startup probes and of the restart limit (the
 // crash-loop breaker), shared by corral.yaml, the daemon's wire types and
 // ServiceConfig like those of rules.ts.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import {
   MILLISECONDS_RULE,

@@ -4,8 +4,8 @@
 // ("must ..."), so `<field>: <rule>` reads as a sentence.
 import { constants as osConstants } from "node:os";
 import { isAbsolute } from "node:path";
-import { z } from "zod";
-import { SERVICE_DEFAULTS } from "./defaults.js";
+import { z } from "../util/zod.js";
+import { INPUT_LIMITS, SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 
 /** Ids of namespaces, services, ports and secrets: DNS labels (RFC 1123), as Kubernetes names are. */
@@ -17,18 +17,31 @@ export const idSchema = z.string({ error: ID_RULE }).max(ID_MAX_LENGTH, { error:
 export const POSITIVE_INT_RULE = "must be a positive integer";
 export const positiveInt = z.number({ error: POSITIVE_INT_RULE }).int({ error: POSITIVE_INT_RULE }).min(1, { error: POSITIVE_INT_RULE });
 
+export const STRING_RULE = `must be a string of at most ${INPUT_LIMITS.maxStringLength} characters without NUL`;
+/** An argument or other free text handed to a process: execve takes no NUL and no string past MAX_ARG_STRLEN. */
+export const argString = z
+  .string({ error: "must be a string" })
+  .max(INPUT_LIMITS.maxStringLength, { error: STRING_RULE })
+  .refine((s) => !s.includes("\0"), { error: STRING_RULE });
+
 export const nonNegativeInt = (rule: string) => z.number({ error: rule }).int({ error: rule }).min(0, { error: rule });
 
 // A service's number of processes. 0 is valid on purpose (the seed wants >= 1):
 // the service is kept, with its files, and runs no process (corral stop, scale web=0).
+// Bounded, so that no input can make the daemon start (or persist) millions of them.
 export const SCALE_RULE = "must be a non-negative integer (0 keeps the service with no process)";
-export const scaleSchema = nonNegativeInt(SCALE_RULE);
+export const SCALE_MAX_RULE = `must be at most ${INPUT_LIMITS.maxScale} (the largest scale corral runs)`;
+export const scaleSchema = nonNegativeInt(SCALE_RULE).max(INPUT_LIMITS.maxScale, { error: SCALE_MAX_RULE });
 export const MILLISECONDS_RULE = "must be a whole number of milliseconds";
 
 export const nonEmptyString = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: "must not be empty" });
 
 export const ABSOLUTE_PATH_RULE = "must be an absolute path";
-export const absolutePath = z.string({ error: ABSOLUTE_PATH_RULE }).refine((path) => isAbsolute(path), { error: ABSOLUTE_PATH_RULE });
+export const absolutePath = z
+  .string({ error: ABSOLUTE_PATH_RULE })
+  .max(INPUT_LIMITS.maxStringLength, { error: STRING_RULE })
+  .refine((path) => !path.includes("\0"), { error: STRING_RULE })
+  .refine((path) => isAbsolute(path), { error: ABSOLUTE_PATH_RULE });
 
 const PORT_NUMBER_RULE = "must be a port number (1-65535)";
 export const portNumber = z
@@ -128,9 +141,15 @@ export const labelValueSchema = z
   .refine((v) => v === "" || LABEL_NAME.test(v), { error: LABEL_VALUE_RULE });
 
 export const ENV_NAME_RULE = "environment variable names must be non-empty and contain neither '=' nor NUL";
-export const envNameSchema = z.string({ error: ENV_NAME_RULE }).regex(/^[^=\0]+$/, { error: ENV_NAME_RULE });
-const ENV_VALUE_RULE = "environment variable values must be strings without NUL";
-export const envValueSchema = z.string({ error: ENV_VALUE_RULE }).regex(/^[^\0]*$/, { error: ENV_VALUE_RULE });
+export const envNameSchema = z
+  .string({ error: ENV_NAME_RULE })
+  .max(INPUT_LIMITS.maxStringLength, { error: ENV_NAME_RULE })
+  .regex(/^[^=\0]+$/, { error: ENV_NAME_RULE });
+const ENV_VALUE_RULE = `environment variable values must be strings without NUL, of at most ${INPUT_LIMITS.maxStringLength} characters`;
+export const envValueSchema = z
+  .string({ error: ENV_VALUE_RULE })
+  .max(INPUT_LIMITS.maxStringLength, { error: ENV_VALUE_RULE })
+  .regex(/^[^\0]*$/, { error: ENV_VALUE_RULE });
 
 /** The secrets a service reads as files: ids, each named once. */
 export const secretIdsSchema = z.array(idSchema, { error: "must be a list of secret ids" }).superRefine((ids, ctx) => {
@@ -205,7 +224,7 @@ export const probeActionFields = {
     .optional()
     .describe("Passes once GET <path> on this port answers 2xx or 3xx."),
   exec: z
-    .array(z.string({ error: "must be a string" }), { error: "must be a list of strings (an argv)" })
+    .array(argString, { error: "must be a list of strings (an argv)" })
     .min(1, { error: "must name a command" })
     .optional()
     .describe("Passes once this command exits 0."),

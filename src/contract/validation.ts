@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { SERVICE_DEFAULTS } from "./defaults.js";
 import { ValidationError } from "./errors.js";
 import { CpuLimit, DiskLimit, MemoryLimit } from "./limits.js";

@@ -2,7 +2,7 @@
 // already deserialized: pods from a watch stream (plain JSON), watch ERROR
 // objects and metrics.k8s.io PodMetrics. Parsed here, only the fields corral
 // reads, so a malformed object is dropped instead of cast.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 
 // Pods from a list arrive as client-node objects (timestamps as Date), pods from a watch as JSON (strings).
 const timestamp = z.union([z.date(), z.string()]);

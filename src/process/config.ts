@@ -6,7 +6,7 @@ import { chmod, mkdir, realpath } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { PROCESS_ORCHESTRATOR_DEFAULTS, SERVICE_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import type { RestartBackoff } from "../contract/types.js";

@@ -3,7 +3,7 @@
 // file left by an earlier orchestrator never leads us to adopt or signal a
 // stranger that happens to have the same number.
 import { readFileSync, unlinkSync } from "node:fs";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";

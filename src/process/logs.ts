@@ -27,7 +27,7 @@ import {
 import { Socket } from "node:net";
 import type { LogLine, LogOptions } from "../contract/types.js";
 import { reportSurvivable } from "../util/diagnostics.js";
-import { isErrno } from "../util/errno.js";
+import { errnoCode, isErrno } from "../util/errno.js";
 
 export interface LogRotation {
   /** Size at which the current file is rotated. */
@@ -38,12 +38,22 @@ export interface LogRotation {
 
 type Stream = LogLine["stream"];
 
+/** Lines no log file took (a full disk, no descriptors left), in this process: counted, reported once per episode. */
+const dropped = { lines: 0, lastError: "" };
+
+/** How many log lines this process could not write since it started, and the latest reason. */
+export function droppedLogLines(): { lines: number; lastError: string } {
+  return { ...dropped };
+}
+
 /** Creates the named pipes that do not exist yet, in one mkfifo call (Node has no mkfifo). */
 export function ensureFifos(paths: string[]): void {
   const missing = paths.filter((p) => !existsSync(p));
   if (missing.length === 0) return;
   const result = spawnSync("mkfifo", ["-m", "600", ...missing], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr || result.error?.message}`);
+  // A spawn the machine refused (EMFILE, EAGAIN) keeps its errno: the caller tells it from a bug.
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr}`);
 }
 
 export interface ProcessLogOptions {
@@ -61,6 +71,8 @@ export class ProcessLog {
   private fd: number | null = null;
   private size = 0;
   private readonly partial: Record<Stream, string> = { stdout: "", stderr: "" };
+  /** Lines dropped since the last write that succeeded: written as one marker line once writing works again. */
+  private droppedSince = 0;
 
   constructor(private readonly options: ProcessLogOptions) {
     this.lines.setMaxListeners(0);
@@ -188,8 +200,32 @@ export class ProcessLog {
     for (const line of texts) this.lines.emit("line", { time, stream, line } satisfies LogLine);
   }
 
-  /** Appends whole lines, rotating between lines so no file grows past maxBytes (unless one line alone is longer). */
+  /**
+   * Appends whole lines; when the file system refuses them (ENOSPC, EDQUOT,
+   * EMFILE, ...) they are dropped and counted, never thrown into the pipe
+   * reader (which would take the orchestrator down). The next write that
+   * works first records how many were lost.
+   */
   private append(lines: string[]): void {
+    const marker =
+      this.droppedSince > 0
+        ? [`${new Date().toISOString()} stderr [corral: ${this.droppedSince} log lines dropped: ${dropped.lastError}]\n`]
+        : [];
+    try {
+      this.appendLines([...marker, ...lines]);
+      this.droppedSince = 0;
+    } catch (error) {
+      if (this.droppedSince === 0) reportSurvivable("process.logs", "write log file", error, { path: this.options.file });
+      this.droppedSince += lines.length;
+      dropped.lines += lines.length;
+      dropped.lastError = errnoCode(error) ?? (error instanceof Error ? error.message : String(error));
+      // A descriptor that failed mid-rotation is reopened by the next write.
+      if (this.fd !== null && isErrno(error, "EBADF")) this.fd = null;
+    }
+  }
+
+  /** Appends whole lines, rotating between lines so no file grows past maxBytes (unless one line alone is longer). */
+  private appendLines(lines: string[]): void {
     if (this.fd === null) {
       this.fd = openSync(this.options.file, "a", 0o640);
       this.size = fstatSync(this.fd).size;
@@ -198,8 +234,13 @@ export class ProcessLog {
     let batchBytes = 0;
     const flush = () => {
       if (batchBytes === 0) return;
-      writeSync(this.fd!, Buffer.concat(batch, batchBytes));
-      this.size += batchBytes;
+      const data = Buffer.concat(batch, batchBytes);
+      // A write the disk fills in the middle of is short; the rest then fails with ENOSPC.
+      for (let at = 0; at < data.length;) {
+        const written = writeSync(this.fd!, data, at);
+        at += written;
+        this.size += written;
+      }
       batch = [];
       batchBytes = 0;
     };
@@ -217,6 +258,7 @@ export class ProcessLog {
 
   private rotate(): void {
     if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
     const { file } = this.options;
     const keep = this.options.rotation.files;
     rmSync(`${file}.${keep - 1}`, { force: true });

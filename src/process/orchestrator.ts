@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { survive } from "../util/diagnostics.js";
 import { OrchestratorClosedError, ValidationError } from "../contract/errors.js";
 import type { Orchestrator, ServiceEvent } from "../contract/types.js";
 import { idSchema } from "../contract/rules.js";
@@ -40,6 +41,8 @@ export class ProcessOrchestrator implements Orchestrator {
 
   static async create(config: ProcessOrchestratorConfig): Promise<ProcessOrchestrator> {
     const { config: resolved, launcher } = await resolveProcessConfig(config);
+    // Empty groups a SIGKILLed predecessor left go now; those with processes stay for adoption.
+    await launcher.sweep?.(resolved.environmentId).catch(survive("process.orchestrator", "remove empty cgroups"));
     return new ProcessOrchestrator(resolved, launcher);
   }
 
@@ -111,6 +114,8 @@ export class ProcessOrchestrator implements Orchestrator {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.namespaces.values()].map((ns) => ns.close(opts.leaveRunning ?? false)));
+    // The environment's group tree goes with its last process (groups of processes left running stay).
+    await this.launcher.sweep?.(this.config.environmentId).catch(survive("process.orchestrator", "remove empty cgroups"));
   }
 
   private async crash(event: ServiceEvent, namespace: string): Promise<void> {

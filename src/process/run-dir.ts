@@ -80,6 +80,11 @@ export function pidFile(runDir: string, processIndex: number): string {
   return join(runDir, `${processIndex}.pid`);
 }
 
+/** Written before process `i` is spawned and removed once its PID file is: see launch-intent.ts. */
+export function launchIntentFile(runDir: string, processIndex: number): string {
+  return join(runDir, `${processIndex}.launching`);
+}
+
 export function fifoFiles(runDir: string, processIndex: number): { stdout: string; stderr: string } {
   return { stdout: join(runDir, `${processIndex}.stdout`), stderr: join(runDir, `${processIndex}.stderr`) };
 }
@@ -154,7 +159,7 @@ export function socketDirectories(home: string, ports: readonly ServicePort[], p
 }
 
 const PID_FILE = /^(\d+)\.pid$/;
-const FIFO_FILE = /^(\d+)\.(stdout|stderr)$/;
+const FIFO_FILE = /^(\d+)\.(stdout|stderr|launching)$/;
 const SECRETS_DIR = /^(\d+)\.secrets$/;
 const LOG_FILE = /^(\d+)\.log(\.\d+)?$/;
 

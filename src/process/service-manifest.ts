@@ -3,7 +3,7 @@
 // per namespace without guessing from directory names (`a` + `b-c` and `a-b`
 // + `c` both make `a-b-c`), and stop them with the right signal and grace.
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { isKnownSignal } from "./signals.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
@@ -59,6 +59,10 @@ export function manifestOf(namespace: string, specs: ServiceSpecs): ServiceManif
 }
 
 export async function writeManifest(runDir: string, manifest: ServiceManifest): Promise<void> {
+  // The same manifest again (an adoption, an unchanged apply) is not rewritten: a daemon restarted on a
+  // full disk adopts what runs without needing a byte of room.
+  const recorded = await readManifest(runDir);
+  if (recorded && JSON.stringify({ ...recorded, updatedAt: "" }) === JSON.stringify({ ...manifest, updatedAt: "" })) return;
   await writeFileAtomic(manifestFile(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 

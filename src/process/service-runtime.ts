@@ -12,7 +12,16 @@ import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
 import { type PortMemory, closeProxies, syncProxies } from "./proxies.js";
 import { type HealthChecks, healthChecks } from "./health.js";
-import { type ServicePaths, fifoFiles, listenAddresses, logFile, pidFile, removeSlotFiles, socketDirectories } from "./run-dir.js";
+import {
+  type ServicePaths,
+  fifoFiles,
+  launchIntentFile,
+  listenAddresses,
+  logFile,
+  pidFile,
+  removeSlotFiles,
+  socketDirectories,
+} from "./run-dir.js";
 import { SecretDelivery, usesSecrets } from "./secret-delivery.js";
 import type { SecretSource } from "./secret-source.js";
 import { ProcessService } from "./service-handle.js";
@@ -222,6 +231,7 @@ export class ServiceRuntime {
       serviceId: this.id,
       processIndex,
       pidFile: pidFile(paths.runDir, processIndex),
+      intentFile: launchIntentFile(paths.runDir, processIndex),
       spec,
       stamp: { specHash: this.specs.hashAt(config.scale, processIndex), scale: config.scale },
       limits: {

@@ -26,6 +26,7 @@ import { BackoffSchedule } from "./backoff.js";
 import { CrashLoopBreaker, isCrashLooping } from "./crash-loop.js";
 import { type HealthChecks, watchHealth } from "./health.js";
 import { type PidRecord, type ProcessIdentity, isAlive, removeFile, writePidRecord } from "./identity.js";
+import { intendedProcesses, writeLaunchIntent } from "./launch-intent.js";
 import { CGROUP_JOIN_FAILED_EXIT_CODE } from "./launch/cgroup-launcher.js";
 import { classifyExit } from "./launch/exit-reason.js";
 import type { Launcher, ProcessCgroup } from "./launch/types.js";
@@ -57,6 +58,8 @@ export interface SupervisorOptions {
   serviceId: string;
   processIndex: number;
   pidFile: string;
+  /** Written before each spawn, removed once the PID file names the process (launch-intent.ts). */
+  intentFile: string;
   spec: LaunchSpec;
   /** The spec's hash and the scale it was built for, recorded in the PID file. */
   stamp: SpecStamp;
@@ -169,11 +172,31 @@ export class ProcessSupervisor {
    * first attempt is over: a process exists (spawned or adopted) or spawning failed.
    */
   async start(record: PidRecord | null): Promise<void> {
-    if (record && isAlive(record)) await this.adopt(record);
-    else {
+    if (record && isAlive(record)) {
+      removeFile(this.options.intentFile); // the launch it was written for got its record
+      await this.adopt(record);
+    } else {
       if (record) removeFile(this.options.pidFile); // stale: its process is gone or the PID now belongs to someone else
+      await this.stopUnrecorded();
       await this.launch();
     }
+  }
+
+  /**
+   * A launch whose host died between the spawn and the PID record left its
+   * intent: the process it started, if any, is found by its environment and
+   * stopped before a new one starts, so the slot never runs twice.
+   */
+  private async stopUnrecorded(): Promise<void> {
+    const env = this.options.spec.env;
+    const marks = Object.fromEntries(
+      ["CORRAL_ENVIRONMENT_ID", "CORRAL_NAMESPACE", "CORRAL_SERVICE_ID", "CORRAL_PROCESS_INDEX"].flatMap((name) =>
+        env[name] === undefined ? [] : [[name, env[name]]],
+      ),
+    );
+    const orphans = Object.keys(marks).length === 4 ? intendedProcesses(this.options.intentFile, marks) : [];
+    await Promise.all(orphans.map((identity) => stopProcess({ identity }, this.options.stopPolicy)));
+    removeFile(this.options.intentFile);
   }
 
   /** The first status (now or later) that matches; undefined when none did within `timeoutMs`. */
@@ -225,7 +248,16 @@ export class ProcessSupervisor {
     return running;
   }
 
+  /** One launch attempt; whatever fails in it (a full disk, no descriptors left) is this attempt's spawn-failed, never the host's. */
   private async launch(): Promise<void> {
+    try {
+      await this.launchOnce();
+    } catch (error) {
+      this.spawnFailed(error);
+    }
+  }
+
+  private async launchOnce(): Promise<void> {
     const { spec } = this.options;
     const { program, args } = commandLine(spec);
     let prepared;
@@ -252,7 +284,15 @@ export class ProcessSupervisor {
     if (this.options.lifecycle?.pidFile !== undefined) rmSync(this.options.lifecycle.pidFile, { force: true }); // a stale one must not name the server
     if (!(await this.preStart(prepared.cgroup))) return;
     let child: ChildProcess;
-    const fds = this.options.log.openForChild();
+    // No record, no spawn: the intent is what a successor finds if we die before the PID file is written.
+    writeLaunchIntent(this.options.intentFile);
+    let fds: { stdout: number; stderr: number };
+    try {
+      fds = this.options.log.openForChild();
+    } catch (error) {
+      removeFile(this.options.intentFile);
+      throw error;
+    }
     try {
       // The pipes belong to whoever the process runs as, and to no earlier user of the slot.
       this.options.log.shareWith(spec.user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
@@ -265,6 +305,7 @@ export class ProcessSupervisor {
         ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
       });
     } catch (error) {
+      removeFile(this.options.intentFile);
       this.spawnFailed(error);
       return;
     } finally {
@@ -273,20 +314,36 @@ export class ProcessSupervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
+      removeFile(this.options.intentFile);
       child.once("error", (error) => this.spawnFailed(error));
       return;
     }
     // Recorded before we yield to the event loop: the window in which we could
-    // die leaving an unrecorded process is as small as Node allows.
-    const stat = readProcStat(pid);
-    const identity = { pid, startTime: stat?.startTime ?? -1, bootId: bootId() };
+    // die leaving an unrecorded process is as small as Node allows (and the intent covers it).
     const stamp = secrets?.stamp ?? this.options.stamp;
-    writePidRecord(this.options.pidFile, {
-      ...identity,
-      ...stamp,
-      restartCount: this.restartCount,
-      launchedAt: new Date().toISOString(),
-    });
+    let identity: ProcessIdentity;
+    try {
+      const stat = readProcStat(pid);
+      if (!stat) throw new Error(`cannot read /proc/${pid}/stat of the process just spawned`);
+      identity = { pid, startTime: stat.startTime, bootId: bootId() };
+      writePidRecord(this.options.pidFile, {
+        ...identity,
+        ...stamp,
+        restartCount: this.restartCount,
+        launchedAt: new Date().toISOString(),
+      });
+    } catch (error) {
+      // A process no record names would run untracked: it goes at once, and this launch failed.
+      child.removeAllListeners("exit");
+      child.on("error", () => {});
+      killStragglers({ pid, startTime: -1, bootId: bootId() });
+      await prepared.cgroup?.kill().catch((e: unknown) => this.report("kill cgroup", e));
+      removeFile(this.options.intentFile);
+      throw new Error(
+        `the PID file could not be written, the process was killed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    removeFile(this.options.intentFile);
     const running = this.track(identity, stamp, {
       child,
       cgroup: prepared.cgroup,

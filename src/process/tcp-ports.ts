@@ -6,7 +6,7 @@
 // it gets its ports back when it returns.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";

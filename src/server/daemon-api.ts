@@ -30,6 +30,8 @@ export interface DaemonApi {
   readonly tcpAddress?: string | null;
   /** The desired state (null before the first apply). */
   readonly state: DesiredState | null;
+  /** What is wrong with the daemon itself (an unloadable state file, dropped log lines): shown by /healthz. */
+  readonly problems: string[];
   /** The namespace the desired state lives in (null before the first apply). */
   readonly namespace: DaemonNamespace | null;
   /** Services of the desired state not started (yet), and why: waiting for a dependency, blocked by one. */

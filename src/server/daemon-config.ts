@@ -37,8 +37,22 @@ export function resolveDaemonConfig(options: DaemonOptions): DaemonConfig {
     noAuth: options.noAuth ?? false,
     dependencyTimeoutMs: options.dependencyTimeoutMs ?? DAEMON_DEFAULTS.dependencyTimeoutMs,
     logRequests: options.logRequests ?? false,
-    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+    log: options.log ?? logToStderr,
   };
+}
+
+let stderrGuarded = false;
+/**
+ * The default log: stderr, which for a daemon `corral up` started is daemon.log.
+ * A line the full disk refuses is lost, not thrown: an unhandled 'error' on
+ * stderr would end the daemon, and with it the supervision of every process.
+ */
+function logToStderr(line: string): void {
+  if (!stderrGuarded) {
+    stderrGuarded = true;
+    process.stderr.on("error", () => {});
+  }
+  process.stderr.write(`${line}\n`);
 }
 
 export function checkTcp(host: string, config: Pick<DaemonConfig, "noAuth">): void {

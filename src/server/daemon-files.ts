@@ -4,19 +4,35 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { identify, isAlive, readPidRecord } from "../process/identity.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { errnoCode, isErrno } from "../util/errno.js";
 import { type SurvivableError, reportSurvivable, survivableErrors } from "../util/diagnostics.js";
 import type { StatePaths } from "./state-dir.js";
 
-export async function claimPidFile(paths: StatePaths, alreadyRunning: (pid: number) => Error): Promise<void> {
+/** A write the disk has no room (or the process no descriptor) for: the daemon starts anyway and says so. */
+const NO_ROOM = ["ENOSPC", "EDQUOT", "EMFILE", "ENFILE"];
+
+/**
+ * Claims the state directory for this daemon. Returns a problem to report when
+ * the PID file could not be written for want of room: a daemon must start on a
+ * full disk (to stop what runs, if nothing else); the socket it then binds still
+ * tells a second one that this one serves.
+ */
+export async function claimPidFile(paths: StatePaths, alreadyRunning: (pid: number) => Error): Promise<string | null> {
   const record = readPidRecord(paths.pidFile);
   if (record && isAlive(record) && record.pid !== process.pid) throw alreadyRunning(record.pid);
   const me = identify(process.pid);
   if (!me) throw new Error("cannot read this process's own /proc entry");
-  await writeFileAtomic(
-    paths.pidFile,
-    `${JSON.stringify({ ...me, specHash: "daemon", restartCount: 0, launchedAt: new Date().toISOString() })}\n`,
-    { mode: 0o600 },
-  );
+  try {
+    await writeFileAtomic(
+      paths.pidFile,
+      `${JSON.stringify({ ...me, specHash: "daemon", restartCount: 0, launchedAt: new Date().toISOString() })}\n`,
+      { mode: 0o600 },
+    );
+  } catch (error) {
+    if (!isErrno(error, ...NO_ROOM)) throw error;
+    return `${paths.pidFile} could not be written (${errnoCode(error)})`;
+  }
+  return null;
 }
 
 const TOKEN_MIN_LENGTH = 32;
@@ -31,7 +47,13 @@ export async function loadOrCreateToken(path: string): Promise<string> {
       reportSurvivable("server.daemon", "read the token", error, { path });
   }
   const token = randomBytes(32).toString("hex");
-  await writeFileAtomic(path, `${token}\n`, { mode: 0o600 });
+  try {
+    await writeFileAtomic(path, `${token}\n`, { mode: 0o600 });
+  } catch (error) {
+    // Without room for it the token lives in memory: TCP clients cannot read it until a restart with room.
+    if (!isErrno(error, ...NO_ROOM)) throw error;
+    reportSurvivable("server.daemon", "write the token", error, { path });
+  }
   return token;
 }
 

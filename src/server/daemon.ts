@@ -18,7 +18,9 @@ import { runningScale, toServiceConfig } from "../config/translate.js";
 import type { DesiredState, ServiceSpec } from "../config/types.js";
 import { validateExecutable } from "../util/executable.js";
 import { WorkQueue } from "../process/work-queue.js";
-import { survive } from "../util/diagnostics.js";
+import { reportSurvivable, survive } from "../util/diagnostics.js";
+import { droppedLogLines } from "../process/logs.js";
+import { errnoCode } from "../util/errno.js";
 import { type ApplyOptions, type ApplyResult, type PendingService, applyDesiredState } from "./apply.js";
 import { type DaemonBackend, type DaemonNamespace, createBackend } from "./backend.js";
 import type { ApplyCallOptions, DaemonApi, ListenAddress } from "./daemon-api.js";
@@ -33,6 +35,9 @@ import { STATE_DIR_MODE, type StatePaths, prepareSocketDirectory, removeApiSocke
 
 export type { DaemonOptions } from "./daemon-config.js";
 
+/** Errors of the machine, not of the state: an apply that fails with one is tried again. */
+const RESOURCE_ERRNOS = ["EMFILE", "ENFILE", "ENOSPC", "EDQUOT", "EAGAIN", "ENOMEM"];
+
 export class DaemonAlreadyRunningError extends Error {
   override name = "DaemonAlreadyRunningError";
   constructor(readonly pid: number) {
@@ -44,6 +49,10 @@ export class Daemon implements DaemonApi {
   private readonly queue = new WorkQueue();
   private readonly namespaceChanged = new EventEmitter();
   private desired: DesiredState | null;
+  /** Why the state file on disk could not be loaded at start-up; cleared once an apply replaces it. */
+  private stateProblem: string | null = null;
+  /** Why daemon.json could not be written at start-up (a full disk). */
+  private pidProblem: string | null = null;
   private readonly listeners: Listeners;
   private closing: Promise<void> | null = null;
   /** Set while a shutdown stops every service: aborting it leaves the rest running. */
@@ -84,12 +93,20 @@ export class Daemon implements DaemonApi {
     const config = resolveDaemonConfig(options);
     const paths = statePaths(config.stateDir);
     await mkdir(paths.root, { recursive: true, mode: STATE_DIR_MODE });
-    await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
+    const pidProblem = await claimPidFile(paths, (pid) => new DaemonAlreadyRunningError(pid));
     const stopLogging = logSurvivableErrors(config.log);
+    if (pidProblem !== null) reportSurvivable("server.daemon", "claim the state directory", new Error(pidProblem));
     try {
       if (config.tcp) checkTcp(config.tcp.host, config);
       const store = new DesiredStateStore(paths.desired);
-      const desired = await store.load();
+      // A state file no daemon can load (an older version's, a hand edit) must not keep the API from
+      // serving: the daemon starts without it, says so, and the next apply replaces it.
+      let stateProblem: string | null = null;
+      const desired = await store.load().catch((error: unknown) => {
+        if (!(error instanceof ValidationError)) throw error;
+        stateProblem = `the state file could not be loaded (${error.message}); what runs is left alone until an apply replaces it`;
+        return null;
+      });
       const environment = config.environment ?? desired?.environment ?? environmentFromDirectory(dirname(paths.root));
       if (desired && desired.environment !== environment) {
         throw new ValidationError("environment", `the state directory holds environment "${desired.environment}", not "${environment}"`);
@@ -98,12 +115,21 @@ export class Daemon implements DaemonApi {
       const token = config.token ?? (await loadOrCreateToken(paths.token));
       const daemon = new Daemon(paths, backend, store, desired, token, config);
       daemon.stopLogging = stopLogging;
+      daemon.stateProblem = stateProblem;
+      daemon.pidProblem = pidProblem;
+      if (stateProblem !== null) reportSurvivable("server.daemon", "load the desired state", new Error(stateProblem));
       try {
         // Listening first: `ps` answers while the start-up apply adopts and starts (clients' applies queue behind it).
         await prepareSocketDirectory(paths);
         await daemon.listeners.unix(paths.socket);
         // A restarted daemon converges on what it was told before: running processes are adopted.
         if (desired) await daemon.queue.run(() => daemon.applyNow(null, desired));
+        // What the state no longer names (a removal the last daemon died in) is stopped: in the queue, not awaited,
+        // so a long stop grace does not keep the daemon from finishing its start.
+        if (stateProblem === null)
+          void daemon.queue
+            .run(() => daemon.stopUnwanted(desired))
+            .catch(survive("server.daemon", "stop services the state no longer names"));
         if (config.tcp) await daemon.listeners.tcpListener(config.tcp.host, config.tcp.port, !config.noAuth);
         else await daemon.listeners.reopenDashboard();
         daemon.recordHistory();
@@ -177,6 +203,15 @@ export class Daemon implements DaemonApi {
 
   get state(): DesiredState | null {
     return this.desired;
+  }
+
+  /** What the user should know is wrong with the daemon itself (shown by /healthz, `corral ps`, the dashboard). */
+  get problems(): string[] {
+    const problems = [this.stateProblem, this.pidProblem].filter((problem) => problem !== null);
+    const dropped = droppedLogLines();
+    if (dropped.lines > 0)
+      problems.push(`${dropped.lines} log lines were dropped (${dropped.lastError}); capture resumes when the disk has room`);
+    return problems;
   }
 
   /** The namespace the desired state lives in (null before the first apply). */
@@ -354,7 +389,57 @@ export class Daemon implements DaemonApi {
     await this.store.save(next);
     this.desired = next;
     if (previous?.namespace !== next.namespace) this.namespaceChanged.emit("change");
-    return this.applyNow(previous, next, options);
+    let result: ApplyResult;
+    try {
+      result = await this.applyNow(previous, next, options);
+    } catch (error) {
+      // Persisted but not reached for want of a resource (no descriptors, a full disk): the daemon
+      // keeps trying to converge on it, as a restarted one would, rather than waiting for the next apply.
+      if (RESOURCE_ERRNOS.includes(errnoCode(error) ?? "")) this.retryConverge();
+      throw error;
+    }
+    if (this.stateProblem !== null) {
+      // The unloadable file is replaced: whatever it had started and this state does not name goes now.
+      this.stateProblem = null;
+      await this.stopUnwanted(next);
+    }
+    return result;
+  }
+
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
+
+  /** Converges on the desired state again after a back-off (200 ms doubling to 10 s) until an attempt gets through. */
+  private retryConverge(): void {
+    if (this.retryTimer !== undefined || this.closing) return;
+    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 200), 10_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.queue
+        .run(async () => {
+          const desired = this.desired;
+          if (!desired || this.closing) return;
+          await this.applyNow(null, desired);
+          await this.stopUnwanted(desired);
+          this.retryDelayMs = 0;
+        })
+        .catch((error: unknown) => {
+          reportSurvivable("server.daemon", "converge on the desired state again", error);
+          if (RESOURCE_ERRNOS.includes(errnoCode(error) ?? "")) this.retryConverge();
+        });
+    }, this.retryDelayMs);
+  }
+
+  /**
+   * Stops services the backend records that `desired` does not name (any
+   * service of another namespace, every one without a state): what a daemon
+   * that died while removing them left, with the identity checks of adoption.
+   * Indices above a service's scale are its ensureService's to stop.
+   */
+  private async stopUnwanted(desired: DesiredState | null): Promise<void> {
+    const recorded = (await this.backend.recordedServices?.()) ?? [];
+    const unwanted = recorded.filter(({ namespace, id }) => namespace !== desired?.namespace || !Object.hasOwn(desired.services, id));
+    await Promise.all(unwanted.map(({ namespace, id }) => this.backend.namespace(namespace).dropService(id)));
   }
 
   /**
@@ -503,6 +588,7 @@ export class Daemon implements DaemonApi {
       return this.closing;
     }
     this.closing = (async () => {
+      clearTimeout(this.retryTimer);
       // Whatever an apply in progress waits for, stopping comes first.
       for (const apply of this.applying) apply.abort(new ApplyInterruptedError("the daemon is stopping every service"));
       let leftRunning = !stopServices;

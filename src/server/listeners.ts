@@ -4,7 +4,7 @@
 import { chmod, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { portNumber } from "../contract/rules.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { reportSurvivable, survive } from "../util/diagnostics.js";
@@ -32,6 +32,7 @@ export class Listeners {
   async unix(path: string): Promise<void> {
     await rm(path, { force: true });
     const api = await buildApi(this.daemon, { transport: "unix", requireToken: false, logRequests: this.options.logRequests });
+    survivesAcceptErrors(api, path);
     await api.listen({ path });
     await chmod(path, 0o600);
     this.apis.push(api);
@@ -40,6 +41,7 @@ export class Listeners {
   /** The API on TCP; throws (and leaves nothing open) when the address is taken. */
   async tcpListener(host: string, port: number, requireToken: boolean): Promise<string> {
     const api = await buildApi(this.daemon, { transport: "tcp", requireToken, logRequests: this.options.logRequests });
+    survivesAcceptErrors(api, `${host}:${port}`);
     try {
       await api.listen({ host, port });
     } catch (error) {
@@ -133,4 +135,13 @@ function urlHostOf(listen: string): string {
   if (match[1] === "0.0.0.0") return `127.0.0.1:${match[2]}`;
   if (match[1] === "[::]") return `[::1]:${match[2]}`;
   return listen;
+}
+
+/**
+ * A connection the listener cannot accept (EMFILE, ENFILE: no descriptors left)
+ * is that client's failure: Node emits it on the server, where nothing would
+ * catch it, and the daemon would exit with every process unsupervised.
+ */
+function survivesAcceptErrors(api: FastifyInstance, address: string): void {
+  api.server.on("error", survive("server.listeners", "accept a connection", { address }));
 }

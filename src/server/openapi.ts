@@ -2,7 +2,7 @@
 // route table (http/routes-table.ts): the same zod schemas the routes validate
 // with, so the document carries every request and answer schema and cannot
 // drift from what the daemon does.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { ROUTES, type Answer, type RouteSpec } from "./http/routes-table.js";
 
 /** JSON Schema (2020-12, as OpenAPI 3.1 uses) of what a client sends or receives. */

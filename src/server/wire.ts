@@ -2,7 +2,7 @@
 // validate requests with them, the OpenAPI document is generated from them, and
 // the `corral` command parses the daemon's answers with them. The desired
 // state and the service spec are config/desired-state.ts's.
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import { idSchema, scaleSchema } from "../contract/rules.js";
 import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
 import type { ApplyResult } from "./apply.js";
@@ -120,6 +120,9 @@ export const healthBody = z.object({
   version: z.string(),
   /** The TCP listener the daemon was started with (`--tcp`), when it has one. */
   tcpAddress: z.string().nullable().optional(),
+  problems: z
+    .array(z.string())
+    .describe("What is wrong with the daemon itself: a state file it could not load, log lines dropped on a full disk."),
 });
 
 export const applyResultBody = z.object({

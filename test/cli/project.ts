@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { DaemonClient } from "../../src/cli/client.js";
 import { loadConfigFile } from "../../src/config/load.js";
 import { sanitizeId } from "../../src/server/daemon.js";
-import { z } from "zod";
+import { z } from "../../src/util/zod.js";
 import { statePaths } from "../../src/server/state-dir.js";
 import { applyResultBody, processRowBody } from "../../src/server/wire.js";
 import { killEnvironment, processesOfEnvironment, until } from "../helpers.js";

@@ -8,7 +8,7 @@ import { DaemonClient } from "../../src/cli/client.js";
 import { Daemon } from "../../src/server/daemon.js";
 import { openApiDocument } from "../../src/server/openapi.js";
 import { IMAGES, killEnvironment } from "../helpers.js";
-import { z } from "zod";
+import { z } from "../../src/util/zod.js";
 import { desiredStateSchema } from "../../src/config/desired-state.js";
 import { applyResultBody, discoveryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
 

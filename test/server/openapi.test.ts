@@ -15,6 +15,7 @@ function idleDaemon(): DaemonApi {
     environment: "openapi",
     token: "t".repeat(64),
     state: null,
+    problems: [],
     namespace: null,
     secrets: () => {
       throw new Error("not called while routes are listed");

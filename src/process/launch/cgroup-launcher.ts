@@ -3,11 +3,11 @@
 // hierarchy the layout uses. The child is a `sh` that writes its own PID into
 // each group's cgroup.procs and only then execs the program, so not one
 // instruction of the program (nor any fork of it) runs outside the limits.
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { CgroupGroup } from "./cgroup-group.js";
+import { mkdir, readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { CgroupGroup, removeEmptyParents } from "./cgroup-group.js";
 import { errnoCode } from "../../util/errno.js";
-import { readText, tryWriteValue, writeValue } from "./cgroup-fs.js";
+import { readText, rmdirGroup, tryWriteValue, writeValue } from "./cgroup-fs.js";
 import type { CgroupLayout } from "./cgroup-layout.js";
 import { detectCgroupLayout, hierarchiesOf } from "./cgroup-layout.js";
 import { programAsUser } from "./run-as.js";
@@ -75,6 +75,30 @@ export class CgroupLauncher implements Launcher {
     const parts = this.parentGroup.split("/");
     for (let i = parts.length; i > 0; i--) parents.push(parts.slice(0, i).join("/"));
     return new CgroupGroup(this.layout, name, parents);
+  }
+
+  async sweep(environmentId: string): Promise<void> {
+    // The environment's directory as group() names it (its nearest parent), so the two cannot differ.
+    const probe = this.group({ environmentId, fullId: "probe", processIndex: 0 });
+    const envDir = dirname(probe.name);
+    const mounts = hierarchiesOf(this.layout);
+    for (const mount of mounts) {
+      const children = await readdir(join(mount, envDir), { withFileTypes: true }).catch((error: unknown) => {
+        if (errnoCode(error) === "ENOENT") return [];
+        throw error;
+      });
+      for (const child of children) {
+        if (!child.isDirectory()) continue;
+        const dir = join(mount, envDir, child.name);
+        // Only an empty group goes: rmdir refuses one with processes (EBUSY) or child groups anyway.
+        const procs = await readText(join(dir, "cgroup.procs"));
+        if (procs === null || procs.trim() === "") await rmdirGroup(dir);
+      }
+    }
+    const parents = [envDir];
+    const parts = this.parentGroup.split("/");
+    for (let i = parts.length; i > 0; i--) parents.push(parts.slice(0, i).join("/"));
+    await removeEmptyParents(mounts, parents);
   }
 
   /** The group a process of this environment would get, whether or not it exists. */

@@ -75,4 +75,9 @@ export interface Launcher {
   prepare(req: LaunchRequest): Promise<PreparedLaunch>;
   /** Re-open the group of a process left by an earlier orchestrator instance (adoption), or null. */
   reopen(req: Pick<LaunchRequest, "environmentId" | "fullId" | "processIndex">): Promise<ProcessCgroup | null>;
+  /**
+   * Removes the environment's groups that hold no process (left by a host that was SIGKILLed, or
+   * emptied by a close), then its parents once empty; a group with a live process stays for adoption.
+   */
+  sweep?(environmentId: string): Promise<void>;
 }

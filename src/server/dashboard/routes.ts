@@ -5,7 +5,7 @@
 // Access: the daemon's token (or a one-time ticket) is exchanged once for a
 // session cookie (HttpOnly, SameSite=Strict); see session.ts and http/access.ts.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
+import { z } from "../../util/zod.js";
 import type { DaemonApi } from "../daemon-api.js";
 import type { Transport } from "../http/access.js";
 import { ROUTES } from "../http/routes-table.js";

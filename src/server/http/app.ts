@@ -2,6 +2,7 @@
 // validation, the one error mapping, access control, stream tracking, then the
 // route plugins, each given the part of the daemon it uses.
 import Fastify, { type FastifyInstance } from "fastify";
+import { INPUT_LIMITS } from "../../contract/defaults.js";
 import type { DaemonApi } from "../daemon-api.js";
 import { dashboardRoutes } from "../dashboard/routes.js";
 import { type Transport, access } from "./access.js";
@@ -26,13 +27,10 @@ export interface ApiOptions {
   logRequests: boolean;
 }
 
-/** Large enough for a desired state with many services, small enough that a runaway client cannot fill memory. */
-const BODY_LIMIT = 16 * 1024 * 1024;
-
 export async function buildApi(daemon: DaemonApi, options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logRequests,
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: INPUT_LIMITS.maxBodyBytes,
     // A request must arrive whole in time (idle connections: limits.ts).
     requestTimeout: DAEMON_DEFAULTS.apiRequestTimeoutMs,
     keepAliveTimeout: DAEMON_DEFAULTS.apiIdleTimeoutMs / 2,

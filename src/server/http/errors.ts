@@ -15,7 +15,11 @@ import {
   ValidationError,
 } from "../../contract/errors.js";
 import { reportSurvivable } from "../../util/diagnostics.js";
+import { errnoCode } from "../../util/errno.js";
 import type { ErrorBody } from "../wire.js";
+
+/** Errors of the environment, not of corral or the request. */
+const RESOURCE_ERRNOS = new Set(["ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EAGAIN", "ENOMEM"]);
 
 export interface ErrorReply {
   status: number;
@@ -36,11 +40,15 @@ export function errorReply(error: unknown): ErrorReply {
   if (error instanceof RolloutError)
     return { status: 409, body: { error: error.message, code: error.code, service: error.serviceId, process: error.processIndex } };
   if (error instanceof ResourceError)
-    return { status: error.errno === "ENOSPC" ? 507 : 503, body: { error: error.message, code: error.code } };
+    return { status: error.errno === "ENOSPC" || error.errno === "EDQUOT" ? 507 : 503, body: { error: error.message, code: error.code } };
   if (error instanceof OrchestratorClosedError || error instanceof ApplyInterruptedError)
     return { status: 503, body: { error: error.message, code: error.code } };
   if (error instanceof CorralError)
     return { status: error.code === "CORRAL_ERR_TIMEOUT" ? 504 : 409, body: { error: error.message, code: error.code } };
+  // The machine refused a resource to this one operation (a full disk, no descriptors left): 507 or 503, never a 500.
+  const errno = errnoCode(error);
+  if (errno !== undefined && RESOURCE_ERRNOS.has(errno))
+    return errorReply(new ResourceError(error instanceof Error ? error.message : "the operation", errno));
   const refused = refusalStatus(error);
   if (refused !== undefined && error instanceof Error) {
     // A body fastify could not parse is bad input like any other.

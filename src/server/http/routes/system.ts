@@ -6,7 +6,10 @@ import type { DaemonApi } from "../../daemon-api.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
-export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "namespace" | "tcpAddress"> }> = async (app, { daemon }) => {
+export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "namespace" | "tcpAddress" | "problems"> }> = async (
+  app,
+  { daemon },
+) => {
   const registry = createMetricsRegistry(() => daemon.namespace);
   app.get(ROUTES.health.url, async () => ({
     ok: true,
@@ -14,6 +17,7 @@ export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "
     environment: daemon.environment,
     version: API_VERSION,
     tcpAddress: daemon.tcpAddress ?? null,
+    problems: daemon.problems,
   }));
   app.get(ROUTES.openapi.url, async () => openApiDocument());
   app.get(ROUTES.metrics.url, async (_request, reply) => reply.header("content-type", registry.contentType).send(await registry.metrics()));
