@@ -42,7 +42,7 @@ export class ProcessOrchestrator implements Orchestrator {
   static async create(config: ProcessOrchestratorConfig): Promise<ProcessOrchestrator> {
     const { config: resolved, launcher } = await resolveProcessConfig(config);
     // Empty groups a SIGKILLed predecessor left go now; those with processes stay for adoption.
-    await launcher.sweep?.(resolved.environmentId).catch(survive("process.orchestrator", "remove empty cgroups"));
+    await launcher.sweep?.(resolved.hostScope).catch(survive("process.orchestrator", "remove empty cgroups"));
     return new ProcessOrchestrator(resolved, launcher);
   }
 
@@ -115,7 +115,7 @@ export class ProcessOrchestrator implements Orchestrator {
     this.closed = true;
     await Promise.all([...this.namespaces.values()].map((ns) => ns.close(opts.leaveRunning ?? false)));
     // The environment's group tree goes with its last process (groups of processes left running stay).
-    await this.launcher.sweep?.(this.config.environmentId).catch(survive("process.orchestrator", "remove empty cgroups"));
+    await this.launcher.sweep?.(this.config.hostScope).catch(survive("process.orchestrator", "remove empty cgroups"));
   }
 
   private async crash(event: ServiceEvent, namespace: string): Promise<void> {

@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { hostScopeOf } from "../../src/process/config.js";
 import { detectCgroupLayout, hierarchiesOf } from "../../src/process/launch/cgroup-layout.js";
 import { FIXTURES, isPidAlive, testEnvironment, until } from "../helpers.js";
 
@@ -19,7 +20,9 @@ describe("cgroups are never left behind", async () => {
     async (t) => {
       const env = testEnvironment("sweep");
       t.after(() => env.cleanup());
-      const trees = () => hierarchiesOf(layout!).map((mount) => join(mount, "corral", env.environmentId));
+      // The environment's groups are named per state dir (<env>-<hash>), as the launcher names them.
+      const scope = hostScopeOf(env.environmentId, env.config.stateDir!);
+      const trees = () => hierarchiesOf(layout!).map((mount) => join(mount, "corral", scope));
       const host = spawn(
         process.execPath,
         [

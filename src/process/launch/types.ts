@@ -79,5 +79,5 @@ export interface Launcher {
    * Removes the environment's groups that hold no process (left by a host that was SIGKILLed, or
    * emptied by a close), then its parents once empty; a group with a live process stays for adoption.
    */
-  sweep?(environmentId: string): Promise<void>;
+  sweep?(hostScope: string): Promise<void>;
 }
