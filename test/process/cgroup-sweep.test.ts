@@ -36,6 +36,8 @@ describe("cgroups are never left behind", async () => {
         ],
         { stdio: ["ignore", "pipe", "inherit"] },
       );
+      // Even when an assertion fails before the test kills it: a live host would keep the test run waiting.
+      t.after(() => host.kill("SIGKILL"));
       let out = "";
       host.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
       await until(() => out.includes('"ready":true') || host.exitCode !== null, "the host to start its processes", 60_000);
