@@ -58,7 +58,7 @@ export interface Harness {
   context: BrowserContext;
   page: Page;
   /** Starts the daemon again on the same state dir (and TCP port, unless `tcp: false`): processes are adopted. */
-  restartDaemon(options?: { tcp?: boolean }): Promise<void>;
+  restartDaemon(options?: { tcp?: boolean; beforeStart?: () => void }): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -110,9 +110,10 @@ export async function startHarness(
       base: daemon.tcpAddress ? `http://${daemon.tcpAddress}` : "",
       context,
       page,
-      async restartDaemon({ tcp = true } = {}) {
+      async restartDaemon({ tcp = true, beforeStart } = {}) {
         const port = Number(harness.daemon.tcpAddress?.split(":").pop());
         await harness.daemon.shutdown();
+        beforeStart?.();
         const next = await Daemon.start({ stateDir, environment, ...(tcp ? { tcp: { host: "127.0.0.1", port } } : {}), ...options.daemon });
         daemons.push(next);
         harness.daemon = next;

@@ -105,6 +105,16 @@ function App() {
           {s.frozenAt && <>What you see is as of {clock(s.frozenAt.wall).slice(0, 8)}; actions are disabled until the daemon is back.</>}
         </div>
       )}
+      {s.problems.length > 0 && (
+        <div class="daemon-problems" role="alert" data-daemon-problems>
+          <strong>The daemon reports {s.problems.length === 1 ? "a problem" : `${s.problems.length} problems`}:</strong>
+          <ul>
+            {s.problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <main id="main" class={s.loaded && !s.live ? "stale" : ""} data-stale={s.loaded && !s.live ? "true" : "false"}>
         {route.view === "services" && <ServicesView />}
         {route.view === "service" && <ServiceView key={route.id} id={route.id} />}

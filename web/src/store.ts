@@ -56,6 +56,8 @@ export type Connection = "connecting" | "live" | "reconnecting" | "signed-out";
 
 class Store {
   environment = "";
+  /** What is wrong with the daemon itself (/healthz problems: an unloadable state file, dropped log lines). */
+  problems: string[] = [];
   connection: Connection = "connecting";
   /** True once the first snapshot and service list are in. */
   loaded = false;
@@ -153,13 +155,14 @@ class Store {
     try {
       // Masked by the daemon: env values never reach the page.
       const [health, entries, events, metrics] = await Promise.all([
-        get<{ environment: string }>("/healthz"),
+        get<{ environment: string; problems?: string[] }>("/healthz"),
         get<ServiceEntry[]>("/v1/services?mask=env"),
         get<ServiceEvent[]>("/v1/history/events"),
         get<MetricsHistory>("/v1/history/metrics"),
       ]);
       this.mergeHistory(events, metrics);
       this.environment = health.environment;
+      this.problems = health.problems ?? [];
       const next = new Map<string, Service>();
       for (const entry of entries) {
         const old = this.services.get(entry.id);
