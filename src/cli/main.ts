@@ -9,7 +9,17 @@ import type { GlobalOptions } from "./context.js";
 import { registerDashboardCommand } from "./dashboard.js";
 import { closedOutput } from "./output.js";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
-import { collect, daemonUrl, duration, hostPort, integerAtLeast, positiveSeconds, projectOptions, timeOption } from "./options.js";
+import {
+  collect,
+  daemonUrl,
+  duration,
+  hostPort,
+  integerAtLeast,
+  ownOptions,
+  positiveSeconds,
+  projectOptions,
+  timeOption,
+} from "./options.js";
 import { registerMoreCommands } from "./more-commands.js";
 
 // A reader that went away (`corral logs web | head -1`) ends the command quietly, as it ends any Unix tool.
@@ -137,8 +147,7 @@ upCommand
       },
     ) => {
       // -f is the global option's (merged before and after the command); the rest is up's own.
-      const { file: _file, ...own } = o as typeof o & { file?: unknown };
-      return (await import("./up.js")).up({ ...withGlobals(own), services });
+      return (await import("./up.js")).up({ ...withGlobals(ownOptions(o)), services });
     },
   );
 program

@@ -3,15 +3,9 @@
 // that `corral --help` loads none of it.
 import type { Command } from "commander";
 import type { GlobalOptions } from "./context.js";
-import { projectOptions } from "./options.js";
+import { ownOptions as own, projectOptions } from "./options.js";
 import type { ConfigOptions } from "./config-command.js";
 import type { RunOptions } from "./run.js";
-
-/** A command's own options, without -f: that is the global option's, merged before and after the command. */
-function own<T extends object>(o: T): Omit<T, "file"> {
-  const { file: _file, ...rest } = o as T & { file?: unknown };
-  return rest;
-}
 
 export function registerMoreCommands(program: Command, globals: () => GlobalOptions): void {
   const config = program

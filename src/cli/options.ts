@@ -105,3 +105,9 @@ export function projectOptions(): Option[] {
     new Option("--profile <name>", "also run the services of this profile (repeatable; default: $CORRAL_PROFILES)").argParser(collect),
   ];
 }
+
+/** A command's own options without -f: that is the global option's, merged from before and after the command. */
+export function ownOptions<T extends object>(o: T & { file?: unknown }): Omit<T, "file"> {
+  const { file: _file, ...rest } = o;
+  return rest;
+}
