@@ -5,6 +5,7 @@ import { z } from "../util/zod.js";
 import { idSchema } from "../contract/rules.js";
 import type { ServiceEvent } from "../contract/types.js";
 import type { ProcessRow } from "../server/process-table.js";
+import { byServiceAndProcess } from "../server/process-row.js";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identity.js";
 import { type StatePaths, statePaths } from "../server/state-dir.js";
@@ -20,9 +21,7 @@ import { bytes, colourFor, cores, duration, paint, status, table } from "./forma
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
   const client = await runningDaemon(options);
   // By service, then process, whatever order the daemon answers in (an older one does not sort).
-  const rows = (await client.get("/v1/processes", processRowBody.array())).sort((a, b) =>
-    a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process,
-  );
+  const rows = (await client.get("/v1/processes", processRowBody.array())).sort(byServiceAndProcess);
   // What is wrong with the daemon itself (an unloadable state file, dropped log lines) goes to stderr, beside the table.
   const health = await client.get("/healthz", healthBody.partial({ problems: true }));
   for (const problem of health.problems ?? []) process.stderr.write(`corral: warning: ${problem}\n`);

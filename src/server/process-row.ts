@@ -32,3 +32,8 @@ export interface ProbeRow {
   failures: number;
   lastError: string | null;
 }
+
+/** The order of `ps` rows: by service, then process, the same after a restart or a scale. */
+export function byServiceAndProcess(a: Pick<ProcessRow, "service" | "process">, b: Pick<ProcessRow, "service" | "process">): number {
+  return a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process;
+}

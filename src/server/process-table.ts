@@ -3,7 +3,7 @@ import type { PendingService } from "./apply.js";
 import type { DesiredState } from "../config/types.js";
 import { runningScale } from "../config/translate.js";
 import type { DaemonNamespace } from "./backend.js";
-import type { ProcessRow } from "./process-row.js";
+import { type ProcessRow, byServiceAndProcess } from "./process-row.js";
 import { clockTicksPerSecond, readProcStat, uptimeSeconds } from "../process/proc.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 
@@ -96,7 +96,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
   }
   if (state) rows.push(...stoppedRows(state, rows));
   // By service, then process: the same order after a restart or a scale.
-  return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.process - b.process));
+  return rows.sort(byServiceAndProcess);
 }
 
 function stoppedRows(state: DesiredState, rows: readonly ProcessRow[]): ProcessRow[] {
