@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
 import { writeLaunchIntent } from "../../src/process/launch-intent.js";
@@ -85,18 +86,20 @@ describe("a launch the machine refuses fails alone", () => {
       encoding: "utf8",
     }).stdout.trim();
     const [soft, hard] = limits.split(/\s+/);
-    const setter = spawn("sh", [], { stdio: ["pipe", "ignore", "inherit"] });
-    const restore = () => setter.stdin.write(`prlimit --pid ${process.pid} --nofile=${soft}:${hard}; echo restored > /dev/null\n`);
+    // The shell answers each change on its stdout pipe: checking /proc/<pid>/limits would itself need the
+    // descriptor the lowered limit no longer gives.
+    const setter = spawn("sh", [], { stdio: ["pipe", "pipe", "inherit"] });
+    const answers = createInterface({ input: setter.stdout })[Symbol.asyncIterator]();
+    const setLimit = async (limit: string): Promise<void> => {
+      setter.stdin.write(`prlimit --pid ${process.pid} --nofile=${limit}:${hard} && echo set || echo failed\n`);
+      const answer = await answers.next();
+      assert.equal(answer.value, "set", `prlimit --nofile=${limit}`);
+    };
     t.after(() => {
-      restore();
-      setter.stdin.end();
+      setter.stdin.end(`prlimit --pid ${process.pid} --nofile=${soft}:${hard}\n`);
     });
     const held = readdirSync("/proc/self/fd").length;
-    setter.stdin.write(`prlimit --pid ${process.pid} --nofile=${held}:${hard}\n`);
-    await until(() => {
-      const text = readFileSync(`/proc/${process.pid}/limits`, "utf8");
-      return new RegExp(`Max open files\\s+${held}\\s`).test(text);
-    }, "the lower limit");
+    await setLimit(String(held));
     try {
       const refused = await ns.ensureService("many", { image: "sleeper", scale: 4 }).then(
         () => undefined,
@@ -104,12 +107,9 @@ describe("a launch the machine refuses fails alone", () => {
       );
       assert.ok(refused instanceof Error && "code" in refused && refused.code === "EMFILE", String(refused));
     } finally {
-      restore();
+      await setLimit(String(soft));
     }
-    await until(
-      () => new RegExp(`Max open files\\s+${soft}\\s`).test(readFileSync(`/proc/${process.pid}/limits`, "utf8")),
-      "the limit back",
-    );
+    assert.match(readFileSync(`/proc/${process.pid}/limits`, "utf8"), new RegExp(`Max open files\\s+${soft}\\s`));
     await ns.ensureService("many", { image: "sleeper", scale: 4 });
     const online = new Set<number>();
     while (online.size < 4) {

@@ -4,7 +4,7 @@
 // and the run directory with the PID records stays out of its reach.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -62,8 +62,11 @@ const asNobody = (scale: number): ServiceConfig => ({
 
 describe("a service run as another user", () => {
   const env = testEnvironment("runas");
-  // The test's temp root is 0700 like any mkdtemp: the user must get through it.
+  // The test's temp root is 0700 like any mkdtemp: the user must get through it. The images are copied
+  // into it because the checkout may sit where the user cannot reach (a clone under a 0700 mkdtemp).
   chmodSync(env.root, 0o755);
+  env.config.imageDir = join(env.root, "images");
+  cpSync(IMAGES, env.config.imageDir, { recursive: true });
   after(() => env.cleanup());
 
   for (const launcher of ["direct", "cgroup"] as const) {
@@ -203,6 +206,9 @@ describe("a service run as another user", () => {
         `--reuid=${NOBODY.uid}`,
         `--regid=${NOBODY.gid}`,
         "--clear-groups",
+        // Reading the checkout wherever it is (even under a 0700 mkdtemp) is all it may do beyond nobody.
+        "--inh-caps=+dac_read_search",
+        "--ambient-caps=+dac_read_search",
         "--",
         process.execPath,
         "--import",
