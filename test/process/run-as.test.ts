@@ -3,6 +3,7 @@
 // its sockets, socket directories, scratch and volumes are the user's alone,
 // and the run directory with the PID records stays out of its reach.
 import assert from "node:assert/strict";
+import { build } from "esbuild";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { connect } from "node:net";
@@ -157,7 +158,7 @@ describe("a service run as another user", () => {
   it("refuses a service whose user cannot reach the state dir, naming the directory and the fix", async () => {
     const locked = testEnvironment("runas-locked"); // its root stays 0700, root's
     try {
-      const orchestrator = await locked.create();
+      const orchestrator = await locked.create({ imageDir: env.config.imageDir });
       const ns = orchestrator.namespace("l");
       await assert.rejects(ns.ensureService("s", asNobody(1)), (error: unknown) => {
         assert.ok(error instanceof ValidationError && error.field === "user", String(error));
@@ -196,28 +197,25 @@ describe("a service run as another user", () => {
     );
   });
 
-  it("is refused where corral is not root", () => {
-    // A real unprivileged process asks the same question corral asks before it starts anything.
-    const script = `import { serviceRunAs } from ${JSON.stringify(join(ROOT_DIR, "src", "process", "users.ts"))};
+  it("is refused where corral is not root", async () => {
+    // A real unprivileged process asks the same question corral asks before it starts anything. It runs
+    // the module bundled into the test's own directory: the checkout may be where nobody cannot reach.
+    const bundle = join(env.root, "users.mjs");
+    await build({
+      entryPoints: [join(ROOT_DIR, "src", "process", "users.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile: bundle,
+      logLevel: "silent",
+    });
+    chmodSync(bundle, 0o644);
+    const script = `import { serviceRunAs } from ${JSON.stringify(bundle)};
       try { serviceRunAs({ user: "root" }); console.log("allowed"); } catch (e) { console.log(JSON.stringify({ field: e.field, rule: e.rule })); }`;
     const result = spawnSync(
       "setpriv",
-      [
-        `--reuid=${NOBODY.uid}`,
-        `--regid=${NOBODY.gid}`,
-        "--clear-groups",
-        // Reading the checkout wherever it is (even under a 0700 mkdtemp) is all it may do beyond nobody.
-        "--inh-caps=+dac_read_search",
-        "--ambient-caps=+dac_read_search",
-        "--",
-        process.execPath,
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "-e",
-        script,
-      ],
-      { encoding: "utf8", cwd: ROOT_DIR, env: { ...process.env, HOME: "/tmp" }, timeout: 60_000 },
+      [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, "--clear-groups", "--", process.execPath, "--input-type=module", "-e", script],
+      { encoding: "utf8", cwd: env.root, env: { ...process.env, HOME: "/tmp" }, timeout: 60_000 },
     );
     assert.equal(result.status, 0, result.stderr);
     const answer = JSON.parse(result.stdout) as { field: string; rule: string };
