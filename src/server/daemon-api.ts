@@ -26,6 +26,8 @@ export interface ListenAddress {
 export interface DaemonApi {
   readonly environment: string;
   readonly token: string;
+  /** The read-only token: GET on the routes in READ_SCOPE, nothing else. */
+  readonly readToken: string;
   /** host:port of the TCP listener the daemon was started with (`--tcp`), else null. */
   readonly tcpAddress?: string | null;
   /** The desired state (null before the first apply). */

@@ -81,6 +81,7 @@ export class Daemon implements DaemonApi {
     private readonly store: DesiredStateStore,
     desired: DesiredState | null,
     readonly token: string,
+    readonly readToken: string,
     private readonly config: DaemonConfig,
   ) {
     this.desired = desired;
@@ -113,7 +114,9 @@ export class Daemon implements DaemonApi {
       }
       const backend = await createBackend(desired?.backend ?? CONFIG_DEFAULTS.backend, environment, paths, desired, config);
       const token = config.token ?? (await loadOrCreateToken(paths.token));
-      const daemon = new Daemon(paths, backend, store, desired, token, config);
+      const readToken = await loadOrCreateToken(paths.readToken);
+      if (readToken === token) throw new ValidationError("token", `${paths.readToken} must differ from the admin token`);
+      const daemon = new Daemon(paths, backend, store, desired, token, readToken, config);
       daemon.stopLogging = stopLogging;
       daemon.stateProblem = stateProblem;
       daemon.pidProblem = pidProblem;

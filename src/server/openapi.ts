@@ -35,6 +35,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
   const params = parameters(route);
   return {
     summary: route.summary,
+    ...(route.readScope ? { "x-read-scope": true } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(route.body
       ? {
@@ -63,7 +64,14 @@ export function openApiDocument(): Record<string, unknown> {
       description: "Served on <state dir>/corral.sock (mode 0600) and, optionally, on TCP with a bearer token.",
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Required on TCP; the token is in <state dir>/token." } },
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "Required on TCP; the admin token is in <state dir>/token, the read-only token (GET routes marked x-read-scope) in <state dir>/token.read.",
+        },
+      },
     },
     security: [{ bearer: [] }],
     paths,

@@ -21,6 +21,8 @@ export interface StatePaths {
   pidFile: string;
   /** Bearer token for the TCP listener, mode 0600. */
   token: string;
+  /** Bearer token that only reads (metrics, discovery, state, events), mode 0600: Prometheus's. */
+  readToken: string;
   /** The daemon's own output when started in the background. */
   daemonLog: string;
   /** The orchestrator's state: run directories, PID files, sockets, logs. */
@@ -48,6 +50,7 @@ export function statePaths(root: string): StatePaths {
     desired: join(dir, "desired.json"),
     pidFile: join(dir, "daemon.json"),
     token: join(dir, "token"),
+    readToken: join(dir, "token.read"),
     daemonLog: join(dir, "daemon.log"),
     run: join(dir, "run"),
     scratch: join(dir, "scratch"),

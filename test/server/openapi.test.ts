@@ -14,6 +14,7 @@ function idleDaemon(): DaemonApi {
   return {
     environment: "openapi",
     token: "t".repeat(64),
+    readToken: "r".repeat(64),
     state: null,
     problems: [],
     namespace: null,

@@ -4,16 +4,18 @@
 // bearer token or a dashboard session (the cookie), requests that would change
 // something must come from the same site and, riding on the cookie, carry the
 // session's CSRF value; on a loopback listener the Host header must name a
-// loopback address, so a DNS-rebound name cannot reach the API.
+// loopback address, so a DNS-rebound name cannot reach the API. The read-only
+// token reaches only the GET routes the table marks readScope.
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { DaemonApi } from "../daemon-api.js";
 import { CSRF_HEADER, type DashboardSessions, equalStrings } from "../dashboard/session.js";
+import { ROUTES } from "./routes-table.js";
 
 export type Transport = "unix" | "tcp";
 
 export interface AccessOptions {
-  daemon: Pick<DaemonApi, "token" | "sessions">;
+  daemon: Pick<DaemonApi, "token" | "readToken" | "sessions">;
   transport: Transport;
   requireToken: boolean;
 }
@@ -21,6 +23,8 @@ export interface AccessOptions {
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Reachable without a session: the handlers decide (login form, token exchange). */
 const PUBLIC_PATHS = new Set(["/", "/login", "/logout"]);
+
+const READ_SCOPE: ReadonlySet<string> = new Set(Object.values(ROUTES).flatMap((route) => ("readScope" in route ? [route.url] : [])));
 
 const pathOf = (request: FastifyRequest) => request.url.split("?")[0] ?? "";
 
@@ -38,6 +42,13 @@ export const access = fp<AccessOptions>(
     if (requireToken) {
       app.addHook("onRequest", async (request, reply) => {
         if (hasBearer(request, daemon.token)) return;
+        if (hasBearer(request, daemon.readToken)) {
+          if (SAFE_METHODS.has(request.method) && READ_SCOPE.has(request.routeOptions.url ?? "")) return;
+          await reply.code(403).send({
+            error: `the read-only token reaches only GET ${[...READ_SCOPE].join(", ")}; ${request.method} ${pathOf(request)} needs the admin token (<state dir>/token)`,
+          });
+          return reply;
+        }
         if (transport === "tcp" && (PUBLIC_PATHS.has(pathOf(request)) || daemon.sessions.sessionOf(request) !== null)) return;
         await reply
           .code(401)

@@ -48,6 +48,8 @@ export interface RouteSpec {
   querystring?: z.ZodObject;
   body?: z.ZodType;
   responses: Record<number, Answer>;
+  /** Reachable with the read-only token (`<state dir>/token.read`): what Prometheus and a viewer need, no secrets, no changes. */
+  readScope?: true;
 }
 
 const invalid: Answer = { description: "bad input: { error, field, rule, code }", schema: errorBody };
@@ -56,16 +58,30 @@ const rollout: Answer = { description: "a rolling change stopped: { error, code,
 const json = (description: string, schema: z.ZodType): Answer => ({ description, schema });
 
 export const ROUTES = {
-  health: { method: "GET", url: "/healthz", summary: "Liveness, environment and daemon pid", responses: { 200: json("ok", healthBody) } },
+  health: {
+    method: "GET",
+    readScope: true,
+    url: "/healthz",
+    summary: "Liveness, environment and daemon pid",
+    responses: { 200: json("ok", healthBody) },
+  },
   metrics: {
     method: "GET",
+    readScope: true,
     url: "/metrics",
     summary: "Prometheus metrics: per-process up, restarts, CPU, memory, uptime; the daemon's own",
     responses: { 200: { description: "the text exposition format", type: "text/plain" } },
   },
-  openapi: { method: "GET", url: "/openapi.json", summary: "This document", responses: { 200: { description: "OpenAPI document" } } },
+  openapi: {
+    method: "GET",
+    readScope: true,
+    url: "/openapi.json",
+    summary: "This document",
+    responses: { 200: { description: "OpenAPI document" } },
+  },
   state: {
     method: "GET",
+    readScope: true,
     url: "/v1/state",
     summary: "The desired state (environment, namespace, services)",
     responses: { 200: json("the desired state", desiredStateSchema) },
@@ -88,6 +104,7 @@ export const ROUTES = {
   },
   services: {
     method: "GET",
+    readScope: true,
     url: "/v1/services",
     summary: "Every service with its spec and processes; ?mask=env masks every env value",
     querystring: servicesQuery,
@@ -95,6 +112,7 @@ export const ROUTES = {
   },
   service: {
     method: "GET",
+    readScope: true,
     url: "/v1/services/:id",
     summary: "One service; ?mask=env masks every env value",
     params: idParams,
@@ -172,6 +190,7 @@ export const ROUTES = {
   },
   eventHistory: {
     method: "GET",
+    readScope: true,
     url: "/v1/history/events",
     summary: "The status events of the last hour (bounded in count), oldest first: what the dashboard shows after a reload",
     querystring: historyQuery,
@@ -179,6 +198,7 @@ export const ROUTES = {
   },
   metricsHistory: {
     method: "GET",
+    readScope: true,
     url: "/v1/history/metrics",
     summary: "CPU and memory of every process over the last hour, sampled every few seconds, with each service's memory limit",
     querystring: historyQuery.pick({ service: true }),
@@ -218,12 +238,14 @@ export const ROUTES = {
   },
   processes: {
     method: "GET",
+    readScope: true,
     url: "/v1/processes",
     summary: "One row per process: service, process, status, reason, pid, restarts, cpuNanoCores, memoryBytes, uptimeSeconds, addresses",
     responses: { 200: json("rows", processRowBody.array()) },
   },
   events: {
     method: "GET",
+    readScope: true,
     url: "/v1/events",
     summary: "Server-Sent Events: a snapshot of every process (then `snapshot-end`), then every change",
     responses: {
@@ -232,6 +254,7 @@ export const ROUTES = {
   },
   discovery: {
     method: "GET",
+    readScope: true,
     url: "/v1/discovery/prometheus",
     summary: "Prometheus HTTP service discovery: every process's TCP proxy address with mz_orchestrator_* labels",
     responses: { 200: json("targets", discoveryBody) },
