@@ -17,6 +17,7 @@ import { normalizeSignal } from "./signals.js";
 import { checkArgTemplate, checkSecretsTemplate, hasPlaceholder } from "./templates.js";
 import { toServiceConfig, usedVolumes } from "./translate.js";
 import { probePortProblems } from "../contract/probe-rules.js";
+import { metricsPortProblem } from "../contract/metrics-target.js";
 import { restartFields } from "./restart.js";
 import { resolveServiceUser, serviceRunAs } from "../process/users.js";
 import type { DependencyCondition, DesiredState, ServiceSpec } from "./types.js";
@@ -110,6 +111,8 @@ function buildService(
   }
   const readiness = entry.readiness && buildReadiness(entry.readiness);
   for (const probe of probePortProblems(entry, portNames)) problems.push({ path: [...at, ...probe.path], rule: probe.rule, at: "value" });
+  const metricsProblem = metricsPortProblem(entry.metrics, portNames);
+  if (metricsProblem !== undefined) problems.push({ path: [...at, "metrics", "port"], rule: metricsProblem, at: "value" });
 
   const { plain, fromSecrets } = splitEnv(entry.env);
   const env = { ...readEnvFiles(entry.envFile, at, ctx, problems), ...plain };
@@ -199,6 +202,7 @@ function buildService(
   if (entry.cpu !== undefined) spec.cpu = String(entry.cpu);
   if (entry.disk !== undefined && entry.disk !== false) spec.disk = entry.disk === true ? true : String(entry.disk);
   if (readiness) spec.readiness = readiness;
+  if (entry.metrics !== undefined) spec.metrics = { ...entry.metrics };
   if (entry.liveness !== undefined) spec.liveness = structuredClone(entry.liveness);
   if (entry.startup !== undefined) spec.startup = structuredClone(entry.startup);
   if (entry.restartBackoff !== undefined) spec.restartBackoff = { ...entry.restartBackoff };

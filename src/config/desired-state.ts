@@ -36,6 +36,7 @@ import {
 } from "../contract/rules.js";
 import { livenessSchema, probePortProblems, restartLimitSchema, startupSchema } from "../contract/probe-rules.js";
 import { lifecycleHooksSchema, pidFileSchema, stopCommandSchema } from "../contract/lifecycle.js";
+import { metricsPortProblem, metricsTargetSchema } from "../contract/metrics-target.js";
 import { findCycle } from "./cycle.js";
 import { SHELL } from "./shell-command.js";
 import { watchEntrySchema } from "./watch-rules.js";
@@ -102,6 +103,7 @@ export const serviceSpecSchema = z
         .optional()
         .describe("Volumes of the state the service uses besides those its args name with %V: (each gets CORRAL_VOLUME_<NAME>)."),
       labels: z.record(labelKeySchema, labelValueSchema, { error: "must be a mapping of label to value" }).default({}),
+      metrics: metricsTargetSchema.optional().describe("The port and path Prometheus scrapes; the daemon's discovery lists only these."),
       readiness: readinessSchema.optional(),
       liveness: livenessSchema.optional(),
       startup: startupSchema.optional(),
@@ -155,6 +157,8 @@ export const serviceSpecSchema = z
     const overlap = envSecretOverlap(spec.env, spec.secretEnv ?? {});
     if (overlap !== undefined) ctx.addIssue({ code: "custom", path: ["secretEnv", overlap], message: ENV_SECRET_OVERLAP_RULE });
     for (const probe of probePortProblems(spec, portNames)) ctx.addIssue({ code: "custom", path: probe.path, message: probe.rule });
+    const metrics = metricsPortProblem(spec.metrics, portNames);
+    if (metrics !== undefined) ctx.addIssue({ code: "custom", path: ["metrics", "port"], message: metrics });
   });
 
 export const kubernetesTargetSchema = z

@@ -25,6 +25,7 @@ import {
   volumeNamesSchema,
 } from "../contract/rules.js";
 import { lifecycleHooksSchema, stopCommandSchema } from "../contract/lifecycle.js";
+import { metricsTargetSchema } from "../contract/metrics-target.js";
 import { DEPENDENCY_CONDITIONS } from "./desired-state.js";
 import { watchSchema } from "./watch-rules.js";
 import { DURATION_PATTERN, DURATION_RULE } from "./durations.js";
@@ -156,6 +157,11 @@ export const serviceSchema = z
         .record(labelKeySchema, scalar, { error: "must be a mapping of label to value" })
         .optional()
         .describe("Labels, also exported to Prometheus discovery."),
+      metrics: metricsTargetSchema
+        .optional()
+        .describe(
+          "The port (by name) and path Prometheus scrapes: the daemon's discovery lists only services that set this, with __metrics_path__.",
+        ),
       readiness: readinessSchema
         .optional()
         .describe("When a process counts as ready (online). Exactly one of socket, http, exec or logLine."),

@@ -15,6 +15,8 @@ export interface ServiceDiscoveryTarget {
   address: string;
   /** The service's labels, as given in its config. */
   labels: Record<string, string>;
+  /** Where Prometheus finds the metrics on this port: rendered as `__metrics_path__`. */
+  metricsPath?: string;
 }
 
 /** One entry of a Prometheus file_sd file (https://prometheus.io/docs/guides/file-sd/). */
@@ -68,6 +70,7 @@ export function renderServiceDiscovery(namespace: string, targets: readonly Serv
       [`${LABEL_PREFIX}port`, target.port],
       [`${LABEL_PREFIX}ordinal`, String(target.processIndex)],
     ]);
+    if (target.metricsPath !== undefined) labels.set("__metrics_path__", target.metricsPath);
     for (const key of Object.keys(target.labels).sort(compare)) {
       const name = prometheusLabelName(key);
       if (!labels.has(name)) labels.set(name, target.labels[key] ?? "");

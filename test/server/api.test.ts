@@ -19,6 +19,7 @@ const server: ServiceSpec = {
   scale: 2,
   env: { GREETING: "api" },
   labels: { tier: "front" },
+  metrics: { port: "http", path: "/metrics" },
   readiness: { socket: "http", periodMs: 50 },
   dependsOn: { worker: "started" },
 };
@@ -84,6 +85,7 @@ describe("the daemon's HTTP API", () => {
     assert.equal(targets.length, 2);
     assert.match(targets[0]!.targets[0]!, /^127\.0\.0\.1:\d+$/);
     assert.equal(targets[0]!.labels.mz_orchestrator_tier, "front");
+    assert.equal(targets[0]!.labels.__metrics_path__, "/metrics");
   });
 
   it("streams events as SSE: the snapshot, then changes", async () => {

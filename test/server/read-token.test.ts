@@ -1,13 +1,14 @@
-// The read-only token, driven over the daemon's real TCP listener: Prometheus's
+// What Prometheus reads, driven over the daemon's real TCP listener: its read-only
 // token reads metrics, discovery, state and events, and nothing that holds a
-// secret or changes anything.
+// secret or changes anything; discovery lists only the ports marked as metrics.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Daemon } from "../../src/server/daemon.js";
-import { killEnvironment } from "../helpers.js";
+import { discoveryBody } from "../../src/server/wire.js";
+import { IMAGES, killEnvironment } from "../helpers.js";
 
 describe("the read-only token", () => {
   let stateDir: string;
@@ -75,6 +76,49 @@ describe("the read-only token", () => {
     const secrets = await call(admin, "GET", "/v1/secrets");
     assert.deepEqual(await secrets.json(), ["db-password"], "the secret is still there");
     assert.equal((await call(admin, "GET", "/healthz")).status, 200, "the daemon still serves");
+  });
+
+  it("discovery lists only the ports a service marks as metrics, with __metrics_path__", async () => {
+    const service = (metrics?: { port: string; path: string }) => ({
+      command: join(IMAGES, "server.mjs"),
+      args: ["%P:db", "%I"],
+      ports: [{ name: "db" }, { name: "stats" }],
+      scale: 2,
+      env: {},
+      labels: {},
+      dependsOn: {},
+      ...(metrics ? { metrics } : {}),
+    });
+    const applied = await call(admin, "POST", "/v1/apply", {
+      environment,
+      namespace: "default",
+      services: { scraped: service({ port: "stats", path: "/stats" }), database: service() },
+    });
+    assert.equal(applied.status, 200, await applied.text());
+    const answer = await call(read, "GET", "/v1/discovery/prometheus");
+    const targets = discoveryBody.parse(await answer.json());
+    assert.deepEqual(
+      targets.map((t) => [
+        t.labels.mz_orchestrator_service_id,
+        t.labels.mz_orchestrator_port,
+        t.labels.mz_orchestrator_ordinal,
+        t.labels.__metrics_path__,
+      ]),
+      [
+        ["scraped", "stats", "0", "/stats"],
+        ["scraped", "stats", "1", "/stats"],
+      ],
+    );
+    for (const t of targets) assert.match(t.targets[0]!, /^127\.0\.0\.1:\d+$/);
+    const wrong = await call(admin, "POST", "/v1/apply", {
+      environment,
+      namespace: "default",
+      services: { scraped: service({ port: "nope", path: "/stats" }) },
+    });
+    assert.equal(wrong.status, 400);
+    const refusal = (await wrong.json()) as { field: string; rule: string };
+    assert.equal(refusal.field, "services.scraped.metrics.port");
+    assert.match(refusal.rule, /names no port of the service \(ports: db, stats\)/);
   });
 
   it("a wrong token is still 401", async () => {

@@ -38,9 +38,16 @@ export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "s
     }
   });
 
-  // Prometheus HTTP service discovery: every process's TCP proxy address, with the seed's labels.
+  // Prometheus HTTP service discovery: the TCP address of each process's metrics port (a service's
+  // `metrics`), with the seed's labels and __metrics_path__; ports nobody marked are not scraped.
   app.get(ROUTES.discovery.url, async () => {
     const ns = daemon.namespace;
-    return ns ? renderServiceDiscovery(ns.namespace, ns.proxyTargets()) : [];
+    const services = daemon.state?.services ?? {};
+    if (!ns) return [];
+    const scraped = ns.proxyTargets().flatMap((target) => {
+      const metrics = services[target.serviceId]?.metrics;
+      return metrics?.port === target.port ? [{ ...target, metricsPath: metrics.path }] : [];
+    });
+    return renderServiceDiscovery(ns.namespace, scraped);
   });
 };
