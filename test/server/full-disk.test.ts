@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import { DaemonClient } from "../../src/cli/client.js";
 import type { ServiceSpec } from "../../src/config/types.js";
 import { Daemon } from "../../src/server/daemon.js";
+import { droppedLogLines } from "../../src/process/logs.js";
 import { healthBody } from "../../src/server/wire.js";
 import { IMAGES, killEnvironment, until } from "../helpers.js";
 
@@ -72,6 +73,10 @@ describe("a full disk", () => {
     daemon = await Daemon.start({ stateDir, environment, log: () => {} });
     assert.equal((await client.get("/healthz", healthBody)).environment, environment);
     assert.deepEqual(Object.keys(daemon.state?.services ?? {}), ["t"]);
+    // The marker counts what this daemon dropped, and an append can still fit in the last page the
+    // file has: room comes back only once this daemon has dropped lines too.
+    const droppedBefore = droppedLogLines().lines;
+    await until(() => droppedLogLines().lines > droppedBefore, "the new daemon to drop lines too");
 
     rmSync(filler);
     rmSync(`${filler}.tail`);
