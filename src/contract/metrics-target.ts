@@ -1,7 +1,7 @@
 // Which port of a service Prometheus scrapes, and on which path: the daemon's
 // discovery lists only these, so Prometheus never scrapes a database port over HTTP.
 import { z } from "../util/zod.js";
-import { idSchema } from "./rules.js";
+import { idSchema, portNameProblem } from "./rules.js";
 
 export const METRICS_PATH_RULE = 'must be a URL path starting with "/"';
 
@@ -23,6 +23,5 @@ export type MetricsTarget = z.infer<typeof metricsTargetSchema>;
 
 /** The rule a `metrics.port` breaks when it names no port of the service, else undefined. */
 export function metricsPortProblem(metrics: { port: string } | undefined, portNames: readonly string[]): string | undefined {
-  if (metrics === undefined || portNames.includes(metrics.port)) return undefined;
-  return `names no port of the service (${portNames.length === 0 ? "it has none" : `ports: ${portNames.join(", ")}`})`;
+  return metrics === undefined ? undefined : portNameProblem(metrics.port, portNames);
 }

@@ -289,9 +289,15 @@ export function readinessPortProblem(
   const path: ["socket"] | ["http", "port"] | undefined =
     readiness?.socket !== undefined ? ["socket"] : readiness?.http !== undefined ? ["http", "port"] : undefined;
   const value = readiness?.socket ?? readiness?.http?.port;
-  if (!path || value === undefined || portNames.includes(value)) return undefined;
+  const rule = value === undefined ? undefined : portNameProblem(value, portNames);
+  return path && value !== undefined && rule !== undefined ? { path, rule, value } : undefined;
+}
+
+/** The rule a field that names a port of the service (a probe's, `metrics.port`) breaks, else undefined. */
+export function portNameProblem(name: string, portNames: readonly string[]): string | undefined {
+  if (portNames.includes(name)) return undefined;
   const declared = portNames.length === 0 ? "the service declares no ports" : `declared: ${portNames.join(", ")}`;
-  return { path, rule: `must name one of the service's ports (${declared})`, value };
+  return `must name one of the service's ports (${declared})`;
 }
 
 /** `services.web.args[2]`, `labels.a/b`: a zod issue's path as one field name. */

@@ -118,7 +118,7 @@ describe("the read-only token", () => {
     assert.equal(wrong.status, 400);
     const refusal = (await wrong.json()) as { field: string; rule: string };
     assert.equal(refusal.field, "services.scraped.metrics.port");
-    assert.match(refusal.rule, /names no port of the service \(ports: db, stats\)/);
+    assert.match(refusal.rule, /must name one of the service's ports \(declared: db, stats\)/);
   });
 
   it("a wrong token is still 401", async () => {

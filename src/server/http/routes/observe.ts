@@ -42,8 +42,8 @@ export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "s
   // `metrics`), with the seed's labels and __metrics_path__; ports nobody marked are not scraped.
   app.get(ROUTES.discovery.url, async () => {
     const ns = daemon.namespace;
-    const services = daemon.state?.services ?? {};
     if (!ns) return [];
+    const services = daemon.state?.services ?? {};
     const scraped = ns.proxyTargets().flatMap((target) => {
       const metrics = services[target.serviceId]?.metrics;
       return metrics?.port === target.port ? [{ ...target, metricsPath: metrics.path }] : [];
