@@ -107,7 +107,7 @@ describe(
     args: ["-e", "setInterval(() => {}, 1e9)"]
   front:
     command: node
-    args: ["-e", "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 3000)); setInterval(() => {}, 1e9)"]
+    args: ["-e", "process.on('SIGTERM', () => { console.log('front draining'); setTimeout(() => process.exit(0), 3000) }); setInterval(() => {}, 1e9)"]
     dependsOn: [base]
 `,
       );
@@ -117,6 +117,8 @@ describe(
       assert.equal(pids.length, 2);
       t.ctrlC();
       await until(() => t.screen().includes("stopping every service gracefully"), "the first Ctrl-C taken");
+      // The second Ctrl-C must come while front stops: before the daemon reaches it, leaving front running is right too.
+      await until(() => t.screen().includes("front draining"), "front's stop begun");
       t.ctrlC();
       await until(() => t.screen().includes("corral exited"), "corral ends");
       assert.match(t.screen(), /leaving the services that still run running; `corral down` stops them/);
