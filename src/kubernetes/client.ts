@@ -154,8 +154,28 @@ export class KubeClient {
     );
   }
 
-  async deleteService(name: string): Promise<void> {
-    await this.#optional("delete", "services", name, () => this.core.deleteNamespacedService({ name, namespace: this.namespace }));
+  getService(name: string): Promise<V1Service | undefined> {
+    return this.#optional("get", "services", name, () => this.core.readNamespacedService({ name, namespace: this.namespace }));
+  }
+
+  /**
+   * Deletes a Service; with `uid`, only that incarnation of it. A Service that is
+   * gone (404), or was replaced since it was read (409: the uid precondition
+   * failed, so it is someone else's now), is left as it is.
+   */
+  async deleteService(name: string, uid?: string): Promise<void> {
+    try {
+      await this.#optional("delete", "services", name, () =>
+        this.core.deleteNamespacedService({
+          name,
+          namespace: this.namespace,
+          ...(uid !== undefined ? { body: { preconditions: { uid } } } : {}),
+        }),
+      );
+    } catch (error) {
+      if (uid !== undefined && statusOf(error) === 409) return;
+      throw error;
+    }
   }
 
   getSecret(name: string): Promise<V1Secret | undefined> {

@@ -26,6 +26,7 @@ import {
   POD_TEMPLATE_HASH_ANNOTATION,
   SCALE_LABEL,
   SECRET_DATA_KEY,
+  clusterIpServiceName,
   isReservedLabelKey,
   objectName,
   secretName,
@@ -64,7 +65,14 @@ export interface RenderOptions {
 }
 
 export interface RenderedManifests {
+  /** The headless Service: one DNS name per pod, Ready or not (the peer addresses). */
   service: V1Service;
+  /**
+   * The ClusterIP Service `<name>-svc` beside it: the service address, balanced by
+   * kube-proxy over the Ready pods only. Absent for a service without ports
+   * (Kubernetes refuses a ClusterIP Service with none).
+   */
+  clusterIpService?: V1Service;
   statefulSet: V1StatefulSet;
 }
 
@@ -76,6 +84,10 @@ export interface RenderedService extends RenderedManifests {
   ports: Record<string, number>;
   /** One DNS name per process. */
   hosts: string[];
+  /** The name of the ClusterIP Service, rendered or not (ensure deletes it when the service has no ports). */
+  clusterIpName: string;
+  /** The ClusterIP Service's DNS name: the host of the service address. */
+  serviceHost: string;
 }
 
 const DEFAULT_DISK_BYTES = 10 * 1024 ** 3;
@@ -119,13 +131,13 @@ const KUBERNETES_STOP_SIGNALS = new Set([
 ]);
 
 /**
- * The headless Service and the StatefulSet that `ensureService` would apply for
- * this service. Pure: no cluster is contacted. Throws ValidationError for input
- * the orchestrator would refuse.
+ * The headless Service, the ClusterIP Service (where the service has ports) and
+ * the StatefulSet that `ensureService` would apply for this service. Pure: no
+ * cluster is contacted. Throws ValidationError for input the orchestrator would refuse.
  */
 export function renderManifests(namespace: string, id: string, config: ServiceConfig, options: RenderOptions = {}): RenderedManifests {
-  const { service, statefulSet } = renderService(namespace, id, validateForKubernetes(config), options);
-  return { service, statefulSet };
+  const { service, clusterIpService, statefulSet } = renderService(namespace, id, validateForKubernetes(config), options);
+  return clusterIpService ? { service, clusterIpService, statefulSet } : { service, statefulSet };
 }
 
 /** The contract's validation plus what only Kubernetes cares about. */
@@ -173,14 +185,15 @@ export function renderService(
   const kubernetesNamespace = validateId("kubernetesNamespace", options.kubernetesNamespace ?? "default");
   const name = objectName(validateNamePrefix(options.namePrefix ?? ""), namespace, id);
   const ports = assignPorts(config.ports);
-  const hosts = Array.from(
-    { length: config.scale },
-    (_, i) => `${name}-${i}.${name}.${kubernetesNamespace}.svc.${options.clusterDomain ?? "cluster.local"}`,
-  );
+  const domain = options.clusterDomain ?? "cluster.local";
+  const hosts = Array.from({ length: config.scale }, (_, i) => `${name}-${i}.${name}.${kubernetesNamespace}.svc.${domain}`);
+  const clusterIpName = clusterIpServiceName(name);
+  const serviceHost = `${clusterIpName}.${kubernetesNamespace}.svc.${domain}`;
   const matchLabels = selectorLabels(namespace, id);
   const { template, hash } = renderPodTemplate(namespace, id, config, config.scale, options);
 
   const objectLabels = sortedRecord({ ...config.labels, ...matchLabels });
+  const servicePorts = config.ports.map((p) => ({ name: p.name, port: ports[p.name]!, targetPort: ports[p.name]!, protocol: "TCP" }));
   const service: V1Service = {
     apiVersion: "v1",
     kind: "Service",
@@ -191,9 +204,27 @@ export function renderService(
       // Peers must find each other before they are Ready, or a service whose
       // readiness needs its peers would never become Ready.
       publishNotReadyAddresses: true,
-      ports: config.ports.map((p) => ({ name: p.name, port: ports[p.name]!, targetPort: ports[p.name]!, protocol: "TCP" })),
+      ports: servicePorts,
     },
   };
+  // The service address: a virtual IP whose endpoints are the Ready pods only, so
+  // kube-proxy never sends a new connection to a pod that is starting, failing its
+  // readiness probe or terminating (a terminating pod leaves the endpoints at once;
+  // preStop and the grace period let its open connections finish).
+  const clusterIpService: V1Service | undefined =
+    config.ports.length === 0
+      ? undefined
+      : {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: clusterIpName, namespace: kubernetesNamespace, labels: objectLabels },
+          spec: {
+            type: "ClusterIP",
+            selector: matchLabels,
+            publishNotReadyAddresses: false,
+            ports: servicePorts.map((p) => ({ ...p })),
+          },
+        };
   const statefulSet: V1StatefulSet = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -208,7 +239,9 @@ export function renderService(
       template,
     },
   };
-  return { name, service, statefulSet, podTemplateHash: hash, ports, hosts };
+  const rendered: RenderedService = { name, service, statefulSet, podTemplateHash: hash, ports, hosts, clusterIpName, serviceHost };
+  if (clusterIpService) rendered.clusterIpService = clusterIpService;
+  return rendered;
 }
 
 /**

@@ -49,6 +49,19 @@ export function objectName(namePrefix: string, namespace: string, id: string): s
   return name;
 }
 
+/**
+ * The ClusterIP Service beside the headless one: the service address, balanced by
+ * kube-proxy over the Ready pods. At most 52 + 4 characters, so still a DNS-1035
+ * label. The name can be another service's headless Service name (service "b" of
+ * namespace "a" and service "b-svc" of namespace "a" both want "a-b-svc"), so
+ * corral checks a Service's labels before it applies or deletes one.
+ */
+export const CLUSTER_IP_SERVICE_SUFFIX = "-svc";
+
+export function clusterIpServiceName(objectName: string): string {
+  return `${objectName}${CLUSTER_IP_SERVICE_SUFFIX}`;
+}
+
 export function podName(objectName: string, index: number): string {
   return `${objectName}-${index}`;
 }

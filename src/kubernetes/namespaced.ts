@@ -10,6 +10,7 @@ import type {
   ServiceProcessMetrics,
 } from "../contract/types.js";
 import { validateId } from "../contract/validation.js";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.js";
 import { podLogs } from "./logs.js";
 import { renderPodTemplate, renderService, validateForKubernetes, type RenderOptions, type RenderedService } from "./manifests.js";
@@ -19,6 +20,7 @@ import {
   MANAGED_BY_VALUE,
   NAMESPACE_LABEL,
   SERVICE_ID_LABEL,
+  clusterIpServiceName,
   labelSelectorString,
   objectName,
   podName,
@@ -40,19 +42,51 @@ export interface NamespaceContext {
   signal: AbortSignal;
 }
 
-/** Where one Kubernetes service listens: "<pod>.<service>.<ns>.svc.<domain>:<port>" per process. */
+/**
+ * Where one Kubernetes service listens: "<pod>.<service>.<ns>.svc.<domain>:<port>"
+ * per process (the headless Service), and "<service>-svc.<ns>.svc.<domain>:<port>"
+ * for the whole service (the ClusterIP Service, balanced over the Ready pods).
+ */
 export class KubernetesService implements Service {
   constructor(
     readonly id: string,
     private readonly hosts: string[],
     private readonly ports: Record<string, number>,
+    private readonly serviceHost: string,
   ) {}
 
-  addresses(port: string): string[] {
+  #port(port: string): number {
     const number = Object.hasOwn(this.ports, port) ? this.ports[port] : undefined;
     if (number === undefined) throw new ValidationError("port", `is not a port of service "${this.id}"`, port);
+    return number;
+  }
+
+  addresses(port: string): string[] {
+    const number = this.#port(port);
     return this.hosts.map((host) => `${host}:${number}`);
   }
+
+  serviceAddress(port: string): string {
+    return `${this.serviceHost}:${this.#port(port)}`;
+  }
+
+  /** The same as serviceAddress: every Kubernetes port is TCP. */
+  serviceTcpAddress(port: string): string {
+    return this.serviceAddress(port);
+  }
+}
+
+/** Whether an object's labels say it is this corral service's. */
+function ownedBy(metadata: V1ObjectMeta | undefined, namespace: string, id: string): boolean {
+  const labels = metadata?.labels ?? {};
+  return labels[NAMESPACE_LABEL] === namespace && labels[SERVICE_ID_LABEL] === id;
+}
+
+function ownerOf(metadata: V1ObjectMeta | undefined): string {
+  const labels = metadata?.labels ?? {};
+  return labels[SERVICE_ID_LABEL] === undefined
+    ? "something other than corral"
+    : `corral service "${labels[NAMESPACE_LABEL]}/${labels[SERVICE_ID_LABEL]}"`;
 }
 
 export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator {
@@ -114,14 +148,25 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
   async #ensure(id: string, rendered: RenderedService, hashAt: (scale: number) => string): Promise<Service> {
     const { client } = this.ctx;
     const existing = await client.getStatefulSet(rendered.name);
-    const labels = existing?.metadata?.labels ?? {};
-    if (existing && (labels[NAMESPACE_LABEL] !== this.namespace || labels[SERVICE_ID_LABEL] !== id)) {
-      throw new Error(
-        `StatefulSet "${rendered.name}" in Kubernetes namespace "${client.namespace}" belongs to ${labels[SERVICE_ID_LABEL] === undefined ? "something other than corral" : `corral service "${labels[NAMESPACE_LABEL]}/${labels[SERVICE_ID_LABEL]}"`}; refusing to take it over`,
+    const refuse = (kind: string, name: string, metadata: V1ObjectMeta | undefined) =>
+      new Error(
+        `${kind} "${name}" in Kubernetes namespace "${client.namespace}" belongs to ${ownerOf(metadata)}; refusing to take it over`,
       );
+    if (existing && !ownedBy(existing.metadata, this.namespace, id)) throw refuse("StatefulSet", rendered.name, existing.metadata);
+    // The ClusterIP Service's name "<name>-svc" can be another service's headless
+    // Service (and the other way round): neither is applied over someone else's.
+    const [headless, clusterIp] = await Promise.all([client.getService(rendered.name), client.getService(rendered.clusterIpName)]);
+    for (const [name, found] of [
+      [rendered.name, headless],
+      [rendered.clusterIpName, clusterIp],
+    ] as const) {
+      if (found && !ownedBy(found.metadata, this.namespace, id)) throw refuse("Service", name, found.metadata);
     }
     const scale = rendered.statefulSet.spec!.replicas!;
     await client.applyService(rendered.service);
+    if (rendered.clusterIpService) await client.applyService(rendered.clusterIpService);
+    // Its last port removed: Kubernetes keeps no ClusterIP Service without ports.
+    else if (clusterIp?.metadata?.uid !== undefined) await client.deleteService(rendered.clusterIpName, clusterIp.metadata.uid);
     await client.applyStatefulSet(rendered.statefulSet);
     const wait = { pollIntervalMs: this.ctx.pollIntervalMs, signal: this.ctx.signal };
     const oldScale = existing?.spec?.replicas ?? 0;
@@ -137,7 +182,7 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
       { namespace: this.namespace, id, name: rendered.name, scale, hashAt },
       { ...wait, timeoutMs: this.ctx.rolloutTimeoutMs },
     );
-    return new KubernetesService(id, rendered.hosts, rendered.ports);
+    return new KubernetesService(id, rendered.hosts, rendered.ports, rendered.serviceHost);
   }
 
   async dropService(id: string): Promise<void> {
@@ -147,11 +192,18 @@ export class NamespacedKubernetesOrchestrator implements NamespacedOrchestrator 
     return this.#enqueue(async () => {
       const { client } = this.ctx;
       const existing = await client.getStatefulSet(name);
-      const labels = existing?.metadata?.labels ?? {};
       // Never delete what another namespace (or someone else) owns under the same name.
-      if (existing && (labels[NAMESPACE_LABEL] !== this.namespace || labels[SERVICE_ID_LABEL] !== id)) return;
+      if (existing && !ownedBy(existing.metadata, this.namespace, id)) return;
       await client.deleteStatefulSet(name);
-      await client.deleteService(name);
+      // Each Service only if its labels say it is this service's (the ClusterIP
+      // name can be another service's headless Service), and only the one read
+      // (the uid precondition); one already gone (or never made, by a corral from
+      // before the ClusterIP Service) is fine.
+      for (const serviceName of [clusterIpServiceName(name), name]) {
+        const found = await client.getService(serviceName);
+        if (found?.metadata?.uid !== undefined && ownedBy(found.metadata, this.namespace, id))
+          await client.deleteService(serviceName, found.metadata.uid);
+      }
       await waitForPodsGone(client, { namespace: this.namespace, id, name }, 0, {
         timeoutMs: this.ctx.stopTimeoutMs,
         pollIntervalMs: this.ctx.pollIntervalMs,

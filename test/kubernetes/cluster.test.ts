@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { CoreV1Api, KubeConfig, VersionApi } from "@kubernetes/client-node";
 import type { ServiceConfig, ServiceEvent } from "../../src/contract/types.js";
+import { statusOf } from "../../src/kubernetes/errors.js";
 import { KubernetesOrchestrator } from "../../src/kubernetes/index.js";
 import { until, within } from "./helpers.js";
 
@@ -41,7 +42,7 @@ function echo(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
 }
 
 describe("KubernetesOrchestrator on a real cluster", { skip }, () => {
-  test("ensure, scale, rolling change, watch, logs, metrics, secrets, drop", { timeout: 600_000 }, async (t) => {
+  test("ensure, service address, scale, rolling change, watch, logs, metrics, secrets, drop", { timeout: 600_000 }, async (t) => {
     const kc = cluster as KubeConfig;
     const prefix = `ct${randomBytes(3).toString("hex")}-`;
     const orchestrator = await KubernetesOrchestrator.create({
@@ -75,6 +76,10 @@ describe("KubernetesOrchestrator on a real cluster", { skip }, () => {
 
     const service = await ns.ensureService("echo", echo());
     assert.equal(service.addresses("http")[1], `${prefix}it-echo-1.${prefix}it-echo.${k8sNamespace}.svc.cluster.local:8080`);
+    assert.equal(service.serviceAddress("http"), `${prefix}it-echo-svc.${k8sNamespace}.svc.cluster.local:8080`);
+    // The service address's Service got a virtual IP from the cluster (the headless one has none).
+    const clusterIp = (await core.readNamespacedService({ name: `${prefix}it-echo-svc`, namespace: k8sNamespace })).spec?.clusterIP;
+    assert.ok(clusterIp && clusterIp !== "None", `a ClusterIP was allocated (got ${clusterIp})`);
     await until(events, (e) => (seen(e), online.has(0) && online.has(1)), 240_000);
 
     const logs: string[] = [];
@@ -102,6 +107,11 @@ describe("KubernetesOrchestrator on a real cluster", { skip }, () => {
     assert.deepEqual(await ns.listServices(), ["echo"]);
     await ns.dropService("echo");
     assert.deepEqual(await ns.listServices(), []);
+    // drop deleted the ClusterIP Service too
+    await assert.rejects(
+      core.readNamespacedService({ name: `${prefix}it-echo-svc`, namespace: k8sNamespace }),
+      (e: unknown) => statusOf(e) === 404,
+    );
     controller.abort();
   });
 });

@@ -6,8 +6,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 
 /**
  * A small in-process stand-in for the Kubernetes API server: only the calls corral
- * makes (server-side apply, get, list, watch and delete of Services, StatefulSets,
- * Pods and Secrets; PodMetrics; pod logs), plus a StatefulSet controller that
+ * makes (server-side apply, get, list, watch and delete, with a uid precondition,
+ * of Services, StatefulSets, Pods and Secrets; PodMetrics; pod logs), plus a StatefulSet controller that
  * creates and deletes pods at once. Pod status is whatever the test sets. It
  * listens on 127.0.0.1 only.
  */
@@ -62,6 +62,7 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   contentType: string | undefined;
+  body: string;
 }
 
 interface PodWatcher {
@@ -224,7 +225,7 @@ export class FakeKubernetes extends EventEmitter {
   #route(req: IncomingMessage, res: ServerResponse, body: string): void {
     const url = new URL(req.url ?? "/", "http://fake");
     const method = req.method ?? "GET";
-    const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"] };
+    const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"], body };
     this.requests.push(record);
     this.emit("request", record);
 
@@ -284,6 +285,16 @@ export class FakeKubernetes extends EventEmitter {
     }
     if (method === "DELETE") {
       if (!existing) return sendStatus(res, 404, "NotFound", `${kind} "${name}" not found`);
+      // DeleteOptions.preconditions.uid: delete only that incarnation, as the API server does (409 otherwise).
+      const uid = preconditionUid(body);
+      if (uid !== undefined && uid !== existing.metadata.uid) {
+        return sendStatus(
+          res,
+          409,
+          "Conflict",
+          `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${existing.metadata.uid}`,
+        );
+      }
       this.#delete(kind, existing);
       return sendJson(res, 200, existing);
     }
@@ -527,6 +538,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** The uid of a DELETE body's DeleteOptions.preconditions, if it has one. */
+function preconditionUid(body: string): string | undefined {
+  if (body.trim() === "") return undefined;
+  let options: unknown;
+  try {
+    options = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof options !== "object" || options === null || !("preconditions" in options)) return undefined;
+  const { preconditions } = options;
+  if (typeof preconditions !== "object" || preconditions === null || !("uid" in preconditions)) return undefined;
+  return typeof preconditions.uid === "string" ? preconditions.uid : undefined;
 }
 
 function sendStatus(res: ServerResponse, code: number, reason: string, message: string): void {

@@ -61,13 +61,15 @@ const options: RenderOptions = {
   ephemeralVolumeStorageClass: "fast-ssd",
 };
 
-function validateWithKubernetesModels(manifests: { service: object; statefulSet: object }): void {
+function validateWithKubernetesModels(manifests: { service: object; clusterIpService?: object; statefulSet: object }): void {
   new Service(manifests.service as ConstructorParameters<typeof Service>[0]).validate();
+  if (manifests.clusterIpService) new Service(manifests.clusterIpService as ConstructorParameters<typeof Service>[0]).validate();
   new StatefulSet(manifests.statefulSet as ConstructorParameters<typeof StatefulSet>[0]).validate();
 }
 
-function assertNoUnknownFields(manifests: { service: object; statefulSet: object }): void {
+function assertNoUnknownFields(manifests: { service: object; clusterIpService?: object; statefulSet: object }): void {
   assert.deepEqual(schemaProblems(manifests.service, "V1Service"), []);
+  if (manifests.clusterIpService) assert.deepEqual(schemaProblems(manifests.clusterIpService, "V1Service"), []);
   assert.deepEqual(schemaProblems(manifests.statefulSet, "V1StatefulSet"), []);
 }
 
@@ -99,11 +101,24 @@ describe("renderManifests", () => {
       const manifests = renderManifests("ns", "web", config);
       validateWithKubernetesModels(manifests);
       assertNoUnknownFields(manifests);
+      // Kubernetes refuses a ClusterIP Service without ports; such a service has no service address.
+      assert.equal(manifests.clusterIpService !== undefined, (config.ports?.length ?? 0) > 0);
     }
   });
 
+  test("the ClusterIP Service of the longest object name is still a DNS-1035 label; the StatefulSet keeps the headless one", () => {
+    const id = "a".repeat(52 - "ns-".length);
+    const { service, clusterIpService, statefulSet } = renderManifests("ns", id, { image: "nginx:1", scale: 1, ports: [{ name: "http" }] });
+    const name = clusterIpService?.metadata?.name ?? "";
+    assert.equal(name, `${service.metadata?.name}-svc`);
+    assert.equal(name.length, 56);
+    assert.match(name, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    // The StatefulSet's serviceName stays the headless Service: the pods' DNS names (and their hash) do not change.
+    assert.equal(statefulSet.spec?.serviceName, service.metadata?.name);
+  });
+
   test("maps every field to its Kubernetes counterpart", () => {
-    const { service, statefulSet } = renderManifests("default", "db", fullConfig(), options);
+    const { service, clusterIpService, statefulSet } = renderManifests("default", "db", fullConfig(), options);
     const name = "env1-default-db";
     const selector = { "app.kubernetes.io/managed-by": "corral", "corral.dev/namespace": "default", "corral.dev/service-id": "db" };
 
@@ -119,6 +134,15 @@ describe("renderManifests", () => {
     const metricsPort = ports[1]!.port;
     assert.ok(metricsPort >= 20_000 && metricsPort < 30_000, "a port without a hint gets a number from its name");
     assert.equal(renderManifests("default", "db", fullConfig(), options).service.spec?.ports?.[1]?.port, metricsPort, "deterministically");
+
+    // ClusterIP Service "<name>-svc": the service address. Same selector and ports,
+    // a virtual IP, and only Ready pods as endpoints.
+    assert.deepEqual(clusterIpService, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: `${name}-svc`, namespace: "prod", labels: service.metadata?.labels },
+      spec: { type: "ClusterIP", selector, publishNotReadyAddresses: false, ports },
+    });
 
     // StatefulSet: replicas = scale, Parallel, OnDelete, the service's selector.
     const spec = statefulSet.spec!;
