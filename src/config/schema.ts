@@ -99,7 +99,7 @@ export const serviceSchema = z
         .array(z.union([argString, z.number()], { error: "must be a string or a number" }), { error: "must be a list" })
         .optional()
         .describe(
-          "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
+          "Arguments. %P:<port> is the process's listen address for that port, %D:<port> its socket directory (a port with socketDir), %A:<port> the service address (balanced over the ready processes), %V:<volume> a volume's directory, %S the scratch directory (disk), %C the directory of its secret files (secrets), %N is <namespace>-<service>, %I the process index.",
         ),
       shell: nonEmptyString("a command line")
         .optional()

@@ -1,11 +1,12 @@
 // Argument templates: `%P:<port>` (this process's listen address for a port),
-// `%D:<port>` (its socket directory, for a port with socketDir), `%V:<volume>`
+// `%D:<port>` (its socket directory, for a port with socketDir), `%A:<port>`
+// (the service address, balanced over the ready processes), `%V:<volume>`
 // (a volume's directory), `%S` (the scratch directory), `%C` (the directory of
 // its secret files), `%N` (`<namespace>-<service>`) and `%I` (the process
 // index). Kept as templates in the desired state and filled in per process at launch.
 
-/** A reference after `%P:`, `%D:` or `%V:`; trailing hyphens are text, since ids cannot end in one. */
-const NAMED_REFERENCE = /%([PDV]):([a-z0-9-]*)/g;
+/** A reference after `%P:`, `%D:`, `%A:` or `%V:`; trailing hyphens are text, since ids cannot end in one. */
+const NAMED_REFERENCE = /%([PDAV]):([a-z0-9-]*)/g;
 
 /** What an argument may refer to. */
 export interface TemplateScope {
@@ -57,6 +58,8 @@ export interface TemplateValues {
   listenAddrs: Record<string, string>;
   /** Port name → socket directory (socketDir ports). */
   socketDirs?: Record<string, string>;
+  /** Port name → the service address. */
+  serviceAddrs?: Record<string, string>;
   /** Volume name → directory. */
   volumes?: Record<string, string>;
   scratchDirectory?: string;
@@ -64,7 +67,7 @@ export interface TemplateValues {
   secretsDirectory?: string;
 }
 
-const PLACEHOLDER = /%(?:([PDV]):([a-z0-9-]+)|([NISC]))/g;
+const PLACEHOLDER = /%(?:([PDAV]):([a-z0-9-]+)|([NISC]))/g;
 
 /** Whether a value holds a placeholder interpolateArgs fills in (an env value that does is computed per process). */
 export function hasPlaceholder(value: string): boolean {
@@ -80,7 +83,12 @@ export function hasPlaceholder(value: string): boolean {
  * for a service without secrets.
  */
 export function interpolateArgs(args: readonly string[], values: TemplateValues): string[] {
-  const maps: Record<string, Record<string, string> | undefined> = { P: values.listenAddrs, D: values.socketDirs, V: values.volumes };
+  const maps: Record<string, Record<string, string> | undefined> = {
+    P: values.listenAddrs,
+    D: values.socketDirs,
+    A: values.serviceAddrs,
+    V: values.volumes,
+  };
   return args.map((arg) =>
     arg.replace(PLACEHOLDER, (whole, kind: string | undefined, token: string | undefined, letter: string | undefined) => {
       if (letter === "N") return values.fullName;
@@ -103,7 +111,7 @@ export function interpolateArgs(args: readonly string[], values: TemplateValues)
       if (name !== undefined) return map[name]! + token!.slice(name.length);
       if (kind === "P") return whole;
       throw new Error(
-        `%${kind}:${token!.replace(/-+$/, "")} has no value here (socket directories and volumes exist only on the process backend)`,
+        `%${kind}:${token!.replace(/-+$/, "")} has no value here (socket directories, service sockets and volumes exist only on the process backend)`,
       );
     }),
   );

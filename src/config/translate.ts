@@ -40,6 +40,7 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     processIndex: a.processIndex,
     listenAddrs: a.listenAddrs,
     ...(a.socketDirs ? { socketDirs: a.socketDirs } : {}),
+    ...(a.serviceAddrs ? { serviceAddrs: a.serviceAddrs } : {}),
     ...(a.volumes ? { volumes: a.volumes } : {}),
     ...(a.scratchDirectory !== undefined ? { scratchDirectory: a.scratchDirectory } : {}),
     ...(a.secretsDirectory !== undefined ? { secretsDirectory: a.secretsDirectory } : {}),
@@ -102,6 +103,7 @@ function quotedValues(values: TemplateValues): TemplateValues {
     map && Object.fromEntries(Object.entries(map).map(([key, value]) => [key, shellQuote(value)]));
   const quoted: TemplateValues = { ...values, listenAddrs: quote(values.listenAddrs)! };
   if (values.socketDirs) quoted.socketDirs = quote(values.socketDirs)!;
+  if (values.serviceAddrs) quoted.serviceAddrs = quote(values.serviceAddrs)!;
   if (values.volumes) quoted.volumes = quote(values.volumes)!;
   if (values.scratchDirectory !== undefined) quoted.scratchDirectory = shellQuote(values.scratchDirectory);
   if (values.secretsDirectory !== undefined) quoted.secretsDirectory = shellQuote(values.secretsDirectory);

@@ -1,6 +1,6 @@
 // Every default corral applies, in one table. Code reads them from here, and
 // the README's reference is checked against this file, so the two cannot drift.
-import type { RestartBackoff, RestartPolicy } from "./types.js";
+import type { BalancePolicy, RestartBackoff, RestartPolicy } from "./types.js";
 
 /** What every backend applies where a ServiceConfig leaves a lifecycle field out. */
 export const SERVICE_DEFAULTS = {
@@ -9,6 +9,9 @@ export const SERVICE_DEFAULTS = {
   restartBackoff: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2, resetAfterMs: 30_000 } satisfies Required<RestartBackoff>,
   stopSignal: "SIGTERM" as NodeJS.Signals,
   terminationGracePeriodMs: 10_000,
+  /** How long connections through the service address may take to end before a leaving process is stopped. */
+  drainMs: 5_000,
+  balance: "round-robin" as BalancePolicy,
   readiness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3 },
   liveness: { periodMs: 1000, timeoutMs: 1000, failureThreshold: 3, initialDelayMs: 0 },
   startup: { periodMs: 1000, timeoutMs: 1000, deadlineMs: 60_000 },

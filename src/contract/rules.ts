@@ -2,6 +2,7 @@
 // ServiceConfig share, each written once: a rule reads the same wherever it is
 // broken, and the three wire types cannot drift apart. Messages are rules
 // ("must ..."), so `<field>: <rule>` reads as a sentence.
+import { isIP } from "node:net";
 import { constants as osConstants } from "node:os";
 import { isAbsolute } from "node:path";
 import { z } from "../util/zod.js";
@@ -56,6 +57,12 @@ const socketFileSchema = z
   .regex(/^[^/\0]{1,64}$/, { error: SOCKET_FILE_RULE })
   .refine((name) => name !== "." && name !== "..", { error: SOCKET_FILE_RULE });
 
+export const EXPOSE_RULE = "must be true, false or an IP address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0)";
+const exposeSchema = z.union([z.boolean(), z.string().refine((host) => isIP(host) !== 0)], { error: EXPOSE_RULE });
+
+export const BALANCE_POLICIES = ["round-robin", "least-connections"] as const;
+export const balanceSchema = z.enum(BALANCE_POLICIES, { error: `must be one of ${BALANCE_POLICIES.join(", ")}` });
+
 export const portSchema = z
   .object(
     {
@@ -66,8 +73,17 @@ export const portSchema = z
         .optional()
         .describe("Process backend: give each process a directory (%D:<port>) to create its socket in, as `postgres -k` wants."),
       socketFile: socketFileSchema.optional().describe("With socketDir: the socket's name inside the directory (e.g. .s.PGSQL.5432)."),
+      expose: exposeSchema
+        .optional()
+        .describe(
+          "Process backend: a TCP listener for the service address of this port: true for loopback (127.0.0.1), or an IP address to listen on (a non-loopback one is warned about). portHint fixes its port.",
+        ),
+      tcpPerProcess: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("Process backend: a loopback TCP proxy for each process of this port, as per-process scraping needs."),
     },
-    { error: "must be { name, portHint, socketDir, socketFile }" },
+    { error: "must be { name, portHint, socketDir, socketFile, expose, tcpPerProcess }" },
   )
   .strict()
   .superRefine((port, ctx) => {
@@ -117,6 +133,17 @@ export function uniquePortNames<T>(nameOf: (port: T) => string, at: readonly str
       const name = nameOf(port);
       if (seen.has(name)) ctx.addIssue({ code: "custom", path: [i, ...at], message: `duplicate port name "${name}"` });
       seen.add(name);
+    }
+    // The service address of port "a-1" would be the socket of process 1 of port "a": <runDir>/a-1.
+    for (const [i, port] of (ports ?? []).entries()) {
+      const name = nameOf(port);
+      const match = /^(.+)-(\d+)$/.exec(name);
+      if (match && seen.has(match[1]!))
+        ctx.addIssue({
+          code: "custom",
+          path: [i, ...at],
+          message: `must not be another port's name and a number: "${name}" is the socket of process ${match[2]} of port "${match[1]}"`,
+        });
     }
   };
 }

@@ -44,6 +44,19 @@ export interface LogLine {
 export interface Service {
   /** One address per process, in order. An unknown port name throws. */
   addresses(port: string): string[];
+  /**
+   * The one address of the whole service for `port`, balancing new connections
+   * over the processes that are ready (process backend: a Unix socket, or for a
+   * socketDir port the directory holding `socketFile`; Kubernetes: the ClusterIP
+   * Service's `host:port`). An unknown port name throws.
+   */
+  serviceAddress(port: string): string;
+  /**
+   * The service address as `host:port` over TCP: on the process backend where the
+   * port is exposed (or the orchestrator's `tcpProxy` is on); on Kubernetes the
+   * same as serviceAddress. A port without one throws.
+   */
+  serviceTcpAddress(port: string): string;
 }
 
 export interface ServicePort {
@@ -57,7 +70,22 @@ export interface ServicePort {
   socketDir?: boolean;
   /** With socketDir: the name of the socket the process creates in its directory, e.g. ".s.PGSQL.5432". */
   socketFile?: string;
+  /**
+   * Process backend: give the service address of this port a TCP listener
+   * (`serviceTcpAddress`), on loopback with `true`, or on the address given
+   * (a non-loopback one is warned about). portHint then fixes that listener's port.
+   */
+  expose?: boolean | string;
+  /**
+   * Process backend: a loopback TCP proxy for each process of this port (what
+   * Prometheus needs to scrape each one), also where the orchestrator's
+   * `tcpProxy.ports` is "exposed". With `ports: "all"` every port has them.
+   */
+  tcpPerProcess?: boolean;
 }
+
+/** How the service address picks a ready process for each new connection. */
+export type BalancePolicy = "round-robin" | "least-connections";
 
 export type RestartPolicy = "always" | "on-failure" | "never";
 
@@ -140,6 +168,15 @@ export interface ServiceConfig {
   restartLimit?: RestartLimit;
   stopSignal?: NodeJS.Signals;
   terminationGracePeriodMs?: number;
+  /**
+   * Process backend: a process leaving the set is first taken out of the service
+   * address's rotation, and its connections through it get up to this long to end
+   * before preStop and the stop signal (default 5000). Kubernetes: endpoints
+   * drop a terminating pod by themselves; use a preStop hook to wait there.
+   */
+  drainMs?: number;
+  /** How the service address balances new connections (default round-robin). */
+  balance?: BalancePolicy;
   /** Commands run before and after start and stop (see lifecycle.ts). Kubernetes: postStart/preStop become the container's lifecycle. */
   hooks?: LifecycleHooks;
   /** Stop the processes with this command instead of the stop signal (the signal follows after the grace period). */
@@ -166,6 +203,8 @@ export interface ServiceAssignments {
   listenAddrs: Record<string, string>;
   /** One map of port name to address per process of the service. */
   peerAddrs: Record<string, string>[];
+  /** Port name to the service address (balanced over the ready processes); `%A:<port>` in corral.yaml. */
+  serviceAddrs?: Record<string, string>;
   scratchDirectory?: string;
   /** Port name → this process's socket directory, for ports with socketDir (the socket is `<dir>/<socketFile>`). */
   socketDirs?: Record<string, string>;

@@ -7,6 +7,7 @@ import {
   ID_RULE,
   absolutePath,
   accountSchema,
+  balanceSchema,
   ENV_SECRET_OVERLAP_RULE,
   envSecretOverlap,
   envNameSchema,
@@ -29,7 +30,7 @@ import {
 } from "./rules.js";
 import type { LivenessProbe, RestartLimit, StartupProbe } from "./health.js";
 import { livenessSchema, probePortProblems, restartLimitSchema, startupSchema } from "./probe-rules.js";
-import type { ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
+import type { BalancePolicy, ReadinessProbe, RestartPolicy, ServiceAssignments, ServiceConfig, ServicePort } from "./types.js";
 
 export { ID_MAX_LENGTH, ID_PATTERN, restartBackoffSchema } from "./rules.js";
 
@@ -69,6 +70,8 @@ export type NormalizedServiceConfig = Omit<
   | "restartLimit"
   | "stopSignal"
   | "terminationGracePeriodMs"
+  | "drainMs"
+  | "balance"
   | "volumes"
   | "hooks"
 > & {
@@ -86,6 +89,8 @@ export type NormalizedServiceConfig = Omit<
   restartLimit?: NormalizedRestartLimit;
   stopSignal: NodeJS.Signals;
   terminationGracePeriodMs: number;
+  drainMs: number;
+  balance: BalancePolicy;
   volumes: string[];
   /** Each hook with its timeout filled in. */
   hooks: NormalizedHooks;
@@ -165,6 +170,8 @@ const serviceConfigSchema = z
     restartLimit: restartLimitSchema.optional(),
     stopSignal: signalSchema.optional(),
     terminationGracePeriodMs: nonNegativeInt("must be a whole number of milliseconds").optional(),
+    drainMs: nonNegativeInt("must be a whole number of milliseconds").optional(),
+    balance: balanceSchema.optional(),
     hooks: lifecycleHooksSchema.optional(),
     stop: stopCommandSchema.optional(),
     forking: z.boolean({ error: "must be true or false" }).optional(),
@@ -206,6 +213,8 @@ export function validateServiceConfig(config: unknown): NormalizedServiceConfig 
     restartPolicy: c.restartPolicy ?? SERVICE_DEFAULTS.restartPolicy,
     stopSignal: c.stopSignal ?? SERVICE_DEFAULTS.stopSignal,
     terminationGracePeriodMs: c.terminationGracePeriodMs ?? SERVICE_DEFAULTS.terminationGracePeriodMs,
+    drainMs: c.drainMs ?? SERVICE_DEFAULTS.drainMs,
+    balance: c.balance ?? SERVICE_DEFAULTS.balance,
     volumes: [...(c.volumes ?? [])],
     hooks: Object.fromEntries(Object.entries(c.hooks ?? {}).map(([name, hook]) => [name, normalizeHook(hook)])),
     forking: c.forking === true || c.pidFile !== undefined,

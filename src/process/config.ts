@@ -16,6 +16,12 @@ import { selectLauncher } from "./launch/select.js";
 import type { Launcher, LauncherKind } from "./launch/types.js";
 import type { LogRotation } from "./logs.js";
 
+export interface TcpProxyConfig {
+  listenAddr: string;
+  prometheusServiceDiscoveryDir?: string;
+  ports?: "all" | "exposed";
+}
+
 export interface ProcessOrchestratorConfig {
   /** Where relative images are found. */
   imageDir: string;
@@ -34,7 +40,13 @@ export interface ProcessOrchestratorConfig {
   commandWrapper?: string[];
   /** A child killed by SIGABRT/SIGBUS/SIGSEGV/SIGTRAP/SIGILL stops every process and exits this host with status 1. */
   propagateCrashes?: boolean;
-  tcpProxy?: { listenAddr: string; prometheusServiceDiscoveryDir?: string };
+  /**
+   * TCP listeners on `listenAddr`: with `ports: "all"` (the default, as the seed
+   * does) a proxy per process for every port, and every service address over
+   * TCP too; with `"exposed"` only ports with `expose` (their service address)
+   * or `tcpPerProcess` (a proxy per process) get one.
+   */
+  tcpProxy?: TcpProxyConfig;
   /** How processes are started so their limits hold. auto: systemd where a user manager runs, else cgroups where writable, else direct. */
   launcher?: "auto" | LauncherKind;
   /** Restart back-off for every service (each service may override it). Default: SERVICE_DEFAULTS.restartBackoff. */
@@ -71,7 +83,7 @@ export interface ResolvedProcessConfig {
   suppressOutput: boolean;
   commandWrapper: readonly string[];
   propagateCrashes: boolean;
-  tcpProxy?: { listenAddr: string; prometheusServiceDiscoveryDir?: string };
+  tcpProxy?: TcpProxyConfig;
   /** The launcher chosen at create ("auto" resolved). */
   launcher: LauncherKind;
   restartBackoff: Required<RestartBackoff>;
@@ -104,6 +116,7 @@ const configSchema = z.object(
         {
           listenAddr: z.string().refine((address) => isIP(address) !== 0, { error: 'must be an IP address such as "127.0.0.1"' }),
           prometheusServiceDiscoveryDir: path.optional(),
+          ports: z.enum(["all", "exposed"], { error: 'must be "all" or "exposed"' }).optional(),
         },
         { error: 'must be an object with listenAddr, an IP address such as "127.0.0.1"' },
       )

@@ -17,6 +17,15 @@ import { removeService, stopLeftovers } from "./leftovers.js";
 import { readLogFiles } from "./logs.js";
 import { proxyTargets, writeDiscovery } from "./proxies.js";
 import { replaceChanged } from "./rollout.js";
+import type { EdgeStats } from "./balancer.js";
+
+/** One service address's figures, for /metrics and the dashboard. */
+export interface ServiceEdgeStats extends EdgeStats {
+  serviceId: string;
+  port: string;
+  address: string;
+  tcpAddress?: string;
+}
 import { type ServicePaths, listDir, logFile, removeSlotFiles, servicePaths } from "./run-dir.js";
 import type { ProcessService } from "./service-handle.js";
 import { type ServiceManifest, manifestOf, readManifest, writeManifest } from "./service-manifest.js";
@@ -239,6 +248,31 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
   /** Unix socket and TCP proxy addresses of each process of a service, per port. */
   addressesOf(id: string): { unix: Record<string, string>; tcp: Record<string, string> }[] {
     return this.services.get(id)?.addresses() ?? [];
+  }
+
+  /** Each service address (per service and port): where it listens and what it has done. */
+  edgeStats(): ServiceEdgeStats[] {
+    return [...this.services.values()].flatMap((runtime) =>
+      [...runtime.balancers].map(([port, balancer]) => ({
+        serviceId: runtime.id,
+        port,
+        address: balancer.socketPath,
+        ...(balancer.tcpAddress !== undefined ? { tcpAddress: balancer.tcpAddress } : {}),
+        ...balancer.stats,
+      })),
+    );
+  }
+
+  /** The service addresses of a service, per port: its Unix socket (or directory) and, where exposed, its TCP address. */
+  serviceAddressesOf(id: string): Record<string, { unix: string; tcp?: string }> {
+    const runtime = this.services.get(id);
+    if (!runtime) return {};
+    return Object.fromEntries(
+      [...runtime.balancers].map(([port, balancer]) => {
+        const tcp = balancer.tcpAddress;
+        return [port, { unix: balancer.socketPath, ...(tcp !== undefined ? { tcp } : {}) }];
+      }),
+    );
   }
 
   /** The services of this namespace whose config uses the volume. */

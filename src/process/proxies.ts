@@ -1,7 +1,7 @@
 // The TCP proxies of the process backend (one loopback listener per process and
 // port, forwarding to its Unix socket) and the Prometheus file_sd file that
 // lists them.
-import type { ResolvedProcessConfig } from "./config.js";
+import type { ResolvedProcessConfig, TcpProxyConfig } from "./config.js";
 import type { Slot } from "./slot.js";
 import { type ServiceDiscoveryTarget, writeServiceDiscoveryFile } from "./service-discovery.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -37,18 +37,20 @@ export async function syncProxies(
   endpoints: SlotEndpoints,
   memory: PortMemory,
 ): Promise<void> {
-  if (!tcpProxy) return;
   const { fullId, processIndex, listenAddrs } = endpoints;
+  const proxied = endpoints.ports.filter((port) => hasProcessProxy(tcpProxy, port));
   for (const [name, listener] of slot.proxies) {
-    if (listenAddrs[name] === listener.socketPath) continue;
+    if (listenAddrs[name] === listener.socketPath && proxied.some((port) => port.name === name)) continue;
     slot.proxies.delete(name);
     await listener.close();
   }
-  for (const port of endpoints.ports) {
+  if (!tcpProxy) return;
+  for (const port of proxied) {
     if (slot.proxies.has(port.name)) continue;
     const key = { namespace: memory.namespace, serviceId: memory.serviceId, processIndex, port: port.name };
-    // A hint names the port of process 0; process i asks for hint + i.
-    const hinted = port.portHint !== undefined && port.portHint + processIndex <= 65535 ? port.portHint + processIndex : undefined;
+    // A hint names the port of process 0 (process i asks for hint + i), unless the port is exposed: then it is the service address's.
+    const hint = port.expose ? undefined : port.portHint;
+    const hinted = hint !== undefined && hint + processIndex <= 65535 ? hint + processIndex : undefined;
     const remembered = await memory.ports.get(key);
     const wanted = hinted ?? remembered;
     const name = `${fullId}-${processIndex}-${port.name}`;
@@ -69,6 +71,20 @@ export async function syncProxies(
     }
     await memory.ports.remember(key, listener.port).catch(survive("process.tcp-ports", "remember", { proxy: name }));
   }
+}
+
+/** Whether each process gets a TCP proxy for `port`: every port with tcpProxy.ports "all", else those asking with tcpPerProcess. */
+export function hasProcessProxy(tcpProxy: TcpProxyConfig | undefined, port: ServicePort): boolean {
+  if (!tcpProxy) return false;
+  return (tcpProxy.ports ?? "all") === "all" || port.tcpPerProcess === true;
+}
+
+/** The TCP listener of a port's service address, if it has one: where (and on which port, when fixed) it listens. */
+export function serviceTcpListener(tcpProxy: TcpProxyConfig | undefined, port: ServicePort): { host: string; port?: number } | undefined {
+  if (port.expose === false) return undefined;
+  if (port.expose === undefined && (!tcpProxy || tcpProxy.ports === "exposed")) return undefined;
+  const host = typeof port.expose === "string" ? port.expose : (tcpProxy?.listenAddr ?? "127.0.0.1");
+  return { host, ...(port.expose && port.portHint !== undefined ? { port: port.portHint } : {}) };
 }
 
 export async function closeProxies(slots: readonly Slot[]): Promise<void> {

@@ -129,6 +129,26 @@ function hashedPath(desired: string): string {
   return join(tmpdir(), createHash("sha1").update(desired).digest("hex"));
 }
 
+/**
+ * The service address of a port, which corral itself listens on: `<runDir>/<port>`
+ * (hashed into the temp dir when too long), or for a socketDir port the
+ * directory `<runDir>/<port>` holding `<socketFile>`, as clients such as psql -h
+ * take it. `socket` is what is bound; `address` what clients are given.
+ */
+export function serviceSocket(runDir: string, port: ServicePort): { socket: string; address: string; dir?: string } {
+  if (port.socketDir && port.socketFile !== undefined) {
+    const dir = fitted(join(runDir, port.name), `/${port.socketFile}`);
+    return { socket: join(dir, port.socketFile), address: dir, dir };
+  }
+  const socket = fitted(join(runDir, port.name), "");
+  return { socket, address: socket };
+}
+
+/** Port name → the service address, for every port of a service. */
+export function serviceAddresses(runDir: string, ports: readonly ServicePort[]): Record<string, string> {
+  return Object.fromEntries(ports.map((p) => [p.name, serviceSocket(runDir, p).address]));
+}
+
 /** Why a socketDir port's socket cannot be bound at any of its paths (its socketFile is too long), or undefined. */
 export function socketDirProblem(home: string, port: ServicePort, processIndex: number): string | undefined {
   if (!port.socketDir || port.socketFile === undefined) return undefined;

@@ -8,7 +8,25 @@ export class ProcessService implements Service {
     private readonly ports: readonly string[],
     private readonly addressesByPort: ReadonlyMap<string, string[]>,
     private readonly tcpAddressesByPort: ReadonlyMap<string, string[]> | null,
+    private readonly serviceAddressesByPort: ReadonlyMap<string, { unix: string; tcp?: string }>,
   ) {}
+
+  /** The service's own socket for `port` (for a socketDir port, its directory): balanced over the ready processes. */
+  serviceAddress(port: string): string {
+    return this.lookup(this.serviceAddressesByPort, port).unix;
+  }
+
+  /** The service address over TCP ("host:port"), for a port that is exposed (or every port, with the orchestrator's tcpProxy). */
+  serviceTcpAddress(port: string): string {
+    const { tcp } = this.lookup(this.serviceAddressesByPort, port);
+    if (tcp === undefined)
+      throw new ValidationError(
+        "port",
+        `must be exposed for a TCP service address: port ${port} of service "${this.id}" is not (set expose: true on it)`,
+        port,
+      );
+    return tcp;
+  }
 
   /** The Unix socket of each process for `port`, in process order. */
   addresses(port: string): string[] {
@@ -21,7 +39,7 @@ export class ProcessService implements Service {
     return [...this.lookup(this.tcpAddressesByPort, port)];
   }
 
-  private lookup(map: ReadonlyMap<string, string[]>, port: string): string[] {
+  private lookup<T>(map: ReadonlyMap<string, T>, port: string): T {
     const found = map.get(port);
     if (!found)
       throw new ValidationError(

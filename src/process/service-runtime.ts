@@ -10,7 +10,11 @@ import type { Launcher } from "./launch/types.js";
 import type { ServiceSpecs } from "./launch-spec.js";
 import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
-import { type PortMemory, closeProxies, syncProxies } from "./proxies.js";
+import { type PortMemory, closeProxies, serviceTcpListener, syncProxies } from "./proxies.js";
+import { type BalancerBackend, ServiceBalancer } from "./balancer.js";
+import { PROCESS_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
+import type { ServicePort } from "../contract/types.js";
+import { reportSurvivable, survive } from "../util/diagnostics.js";
 import { type HealthChecks, healthChecks } from "./health.js";
 import {
   type ServicePaths,
@@ -20,6 +24,7 @@ import {
   logFile,
   pidFile,
   removeSlotFiles,
+  serviceSocket,
   socketDirectories,
 } from "./run-dir.js";
 import { SecretDelivery, usesSecrets } from "./secret-delivery.js";
@@ -47,6 +52,8 @@ export interface RuntimeContext {
 
 export class ServiceRuntime {
   readonly slots: Slot[] = [];
+  /** Port name → the service address: balances new connections over the ready processes. */
+  readonly balancers = new Map<string, ServiceBalancer>();
   /** Slots above the scale that are still in their stop grace period: `ps` shows them as stopping until they are gone. */
   readonly #retiring = new Set<Slot>();
   /** Warnings (e.g. limits the launcher cannot enforce) are said once per service. */
@@ -91,6 +98,7 @@ export class ServiceRuntime {
    * once each new slot has made its first launch attempt.
    */
   async grow({ adopt }: { adopt: boolean }): Promise<void> {
+    await this.syncBalancers();
     const indices = Array.from({ length: Math.max(0, this.config.scale - this.slots.length) }, (_, i) => this.slots.length + i);
     // One mkfifo for all new slots: a process spawn per pipe would dominate the start of hundreds of processes.
     ensureFifos(indices.flatMap((i) => Object.values(fifoFiles(this.paths.runDir, i))));
@@ -103,10 +111,13 @@ export class ServiceRuntime {
     if (scale >= this.slots.length) return;
     const removed = this.slots.splice(scale);
     for (const slot of removed) this.#retiring.add(slot);
+    const indices = removed.map((_, i) => scale + i);
     try {
+      await this.#drain(removed, indices);
       await Promise.all(removed.map((slot) => slot.supervisor.stop()));
     } finally {
       for (const slot of removed) this.#retiring.delete(slot);
+      this.#restore(indices);
     }
     await closeProxies(removed);
     await removeSlotFiles(this.paths, scale);
@@ -115,8 +126,14 @@ export class ServiceRuntime {
   /** Stops the process of slot `index` and starts one of the desired config in its place; returns its supervisor. */
   async replace(index: number): Promise<ProcessSupervisor> {
     const slot = this.slots[index]!;
-    await slot.supervisor.stop();
-    slot.supervisor = this.#supervisor(index, slot.log);
+    try {
+      await this.#drain([slot], [index]);
+      await slot.supervisor.stop();
+      slot.supervisor = this.#supervisor(index, slot.log);
+    } finally {
+      // Back in rotation, where the new process is taken once it is ready.
+      this.#restore([index]);
+    }
     await syncProxies(this.ctx.config.tcpProxy, slot, this.#endpoints(index), this.#portMemory());
     await slot.supervisor.start(null);
     return slot.supervisor;
@@ -125,8 +142,95 @@ export class ServiceRuntime {
   /** Stops every process, or with `leaveRunning` lets go of them for a later instance to adopt. */
   async stop({ leaveRunning = false } = {}): Promise<void> {
     if (leaveRunning) for (const slot of this.slots) slot.supervisor.detach();
-    else await Promise.all(this.slots.map((slot) => slot.supervisor.stop()));
+    else {
+      await this.#drain(
+        this.slots,
+        this.slots.map((_, i) => i),
+      );
+      await Promise.all(this.slots.map((slot) => slot.supervisor.stop()));
+    }
     await closeProxies(this.slots);
+    await Promise.all([...this.balancers.values()].map((balancer) => balancer.close()));
+    this.balancers.clear();
+  }
+
+  /**
+   * Opens the service address of every port (a Unix socket, and a TCP listener
+   * where the port is exposed), closing those of ports that are gone or moved.
+   */
+  async syncBalancers(): Promise<void> {
+    const { ports } = this.config;
+    for (const [name, balancer] of this.balancers) {
+      const port = ports.find((p) => p.name === name);
+      if (port && balancer.matches(this.#placement(port))) continue;
+      this.balancers.delete(name);
+      await balancer.close();
+    }
+    for (const port of ports) {
+      if (this.balancers.has(port.name)) continue;
+      const placement = this.#placement(port);
+      const key = { namespace: this.ctx.namespace, serviceId: this.id, processIndex: -1, port: port.name };
+      const wanted = placement.tcp && (placement.tcp.port ?? (await this.ctx.ports.get(key)));
+      const tcp = placement.tcp && { host: placement.tcp.host, ...(wanted !== undefined ? { port: wanted } : {}) };
+      const name = `${this.paths.fullId}-${port.name}`;
+      const balancer = await ServiceBalancer.listen({
+        name,
+        ...placement,
+        ...(tcp ? { tcp } : {}),
+        policy: () => this.config.balance,
+        backends: () => this.#backends(port.name),
+        waitForBackendMs: PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.backendConnectTimeoutMs,
+        lingerMs: PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.lingerMs,
+        onWarning: (message) => process.emitWarning(message, "CorralWarning"),
+        onConnectionError: (error) => reportSurvivable("process.balancer", "forward", error, { service: this.id, port: port.name }),
+      });
+      this.balancers.set(port.name, balancer);
+      const bound = balancer.tcpPort;
+      if (tcp?.port !== undefined && bound !== tcp.port)
+        this.#warn(
+          0,
+          `service address of port ${port.name}: TCP port ${tcp.port} is taken by someone else; it listens on ${balancer.tcpAddress} now`,
+        );
+      if (bound !== undefined) await this.ctx.ports.remember(key, bound).catch(survive("process.tcp-ports", "remember", { proxy: name }));
+    }
+  }
+
+  /** A process changed state: connections waiting for a ready one may go now. */
+  wakeBalancers(): void {
+    for (const balancer of this.balancers.values()) balancer.wake();
+  }
+
+  #placement(port: ServicePort): { socket: { path: string; dir?: string }; tcp?: { host: string; port?: number } } {
+    const { socket, dir } = serviceSocket(this.paths.runDir, port);
+    const tcp = serviceTcpListener(this.ctx.config.tcpProxy, port);
+    return { socket: { path: socket, ...(dir !== undefined ? { dir } : {}) }, ...(tcp ? { tcp } : {}) };
+  }
+
+  /** The processes that may take new connections on `port`: online (ready, where there is a probe) and not stopping. */
+  #backends(port: string): BalancerBackend[] {
+    const backends: BalancerBackend[] = [];
+    for (const [index, slot] of this.slots.entries()) {
+      const { supervisor } = slot;
+      if (supervisor.status.status !== "online" || supervisor.stopping) continue;
+      const socketPath = supervisor.listenAddrs[port];
+      if (socketPath !== undefined) backends.push({ index, socketPath });
+    }
+    return backends;
+  }
+
+  /** Takes processes out of every service address and waits (up to drainMs) for their connections there to end. */
+  async #drain(slots: readonly Slot[], indices: readonly number[]): Promise<void> {
+    const { drainMs } = this.config;
+    for (const slot of slots) slot.draining = true;
+    try {
+      await Promise.all([...this.balancers.values()].flatMap((balancer) => indices.map((index) => balancer.drain(index, drainMs))));
+    } finally {
+      for (const slot of slots) slot.draining = false;
+    }
+  }
+
+  #restore(indices: readonly number[]): void {
+    for (const balancer of this.balancers.values()) for (const index of indices) balancer.restore(index);
   }
 
   /** One entry per process; disk use is the scratch directory's, shared by all of them. */
@@ -146,7 +250,8 @@ export class ServiceRuntime {
   statuses(): ServiceEvent[] {
     return [...this.slots, ...this.#retiring].map((slot) => {
       const status: ServiceEvent = { ...slot.supervisor.status };
-      if (slot.supervisor.stopping) Object.assign(status, { status: "offline", reason: "stopping" });
+      if (slot.draining) Object.assign(status, { status: "offline", reason: "stopping", message: "draining its connections" });
+      else if (slot.supervisor.stopping) Object.assign(status, { status: "offline", reason: "stopping" });
       const lastEnd = slot.supervisor.lastEnd;
       if (lastEnd !== undefined && status.reason !== lastEnd) status.lastExitReason = lastEnd;
       return status;
@@ -174,11 +279,17 @@ export class ServiceRuntime {
     const tcpByPort = this.ctx.config.tcpProxy
       ? new Map(ports.map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)!.address)]))
       : null;
+    const service = new Map<string, { unix: string; tcp?: string }>();
+    for (const [name, balancer] of this.balancers) {
+      const tcp = balancer.tcpAddress;
+      service.set(name, { unix: balancer.socketPath, ...(tcp !== undefined ? { tcp } : {}) });
+    }
     return new ProcessService(
       this.id,
       ports.map((p) => p.name),
       byPort,
       tcpByPort,
+      service,
     );
   }
 
@@ -247,7 +358,10 @@ export class ServiceRuntime {
       log,
       socketPaths: Object.values(spec.listenAddrs),
       adoptPollMs: ctx.config.adoptPollMs,
-      onEvent: (event) => ctx.publish(event),
+      onEvent: (event) => {
+        this.wakeBalancers();
+        ctx.publish(event);
+      },
       ...(usesSecrets(spec)
         ? {
             secrets: new SecretDelivery(ctx.secrets, spec, config.scale, () =>

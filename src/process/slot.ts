@@ -12,6 +12,8 @@ import type { TcpProxy } from "./tcp-proxy.js";
 export class Slot {
   /** Port name → TCP proxy in front of the process's socket. */
   readonly proxies = new Map<string, TcpProxy>();
+  /** Out of the service addresses' rotation, waiting for its connections there to end before it stops. */
+  draining = false;
   readonly #procSampler = new ProcessMetricsSampler();
   readonly #cgroupSampler = new CgroupMetricsSampler();
 

@@ -157,6 +157,11 @@ export class ProcessSupervisor {
     return this.running?.cgroup;
   }
 
+  /** Port name → the socket this slot's process listens on. */
+  get listenAddrs(): Readonly<Record<string, string>> {
+    return this.options.spec.listenAddrs;
+  }
+
   /** Which config the process running now was launched with (an adopted one may differ from the desired spec); else the desired one. */
   get stamp(): SpecStamp {
     return this.running?.stamp ?? this.options.stamp;

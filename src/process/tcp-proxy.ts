@@ -1,8 +1,8 @@
 import { connect, createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
-import { pipeline } from "node:stream";
 import { PROCESS_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
 import { ValidationError } from "../contract/errors.js";
 import { isErrno } from "../util/errno.js";
+import { relay } from "./relay.js";
 
 export interface TcpProxyOptions {
   /** Address to listen on, e.g. "127.0.0.1" or "::1". A non-loopback address is allowed but warned about. */
@@ -81,13 +81,7 @@ export class TcpProxy {
     if (portHint !== undefined && !(Number.isInteger(portHint) && portHint >= 0 && portHint <= 65535)) {
       throw new ValidationError("portHint", "must be an integer port number from 0 to 65535", portHint);
     }
-    let server: Server;
-    try {
-      server = await listenOn(host, portHint ?? 0);
-    } catch (error) {
-      if (portHint === undefined || portHint === 0 || !isErrno(error, "EADDRINUSE", "EACCES")) throw error;
-      server = await listenOn(host, 0);
-    }
+    const server = await listenPreferring(host, portHint);
     const bound = server.address() as AddressInfo;
     const proxy = new TcpProxy(server, options, bound);
     if (!isLoopbackAddress(bound.address)) {
@@ -166,19 +160,11 @@ export class TcpProxy {
         backend.destroy();
         return;
       }
-      // Each pipeline ends its destination when its source ends (half-close) and
-      // destroys both sockets on an error, so a reset on one side resets the other.
-      pipeline(client, backend, (error) => this.#settle(forward, error));
-      pipeline(backend, client, (error) => this.#settle(forward, error));
+      relay(client, backend, (error) => {
+        // A close caused by close() is not worth reporting.
+        if (this.#closing === undefined) this.#report(error);
+      });
     });
-  }
-
-  #settle(forward: Forward, error: NodeJS.ErrnoException | null): void {
-    if (error === null || error === undefined) return;
-    forward.client.destroy();
-    forward.backend?.destroy();
-    // A close caused by close() or by the peer going away is not worth reporting.
-    if (this.#closing === undefined && error.code !== "ERR_STREAM_PREMATURE_CLOSE") this.#report(error);
   }
 
   #report(error: Error): void {
@@ -192,11 +178,21 @@ export class TcpProxy {
  * Ends the proxy's half with a FIN and reads (and drops) whatever the client still
  * sends, so unread data in the kernel buffer does not turn the close into a reset.
  */
-function closeClientCleanly(client: Socket, lingerMs: number): void {
+export function closeClientCleanly(client: Socket, lingerMs: number): void {
   if (client.destroyed) return;
   client.setTimeout(lingerMs, () => client.destroy());
   client.resume();
   client.end();
+}
+
+/** Listens on `port` when it is free (and given), else on an ephemeral port. */
+export async function listenPreferring(host: string, port: number | undefined): Promise<Server> {
+  try {
+    return await listenOn(host, port ?? 0);
+  } catch (error) {
+    if (port === undefined || port === 0 || !isErrno(error, "EADDRINUSE", "EACCES")) throw error;
+    return listenOn(host, 0);
+  }
 }
 
 function listenOn(host: string, port: number): Promise<Server> {
