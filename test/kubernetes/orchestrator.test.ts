@@ -31,55 +31,51 @@ const podDeletes = (requests: RecordedRequest[]) =>
   requests.filter((r) => r.method === "DELETE" && /\/pods\/[^/]+$/.test(r.path)).map((r) => r.path.slice(r.path.lastIndexOf("/") + 1));
 
 describe("KubernetesOrchestrator against the fake API server", () => {
-  test(
-    "ensureService applies a headless Service, a ClusterIP Service and a StatefulSet with one forced field manager",
-    TIMEOUT,
-    async (t) => {
-      const { fake, orchestrator } = await setup(t);
-      const service = await orchestrator.namespace("default").ensureService("db", db());
+  test("ensureService applies both Services and the StatefulSet with one forced field manager", TIMEOUT, async (t) => {
+    const { fake, orchestrator } = await setup(t);
+    const service = await orchestrator.namespace("default").ensureService("db", db());
 
-      const applies = fake.requests.filter((r) => r.method === "PATCH");
-      assert.deepEqual(
-        applies.map((r) => r.path),
-        [
-          `/api/v1/namespaces/${NS}/services/default-db`,
-          `/api/v1/namespaces/${NS}/services/default-db-svc`,
-          `/apis/apps/v1/namespaces/${NS}/statefulsets/default-db`,
-        ],
-      );
-      for (const r of applies) {
-        assert.equal(r.contentType, "application/apply-patch+yaml");
-        assert.equal(r.query.get("fieldManager"), "corral");
-        assert.equal(r.query.get("force"), "true");
-      }
-      assert.equal(fake.objects.services.get(`${NS}/default-db`)?.spec?.["clusterIP"], "None");
-      assert.equal(fake.podsOf(NS, "default-db").length, 2);
-      assert.deepEqual(service.addresses("sql"), [
-        `default-db-0.default-db.${NS}.svc.cluster.local:6875`,
-        `default-db-1.default-db.${NS}.svc.cluster.local:6875`,
-      ]);
-      assert.throws(() => service.addresses("nope"), ValidationError);
-      // The service address is the ClusterIP Service, which balances over the Ready pods only.
-      const clusterIp = fake.objects.services.get(`${NS}/default-db-svc`);
-      assert.equal(clusterIp?.spec?.["type"], "ClusterIP");
-      assert.equal(clusterIp?.spec?.["publishNotReadyAddresses"], false);
-      assert.deepEqual(clusterIp?.spec?.["selector"], fake.objects.services.get(`${NS}/default-db`)?.spec?.["selector"]);
-      assert.equal(service.serviceAddress("sql"), `default-db-svc.${NS}.svc.cluster.local:6875`);
-      assert.equal(service.serviceTcpAddress("sql"), `default-db-svc.${NS}.svc.cluster.local:6875`);
-      assert.throws(
-        () => service.serviceAddress("nope"),
-        (e: unknown) => e instanceof ValidationError && /port/.test(e.message) && /not a port of service "db"/.test(e.message),
-      );
-      assert.throws(() => service.serviceTcpAddress("nope"), ValidationError);
-      assert.deepEqual(await orchestrator.namespace("default").listServices(), ["db"], "two Services, one corral service");
+    const applies = fake.requests.filter((r) => r.method === "PATCH");
+    assert.deepEqual(
+      applies.map((r) => r.path),
+      [
+        `/api/v1/namespaces/${NS}/services/default-db`,
+        `/api/v1/namespaces/${NS}/services/default-db-svc`,
+        `/apis/apps/v1/namespaces/${NS}/statefulsets/default-db`,
+      ],
+    );
+    for (const r of applies) {
+      assert.equal(r.contentType, "application/apply-patch+yaml");
+      assert.equal(r.query.get("fieldManager"), "corral");
+      assert.equal(r.query.get("force"), "true");
+    }
+    assert.equal(fake.objects.services.get(`${NS}/default-db`)?.spec?.["clusterIP"], "None");
+    assert.equal(fake.podsOf(NS, "default-db").length, 2);
+    assert.deepEqual(service.addresses("sql"), [
+      `default-db-0.default-db.${NS}.svc.cluster.local:6875`,
+      `default-db-1.default-db.${NS}.svc.cluster.local:6875`,
+    ]);
+    assert.throws(() => service.addresses("nope"), ValidationError);
+    // The service address is the ClusterIP Service, which balances over the Ready pods only.
+    const clusterIp = fake.objects.services.get(`${NS}/default-db-svc`);
+    assert.equal(clusterIp?.spec?.["type"], "ClusterIP");
+    assert.equal(clusterIp?.spec?.["publishNotReadyAddresses"], false);
+    assert.deepEqual(clusterIp?.spec?.["selector"], fake.objects.services.get(`${NS}/default-db`)?.spec?.["selector"]);
+    assert.equal(service.serviceAddress("sql"), `default-db-svc.${NS}.svc.cluster.local:6875`);
+    assert.equal(service.serviceTcpAddress("sql"), `default-db-svc.${NS}.svc.cluster.local:6875`);
+    assert.throws(
+      () => service.serviceAddress("nope"),
+      (e: unknown) => e instanceof ValidationError && /port/.test(e.message) && /not a port of service "db"/.test(e.message),
+    );
+    assert.throws(() => service.serviceTcpAddress("nope"), ValidationError);
+    assert.deepEqual(await orchestrator.namespace("default").listServices(), ["db"], "two Services, one corral service");
 
-      // The same config again changes nothing on the cluster.
-      const before = uids(fake.podsOf(NS, "default-db"));
-      await orchestrator.namespace("default").ensureService("db", db());
-      assert.deepEqual(uids(fake.podsOf(NS, "default-db")), before);
-      assert.deepEqual(podDeletes(fake.requests), []);
-    },
-  );
+    // The same config again changes nothing on the cluster.
+    const before = uids(fake.podsOf(NS, "default-db"));
+    await orchestrator.namespace("default").ensureService("db", db());
+    assert.deepEqual(uids(fake.podsOf(NS, "default-db")), before);
+    assert.deepEqual(podDeletes(fake.requests), []);
+  });
 
   test("a new scale adds or removes the highest-numbered pods only", TIMEOUT, async (t) => {
     const { fake, orchestrator } = await setup(t);
