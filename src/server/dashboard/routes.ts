@@ -3,7 +3,8 @@
 // reach) the one-time login link `corral dashboard` asks for.
 //
 // Access: the daemon's token (or a one-time ticket) is exchanged once for a
-// session cookie (HttpOnly, SameSite=Strict); see session.ts and http/access.ts.
+// session cookie (HttpOnly, SameSite=Strict); the read-only token for a
+// read-only session, which the page shows and http/access.ts enforces; see session.ts.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "../../util/zod.js";
 import type { DaemonApi } from "../daemon-api.js";
@@ -12,10 +13,10 @@ import { ROUTES } from "../http/routes-table.js";
 import type { ApiPlugin, ZodTypeProvider } from "../http/zod.js";
 import { loadBundle, sendAsset } from "./assets.js";
 import { dashboardPage, loginPage } from "./pages.js";
-import { type DashboardSessions, cookieName, equalStrings, sessionCookie } from "./session.js";
+import { type SessionScope, cookieName, equalStrings, sessionCookie } from "./session.js";
 
 export interface DashboardOptions extends Record<string, unknown> {
-  daemon: Pick<DaemonApi, "token" | "sessions" | "openDashboardListener">;
+  daemon: Pick<DaemonApi, "token" | "readToken" | "sessions" | "openDashboardListener">;
   transport: Transport;
   requireToken: boolean;
 }
@@ -42,27 +43,28 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
   }
 
   const sessions = daemon.sessions;
+  /** The scope a token signs in with: the admin token's or the read-only token's; null for anything else. */
+  const scopeOfToken = (token: string): SessionScope | null =>
+    equalStrings(token, daemon.token) ? "admin" : equalStrings(token, daemon.readToken) ? "read" : null;
   const page = async (request: FastifyRequest, reply: FastifyReply, query: z.infer<typeof pageQuery>) => {
     if (query.ticket !== undefined || query.token !== undefined) {
-      const valid = query.ticket !== undefined ? sessions.redeemTicket(query.ticket) : equalStrings(query.token ?? "", daemon.token);
-      if (!valid)
+      const scope = query.ticket !== undefined ? sessions.redeemTicket(query.ticket) : scopeOfToken(query.token ?? "");
+      if (scope === null)
         return loginPage(
           reply.code(401),
-          query.ticket !== undefined
-            ? "That login link is used up or expired: run `corral dashboard` for a new one."
-            : "That token is not this daemon's token.",
+          query.ticket !== undefined ? "That login link is used up or expired: run `corral dashboard` for a new one." : NOT_A_TOKEN,
         );
-      return startSession(request, reply, sessions);
+      return startSession(request, reply, sessions.issue(scope, daemon.readToken).value);
     }
-    let sid = sessions.sessionOf(request);
-    if (sid === null) {
+    let session = sessions.sessionOf(request, daemon.readToken);
+    if (session === null) {
       if (requireToken) return loginPage(reply.code(401));
       // --no-auth on loopback: a session all the same, so the page's requests carry a CSRF value.
-      const session = sessions.issue();
-      sid = session.sid;
-      reply.header("set-cookie", sessionCookie(cookieName(request), session.value));
+      const issued = sessions.issue("admin", daemon.readToken);
+      session = issued.session;
+      reply.header("set-cookie", sessionCookie(cookieName(request), issued.value));
     }
-    return dashboardPage(reply, sessions.csrf(sid));
+    return dashboardPage(reply, sessions.csrf(session, daemon.readToken), session.scope);
   };
 
   app.get("/", { schema: { querystring: pageQuery } }, async (request, reply) => page(request, reply, request.query));
@@ -74,9 +76,9 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
       done(null, Object.fromEntries(new URLSearchParams(String(body))));
     });
     scope.post("/login", { schema: { body: loginForm } }, async (request, reply) => {
-      const token = request.body?.token?.trim() ?? "";
-      if (!equalStrings(token, daemon.token)) return loginPage(reply.code(401), "That token is not this daemon's token.");
-      return startSession(request, reply, sessions);
+      const scope = scopeOfToken(request.body?.token?.trim() ?? "");
+      if (scope === null) return loginPage(reply.code(401), NOT_A_TOKEN);
+      return startSession(request, reply, sessions.issue(scope, daemon.readToken).value);
     });
   });
   app.post("/logout", async (request, reply) =>
@@ -93,11 +95,12 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
   app.post(ROUTES.dashboardOpen.url, async (_request, reply) => reply.code(404).send({ error: "only on the Unix socket" }));
 };
 
-function startSession(request: FastifyRequest, reply: FastifyReply, sessions: DashboardSessions): FastifyReply {
-  const session = sessions.issue();
+const NOT_A_TOKEN = "That token is not this daemon's token (<state dir>/token) nor its read-only token (<state dir>/token.read).";
+
+function startSession(request: FastifyRequest, reply: FastifyReply, cookie: string): FastifyReply {
   // 303: the token leaves the address bar; the browser comes back with the cookie.
   return reply
-    .header("set-cookie", sessionCookie(cookieName(request), session.value))
+    .header("set-cookie", sessionCookie(cookieName(request), cookie))
     .header("referrer-policy", "no-referrer")
     .redirect("/", 303);
 }

@@ -1,7 +1,9 @@
 // The dashboard's ways in, kept by the daemon for all its listeners: stateless
-// session cookies signed with a key derived from the daemon's token (valid
-// across daemon restarts, dead with a new token), and one-time tickets minted
-// over the Unix socket and redeemed once over TCP.
+// session cookies (valid across daemon restarts) and one-time tickets minted
+// over the Unix socket and redeemed once over TCP. A session has a scope: an
+// admin session is signed with a key derived from the admin token, a read-only
+// one with a key derived from the read-only token, so each dies when its token
+// changes and editing the scope in the cookie breaks its signature.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 
@@ -9,56 +11,84 @@ export const CSRF_HEADER = "x-corral-csrf";
 export const SESSION_SECONDS = 24 * 60 * 60;
 const TICKET_MS = 5 * 60 * 1000;
 
+/** admin: everything the admin token reaches; read: what the read-only token reaches (GET of the readScope routes). */
+export type SessionScope = "admin" | "read";
+
+export interface Session {
+  sid: string;
+  scope: SessionScope;
+}
+
+const mac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest("base64url");
+
 export class DashboardSessions {
   private readonly key: Buffer;
-  /** Ticket id → when it expires (ms since the epoch). */
-  private readonly tickets = new Map<string, number>();
+  /** The read-only token's key, kept so it is derived once (the daemon's read token does not change while it runs). */
+  private readKeyOf: { readToken: string; key: Buffer } | null = null;
+  /** Ticket id → when it expires (ms since the epoch) and the scope of the session it opens. */
+  private readonly tickets = new Map<string, { expiresAt: number; scope: SessionScope }>();
 
   constructor(readonly token: string) {
     this.key = createHmac("sha256", token).update("corral dashboard session key").digest();
   }
 
-  private mac(text: string): string {
-    return createHmac("sha256", this.key).update(text).digest("base64url");
+  private readKey(readToken: string): Buffer {
+    if (this.readKeyOf?.readToken !== readToken)
+      this.readKeyOf = { readToken, key: createHmac("sha256", readToken).update("corral dashboard read-only session key").digest() };
+    return this.readKeyOf.key;
   }
 
-  issue(): { sid: string; value: string } {
+  /**
+   * A new session's cookie value. An admin cookie is `sid.expires.mac` (as it
+   * was before scopes, so admin sessions survive the upgrade), a read-only one
+   * `sid.expires.read.mac`, signed over all but the mac with the read key.
+   */
+  issue(scope: SessionScope, readToken: string): { session: Session; value: string } {
     const sid = randomBytes(16).toString("base64url");
     const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
-    return { sid, value: `${sid}.${expires}.${this.mac(`${sid}.${expires}`)}` };
+    const signed = scope === "admin" ? `${sid}.${expires}` : `${sid}.${expires}.read`;
+    const key = scope === "admin" ? this.key : this.readKey(readToken);
+    return { session: { sid, scope }, value: `${signed}.${mac(key, signed)}` };
   }
 
-  /** The session id of a valid, unexpired cookie value; null otherwise. */
-  verify(value: string | undefined): string | null {
-    const [sid, expires, mac, extra] = (value ?? "").split(".");
-    if (!sid || !expires || !mac || extra !== undefined) return null;
-    if (!equalStrings(mac, this.mac(`${sid}.${expires}`))) return null;
-    return Number(expires) * 1000 > Date.now() ? sid : null;
+  /** The session of a valid, unexpired cookie value (checked against the tokens the daemon has now); null otherwise. */
+  verify(value: string | undefined, readToken: string): Session | null {
+    const parts = (value ?? "").split(".");
+    const [sid, expires] = parts;
+    if (!sid || !expires || parts.length < 3 || parts.length > 4) return null;
+    // Three parts are an admin cookie, four a read-only one; any other third part is not a scope.
+    if (parts.length === 4 && parts[2] !== "read") return null;
+    const scope: SessionScope = parts.length === 3 ? "admin" : "read";
+    const key = scope === "admin" ? this.key : this.readKey(readToken);
+    const given = parts.pop() ?? "";
+    if (!equalStrings(given, mac(key, parts.join(".")))) return null;
+    return Number(expires) * 1000 > Date.now() ? { sid, scope } : null;
   }
 
   /** The session of a request's cookie for the listener it came in on, or null. */
-  sessionOf(request: FastifyRequest): string | null {
-    return this.verify(readCookie(request.headers.cookie, cookieName(request)));
+  sessionOf(request: FastifyRequest, readToken: string): Session | null {
+    return this.verify(readCookie(request.headers.cookie, cookieName(request)), readToken);
   }
 
-  csrf(sid: string): string {
-    return this.mac(`csrf:${sid}`);
+  /** Signed with the session's own key, so it lives exactly as long as the session does. */
+  csrf(session: Session, readToken: string): string {
+    return session.scope === "admin" ? mac(this.key, `csrf:${session.sid}`) : mac(this.readKey(readToken), `csrf:read:${session.sid}`);
   }
 
-  mintTicket(): { id: string; expiresAt: number } {
+  mintTicket(scope: SessionScope = "admin"): { id: string; expiresAt: number } {
     const now = Date.now();
-    for (const [id, expiresAt] of this.tickets) if (expiresAt <= now) this.tickets.delete(id);
+    for (const [id, ticket] of this.tickets) if (ticket.expiresAt <= now) this.tickets.delete(id);
     const id = randomBytes(24).toString("base64url");
-    this.tickets.set(id, now + TICKET_MS);
+    this.tickets.set(id, { expiresAt: now + TICKET_MS, scope });
     return { id, expiresAt: now + TICKET_MS };
   }
 
-  /** True once for a live ticket; used up either way. */
-  redeemTicket(id: string): boolean {
-    const expiresAt = this.tickets.get(id);
-    if (expiresAt === undefined) return false;
+  /** The scope once for a live ticket, null otherwise; used up either way. */
+  redeemTicket(id: string): SessionScope | null {
+    const ticket = this.tickets.get(id);
+    if (ticket === undefined) return null;
     this.tickets.delete(id);
-    return expiresAt > Date.now();
+    return ticket.expiresAt > Date.now() ? ticket.scope : null;
   }
 }
 

@@ -5,11 +5,12 @@
 // something must come from the same site and, riding on the cookie, carry the
 // session's CSRF value; on a loopback listener the Host header must name a
 // loopback address, so a DNS-rebound name cannot reach the API. The read-only
-// token reaches only the GET routes the table marks readScope.
+// token, and a dashboard session signed in with it, reach only the GET routes
+// the table marks readScope (and the dashboard's own page and assets).
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { DaemonApi } from "../daemon-api.js";
-import { CSRF_HEADER, type DashboardSessions, equalStrings } from "../dashboard/session.js";
+import { CSRF_HEADER, equalStrings } from "../dashboard/session.js";
 import { ROUTES } from "./routes-table.js";
 
 export type Transport = "unix" | "tcp";
@@ -25,6 +26,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const PUBLIC_PATHS = new Set(["/", "/login", "/logout"]);
 
 const READ_SCOPE: ReadonlySet<string> = new Set(Object.values(ROUTES).flatMap((route) => ("readScope" in route ? [route.url] : [])));
+/** What a read-only dashboard session needs besides READ_SCOPE: the page's scripts and styles. */
+const DASHBOARD_ASSETS = "/assets/:file";
 
 const pathOf = (request: FastifyRequest) => request.url.split("?")[0] ?? "";
 
@@ -32,7 +35,7 @@ export const access = fp<AccessOptions>(
   async (app, { daemon, transport, requireToken }) => {
     if (transport === "tcp") {
       app.addHook("onRequest", async (request, reply) => {
-        const refusal = crossSiteRefusal(request, daemon.token, daemon.sessions);
+        const refusal = crossSiteRefusal(request, daemon);
         if (refusal) {
           await reply.code(403).send({ error: refusal });
           return reply;
@@ -43,13 +46,23 @@ export const access = fp<AccessOptions>(
       app.addHook("onRequest", async (request, reply) => {
         if (hasBearer(request, daemon.token)) return;
         if (hasBearer(request, daemon.readToken)) {
-          if (SAFE_METHODS.has(request.method) && READ_SCOPE.has(request.routeOptions.url ?? "")) return;
-          await reply.code(403).send({
-            error: `the read-only token reaches only GET ${[...READ_SCOPE].join(", ")}; ${request.method} ${pathOf(request)} needs the admin token (<state dir>/token)`,
-          });
+          if (inReadScope(request)) return;
+          await reply.code(403).send({ error: readOnlyRefusal("the read-only token", request) });
           return reply;
         }
-        if (transport === "tcp" && (PUBLIC_PATHS.has(pathOf(request)) || daemon.sessions.sessionOf(request) !== null)) return;
+        if (transport === "tcp") {
+          if (PUBLIC_PATHS.has(pathOf(request))) return;
+          const session = daemon.sessions.sessionOf(request, daemon.readToken);
+          if (session?.scope === "admin") return;
+          if (session?.scope === "read") {
+            // The same rule as for the bearer read token: the cookie stands for the token it was signed in with.
+            if (inReadScope(request) || (SAFE_METHODS.has(request.method) && request.routeOptions.url === DASHBOARD_ASSETS)) return;
+            await reply.code(403).send({
+              error: readOnlyRefusal("this dashboard session is read-only (signed in with <state dir>/token.read): it", request),
+            });
+            return reply;
+          }
+        }
         await reply
           .code(401)
           .header("www-authenticate", 'Bearer realm="corral"')
@@ -61,11 +74,19 @@ export const access = fp<AccessOptions>(
   { name: "corral-access", fastify: "5.x" },
 );
 
+function inReadScope(request: FastifyRequest): boolean {
+  return SAFE_METHODS.has(request.method) && READ_SCOPE.has(request.routeOptions.url ?? "");
+}
+
+function readOnlyRefusal(who: string, request: FastifyRequest): string {
+  return `${who} reaches only GET ${[...READ_SCOPE].join(", ")}; ${request.method} ${pathOf(request)} needs the admin token (<state dir>/token)`;
+}
+
 function hasBearer(request: FastifyRequest, token: string): boolean {
   return equalStrings(request.headers.authorization ?? "", `Bearer ${token}`);
 }
 
-function crossSiteRefusal(request: FastifyRequest, token: string, sessions: DashboardSessions): string | null {
+function crossSiteRefusal(request: FastifyRequest, daemon: AccessOptions["daemon"]): string | null {
   const host = request.headers.host ?? "";
   const bound = request.server.server.address();
   const listening = bound !== null && typeof bound === "object" ? bound.address : "";
@@ -76,8 +97,9 @@ function crossSiteRefusal(request: FastifyRequest, token: string, sessions: Dash
   const site = request.headers["sec-fetch-site"];
   if (site === "cross-site" || site === "same-site") return "cross-site request refused";
   // A request that rides on the cookie (not on a valid bearer header) proves it came from the page (the login form has no session yet).
-  const sid = hasBearer(request, token) || pathOf(request) === "/login" ? null : sessions.sessionOf(request);
-  if (sid !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), sessions.csrf(sid)))
+  const session =
+    hasBearer(request, daemon.token) || pathOf(request) === "/login" ? null : daemon.sessions.sessionOf(request, daemon.readToken);
+  if (session !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), daemon.sessions.csrf(session, daemon.readToken)))
     return `missing or wrong ${CSRF_HEADER} header`;
   return null;
 }
