@@ -1,6 +1,11 @@
 // Same-origin calls to the daemon's API. The session cookie authenticates;
 // every call carries the page's CSRF value (the daemon refuses state changes without it).
 const csrf = document.querySelector<HTMLMetaElement>('meta[name="corral-csrf"]')?.content ?? "";
+/**
+ * Signed in with the read-only token: the page leaves out what the daemon
+ * would refuse (it refuses all the same: the scope is signed into the cookie).
+ */
+export const readOnly = document.querySelector<HTMLMetaElement>('meta[name="corral-scope"]')?.content === "read";
 
 export class ApiError extends Error {
   constructor(

@@ -1,8 +1,9 @@
 // The corral dashboard: a header, and one view per route (#/, #/services/:id, #/services/:id/logs, #/secrets).
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
-import { render } from "preact";
+import { type ComponentChildren, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { post, readOnly } from "./api.js";
 import { clock } from "./format.js";
 import { type Connection, store, useStore } from "./store.js";
 import { LogsView } from "./views/Logs.js";
@@ -81,10 +82,17 @@ function App() {
           <a href="#/" aria-current={section === "services" ? "page" : undefined}>
             Services
           </a>
-          <a href="#/secrets" aria-current={section === "secrets" ? "page" : undefined}>
-            Secrets
-          </a>
+          {!readOnly && (
+            <a href="#/secrets" aria-current={section === "secrets" ? "page" : undefined}>
+              Secrets
+            </a>
+          )}
         </nav>
+        {readOnly && (
+          <span class="read-only-badge" data-read-only title="Signed in with the read-only token (<state dir>/token.read)">
+            read-only
+          </span>
+        )}
         <span class={`connection connection-${s.connection}`} role="status" data-connection={s.connection} data-snapshots={s.snapshots}>
           <span aria-hidden="true">{s.connection === "live" ? "●" : s.connection === "signed-out" ? "■" : "◐"}</span>{" "}
           {CONNECTION_TEXT[s.connection]}
@@ -96,6 +104,15 @@ function App() {
           )}
         </span>
       </header>
+      {readOnly && (
+        <div class="read-only-notice" role="note" data-read-only-notice>
+          <strong>Read-only session.</strong> You see services, processes, events and charts. Restarting, killing, scaling and dropping need
+          the admin token, and so do secrets and logs (logs can hold secrets, so the read-only token does not reach them).{" "}
+          <button type="button" class="link-button" onClick={() => void signOut()} data-action="sign-in-admin">
+            Sign in with the admin token
+          </button>
+        </div>
+      )}
       {s.loaded && !s.live && (
         <div class="disconnected" role="alert" data-disconnected>
           <strong>{s.connection === "signed-out" ? "Signed out" : "Reconnecting…"}</strong>{" "}
@@ -118,8 +135,22 @@ function App() {
       <main id="main" class={s.loaded && !s.live ? "stale" : ""} data-stale={s.loaded && !s.live ? "true" : "false"}>
         {route.view === "services" && <ServicesView />}
         {route.view === "service" && <ServiceView key={route.id} id={route.id} />}
-        {route.view === "logs" && <LogsView key={`${route.id}/${route.process}`} id={route.id} process={route.process} />}
-        {route.view === "secrets" && <SecretsView />}
+        {route.view === "logs" &&
+          (readOnly ? (
+            <NeedsAdmin title="Logs" data="logs">
+              Logs are not in the read-only token's reach: a process's output can hold secrets.
+            </NeedsAdmin>
+          ) : (
+            <LogsView key={`${route.id}/${route.process}`} id={route.id} process={route.process} />
+          ))}
+        {route.view === "secrets" &&
+          (readOnly ? (
+            <NeedsAdmin title="Secrets" data="secrets">
+              Even the names of secrets are not in the read-only token's reach.
+            </NeedsAdmin>
+          ) : (
+            <SecretsView />
+          ))}
         {route.view === "missing" && (
           <p class="empty">
             Nothing here. <a href="#/">All services</a>
@@ -128,6 +159,29 @@ function App() {
       </main>
     </>
   );
+}
+
+/** A view the read-only session cannot have, in place of one that would only show the daemon's 403. */
+function NeedsAdmin({ title, data, children }: { title: string; data: string; children: ComponentChildren }) {
+  return (
+    <section aria-labelledby="view-title" data-needs-admin={data}>
+      <h1 id="view-title" tabIndex={-1}>
+        {title}
+      </h1>
+      <p class="empty">
+        {children} Sign in with the admin token (<code>&lt;state dir&gt;/token</code>) to see them.
+      </p>
+    </section>
+  );
+}
+
+/** Ends the read-only session, so the login form can take the admin token. */
+async function signOut(): Promise<void> {
+  try {
+    await post("/logout");
+  } finally {
+    location.href = "/login";
+  }
 }
 
 store.start();

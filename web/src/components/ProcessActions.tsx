@@ -1,12 +1,23 @@
 // One process's actions: its logs, a restart (a fresh process, whatever the
 // restart policy) and a kill (SIGKILL, after a confirmation; the restart policy
-// decides what follows). Disabled while the page is not connected.
+// decides what follows). Disabled while the page is not connected; none of
+// them in a read-only session (logs included: they are not in its reach).
 import { useState } from "preact/hooks";
-import { ApiError, post, serviceUrl } from "../api.js";
+import { ApiError, post, readOnly, serviceUrl } from "../api.js";
 import { type Proc, store } from "../store.js";
 import { Confirm } from "./Confirm.js";
 
 export function ProcessActions({ proc, name }: { proc: Proc; name: string }) {
+  if (readOnly)
+    return (
+      <span class="muted" data-read-only-actions title="A read-only session has no actions and no logs: sign in with the admin token">
+        none (read-only)
+      </span>
+    );
+  return <Actions proc={proc} name={name} />;
+}
+
+function Actions({ proc, name }: { proc: Proc; name: string }) {
   const [pending, setPending] = useState<null | "restart" | "kill">(null);
   const [asking, setAsking] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);

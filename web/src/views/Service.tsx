@@ -1,7 +1,7 @@
 // One service: its processes, what happened to them, its config, and what you can do to it.
 import { stringify } from "yaml";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, post, serviceUrl } from "../api.js";
+import { ApiError, call, post, readOnly, serviceUrl } from "../api.js";
 import { Confirm } from "../components/Confirm.js";
 import { MetricChart } from "../components/MetricChart.js";
 import { CPU_COLOUR, Labels, MEMORY_COLOUR, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
@@ -95,44 +95,52 @@ export function ServiceView({ id }: { id: string }) {
         </h1>
         <ServiceCount procs={procs} timeline={store.timeline} now={now} />
         <Labels labels={service.spec?.labels} />
-        <a class="button-link" href={`#/services/${id}/logs`}>
-          Logs
-        </a>
+        {!readOnly && (
+          <a class="button-link" href={`#/services/${id}/logs`}>
+            Logs
+          </a>
+        )}
       </header>
 
-      <div class="toolbar" role="group" aria-label="Actions">
-        <form
-          class="scale-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (scaleValid) void run("scale", () => post(serviceUrl(id, "/scale"), { scale: wanted }), `Scaled ${id} to ${wanted}.`);
-          }}
-        >
-          <label for="scale-input">Processes</label>
-          <input
-            id="scale-input"
-            type="number"
-            min={1}
-            max={1000}
-            step={1}
-            value={scale}
-            onInput={(e) => {
-              setEdited(true);
-              setScale((e.target as HTMLInputElement).value);
+      {readOnly ? (
+        <p class="muted" data-read-only-actions>
+          Read-only: scaling, a rolling restart, dropping the service and its logs need the admin token.
+        </p>
+      ) : (
+        <div class="toolbar" role="group" aria-label="Actions">
+          <form
+            class="scale-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (scaleValid) void run("scale", () => post(serviceUrl(id, "/scale"), { scale: wanted }), `Scaled ${id} to ${wanted}.`);
             }}
-            required
-          />
-          <button type="submit" disabled={disabled || !scaleValid || wanted === specScale} data-action="scale">
-            {pending === "scale" ? "Scaling…" : "Scale"}
+          >
+            <label for="scale-input">Processes</label>
+            <input
+              id="scale-input"
+              type="number"
+              min={1}
+              max={1000}
+              step={1}
+              value={scale}
+              onInput={(e) => {
+                setEdited(true);
+                setScale((e.target as HTMLInputElement).value);
+              }}
+              required
+            />
+            <button type="submit" disabled={disabled || !scaleValid || wanted === specScale} data-action="scale">
+              {pending === "scale" ? "Scaling…" : "Scale"}
+            </button>
+          </form>
+          <button type="button" disabled={disabled} onClick={() => setAsking("restart")} data-action="restart">
+            {pending === "restart" ? "Restarting…" : "Rolling restart"}
           </button>
-        </form>
-        <button type="button" disabled={disabled} onClick={() => setAsking("restart")} data-action="restart">
-          {pending === "restart" ? "Restarting…" : "Rolling restart"}
-        </button>
-        <button type="button" class="danger" disabled={disabled} onClick={() => setAsking("drop")} data-action="drop">
-          {pending === "drop" ? "Dropping…" : "Drop service"}
-        </button>
-      </div>
+          <button type="button" class="danger" disabled={disabled} onClick={() => setAsking("drop")} data-action="drop">
+            {pending === "drop" ? "Dropping…" : "Drop service"}
+          </button>
+        </div>
+      )}
       {message && (
         <p class={message.ok ? "notice" : "error"} role={message.ok ? "status" : "alert"}>
           {message.text}

@@ -2,6 +2,7 @@
 import { Labels, PROCESS_COLUMNS, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
 import { ServiceCount } from "../components/ServiceCount.js";
 import { plural, statusKind, type StatusKind, Symbol } from "../components/Status.js";
+import { readOnly } from "../api.js";
 import { recentOf } from "../health.js";
 import { procsOf, useNow, useStore } from "../store.js";
 
@@ -63,9 +64,11 @@ export function ServicesView() {
                       </a>
                       <ServiceCount procs={procs} timeline={store.timeline} now={now} />
                       <Labels labels={service.spec?.labels} />
-                      <a class="small-link" href={`#/services/${service.id}/logs`}>
-                        Logs
-                      </a>
+                      {!readOnly && (
+                        <a class="small-link" href={`#/services/${service.id}/logs`}>
+                          Logs
+                        </a>
+                      )}
                     </th>
                   </tr>
                   {procs.map((p) => (
