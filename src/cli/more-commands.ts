@@ -6,6 +6,7 @@ import type { GlobalOptions } from "./context.js";
 import { ownOptions as own, projectOptions } from "./options.js";
 import type { ConfigOptions } from "./config-command.js";
 import type { RunOptions } from "./run.js";
+import type { PortOptions } from "./port.js";
 
 export function registerMoreCommands(program: Command, globals: () => GlobalOptions): void {
   const config = program
@@ -38,6 +39,14 @@ export function registerMoreCommands(program: Command, globals: () => GlobalOpti
       const run = await import("./run.js");
       await run.runOneOff(service, run.withoutDashes(command), { ...globals(), ...own(o) });
     });
+  program
+    .command("port <service> <port>")
+    .description("print the service's address for a port: host:port where it is exposed over TCP (--unix: its Unix socket)")
+    .option("--unix", "print the Unix socket (for a socketDir port, its directory, as psql -h takes it)")
+    .option("--index <i>", "one process's address instead of the service's (which balances over the ready processes)")
+    .action(async (service: string, port: string, o: PortOptions) =>
+      (await import("./port.js")).printPort(service, port, { ...globals(), ...own(o) }),
+    );
   program
     .command("exec <target> <command...>")
     .description("run a command next to a running process (<service> or <service>-<i>): its env, working directory, user and cgroups")

@@ -4,7 +4,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ValidationError } from "../contract/errors.js";
-import type { ReadinessProbe } from "../contract/types.js";
+import type { ReadinessProbe, ServicePort } from "../contract/types.js";
+import { portNameProblem } from "../contract/rules.js";
 import { resolveCommand } from "./command.js";
 import { SHELL } from "./shell-command.js";
 import { findCycle } from "./cycle.js";
@@ -94,8 +95,15 @@ function buildService(
   ctx: BuildContext & { backend: "process" | "kubernetes"; volumes: readonly string[] },
   problems: BuildProblem[],
 ): ServiceSpec {
-  const ports = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : { ...p }));
+  const ports: ServicePort[] = (entry.ports ?? []).map((p) => (typeof p === "string" ? { name: p } : { ...p }));
   const portNames = ports.map((p) => p.name);
+  for (const [i, name] of (entry.expose ?? []).entries()) {
+    const port = ports.find((p) => p.name === name);
+    if (port === undefined) problems.push({ path: [...at, "expose", i], rule: portNameProblem(name, portNames)!, at: "value" });
+    else if (port.expose === false)
+      problems.push({ path: [...at, "expose", i], rule: `names port ${name}, whose own expose is false: give one of them`, at: "value" });
+    else port.expose ??= true;
+  }
   const args = (entry.args ?? []).map(String);
   const scope = { ports, volumes: ctx.volumes, scratch: entry.disk !== undefined && entry.disk !== false };
   for (const [i, arg] of args.entries()) {
@@ -218,6 +226,8 @@ function buildService(
   }
   if (entry.stopSignal !== undefined) spec.stopSignal = normalizeSignal(entry.stopSignal);
   if (entry.stopGracePeriod !== undefined) spec.stopGracePeriodMs = parseDurationMs(entry.stopGracePeriod);
+  if (entry.drainMs !== undefined) spec.drainMs = parseDurationMs(entry.drainMs);
+  if (entry.balance !== undefined) spec.balance = entry.balance;
   buildLifecycle(entry, at, ctx, spec, problems);
   return spec;
 }

@@ -23,6 +23,7 @@ import {
   nonNegativeInt,
   portSchema,
   argString,
+  balanceSchema,
   scaleSchema,
   readinessSchema,
   restartBackoffSchema,
@@ -112,6 +113,10 @@ export const serviceSpecSchema = z
       restartBackoff: restartBackoffSchema.optional(),
       stopSignal: signalSchema.optional(),
       stopGracePeriodMs: nonNegativeInt(MILLISECONDS_RULE).optional(),
+      drainMs: nonNegativeInt(MILLISECONDS_RULE)
+        .optional()
+        .describe("How long a leaving process keeps its connections through the service address before it is stopped."),
+      balance: balanceSchema.optional().describe("How the service address picks a ready process for a new connection."),
       hooks: lifecycleHooksSchema.optional(),
       stop: stopCommandSchema.optional(),
       forking: z.boolean({ error: "must be true or false" }).optional(),

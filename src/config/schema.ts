@@ -11,6 +11,7 @@ import {
   argString,
   SIGNAL_RULE,
   accountSchema,
+  balanceSchema,
   envNameSchema,
   idSchema as id,
   labelKeySchema,
@@ -59,7 +60,7 @@ const envValue = z.union([z.string(), z.number(), z.boolean(), secretReference],
   error: "must be a string, number, boolean or { secret: <id> }",
 });
 
-const port = z.union([id, portSchema], { error: "must be a port name or { name, portHint, socketDir, socketFile }" });
+const port = z.union([id, portSchema], { error: "must be a port name or { name, portHint, socketDir, socketFile, expose }" });
 
 const dependsOn = z.union(
   [
@@ -107,10 +108,25 @@ export const serviceSchema = z
           "Instead of command and args: a command line run by /bin/sh -c (a simple command is exec'd, so the process is the program); placeholders as in args, their values shell-quoted.",
         ),
       ports: z
-        .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile }" })
+        .array(port, { error: "must be a list of port names or { name, portHint, socketDir, socketFile, expose }" })
         .superRefine(uniquePortNames((p) => (typeof p === "string" ? p : p.name)))
         .optional()
-        .describe("Named ports; each process gets its own address per port."),
+        .describe(
+          "Named ports; each process gets its own address per port, and the service one address per port that balances over its ready processes (%A:<port>, corral port).",
+        ),
+      expose: z
+        .array(id, { error: "must be a list of port names" })
+        .optional()
+        .describe("Ports whose service address also listens on TCP (loopback), as expose: true on the port does."),
+      drainMs: z
+        .union([z.string().regex(DURATION_PATTERN, { error: DURATION_RULE }), nonNegativeInt(DURATION_RULE)], { error: DURATION_RULE })
+        .optional()
+        .describe(
+          `How long a process leaving the set (restart, scale-down, rolling change) keeps its connections through the service address before preStop and the stop signal; it is out of rotation meanwhile (default ${SERVICE_DEFAULTS.drainMs / 1000}s).`,
+        ),
+      balance: balanceSchema
+        .optional()
+        .describe(`How the service address picks a ready process for a new connection (default ${SERVICE_DEFAULTS.balance}).`),
       scale: scaleSchema.optional().describe(`Number of processes (default ${SERVICE_DEFAULTS.scale}; 0 keeps the service stopped).`),
       memory: limit(MemoryLimit, "512MiB", "a byte size").optional().describe('Memory limit, e.g. "512MiB".'),
       cpu: limit(CpuLimit, "1.5", "a number of cores").optional().describe('CPU limit in cores ("1.5") or millicores ("250m").'),

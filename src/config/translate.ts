@@ -53,7 +53,8 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
     // A shell line is one argument of sh -c; the values put in it are quoted so a path with a blank stays one word.
     args: (a) =>
       shell === undefined ? interpolateArgs(template, values(a)) : ["-c", interpolateArgs([shell], quotedValues(values(a)))[0]!],
-    ports: spec.ports.map((p) => ({ ...p })),
+    // The port Prometheus scrapes needs a TCP address per process, whatever else is exposed.
+    ports: spec.ports.map((p) => (p.name === spec.metrics?.port ? { ...p, tcpPerProcess: true } : { ...p })),
     // A stopped service keeps its scale for `corral start`; meanwhile it runs no process.
     scale: runningScale(spec),
     labels: { ...spec.labels },
@@ -90,6 +91,8 @@ export function toServiceConfig(spec: ServiceSpec, ctx: TranslateContext): Servi
   if (spec.restartBackoff !== undefined) config.restartBackoff = { ...spec.restartBackoff };
   if (spec.stopSignal !== undefined) config.stopSignal = spec.stopSignal;
   if (spec.stopGracePeriodMs !== undefined) config.terminationGracePeriodMs = spec.stopGracePeriodMs;
+  if (spec.drainMs !== undefined) config.drainMs = spec.drainMs;
+  if (spec.balance !== undefined) config.balance = spec.balance;
   if (spec.hooks !== undefined) config.hooks = structuredClone(spec.hooks);
   if (spec.stop !== undefined) config.stop = structuredClone(spec.stop);
   if (spec.forking !== undefined) config.forking = spec.forking;

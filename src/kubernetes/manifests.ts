@@ -270,8 +270,17 @@ export function renderPodTemplate(
   const peerAddrs = Array.from({ length: scale }, (_, i) =>
     Object.fromEntries(config.ports.map((p) => [p.name, `${name}-${i}.${name}.${kubernetesNamespace}.svc.${domain}:${ports[p.name]}`])),
   );
+  // %A:<port>: the ClusterIP Service, which balances over the Ready pods.
+  const serviceAddrs = Object.fromEntries(
+    config.ports.map((p) => [p.name, `${clusterIpServiceName(name)}.${kubernetesNamespace}.svc.${domain}:${ports[p.name]}`]),
+  );
   const assignmentsFor = (processIndex: number): ServiceAssignments => {
-    const a: ServiceAssignments = { processIndex, listenAddrs: { ...listenAddrs }, peerAddrs: peerAddrs.map((p) => ({ ...p })) };
+    const a: ServiceAssignments = {
+      processIndex,
+      listenAddrs: { ...listenAddrs },
+      peerAddrs: peerAddrs.map((p) => ({ ...p })),
+      serviceAddrs: { ...serviceAddrs },
+    };
     if (disk) a.scratchDirectory = scratchDirectory;
     if (secretsDirectory) a.secretsDirectory = secretsDirectory;
     return a;

@@ -36,6 +36,12 @@ export class ProcessService implements Service {
   /** The TCP proxy address ("host:port") of each process for `port`, in process order. */
   tcpAddresses(port: string): string[] {
     if (!this.tcpAddressesByPort) throw new ValidationError("tcpProxy", "is not enabled for this orchestrator: there are no TCP addresses");
+    if (this.ports.includes(port) && !this.tcpAddressesByPort.has(port))
+      throw new ValidationError(
+        "port",
+        `must have per-process TCP proxies for tcpAddresses: port ${port} of service "${this.id}" has none (tcpProxy.ports is "exposed"; set tcpPerProcess on it)`,
+        port,
+      );
     return [...this.lookup(this.tcpAddressesByPort, port)];
   }
 

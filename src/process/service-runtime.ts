@@ -10,7 +10,7 @@ import type { Launcher } from "./launch/types.js";
 import type { ServiceSpecs } from "./launch-spec.js";
 import { ProcessLog, ensureFifos } from "./logs.js";
 import { directoryDiskBytes } from "./metrics.js";
-import { type PortMemory, closeProxies, serviceTcpListener, syncProxies } from "./proxies.js";
+import { type PortMemory, closeProxies, hasProcessProxy, serviceTcpListener, syncProxies } from "./proxies.js";
 import { type BalancerBackend, ServiceBalancer } from "./balancer.js";
 import { PROCESS_ORCHESTRATOR_DEFAULTS } from "../contract/defaults.js";
 import type { ServicePort } from "../contract/types.js";
@@ -276,8 +276,13 @@ export class ServiceRuntime {
     const { ports } = this.config;
     const unix = this.slots.map((_, i) => listenAddresses(this.paths.socketHome, ports, i));
     const byPort = new Map(ports.map((port) => [port.name, unix.map((addrs) => addrs[port.name]!)]));
-    const tcpByPort = this.ctx.config.tcpProxy
-      ? new Map(ports.map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)!.address)]))
+    const tcpProxy = this.ctx.config.tcpProxy;
+    const tcpByPort = tcpProxy
+      ? new Map(
+          ports
+            .filter((port) => hasProcessProxy(tcpProxy, port))
+            .map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)?.address ?? "")]),
+        )
       : null;
     const service = new Map<string, { unix: string; tcp?: string }>();
     for (const [name, balancer] of this.balancers) {

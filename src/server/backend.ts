@@ -18,6 +18,7 @@ import { ProcessOrchestrator, type ProcessOrchestratorConfig } from "../process/
 import type { LaunchTarget } from "../process/namespace.js";
 import type { ServiceDiscoveryTarget } from "../process/service-discovery.js";
 import { recordedServices } from "../process/service-manifest.js";
+import type { ServiceEdgeStats } from "../process/namespace.js";
 import { survive } from "../util/diagnostics.js";
 import type { StatePaths } from "./state-dir.js";
 
@@ -38,6 +39,10 @@ export interface DaemonNamespace {
   /** The current status of every process of every service this daemon runs. */
   processStatuses(): { serviceId: string; processes: ServiceEvent[] }[];
   addressesOf(id: string): ProcessAddresses[];
+  /** Port name → the service address: Unix socket (process backend) and "host:port" where there is one. */
+  serviceAddressesOf(id: string): Record<string, { unix?: string; tcp?: string }>;
+  /** Each service address's figures (process backend: the balancers'). */
+  edgeStats?(): ServiceEdgeStats[];
   /** Targets for Prometheus HTTP service discovery. */
   proxyTargets(): ServiceDiscoveryTarget[];
   /** What a process runs, for corral run and exec (process backend only). */
@@ -76,7 +81,8 @@ export async function createBackend(
       secretsDir: paths.secrets,
       volumeDirectory: paths.volumes,
       suppressOutput: true,
-      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery },
+      // TCP only where a service asks: ports with expose, and the port Prometheus scrapes.
+      tcpProxy: { listenAddr: "127.0.0.1", prometheusServiceDiscoveryDir: paths.discovery, ports: "exposed" },
       ...(config.launcher ? { launcher: config.launcher } : {}),
     }),
   );
@@ -190,6 +196,12 @@ class KubernetesNamespace implements DaemonNamespace {
       unix: {},
       tcp: Object.fromEntries(byPort.map(([port, all]) => [port, all[i]!])),
     }));
+  }
+
+  serviceAddressesOf(id: string): Record<string, { tcp: string }> {
+    const service = this.services.get(id);
+    if (!service) return {};
+    return Object.fromEntries(service.ports.map((port) => [port, { tcp: service.handle.serviceTcpAddress(port) }]));
   }
 
   proxyTargets(): ServiceDiscoveryTarget[] {

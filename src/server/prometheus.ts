@@ -1,6 +1,7 @@
 // /metrics: per-process status, restarts, CPU and memory with service labels,
 // collected at scrape time, plus the daemon's own process metrics.
-import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { EdgeStats } from "../process/balancer.js";
 import type { DaemonNamespace } from "./backend.js";
 import { type ProcessRow, processRows } from "./process-table.js";
 
@@ -81,5 +82,60 @@ export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | 
         this.set({ namespace: current.namespace, status }, current.rows.filter((r) => r.status === status).length);
     },
   });
+  registerEdgeMetrics(registry, currentNamespace);
   return registry;
+}
+
+/** Per service address (service and port): its connections, bytes and failures, read from the balancers at scrape time. */
+function registerEdgeMetrics(registry: Registry, currentNamespace: () => DaemonNamespace | null): void {
+  const labelNames = ["namespace", "service", "port"];
+  const each = (set: (labels: Record<string, string>, stats: EdgeStats) => void): void => {
+    const ns = currentNamespace();
+    for (const stats of ns?.edgeStats?.() ?? []) set({ namespace: ns!.namespace, service: stats.serviceId, port: stats.port }, stats);
+  };
+  new Gauge({
+    name: "corral_service_connections_active",
+    help: "Connections the service address relays to a process now.",
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, stats) => this.set(labels, stats.active));
+    },
+  });
+  const counter = (name: string, help: string, value: (stats: EdgeStats) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        // The balancers keep the running totals; a scrape reports them as they are.
+        this.reset();
+        each((labels, stats) => this.inc(labels, value(stats)));
+      },
+    });
+  counter("corral_service_connections_total", "Connections the service address accepted.", (s) => s.total);
+  counter("corral_service_received_bytes_total", "Bytes from clients to processes (of connections that ended).", (s) => s.bytesIn);
+  counter("corral_service_sent_bytes_total", "Bytes from processes to clients (of connections that ended).", (s) => s.bytesOut);
+  counter(
+    "corral_service_connect_retries_total",
+    "Connects to a process that failed and were tried again (invisible to the client).",
+    (s) => s.retries,
+  );
+  counter(
+    "corral_service_backend_errors_total",
+    "Connects that failed and relayed connections that ended in an error.",
+    (s) => s.backendErrors,
+  );
+  counter(
+    "corral_service_drained_connections_total",
+    "Connections still open on a process when it was taken out of rotation to stop.",
+    (s) => s.drained,
+  );
+  counter(
+    "corral_service_failed_connections_total",
+    "Connections closed because no process was ready to take them in time.",
+    (s) => s.failed,
+  );
 }

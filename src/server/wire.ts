@@ -173,7 +173,15 @@ export const processRowBody = z.object({
   crashLooping: z.boolean(),
 }) satisfies z.ZodType<ProcessRow>;
 
-export const serviceBody = z.object({ id: z.string(), spec: serviceSpecSchema, processes: z.array(processRowBody) });
+/** Port name → the service's own address: its Unix socket (or socket directory) and, where exposed, "host:port". */
+export const serviceAddressesBody = z.record(z.string(), z.object({ unix: z.string().optional(), tcp: z.string().optional() }));
+
+export const serviceBody = z.object({
+  id: z.string(),
+  spec: serviceSpecSchema,
+  processes: z.array(processRowBody),
+  serviceAddresses: serviceAddressesBody,
+});
 
 export const logLineBody = z.object({
   process: z.number(),

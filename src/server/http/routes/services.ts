@@ -47,12 +47,18 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
       id,
       spec: masked(spec, request.query.mask),
       processes: all.filter((r) => r.service === id),
+      serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
     }));
   });
   app.get(ROUTES.service.url, { schema: { params: ROUTES.service.params, querystring: ROUTES.service.querystring } }, async (request) => {
     const { id } = request.params;
     const spec = masked(specOf(daemon, id), request.query.mask);
-    return { id, spec, processes: (await rows()).filter((r) => r.service === id) };
+    return {
+      id,
+      spec,
+      processes: (await rows()).filter((r) => r.service === id),
+      serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
+    };
   });
   app.put(ROUTES.putService.url, { schema: { params: ROUTES.putService.params, body: ROUTES.putService.body } }, async (request) =>
     daemon.putService(request.params.id, request.body),
