@@ -346,7 +346,6 @@ export class ServiceBalancer {
     const to = target ? ` to process ${target.index} (${target.socketPath})` : "";
     this.#options.onConnectionError(new Error(`${this.name}: connecting${to}: ${error.message}`, { cause: error }));
   }
-
 }
 
 function listenUnix(path: string): Promise<Server> {
