@@ -551,6 +551,7 @@ async function runProxy(opts, writer) {
       "node-naive={node} {bench}/lib/naive-proxy.mjs {port} {path}",
     );
   args.push("--proxy", `corral=${process.execPath} ${join(here, "corral-proxy.mjs")} {port} {path}`);
+  args.push("--proxy", `corral-service=${process.execPath} ${join(here, "corral-service-proxy.mjs")} {port} {path}`);
   const child = spawnTracked(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   const limitMs = 60 * 60 * 1000;
   let exited = await waitExit(child, limitMs);

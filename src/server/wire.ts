@@ -176,11 +176,28 @@ export const processRowBody = z.object({
 /** Port name → the service's own address: its Unix socket (or socket directory) and, where exposed, "host:port". */
 export const serviceAddressesBody = z.record(z.string(), z.object({ unix: z.string().optional(), tcp: z.string().optional() }));
 
+/** What one service address (service and port) has done since the daemon started: the balancer's figures. */
+export const edgeStatsBody = z.object({
+  port: z.string(),
+  active: z.number(),
+  total: z.number(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  retries: z.number(),
+  backendErrors: z.number(),
+  drained: z.number(),
+  failed: z.number(),
+});
+
+export type EdgeStatsBody = z.infer<typeof edgeStatsBody>;
+
 export const serviceBody = z.object({
   id: z.string(),
   spec: serviceSpecSchema,
   processes: z.array(processRowBody),
   serviceAddresses: serviceAddressesBody,
+  /** One entry per port with a service address (process backend). */
+  edge: z.array(edgeStatsBody),
 });
 
 export const logLineBody = z.object({

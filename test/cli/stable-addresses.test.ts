@@ -24,7 +24,12 @@ function project(prefix: string): { dir: string; environment: string; cleanup():
   cpSync(join(FIXTURES, "project"), dir, { recursive: true });
   const environment = `addr-${randomBytes(3).toString("hex")}`;
   const file = join(dir, "corral.yaml");
-  writeFileSync(file, readFileSync(file, "utf8").replace("environment: e2e", `environment: ${environment}`));
+  // TCP only where asked: a proxy per process of db's sql (tcpPerProcess) and web's http (the metrics port), and web's service address.
+  const yaml = readFileSync(file, "utf8")
+    .replace("environment: e2e", `environment: ${environment}`)
+    .replace("ports: [sql]", "ports: [{ name: sql, tcpPerProcess: true }]")
+    .replace("ports: [http]", "ports: [{ name: http, expose: true }, admin]\n    metrics: { port: http, path: / }");
+  writeFileSync(file, yaml);
   return {
     dir,
     environment,
@@ -49,6 +54,11 @@ describe("TCP addresses across daemon restarts", { timeout: 300_000 }, () => {
     assert.equal(result.status, 0, result.stderr);
     return JSON.parse(result.stdout) as ProcessRow[];
   };
+  const servicePort = (): string => {
+    const result = corral(["port", "web", "http"]);
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
   const daemonPid = () => (JSON.parse(readFileSync(join(p.dir, ".corral", "daemon.json"), "utf8")) as { pid: number }).pid;
   const up = () => {
     const result = corral(["up", "-d"]);
@@ -67,7 +77,7 @@ describe("TCP addresses across daemon restarts", { timeout: 300_000 }, () => {
     p.cleanup();
   });
 
-  it("ps --json gives every process's TCP address per port", () => {
+  it("ps --json gives each process a TCP address for the ports that ask for one, and none for the others", () => {
     up();
     const rows = ps();
     assert.deepEqual(
@@ -79,11 +89,13 @@ describe("TCP addresses across daemon restarts", { timeout: 300_000 }, () => {
       ],
     );
     for (const row of rows) for (const address of Object.values(row.tcpAddresses)) assert.match(address, /^127\.0\.0\.1:\d+$/);
+    assert.match(servicePort(), /^127\.0\.0\.1:\d+$/);
   });
 
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     it(`are the same after the daemon is stopped with ${signal} and the next one adopts the processes`, async () => {
       const before = ps();
+      const serviceBefore = servicePort();
       const pid = daemonPid();
       process.kill(pid, signal);
       await until(() => !isPidAlive(pid), "the daemon gone");
@@ -101,6 +113,7 @@ describe("TCP addresses across daemon restarts", { timeout: 300_000 }, () => {
         before.map((r) => r.tcpAddresses),
         "the same TCP addresses",
       );
+      assert.equal(servicePort(), serviceBefore, "the same service address");
       assert.equal(processesOfEnvironment(p.environment).length, before.length);
     });
   }

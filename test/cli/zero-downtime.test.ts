@@ -5,12 +5,20 @@
 // process's own socket during a restart does fail: what the drain prevents.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FIXTURES, IMAGES, until } from "../helpers.js";
 import { realProject, type RealProject } from "./project.js";
+
+function safeReadlink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return ""; // the descriptor closed while we listed them
+  }
+}
 
 const WRK = spawnSync("sh", ["-c", "command -v wrk"], { encoding: "utf8" }).stdout.trim();
 
@@ -18,7 +26,7 @@ const file = (greeting: string) => `services:
   web:
     command: ./http-graceful.mjs
     args: ["%P:http", "%I"]
-    ports: [{ name: http, expose: true }]
+    ports: [{ name: http, expose: true }, admin]
     scale: 3
     readiness: { socket: http, periodMs: 100 }
     drainMs: 300ms
@@ -122,6 +130,34 @@ describe(
       assert.equal(wrk.non2xx, 0, `no failed responses:\n${wrk.out}`);
       assert.ok(loop.ok > 100, `the Unix loop made requests (${loop.ok})`);
       assert.equal(loop.failed, 0, `no failures through the Unix service address: ${JSON.stringify(loop.errors)}`);
+    });
+
+    it("opens TCP only for the exposed port: the daemon listens on no other TCP port for the service", () => {
+      const daemon = (JSON.parse(readFileSync(join(p.dir, ".corral", "daemon.json"), "utf8")) as { pid: number }).pid;
+      const inodes = new Set(
+        readdirSync(`/proc/${daemon}/fd`).flatMap((fd) => {
+          const match = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${daemon}/fd/${fd}`));
+          return match ? [match[1]!] : [];
+        }),
+      );
+      const listening = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap((table) =>
+        readFileSync(table, "utf8")
+          .split("\n")
+          .slice(1)
+          .map((line) => line.trim().split(/\s+/))
+          // state 0A is LISTEN; column 9 the inode
+          .filter((cols) => cols[3] === "0A" && inodes.has(cols[9]!))
+          .map((cols) => parseInt(cols[1]!.split(":")[1]!, 16)),
+      );
+      const exposed = Number(corral("port", "web", "http").split(":").pop());
+      assert.deepEqual(listening, [exposed], "one TCP listener: the exposed port's service address");
+      const admin = p.corral(["port", "web", "admin"]);
+      assert.notEqual(admin.status, 0);
+      assert.match(admin.stderr, /port admin of web has no TCP address \(give the port expose: true/);
+      assert.ok(
+        p.ps().every((row) => Object.keys(row.addresses).includes("admin")),
+        "admin still has its Unix sockets",
+      );
     });
 
     it("one process's own socket, during its restart, does fail requests (what the service address prevents)", async (t) => {

@@ -76,7 +76,7 @@ services:
   web:
     command: ${join(IMAGES, "server.mjs")}
     args: ["%P:http", "%I"]
-    ports: [http]
+    ports: [{ name: http, tcpPerProcess: true }]
     scale: 2
     readiness: { socket: http, periodMs: 50 }
     env:

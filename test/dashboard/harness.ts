@@ -29,7 +29,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
   web: {
     command: join(IMAGES, "server.mjs"),
     args: ["%P:http", "%I"],
-    ports: [{ name: "http" }],
+    ports: [{ name: "http", tcpPerProcess: true }],
     scale: 2,
     env: { GREETING: "dash" },
     labels: { tier: "front", team: "web" },

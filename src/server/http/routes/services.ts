@@ -2,7 +2,9 @@
 import { UnknownServiceError } from "../../../contract/errors.js";
 import type { ServiceSpec } from "../../../config/types.js";
 import type { DaemonApi } from "../../daemon-api.js";
+import type { DaemonNamespace } from "../../backend.js";
 import { processRows } from "../../process-table.js";
+import type { EdgeStatsBody } from "../../wire.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
@@ -37,6 +39,23 @@ export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpe
   return spec;
 }
 
+/** The figures of a service's addresses, one per port. */
+function edgeOf(ns: DaemonNamespace | null | undefined, id: string): EdgeStatsBody[] {
+  return (ns?.edgeStats?.() ?? [])
+    .filter((stats) => stats.serviceId === id)
+    .map(({ port, active, total, bytesIn, bytesOut, retries, backendErrors, drained, failed }) => ({
+      port,
+      active,
+      total,
+      bytesIn,
+      bytesOut,
+      retries,
+      backendErrors,
+      drained,
+      failed,
+    }));
+}
+
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
   const rows = async () =>
     daemon.namespace ? processRows(daemon.namespace, { pending: daemon.pendingServices, state: daemon.state }) : [];
@@ -48,6 +67,7 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
       spec: masked(spec, request.query.mask),
       processes: all.filter((r) => r.service === id),
       serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
+      edge: edgeOf(daemon.namespace, id),
     }));
   });
   app.get(ROUTES.service.url, { schema: { params: ROUTES.service.params, querystring: ROUTES.service.querystring } }, async (request) => {
@@ -58,6 +78,7 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
       spec,
       processes: (await rows()).filter((r) => r.service === id),
       serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
+      edge: edgeOf(daemon.namespace, id),
     };
   });
   app.put(ROUTES.putService.url, { schema: { params: ROUTES.putService.params, body: ROUTES.putService.body } }, async (request) =>
