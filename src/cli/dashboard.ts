@@ -11,6 +11,7 @@ import { CliError, EXIT } from "./exit.js";
 interface DashboardOptions {
   port?: string;
   open?: boolean;
+  readOnly?: boolean;
 }
 
 export type { DashboardLink } from "../server/wire.js";
@@ -23,6 +24,7 @@ export function registerDashboardCommand(program: Command, globals: () => Global
       new Option("--port <port>", "the TCP port when the daemon has no TCP listener yet (default: the last one, else any free one)"),
     )
     .option("--no-open", "only print the link, never start a browser")
+    .option("--read-only", "a link to a read-only session (what the read token reaches: no restart, scale, logs or secrets)")
     .action((o: DashboardOptions) => dashboard({ ...o, ...globals() }));
 }
 
@@ -37,7 +39,8 @@ export async function dashboard(options: GlobalOptions & DashboardOptions): Prom
   const [{ runningDaemon }, { dashboardLinkBody }] = await Promise.all([import("./context.js"), import("../server/wire.js")]);
   const client = await runningDaemon(options);
   // Over the Unix socket: only someone who can read the state dir gets a link.
-  const link = await client.post("/v1/dashboard/open", port === undefined ? {} : { port }, dashboardLinkBody);
+  const body = { ...(port === undefined ? {} : { port }), ...(options.readOnly === true ? { readOnly: true } : {}) };
+  const link = await client.post("/v1/dashboard/open", body, dashboardLinkBody);
   process.stdout.write(
     `corral dashboard on http://${link.address}\n${link.url}\n(the link signs you in once, until ${link.expiresAt}; after that use the token in the state dir)\n`,
   );

@@ -95,8 +95,9 @@ export const dashboardOpenBody = optionalBody(
           .min(0, { error: "must be an integer between 0 and 65535" })
           .max(65535, { error: "must be an integer between 0 and 65535" })
           .optional(),
+        readOnly: z.boolean({ error: "must be true or false" }).optional(),
       },
-      { error: "must be { port }" },
+      { error: "must be { port, readOnly }" },
     )
     .strict(),
 );

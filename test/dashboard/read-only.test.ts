@@ -5,9 +5,11 @@
 // (401), and each kind of session dies when its token changes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ROOT } from "../cli/project.js";
 import { type Harness, processesOfService, row, screenshot, SERVICES, startHarness } from "./harness.js";
 
 // page.evaluate's callbacks run in the browser; the test program has no DOM types.
@@ -20,6 +22,8 @@ interface Answer {
 }
 
 /** Every change (and every read outside the read scope) a page could ask for. */
+const BIN = join(ROOT, "bin", "corral.js");
+
 const FORGED: [method: string, path: string, body?: unknown][] = [
   ["POST", "/v1/services/web/scale", { scale: 1 }],
   ["POST", "/v1/services/web/restart", {}],
@@ -166,10 +170,25 @@ describe("a read-only dashboard session", { timeout: 240_000 }, () => {
     await h.page.locator('input[name="token"]').waitFor();
   });
 
-  it("opens from a read-only ticket as from the token, and signs out to sign in as admin", async () => {
+  it("opens from `corral dashboard --read-only`'s link as from the token, and signs out to sign in as admin", async () => {
     await h.context.clearCookies();
-    const ticket = h.daemon.sessions.mintTicket("read");
-    await h.page.goto(`${h.base}/login?ticket=${ticket.id}`);
+    // Not spawnSync: the daemon runs in this process and must answer meanwhile.
+    const cli = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, "dashboard", "--read-only", "--no-open", "--state-dir", h.stateDir], {
+        env: { ...process.env, CORRAL_STATE_DIR: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      child.once("error", reject);
+      child.once("close", (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    const link = /^(http:\/\/\S+\/login\?ticket=\S+)$/m.exec(cli.stdout)?.[1];
+    assert.ok(link, cli.stdout);
+    await h.page.goto(link);
     await h.page.locator(row("web-0", "online")).waitFor();
     await h.page.locator("[data-read-only]").waitFor();
     assert.equal(await h.page.locator('[data-action="restart-process"]').count(), 0);

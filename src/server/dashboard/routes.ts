@@ -32,7 +32,8 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
     );
     app.post(ROUTES.dashboardOpen.url, { schema: { body: ROUTES.dashboardOpen.body } }, async (request) => {
       const address = await daemon.openDashboardListener(request.body.port);
-      const ticket = daemon.sessions.mintTicket();
+      // A read-only link signs in with the read token's scope: the page can look, not change anything.
+      const ticket = daemon.sessions.mintTicket(request.body.readOnly === true ? "read" : "admin");
       return {
         url: `http://${address.urlHost}/login?ticket=${ticket.id}`,
         address: address.listen,
