@@ -76,7 +76,7 @@ export const serviceSpecSchema = z
         .optional()
         .describe("Process backend: a command line run by /bin/sh -c (command is /bin/sh, args empty); placeholders as in args."),
       ports: z
-        .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile }" })
+        .array(portSchema, { error: "must be a list of { name, portHint, socketDir, socketFile, expose, tcpPerProcess }" })
         .superRefine(uniquePortNames((port) => port.name, ["name"]))
         .default([]),
       scale: scaleSchema.default(SERVICE_DEFAULTS.scale).describe("Number of processes."),

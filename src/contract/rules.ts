@@ -67,7 +67,11 @@ export const portSchema = z
   .object(
     {
       name: idSchema,
-      portHint: portNumber.optional().describe("Asks for this TCP port for the proxy of process 0 (process i: portHint + i)."),
+      portHint: portNumber
+        .optional()
+        .describe(
+          "Asks for this TCP port: for an exposed port, its service address; else the proxy of process 0 (process i: portHint + i).",
+        ),
       socketDir: z
         .boolean({ error: "must be true or false" })
         .optional()
