@@ -207,12 +207,17 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
 }
 
 /**
- * The sockets (and socket directories) of processes 0..scale-1. A hashed one
+ * The service addresses, and the sockets (and socket directories) of processes 0..scale-1. A hashed one
  * lives outside the run directory, so removing that is not enough. The port's
  * kind and the service's user are not recorded: every path the port could have
  * had is removed (each is corral's own name).
  */
 export async function removeSockets(runDir: string, ports: readonly string[], scale: number): Promise<void> {
+  // The service addresses, `<runDir>/<port>` (a socket, or a socketDir port's directory).
+  for (const port of ports) {
+    const desired = join(runDir, port);
+    for (const path of [desired, hashedPath(desired)]) await rm(path, { recursive: true, force: true });
+  }
   for (let i = 0; i < scale; i++) {
     for (const port of ports) {
       for (const home of [runDir, join(runDir, USER_SOCKET_HOME)]) {
