@@ -1,12 +1,12 @@
 // The page's picture of the daemon. Status comes from the event stream
-// (Server-Sent Events); CPU, memory and uptime from one request for the whole
-// table every few seconds; the recent past (events, metric samples) from the
-// daemon's history after every snapshot, so a reload shows what happened
-// before. Reconnects by itself: EventSource retries, and each new snapshot is
-// followed by a full refresh. While disconnected the clocks stop (`frozenAt`).
+// (Server-Sent Events); CPU, memory, uptime and the service addresses' figures
+// from one request for the whole service list every few seconds; the recent
+// past (events, metric samples) from the daemon's history after every
+// snapshot, so a reload shows what happened before. Reconnects by itself:
+// EventSource retries, and each new snapshot is followed by a full refresh. While disconnected the clocks stop (`frozenAt`).
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, whenSignedOut } from "./api.js";
-import type { MetricsHistory, ProcessRow, ServiceEntry, ServiceEvent, ServiceSpec } from "./types.js";
+import type { EdgeStats, MetricsHistory, ProcessRow, ServiceAddresses, ServiceEntry, ServiceEvent, ServiceSpec } from "./types.js";
 
 export const METRICS_INTERVAL_MS = 3000;
 /** How far back the small charts in the tables reach. */
@@ -34,6 +34,10 @@ export interface Service {
   id: string;
   spec: ServiceSpec | null;
   procs: Map<number, Proc>;
+  /** Its service addresses per port, as the daemon last said (none until the list is in). */
+  addresses: ServiceAddresses;
+  /** The balancer's figures per port, as the daemon last said. */
+  edge: EdgeStats[];
 }
 
 /** A service's processes in order. */
@@ -166,7 +170,13 @@ class Store {
       const next = new Map<string, Service>();
       for (const entry of entries) {
         const old = this.services.get(entry.id);
-        next.set(entry.id, { id: entry.id, spec: entry.spec, procs: old?.procs ?? new Map() });
+        next.set(entry.id, {
+          id: entry.id,
+          spec: entry.spec,
+          procs: old?.procs ?? new Map(),
+          addresses: entry.serviceAddresses,
+          edge: entry.edge,
+        });
       }
       this.services = next;
       this.applyRows(
@@ -222,8 +232,21 @@ class Store {
     if (this.connection !== "live") return;
     const sentAt = performance.now();
     try {
-      const rows = await get<ProcessRow[]>("/v1/processes");
-      this.applyRows(rows, sentAt);
+      // The service list rather than /v1/processes: the same rows, and each service address's live figures with them.
+      const entries = await get<ServiceEntry[]>("/v1/services?mask=env");
+      for (const entry of entries) {
+        const service = this.services.get(entry.id);
+        if (!service) {
+          this.scheduleRefresh(); // one the page has not seen yet: the full refresh brings it in
+          continue;
+        }
+        service.addresses = entry.serviceAddresses;
+        service.edge = entry.edge;
+      }
+      this.applyRows(
+        entries.flatMap((e) => e.processes),
+        sentAt,
+      );
       this.changed();
     } catch {}
   }
@@ -279,7 +302,7 @@ class Store {
     }
     let service = this.services.get(event.serviceId);
     if (!service) {
-      service = { id: event.serviceId, spec: null, procs: new Map() };
+      service = { id: event.serviceId, spec: null, procs: new Map(), addresses: {}, edge: [] };
       this.services.set(event.serviceId, service);
       this.scheduleRefresh();
     }

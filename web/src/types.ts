@@ -14,10 +14,35 @@ export interface ServiceSpec {
   [field: string]: unknown;
 }
 
+/** Port name → the service's own address (src/server/wire.ts serviceAddressesBody): its Unix socket and, where exposed, "host:port". */
+export type ServiceAddresses = Record<string, { unix?: string; tcp?: string }>;
+
+/** What one service address has done since the daemon started (src/server/wire.ts edgeStatsBody). */
+export interface EdgeStats {
+  port: string;
+  /** Connections open now. */
+  active: number;
+  /** Connections accepted. */
+  total: number;
+  /** Bytes of connections that have ended. */
+  bytesIn: number;
+  bytesOut: number;
+  retries: number;
+  backendErrors: number;
+  /** Connections closed because their process left. */
+  drained: number;
+  /** Connections refused for want of a ready process. */
+  failed: number;
+}
+
+/** GET /v1/services. */
 export interface ServiceEntry {
   id: string;
   spec: ServiceSpec;
   processes: ProcessRow[];
+  serviceAddresses: ServiceAddresses;
+  /** One entry per port with a service address. */
+  edge: EdgeStats[];
 }
 
 export interface ServiceEvent {

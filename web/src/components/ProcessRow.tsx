@@ -101,11 +101,7 @@ function Addresses({ unix, tcp }: { unix: Record<string, string>; tcp: Record<st
       {ports.map((port) => (
         <li key={port}>
           <span class="port">{port}</span>
-          {tcp[port] && (
-            <a class="tcp" href={`http://${tcp[port]}/`} target="_blank" rel="noopener noreferrer" title={`open http://${tcp[port]}/`}>
-              <code class="tcp">{tcp[port]}</code>
-            </a>
-          )}
+          {tcp[port] && <TcpLink address={tcp[port]} />}
           {unix[port] && (
             <code class="unix" title={unix[port]}>
               {shorten(unix[port])}
@@ -114,6 +110,15 @@ function Addresses({ unix, tcp }: { unix: Record<string, string>; tcp: Record<st
         </li>
       ))}
     </ul>
+  );
+}
+
+/** A TCP address ("host:port") as a link to http:// on it: most ports people open are HTTP. */
+export function TcpLink({ address }: { address: string }) {
+  return (
+    <a class="tcp" href={`http://${address}/`} target="_blank" rel="noopener noreferrer" title={`open http://${address}/`}>
+      <code class="tcp">{address}</code>
+    </a>
   );
 }
 

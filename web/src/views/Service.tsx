@@ -5,6 +5,7 @@ import { ApiError, call, post, readOnly, serviceUrl } from "../api.js";
 import { Confirm } from "../components/Confirm.js";
 import { MetricChart } from "../components/MetricChart.js";
 import { CPU_COLOUR, Labels, MEMORY_COLOUR, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
+import { ServiceAddressSection } from "../components/ServiceAddress.js";
 import { ServiceCount } from "../components/ServiceCount.js";
 import { plural, statusKind, statusText, Symbol } from "../components/Status.js";
 import { bytes, clock, until } from "../format.js";
@@ -146,6 +147,8 @@ export function ServiceView({ id }: { id: string }) {
           {message.text}
         </p>
       )}
+
+      <ServiceAddressSection service={service} />
 
       <h2>Processes</h2>
       <div class="table-wrap">

@@ -1,5 +1,6 @@
 // Every service and process at a glance, live.
 import { Labels, PROCESS_COLUMNS, ProcessRow, ProcessTableHead } from "../components/ProcessRow.js";
+import { ServiceEdgeLine } from "../components/ServiceAddress.js";
 import { ServiceCount } from "../components/ServiceCount.js";
 import { plural, statusKind, type StatusKind, Symbol } from "../components/Status.js";
 import { readOnly } from "../api.js";
@@ -64,6 +65,7 @@ export function ServicesView() {
                       </a>
                       <ServiceCount procs={procs} timeline={store.timeline} now={now} />
                       <Labels labels={service.spec?.labels} />
+                      <ServiceEdgeLine service={service} />
                       {!readOnly && (
                         <a class="small-link" href={`#/services/${service.id}/logs`}>
                           Logs
