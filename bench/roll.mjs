@@ -404,7 +404,7 @@ export async function measureRoll({
 
 /** The Markdown table of the roll records. */
 export function rollTable(records) {
-  const rows = records.filter((r) => r.type === "roll");
+  const rows = records.filter((r) => r.type === "roll" && r.scenario);
   if (rows.length === 0) return "";
   const reps = new Set(rows.map((r) => r.rep)).size > 1;
   const socket = (r) =>
