@@ -8,6 +8,7 @@
 //   adopt   corral only: a new orchestrator instance adopting n running processes
 //   proxy   the shared proxy.mjs with corral's TcpProxy added as a proxy
 //   cli     the corral command's latency (--help, ps at --cli-n processes) against bare node (cli-latency.mjs)
+//   roll    HTTP load during corral restart / scale 3→1→3 / rolling env change: service address vs process 0's own (roll.mjs)
 //
 //   npm run bench                      full run, writes bench/results.jsonl + bench/RESULTS.md
 //   npm run bench -- --quick           < 2 min, prints the tables
@@ -22,6 +23,7 @@ import { loadavg } from "node:os";
 import { createCorralDriver } from "./drivers/corral.mjs";
 import { createCorralDaemonDriver } from "./drivers/corral-daemon.mjs";
 import { cliTable, measureCliLatency } from "./cli-latency.mjs";
+import { measureRoll, rollTable } from "./roll.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "..");
@@ -50,7 +52,7 @@ const HELP = `usage: npm run bench -- [options]
                                "corral-direct-proc" = direct launcher, host imports only dist/process/ (no Kubernetes client);
                                "corral-daemon" = TODO (issue 5), reports itself unavailable
   --n 10,100,500,1000          numbers of managed processes
-  --phases run,answer,adopt,proxy,cli
+  --phases run,answer,adopt,proxy,cli,roll
   --cli-n 500 --cli-reps 15   processes behind \`corral ps\`, and alternating runs of each command (cli phase)
   --k 20 --repeat 3 --idle 10 --settle 2 --gap-ms 100 --metrics-reps 10
   --start-timeout 120 --restart-timeout 10 --stop-timeout 120   (s)
@@ -66,7 +68,7 @@ function parseArgs(argv) {
     quick: false,
     drivers: [...PEERS, ...CORRAL].join(","),
     n: "10,100,500,1000",
-    phases: "run,answer,adopt,proxy,cli",
+    phases: "run,answer,adopt,proxy,cli,roll",
     k: 20,
     repeat: 3,
     idle: 10,
@@ -820,6 +822,8 @@ function report(records, meta) {
   }
   const cli = cliTable(records, round);
   if (cli) out.push(cli);
+  const roll = rollTable(records);
+  if (roll) out.push(roll);
   const errs = records.filter((r) => r.errors?.length);
   if (errs.length)
     out.push(
@@ -996,6 +1000,14 @@ async function main() {
         ? `ERRORS: ${rec.errors.join("; ")}\n`
         : `bare ${round(rec.bare_ms, 1)} ms, --help ${round(rec.help_ms, 1)} ms (${round(rec.help_ratio, 2)}x), ps ${round(rec.ps_ms, 1)} ms (${round(rec.ps_ratio, 2)}x bare+request ${round(rec.bare_request_ms, 1)} ms)\n`,
     );
+  }
+  if (phases.has("roll")) {
+    process.stderr.write(`[bench] rolling changes under load (roll.mjs)\n`);
+    try {
+      for (const rec of await measureRoll({ workdir: opts.workdir, quick: opts.quick })) writer.write(rec);
+    } catch (error) {
+      writer.write({ type: "roll", errors: [String(error?.message ?? error)] });
+    }
   }
   const total = secSince(tAll);
   console.log(report(writer.records, meta));
