@@ -289,6 +289,21 @@ export function contractSuite(backend: Backend): void {
       assert.deepEqual(fewer.addresses("p"), service.addresses("p").slice(0, 2), "the remaining processes keep their addresses");
     });
 
+    contract(
+      "serviceAddress(port): one address for the whole service, the same across scale changes; an unknown port throws",
+      async ({ o, config }) => {
+        const ns = o.namespace("svcaddr");
+        const service = await ns.ensureService("s", config(2, { ports: [{ name: "p" }, { name: "q" }] }));
+        const p = service.serviceAddress("p");
+        assert.ok(typeof p === "string" && p.length > 0);
+        assert.notEqual(p, service.serviceAddress("q"), "one per port");
+        assert.ok(!service.addresses("p").includes(p), "not any one process's address");
+        assert.throws(() => service.serviceAddress("nope"), ValidationError);
+        const more = await ns.ensureService("s", config(3, { ports: [{ name: "p" }, { name: "q" }] }));
+        assert.equal(more.serviceAddress("p"), p, "a scale change keeps it");
+      },
+    );
+
     contract("dropService stops the processes, is idempotent, and accepts unknown ids", async ({ o, watch, config }) => {
       const ns = o.namespace("drop");
       const w = watch(ns);

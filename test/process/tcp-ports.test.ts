@@ -25,7 +25,7 @@ async function ensureOnline(orchestrator: ProcessOrchestrator): Promise<string[]
   const service = await ns.ensureService("web", config);
   await untilAllOnline(events, "web", 2);
   events.return?.();
-  return [service.tcpAddresses("http"), service.tcpAddresses("admin")];
+  return [service.tcpAddresses("http"), service.tcpAddresses("admin"), [service.serviceTcpAddress("http")]];
 }
 
 function occupy(address: string): Promise<Server> {
@@ -43,9 +43,12 @@ describe("TCP proxy ports across orchestrators", { timeout: 120_000 }, () => {
     t.after(() => env.cleanup());
     const initial = await env.create({ tcpProxy });
     const first = await ensureOnline(initial);
-    assert.equal(new Set(first.flat()).size, 4, "one port per process and port");
+    assert.equal(new Set(first.flat()).size, 5, "one port per process and port, and the service address of http");
     const remembered = JSON.parse(readFileSync(join(env.config.stateDir!, "tcp-ports.json"), "utf8")) as { ports: Record<string, number> };
     assert.deepEqual(Object.keys(remembered.ports).sort(), [
+      // -1: the service address of each port, over TCP as tcpProxy asks.
+      "default/web/-1/admin",
+      "default/web/-1/http",
       "default/web/0/admin",
       "default/web/0/http",
       "default/web/1/admin",
