@@ -9,31 +9,14 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { BalancePolicy } from "../contract/types.js";
 import { closeClientCleanly, formatAddress, isLoopbackAddress, listenPreferring } from "./tcp-proxy.js";
 import { relay } from "./relay.js";
+import type { EdgeStats } from "./edge-stats.js";
+
+export type { EdgeStats };
 
 /** A process that may take connections: its index and the Unix socket it listens on. */
 export interface BalancerBackend {
   index: number;
   socketPath: string;
-}
-
-/** What a service address has done since it started listening. */
-export interface EdgeStats {
-  /** Connections relayed to a process right now. */
-  active: number;
-  /** Connections accepted. */
-  total: number;
-  /** Bytes from clients to processes, of connections that have ended. */
-  bytesIn: number;
-  /** Bytes from processes to clients, of connections that have ended. */
-  bytesOut: number;
-  /** Connects that failed (refused, no socket, accept queue full) and were tried again, on another process where one was ready. */
-  retries: number;
-  /** Connects that failed, and relayed connections that ended in an error. */
-  backendErrors: number;
-  /** Connections that were still open on a process when it was taken out of rotation to stop. */
-  drained: number;
-  /** Connections closed without a process: none was ready (or every one refused) for waitForBackendMs. */
-  failed: number;
 }
 
 export interface ServiceBalancerOptions {

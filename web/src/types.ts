@@ -1,6 +1,7 @@
 // What the daemon's API sends (see src/server/process-table.ts and the contract's ServiceEvent).
 export type Status = "online" | "offline" | (string & {});
 
+import type { EdgeStats as BalancerStats } from "../../src/process/edge-stats.js";
 import type { ProcessRow } from "../../src/server/process-row.js";
 export type { ProcessRow };
 
@@ -17,23 +18,8 @@ export interface ServiceSpec {
 /** Port name → the service's own address (src/server/wire.ts serviceAddressesBody): its Unix socket and, where exposed, "host:port". */
 export type ServiceAddresses = Record<string, { unix?: string; tcp?: string }>;
 
-/** What one service address has done since the daemon started (src/server/wire.ts edgeStatsBody). */
-export interface EdgeStats {
-  port: string;
-  /** Connections open now. */
-  active: number;
-  /** Connections accepted. */
-  total: number;
-  /** Bytes of connections that have ended. */
-  bytesIn: number;
-  bytesOut: number;
-  retries: number;
-  backendErrors: number;
-  /** Connections closed because their process left. */
-  drained: number;
-  /** Connections refused for want of a ready process. */
-  failed: number;
-}
+/** What one service address has done since the daemon started (src/server/wire.ts edgeStatsBody): the balancer's figures, per port. */
+export type EdgeStats = BalancerStats & { port: string };
 
 /** GET /v1/services. */
 export interface ServiceEntry {
