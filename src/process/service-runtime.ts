@@ -181,7 +181,11 @@ export class ServiceRuntime {
         backends: () => this.#backends(port.name),
         waitForBackendMs: PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.backendConnectTimeoutMs,
         lingerMs: PROCESS_ORCHESTRATOR_DEFAULTS.tcpProxy.lingerMs,
-        onWarning: (message) => process.emitWarning(message, "CorralWarning"),
+        // Said where users look (corral up, events), and to the host's warning handlers.
+        onWarning: (message) => {
+          process.emitWarning(message, "CorralWarning");
+          this.#warn(0, message);
+        },
         onConnectionError: (error) => reportSurvivable("process.balancer", "forward", error, { service: this.id, port: port.name }),
       });
       this.balancers.set(port.name, balancer);
