@@ -58,7 +58,9 @@ const socketFileSchema = z
   .refine((name) => name !== "." && name !== "..", { error: SOCKET_FILE_RULE });
 
 export const EXPOSE_RULE = "must be true, false or an IP address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0)";
-const exposeSchema = z.union([z.boolean(), z.string().refine((host) => isIP(host) !== 0)], { error: EXPOSE_RULE });
+const exposeSchema = z.union([z.boolean(), z.string().refine((host) => isIP(host) !== 0, { error: EXPOSE_RULE })], {
+  error: EXPOSE_RULE,
+});
 
 export const BALANCE_POLICIES = ["round-robin", "least-connections"] as const;
 export const balanceSchema = z.enum(BALANCE_POLICIES, { error: `must be one of ${BALANCE_POLICIES.join(", ")}` });

@@ -255,6 +255,31 @@ describe("corral.yaml errors: one line, file:line:col: field: rule", () => {
       "corral.yaml:4:5: (yaml): Map keys must be unique",
     ],
     ["tab indentation", yaml("services:", "\tweb:", "    command: ./tool"), "corral.yaml:2:1: (yaml): Tabs are not allowed as indentation"],
+    [
+      "expose names no port",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http]", "    expose: [htp]"),
+      "corral.yaml:5:14: services.web.expose[0]: must name one of the service's ports (declared: http)",
+    ],
+    [
+      "expose that is not an address",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [{ name: http, expose: everywhere }]"),
+      "corral.yaml:4:35: services.web.ports[0].expose: must be true, false or an IP address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0)",
+    ],
+    [
+      "a port named like another port's process socket",
+      yaml("services:", "  web:", "    command: ./tool", "    ports: [http, http-1]"),
+      'corral.yaml:4:19: services.web.ports[1]: must not be another port\'s name and a number: "http-1" is the socket of process 1 of port "http"',
+    ],
+    [
+      "drainMs that is not a duration",
+      yaml("services:", "  web:", "    command: ./tool", "    drainMs: soon"),
+      'corral.yaml:4:14: services.web.drainMs: must be a duration such as "500ms", "10s" or "1m30s", or a whole number of milliseconds',
+    ],
+    [
+      "unknown balance policy",
+      yaml("services:", "  web:", "    command: ./tool", "    balance: random"),
+      "corral.yaml:4:14: services.web.balance: must be one of round-robin, least-connections",
+    ],
   ];
   const files = {
     "script.sh": "#!/bin/sh\n",

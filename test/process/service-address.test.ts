@@ -81,6 +81,27 @@ describe("service address", () => {
     assert.equal(stats.failed, 0);
   });
 
+  it("least-connections sends new connections to the process with the fewest open ones", async (t) => {
+    const ns = suite.orchestrator.namespace("e");
+    t.after(() => ns.dropService("web"));
+    const events = ns.watchServices();
+    const service = await ns.ensureService("web", web({ scale: 2, balance: "least-connections" }));
+    const online = await untilAllOnline(events, "web", 2);
+    await events.return!();
+    const address = service.serviceAddress("http");
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const held = Number((await get(address, agent)).split(" ")[2]);
+    // Each of these has ended (at the balancer too) before the next: the held process keeps one open connection, the other none.
+    const active = () => ns.edgeStats().find((s) => s.serviceId === "web")!.active;
+    const pids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await until(() => active() === 1, "only the held connection open");
+      pids.push((await get(address)).split(" ")[1]!);
+    }
+    assert.deepEqual(new Set(pids), new Set([String(online[1 - held]!.pid)]));
+  });
+
   it("has a TCP listener only for an exposed port, on loopback and its portHint", async (t) => {
     const ns = suite.orchestrator.namespace("c");
     t.after(() => ns.dropService("web"));
