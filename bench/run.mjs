@@ -43,14 +43,16 @@ const { waitExit } = await imp("drivers/common.mjs");
 
 const PEERS = ["raw", "pm2", "supervisord"];
 const CORRAL = ["corral-cgroup", "corral-direct"];
+// Not in CORRAL: `--drivers corral` (the CI smoke) keeps meaning the library's two launchers.
+const DAEMON = ["corral-daemon"];
 
 const HELP = `usage: npm run bench -- [options]
   --quick                      small matrix, < 2 min (n=10,100; k=3; idle 1 s; 128 MiB / 100 conns proxy run)
-  --drivers raw,pm2,supervisord,corral-cgroup,corral-direct
+  --drivers raw,pm2,supervisord,corral-cgroup,corral-direct,corral-daemon
                                "corral" = both corral launchers; "corral-direct-tsx" = direct
                                launcher with the host loading src/ through tsx instead of dist/;
                                "corral-direct-proc" = direct launcher, host imports only dist/process/ (no Kubernetes client);
-                               "corral-daemon" = TODO (issue 5), reports itself unavailable
+                               "corral-daemon" = the corral command: corral.yaml, \`corral up -d\`, ps --json, down (drivers/corral-daemon.mjs)
   --n 10,100,500,1000          numbers of managed processes
   --phases run,answer,adopt,proxy,cli,roll
   --cli-n 500 --cli-reps 15   processes behind \`corral ps\`, and alternating runs of each command (cli phase)
@@ -66,7 +68,7 @@ const HELP = `usage: npm run bench -- [options]
 function parseArgs(argv) {
   const o = {
     quick: false,
-    drivers: [...PEERS, ...CORRAL].join(","),
+    drivers: [...PEERS, ...CORRAL, ...DAEMON].join(","),
     n: "10,100,500,1000",
     phases: "run,answer,adopt,proxy,cli,roll",
     k: 20,
@@ -218,8 +220,7 @@ async function loadDrivers(names) {
     else if (name === "corral-direct") out.push(await createCorralDriver(sharedDir, { launcher: "direct" }));
     else if (name === "corral-direct-tsx") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, src: true }));
     else if (name === "corral-direct-proc") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, entry: "process" }));
-    else if (name === "corral-daemon")
-      out.push(await createCorralDaemonDriver(sharedDir)); // TODO(issue 5): a stub for now
+    else if (name === "corral-daemon") out.push(await createCorralDaemonDriver(sharedDir));
     else throw new Error(`unknown driver ${name}`);
   }
   return out;
@@ -278,13 +279,18 @@ async function measure(driver, n, rep, opts, command) {
         rec.source = info.source;
         rec.online_s = ns2s(info.t_all_online, t0); // the call (host launch included) -> n online events
         rec.ensure_s = ns2s(info.t_ensured, t0);
-        rec.corral = {
-          host_boot_s: ns2s(info.t_boot, t0),
-          load_ms: Number(BigInt(info.t_loaded) - BigInt(info.t_boot)) / 1e6,
-          create_ms: Number(BigInt(info.t_created) - BigInt(info.t_create0)) / 1e6,
-          ensure_to_online_ms: Number(BigInt(info.t_all_online) - BigInt(info.t_ensure0)) / 1e6,
-          ensure_call_ms: Number(BigInt(info.t_ensured) - BigInt(info.t_ensure0)) / 1e6,
-        };
+        // corral-daemon: `corral up -d` returned (its settle window included), the first `ps --json` showing n online
+        if (info.daemon) {
+          rec.start_cmd_s = ns2s(info.daemon.t_up, t0);
+          rec.daemon = { ps_online_s: ns2s(info.daemon.t_ps_online, t0), ps_ms: info.daemon.ps_ms };
+        } else
+          rec.corral = {
+            host_boot_s: ns2s(info.t_boot, t0),
+            load_ms: Number(BigInt(info.t_loaded) - BigInt(info.t_boot)) / 1e6,
+            create_ms: Number(BigInt(info.t_created) - BigInt(info.t_create0)) / 1e6,
+            ensure_to_online_ms: Number(BigInt(info.t_all_online) - BigInt(info.t_ensure0)) / 1e6,
+            ensure_call_ms: Number(BigInt(info.t_ensured) - BigInt(info.t_ensure0)) / 1e6,
+          };
       } catch (e) {
         rec.errors.push(`online: ${errStr(e)}`);
       }
@@ -503,8 +509,15 @@ async function measureAdopt(driver, n, rep, opts, command) {
     const { t0, ensured, online } = await driver.handOver({ timeoutMs: startMs });
     rec.launcher = ensured.launcher;
     rec.adopt_s = ns2s(online.t_all_online, t0); // new host launched -> n online (adopted)
-    rec.adopt_internal_ms = Number(BigInt(online.t_all_online) - BigInt(ensured.t_create0)) / 1e6; // create() -> n online
-    rec.adopt_load_ms = Number(BigInt(ensured.t_loaded) - BigInt(ensured.t_boot)) / 1e6;
+    if (ensured.t_create0 != null) {
+      rec.adopt_internal_ms = Number(BigInt(online.t_all_online) - BigInt(ensured.t_create0)) / 1e6; // create() -> n online
+      rec.adopt_load_ms = Number(BigInt(ensured.t_loaded) - BigInt(ensured.t_boot)) / 1e6;
+    } else {
+      // corral-daemon (daemon SIGKILLed, `corral up -d` again): until `ps --json` shows the same n pids online, until `up -d` returned
+      rec.adopt_ps_s = ns2s(ensured.t_ps, t0);
+      rec.adopt_ps_ms = ensured.ps_ms;
+      rec.adopt_cmd_s = ns2s(ensured.t_cmd, t0);
+    }
     const view = await driver.listPids();
     rec.adopt_same_pids = view.length === before.size && view.every((p) => before.has(p));
     if (!rec.adopt_same_pids) rec.errors.push(`adopt: ${view.length} online, not the ${before.size} pids left running`);
@@ -594,6 +607,10 @@ const FIGURES = [
   ["manager RSS MiB", "result", (r) => r.rss_mib, 1],
   ["idle CPU ms per 10 s", "result", (r) => (r.idle_cpu_s == null ? null : (r.idle_cpu_s * 1e4) / r.idle_wall_s), 1],
   ["adoption s: new instance to n online", "adopt", (r) => r.adopt_s, 3],
+  ["corral-daemon adoption s: up -d after SIGKILL to `ps --json` showing the same n online", "adopt", (r) => r.adopt_ps_s, 3],
+  ["corral-daemon start s: to the first `ps --json` showing n online", "result", (r) => r.daemon?.ps_online_s, 3],
+  ["corral-daemon start s: `corral up -d` returned (2 s settle window included)", "result", (r) => (r.daemon ? r.start_cmd_s : null), 3],
+  ["corral-daemon `ps --json` ms at n (the call that first showed n online)", "result", (r) => r.daemon?.ps_ms, 1],
   ["fetchServiceMetrics ms (p50 of reps)", "result", (r) => r.metrics?.p50_ms, 2],
   ["watchServices latency p50 ms (exit to event)", "result", (r) => r.watch?.p50_ms, 2],
   ["watchServices latency p95 ms", "result", (r) => r.watch?.p95_ms, 2],
