@@ -1,6 +1,17 @@
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import type { SourcePosition } from "./errors.js";
 import type { FieldPath } from "./field-path.js";
+
+// yaml is about 40 CommonJS files: it is loaded on the first parse rather than
+// by everyone who imports the package root to run processes. `require` keeps
+// parseYaml synchronous (parseConfig and loadProject are), and it is the very
+// module an `import "yaml"` elsewhere gets (the package's node entry is CommonJS).
+let yamlModule: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return yamlModule;
+}
 
 /** A parsed YAML document that can say where any field of it was written. */
 export interface YamlSource {
@@ -15,6 +26,7 @@ export interface YamlSource {
 export type YamlParseResult = { source: YamlSource } | { problem: { position: SourcePosition; rule: string } };
 
 export function parseYaml(text: string): YamlParseResult {
+  const { LineCounter, isScalar, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   // prettyErrors off: its messages span several lines; we print our own one-liner.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
@@ -49,20 +61,21 @@ export function parseYaml(text: string): YamlParseResult {
   };
 }
 
-function offsetOf(doc: Document, path: FieldPath, at: "key" | "value"): number {
-  let node: Node | null = doc.contents;
-  let key: Node | null = null;
+function offsetOf(doc: Yaml.Document, path: FieldPath, at: "key" | "value"): number {
+  const { isMap, isScalar, isSeq } = yaml();
+  let node: Yaml.Node | null = doc.contents;
+  let key: Yaml.Node | null = null;
   for (const segment of path) {
-    let next: Node | null | undefined;
-    let nextKey: Node | null = null;
+    let next: Yaml.Node | null | undefined;
+    let nextKey: Yaml.Node | null = null;
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
       if (pair) {
-        next = pair.value as Node | null;
-        nextKey = pair.key as Node;
+        next = pair.value as Yaml.Node | null;
+        nextKey = pair.key as Yaml.Node;
       }
     } else if (isSeq(node) && typeof segment === "number") {
-      next = node.items[segment] as Node | undefined;
+      next = node.items[segment] as Yaml.Node | undefined;
     }
     // Not written (a required field left out, a value merged in from an alias): point at the nearest thing that is.
     if (next === undefined) return start(key) ?? start(node) ?? 0;
@@ -75,6 +88,6 @@ function offsetOf(doc: Document, path: FieldPath, at: "key" | "value"): number {
   return start(node) ?? start(key) ?? 0;
 }
 
-function start(node: Node | null): number | undefined {
+function start(node: Yaml.Node | null): number | undefined {
   return node?.range?.[0];
 }
