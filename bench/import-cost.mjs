@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// What importing the package root costs a user (issue 18, item 2): wall time of
+// `await import("dist/index.js")` inside a fresh Node process, and that process's
+// RSS afterwards, against a bare `node -e` that imports nothing, in the same run.
+// Every figure is the median of `reps` fresh processes; runs alternate between the
+// bare baseline and the import, so a burst of load hits both alike.
+//   node bench/import-cost.mjs [--reps 10] [--json]
+// The module can also be imported: measureImportCost({ projectRoot, reps }) returns one record.
+import { spawnSync } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// The child times the import itself, so Node's own start-up is not in import_ms;
+// RSS is read after the import, so the delta against bare is what the import holds.
+const probe = (url) =>
+  `const t = process.hrtime.bigint();` +
+  (url ? `await import(${JSON.stringify(url)});` : "") +
+  `const ms = Number(process.hrtime.bigint() - t) / 1e6;` +
+  `process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss }));`;
+
+function run(url) {
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", probe(url)], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`import probe exited ${result.status}: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const MiB = 1024 * 1024;
+
+/** One record: medians of import ms and RSS MiB, bare and with the package root imported. */
+export function measureImportCost({ projectRoot, reps = 10 }) {
+  const url = pathToFileURL(join(projectRoot, "dist", "index.js")).href;
+  const bare = [];
+  const root = [];
+  // One warm-up of each: the first run pays for the page cache.
+  run(null);
+  run(url);
+  for (let i = 0; i < reps; i++) {
+    bare.push(run(null));
+    root.push(run(url));
+  }
+  const rec = {
+    type: "import",
+    reps,
+    bare_ms: median(bare.map((r) => r.ms)),
+    import_ms: median(root.map((r) => r.ms)),
+    bare_rss_mib: median(bare.map((r) => r.rss)) / MiB,
+    import_rss_mib: median(root.map((r) => r.rss)) / MiB,
+  };
+  rec.import_rss_delta_mib = rec.import_rss_mib - rec.bare_rss_mib;
+  return rec;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf("--reps");
+  const reps = i >= 0 ? Number(args[i + 1]) : 10;
+  if (!Number.isInteger(reps) || reps < 1) {
+    console.error("--reps: a positive integer");
+    process.exit(2);
+  }
+  const rec = measureImportCost({ projectRoot: resolve(dirname(fileURLToPath(import.meta.url)), ".."), reps });
+  if (args.includes("--json")) console.log(JSON.stringify(rec));
+  else {
+    const f = (x) => x.toFixed(1);
+    console.log(`import of the package root (median of ${reps} fresh processes)`);
+    console.log(`  import ms        ${f(rec.import_ms)}   (bare node: ${f(rec.bare_ms)})`);
+    console.log(`  RSS MiB          ${f(rec.import_rss_mib)}   (bare node: ${f(rec.bare_rss_mib)}, +${f(rec.import_rss_delta_mib)})`);
+  }
+}
