@@ -4,7 +4,7 @@
 // RSS afterwards, against a bare `node -e` that imports nothing, in the same run.
 // Every figure is the median of `reps` fresh processes; runs alternate between the
 // bare baseline and the import, so a burst of load hits both alike.
-//   node bench/import-cost.mjs [--reps 10] [--json]
+//   node bench/import-cost.mjs [--reps 10] [--json] [--entry FILE]   (default entry: dist/index.js)
 // The module can also be imported: measureImportCost({ projectRoot, reps }) returns one record.
 import { spawnSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
@@ -12,11 +12,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 // The child times the import itself, so Node's own start-up is not in import_ms;
 // RSS is read after the import, so the delta against bare is what the import holds.
+// CPU is the whole process's (start-up included): on a loaded machine it moves
+// less than wall time, and its delta against bare is the import's.
 const probe = (url) =>
   `const t = process.hrtime.bigint();` +
   (url ? `await import(${JSON.stringify(url)});` : "") +
   `const ms = Number(process.hrtime.bigint() - t) / 1e6;` +
-  `process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss }));`;
+  `const cpu = process.cpuUsage();` +
+  `process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss, cpu: (cpu.user + cpu.system) / 1000 }));`;
 
 function run(url) {
   const result = spawnSync(process.execPath, ["--input-type=module", "-e", probe(url)], { encoding: "utf8" });
@@ -31,8 +34,8 @@ const median = (xs) => {
 const MiB = 1024 * 1024;
 
 /** One record: medians of import ms and RSS MiB, bare and with the package root imported. */
-export function measureImportCost({ projectRoot, reps = 10 }) {
-  const url = pathToFileURL(join(projectRoot, "dist", "index.js")).href;
+export function measureImportCost({ projectRoot, reps = 10, entry = join(projectRoot, "dist", "index.js") }) {
+  const url = pathToFileURL(resolve(entry)).href;
   const bare = [];
   const root = [];
   // One warm-up of each: the first run pays for the page cache.
@@ -44,6 +47,7 @@ export function measureImportCost({ projectRoot, reps = 10 }) {
   }
   const rec = {
     type: "import",
+    entry: url,
     reps,
     bare_ms: median(bare.map((r) => r.ms)),
     import_ms: median(root.map((r) => r.ms)),
@@ -51,6 +55,9 @@ export function measureImportCost({ projectRoot, reps = 10 }) {
     import_rss_mib: median(root.map((r) => r.rss)) / MiB,
   };
   rec.import_rss_delta_mib = rec.import_rss_mib - rec.bare_rss_mib;
+  rec.bare_cpu_ms = median(bare.map((r) => r.cpu));
+  rec.import_cpu_ms = median(root.map((r) => r.cpu));
+  rec.import_cpu_delta_ms = rec.import_cpu_ms - rec.bare_cpu_ms;
   return rec;
 }
 
@@ -62,12 +69,15 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error("--reps: a positive integer");
     process.exit(2);
   }
-  const rec = measureImportCost({ projectRoot: resolve(dirname(fileURLToPath(import.meta.url)), ".."), reps });
+  const e = args.indexOf("--entry");
+  const entry = e >= 0 ? args[e + 1] : undefined;
+  const rec = measureImportCost({ projectRoot: resolve(dirname(fileURLToPath(import.meta.url)), ".."), reps, entry });
   if (args.includes("--json")) console.log(JSON.stringify(rec));
   else {
     const f = (x) => x.toFixed(1);
     console.log(`import of the package root (median of ${reps} fresh processes)`);
     console.log(`  import ms        ${f(rec.import_ms)}   (bare node: ${f(rec.bare_ms)})`);
     console.log(`  RSS MiB          ${f(rec.import_rss_mib)}   (bare node: ${f(rec.bare_rss_mib)}, +${f(rec.import_rss_delta_mib)})`);
+    console.log(`  process CPU ms   ${f(rec.import_cpu_ms)}   (bare node: ${f(rec.bare_cpu_ms)}, +${f(rec.import_cpu_delta_ms)})`);
   }
 }
