@@ -52,7 +52,8 @@ const HELP = `usage: npm run bench -- [options]
                                "corral" = both corral launchers; "corral-direct-tsx" = direct
                                launcher with the host loading src/ through tsx instead of dist/;
                                "corral-direct-proc" = direct launcher, host imports only dist/process/ (no Kubernetes client);
-                               "corral-daemon" = the corral command: corral.yaml, \`corral up -d\`, ps --json, down (drivers/corral-daemon.mjs)
+                               "corral-daemon" = the corral command: corral.yaml, \`corral up -d\`, ps --json, down (drivers/corral-daemon.mjs);
+                               "corral-daemon-direct" = the same against \`corral daemon --launcher direct\` (up -d's daemon takes auto)
   --n 10,100,500,1000          numbers of managed processes
   --phases run,answer,adopt,proxy,cli,roll
   --cli-n 500 --cli-reps 15   processes behind \`corral ps\`, and alternating runs of each command (cli phase)
@@ -221,6 +222,7 @@ async function loadDrivers(names) {
     else if (name === "corral-direct-tsx") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, src: true }));
     else if (name === "corral-direct-proc") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, entry: "process" }));
     else if (name === "corral-daemon") out.push(await createCorralDaemonDriver(sharedDir));
+    else if (name === "corral-daemon-direct") out.push(await createCorralDaemonDriver(sharedDir, { name, launcher: "direct" }));
     else throw new Error(`unknown driver ${name}`);
   }
   return out;

@@ -22,7 +22,13 @@
 // Adoption (handOver): SIGKILL the daemon, then `corral up -d` again; timed
 // until the new daemon's events show all n online with the very pids that ran
 // before, and until `corral ps --json` says the same.
-import { existsSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+//
+// With { launcher } (corral-daemon-direct) the driver starts the daemon itself,
+// `corral daemon --launcher <kind>`, and runs `corral up -d` once it answers
+// (up starts none then): `up -d` has no launcher option, and the daemon it
+// starts takes `auto`, so this is how the daemon's own cost is told apart from
+// the launcher's, against the library drivers of the same launcher.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -37,10 +43,10 @@ function yamlString(s) {
   return JSON.stringify(String(s).replace(/\$/g, "$$$$"));
 }
 
-export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemon" } = {}) {
+export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemon", launcher = null } = {}) {
   const imp = (p) => import(pathToFileURL(join(sharedDir, p)).href);
   const { BaseDriver } = await imp("drivers/common.mjs");
-  const { runCmd, trackGroup } = await imp("lib/reaper.mjs");
+  const { runCmd, spawnTracked, trackGroup } = await imp("lib/reaper.mjs");
   const { isAlive, pidIdentity, sameProcess } = await imp("lib/proc.mjs");
   const { now, sleep, waitFor, withTimeout } = await imp("lib/timing.mjs");
   // The CLI and the daemon derive the socket from the state dir alone (a long path moves it to /tmp).
@@ -171,7 +177,7 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
     async version() {
       try {
         const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8"));
-        return `corral ${pkg.version} (bin/corral.js on dist, corral up -d / ps --json / down), launcher auto, node ${process.version}`;
+        return `corral ${pkg.version} (bin/corral.js on dist, ${launcher ? `corral daemon --launcher ${launcher}, then ` : ""}corral up -d / ps --json / down), launcher ${launcher ?? "auto"}, node ${process.version}`;
       } catch {
         return null;
       }
@@ -223,14 +229,43 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
 
     /** One `corral` command against this run's file and state dir; bounded, in its own process group. */
     corral(args, timeoutMs = 60000) {
-      const env = { ...process.env, NO_COLOR: "1" };
-      delete env.CORRAL_STATE_DIR;
-      delete env.CORRAL_HOST;
       return runCmd(process.execPath, [BIN, ...args, "-f", this.file, "--state-dir", this.stateDir], {
-        env,
+        env: cliEnv(),
         cwd: this.workdir,
         timeoutMs,
       });
+    }
+
+    /** `corral daemon --launcher <kind>` in the background (output to daemon.log, as up does); resolves once it answers. */
+    async spawnDaemon(timeoutMs) {
+      mkdirSync(this.stateDir, { recursive: true, mode: 0o711 });
+      const log = openSync(this.paths.daemonLog, "a", 0o600);
+      const args = [
+        BIN,
+        "daemon",
+        "-f",
+        this.file,
+        "--state-dir",
+        this.stateDir,
+        "--environment",
+        this.environment,
+        "--launcher",
+        launcher,
+      ];
+      const child = spawnTracked(process.execPath, args, { stdio: ["ignore", log, log], cwd: this.workdir, env: cliEnv() });
+      closeSync(log);
+      let exited = null;
+      child.once("exit", (code, signal) => (exited = code ?? signal));
+      await waitFor(
+        async () => {
+          if (exited !== null) throw new Error(`corral daemon exited at start (${exited}); see ${this.paths.daemonLog}`);
+          return getJson(this.paths.socket, "/healthz").then(
+            () => true,
+            () => false,
+          );
+        },
+        { timeoutMs, intervalMs: 5, label: `${name}: corral daemon answering` },
+      );
     }
 
     /** The daemon of daemon.json, once it runs (and is not one this run already saw die). */
@@ -258,16 +293,20 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
       return [pid];
     }
 
-    /** Starts the daemon (`corral up -d`) and the event feed; the promise of `up -d`'s result. */
+    /** Starts the daemon (`corral up -d`, after `corral daemon` with a launcher) and the event feed; the promise of `up -d`'s result. */
     launch(timeoutMs) {
       this.feed?.close();
       this.feed = new EventFeed(this.paths.socket);
       this.feed.start(Date.now() + timeoutMs);
-      const up = this.corral(["up", "-d", "--timeout", String(Math.ceil(timeoutMs / 1000))], timeoutMs + 10000).then((r) => {
-        const t = now();
-        if (r.code !== 0) throw new Error(`corral up -d exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).slice(-500)}`);
-        return { t, ms: r.ms };
-      });
+      const daemon = launcher ? this.spawnDaemon(timeoutMs) : Promise.resolve();
+      const upArgs = ["up", "-d", "--timeout", String(Math.ceil(timeoutMs / 1000))];
+      const up = daemon
+        .then(() => this.corral(upArgs, timeoutMs + 10000))
+        .then((r) => {
+          const t = now();
+          if (r.code !== 0) throw new Error(`corral up -d exited ${r.code ?? r.signal}: ${(r.stderr || r.stdout).slice(-500)}`);
+          return { t, ms: r.ms };
+        });
       up.catch(() => {});
       return up;
     }
@@ -510,6 +549,15 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
   }
 
   return new CorralDaemonDriver();
+}
+
+/** The environment of every `corral` command: this run's file and state dir only, never the caller's daemon. */
+function cliEnv() {
+  const env = { ...process.env, NO_COLOR: "1" };
+  delete env.CORRAL_STATE_DIR;
+  delete env.CORRAL_HOST;
+  delete env.CORRAL_TOKEN;
+  return env;
 }
 
 /** GET a JSON body over a Unix socket. */
