@@ -250,5 +250,11 @@ function takeOver(socket: Socket, direction: Direction): Socket | undefined {
     writable: true,
     onread: direction.onread,
   };
-  return new RelaySocket(options);
+  try {
+    return new RelaySocket(options);
+  } catch {
+    // A Node whose net.Socket no longer takes a handle this way: relay the socket as it is.
+    Reflect.set(socket, "_handle", handle);
+    return undefined;
+  }
 }
