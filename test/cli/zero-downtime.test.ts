@@ -9,6 +9,7 @@ import { copyFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync } 
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { DaemonClient } from "../../src/cli/client.js";
 import { FIXTURES, IMAGES, until } from "../helpers.js";
 import { realProject, type RealProject } from "./project.js";
 
@@ -130,6 +131,15 @@ describe(
       assert.equal(wrk.non2xx, 0, `no failed responses:\n${wrk.out}`);
       assert.ok(loop.ok > 100, `the Unix loop made requests (${loop.ok})`);
       assert.equal(loop.failed, 0, `no failures through the Unix service address: ${JSON.stringify(loop.errors)}`);
+
+      // The edge in /metrics: what went through, what was drained, and nothing failed.
+      const metrics = await new DaemonClient({ socketPath: p.paths.socket }).text("/metrics");
+      const series = (name: string) =>
+        Number(new RegExp(`^${name}\\{namespace="default",service="web",port="http"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
+      assert.ok(series("corral_service_connections_total") >= 16, metrics);
+      assert.ok(series("corral_service_drained_connections_total") > 0, "keep-alive connections were open on the processes that left");
+      assert.equal(series("corral_service_failed_connections_total"), 0);
+      assert.ok(series("corral_service_sent_bytes_total") > 0);
     });
 
     it("opens TCP only for the exposed port: the daemon listens on no other TCP port for the service", () => {
