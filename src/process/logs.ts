@@ -4,47 +4,43 @@
 // and the next instance re-opens the pipes by path and keeps reading where
 // the last one stopped (lines written meanwhile wait in the pipe buffer).
 // We timestamp each line, append it to `<logDir>/<namespace>-<id>-<i>.log`
-// (rotated by size), hand it to followers and optionally echo it. The one
-// loss: a chunk read by an orchestrator that is SIGKILLed before it wrote it.
-// Lines written while no orchestrator reads wait in the pipe (64 KiB; then the
-// writer blocks until the next instance adopts it) and get the time they are read.
+// (rotated by size, off the event loop: log-file.ts), hand it to followers
+// once it is in the file, and optionally echo it.
+//
+// Back-pressure: while a process's write is in flight, each of its pipes is
+// read at most once more and then not at all until the write ends, so a
+// process that floods fills its own pipe and blocks in write(2); the
+// orchestrator keeps at most two chunks per process and never waits for the disk.
+//
+// The one loss: what an orchestrator that is SIGKILLed had read but not yet
+// written (at most the write in flight and a chunk per pipe). Lines written
+// while no orchestrator reads wait in the pipe (64 KiB; then the writer blocks
+// until the next instance adopts it) and get the time they are read.
+import { isUtf8 } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
-import {
-  chownSync,
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
-import { Socket } from "node:net";
+import { chownSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from "node:net";
 import type { LogLine, LogOptions } from "../contract/types.js";
 import { reportSurvivable } from "../util/diagnostics.js";
-import { errnoCode, isErrno } from "../util/errno.js";
+import { isErrno } from "../util/errno.js";
+import { LogFile, type LogBatch, type LogRotation } from "./log-file.js";
 
-export interface LogRotation {
-  /** Size at which the current file is rotated. */
-  maxBytes: number;
-  /** Files kept in all, the current one included. */
-  files: number;
-}
+export { droppedLogLines, type LogRotation } from "./log-file.js";
 
 type Stream = LogLine["stream"];
 
-/** Lines no log file took (a full disk, no descriptors left), in this process: counted, reported once per episode. */
-const dropped = { lines: 0, lastError: "" };
-
-/** How many log lines this process could not write since it started, and the latest reason. */
-export function droppedLogLines(): { lines: number; lastError: string } {
-  return { ...dropped };
-}
+/** One read from a pipe: its whole buffer (Linux's default capacity). */
+const READ_BYTES = 64 * 1024;
+/**
+ * Every pipe of every process is read into this one buffer: Node calls back
+ * with each read before the next read of any pipe, and a read's bytes are
+ * copied out (timestamped) in that callback. So a thousand idle processes
+ * hold no read buffers, and a flood allocates none per read.
+ */
+const readBuffer = Buffer.allocUnsafe(READ_BYTES);
+/** A process that never ends a line must not grow its partial line without bound: past this it is a line. */
+const MAX_PARTIAL = 64 * 1024;
 
 /** Creates the named pipes that do not exist yet, in one mkfifo call (Node has no mkfifo). */
 export function ensureFifos(paths: string[]): void {
@@ -54,6 +50,11 @@ export function ensureFifos(paths: string[]): void {
   // A spawn the machine refused (EMFILE, EAGAIN) keeps its errno: the caller tells it from a bug.
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr}`);
+}
+
+/** net.Socket reads into a buffer of ours with `onread` for any socket it creates (documented for connect(), typed only there). */
+interface PipeSocketOptions extends SocketConstructorOpts {
+  onread: OnReadOpts;
 }
 
 export interface ProcessLogOptions {
@@ -68,14 +69,22 @@ export interface ProcessLogOptions {
 export class ProcessLog {
   private readonly lines = new EventEmitter();
   private readers: Socket[] = [];
-  private fd: number | null = null;
-  private size = 0;
-  private readonly partial: Record<Stream, string> = { stdout: "", stderr: "" };
-  /** Lines dropped since the last write that succeeded: written as one marker line once writing works again. */
-  private droppedSince = 0;
+  /** Readers stopped until the write in flight ends. */
+  private paused = new Set<Socket>();
+  private readonly partial: Record<Stream, Buffer | null> = { stdout: null, stderr: null };
+  private readonly echo: string | undefined;
+  private readonly file: LogFile;
 
   constructor(private readonly options: ProcessLogOptions) {
     this.lines.setMaxListeners(0);
+    // Latin-1, as prefixLines works: the prefix's UTF-8 bytes, one character each.
+    if (options.echoPrefix !== undefined) this.echo = Buffer.from(`${options.echoPrefix} | `).toString("latin1");
+    this.file = new LogFile({
+      file: options.file,
+      rotation: options.rotation,
+      written: (batches) => this.deliver(batches),
+      ready: () => this.resume(),
+    });
   }
 
   /**
@@ -128,9 +137,14 @@ export class ProcessLog {
     this.detach();
     for (const stream of ["stdout", "stderr"] as const) {
       const fd = openSync(this.options.fifos[stream], constants.O_RDONLY | constants.O_NONBLOCK);
-      const reader = new Socket({ fd, readable: true, writable: false });
-      reader.setEncoding("utf8");
-      reader.on("data", (chunk: string) => this.ingest(stream, chunk));
+      const options: PipeSocketOptions = {
+        fd,
+        readable: true,
+        writable: false,
+        // Returning false stops reading this pipe (libuv's readStop) until resume().
+        onread: { buffer: readBuffer, callback: (length, buffer) => this.onRead(stream, reader, buffer, length) },
+      };
+      const reader: Socket = new Socket(options);
       reader.on("end", () => {
         this.flushPartial(stream);
         reader.destroy();
@@ -139,6 +153,8 @@ export class ProcessLog {
         reportSurvivable("process.logs", `read ${stream} pipe`, error, { path: this.options.fifos[stream] });
         reader.destroy();
       });
+      // Flowing, so the end of the pipe is heard (no 'data' events: the bytes come to onRead).
+      reader.resume();
       this.readers.push(reader);
     }
   }
@@ -147,6 +163,7 @@ export class ProcessLog {
   detach(): void {
     for (const reader of this.readers) reader.destroy();
     this.readers = [];
+    this.paused.clear();
   }
 
   /**
@@ -155,118 +172,84 @@ export class ProcessLog {
    */
   async drained(boundMs: number): Promise<void> {
     const open = this.readers.filter((reader) => !reader.destroyed);
-    if (open.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(open.map((reader) => new Promise((resolve) => reader.once("close", resolve)))),
+      Promise.all(open.map((reader) => new Promise((resolve) => reader.once("close", resolve)))).then(() => this.file.flushed()),
       new Promise((resolve) => (timer = setTimeout(resolve, boundMs))),
     ]);
     clearTimeout(timer);
   }
 
+  /** Stops reading and writes what was read: synchronously when no write is in flight, else right after it. */
   close(): void {
     this.detach();
-    for (const stream of ["stdout", "stderr"] as const) this.flushPartial(stream);
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    for (const stream of ["stdout", "stderr"] as const) this.flushPartial(stream, false);
+    this.file.close();
   }
 
-  private ingest(stream: Stream, chunk: string): void {
-    const text = this.partial[stream] + chunk;
-    const parts = text.split("\n");
-    let rest = parts.pop() ?? "";
-    // A process that never ends a line must not grow this buffer without bound.
-    if (rest.length > 64 * 1024) {
-      parts.push(rest);
-      rest = "";
+  /** One read of a pipe: cut into lines, queued for the file. False stops reading this pipe until the write in flight ends. */
+  private onRead(stream: Stream, reader: Socket, buffer: Uint8Array, length: number): boolean {
+    this.ingest(stream, Buffer.from(buffer.buffer, buffer.byteOffset, length));
+    if (!this.file.waiting) return true;
+    this.paused.add(reader);
+    return false;
+  }
+
+  private resume(): void {
+    if (this.paused.size === 0) return;
+    const paused = [...this.paused];
+    this.paused.clear();
+    for (const reader of paused) if (!reader.destroyed) reader.resume();
+  }
+
+  /** Takes the complete lines of `data` (a view of the shared read buffer: whatever is kept is copied). */
+  private ingest(stream: Stream, data: Buffer): void {
+    const partial = this.partial[stream];
+    const end = data.lastIndexOf(10) + 1;
+    if (end === 0) {
+      const joined = partial ? Buffer.concat([partial, data]) : Buffer.from(data);
+      if (joined.length <= MAX_PARTIAL) {
+        this.partial[stream] = joined;
+        return;
+      }
+      const cut = charBoundary(joined);
+      this.partial[stream] = cut < joined.length ? joined.subarray(cut) : null;
+      this.record(stream, Buffer.concat([joined.subarray(0, cut), NEWLINE]));
+      return;
     }
-    this.partial[stream] = rest;
-    if (parts.length > 0) this.record(stream, parts);
+    const lines = partial ? Buffer.concat([partial, data.subarray(0, end)]) : data.subarray(0, end);
+    this.partial[stream] = end < data.length ? Buffer.from(data.subarray(end)) : null;
+    this.record(stream, lines);
   }
 
-  private flushPartial(stream: Stream): void {
-    if (this.partial[stream]) this.record(stream, [this.partial[stream]]);
-    this.partial[stream] = "";
+  private flushPartial(stream: Stream, write = true): void {
+    const partial = this.partial[stream];
+    this.partial[stream] = null;
+    if (partial) this.record(stream, Buffer.concat([partial, NEWLINE]), write);
   }
 
-  private record(stream: Stream, texts: string[]): void {
+  /** Queues whole lines (`text` ends with a newline), stamped with the time they were read. */
+  private record(stream: Stream, text: Buffer, write = true): void {
+    // Bytes that are not UTF-8 become U+FFFD, as decoding them would.
+    const utf8 = isUtf8(text) ? text : Buffer.from(text.toString("utf8"));
     const time = new Date();
-    const stamp = time.toISOString();
-    this.append(texts.map((line) => `${stamp} ${stream} ${line}\n`));
-    if (this.options.echoPrefix !== undefined) {
-      const target = stream === "stdout" ? process.stdout : process.stderr;
-      target.write(texts.map((line) => `${this.options.echoPrefix} | ${line}\n`).join(""));
-    }
-    for (const line of texts) this.lines.emit("line", { time, stream, line } satisfies LogLine);
+    const prefix = `${time.toISOString()} ${stream} `;
+    const { bytes, lines } = prefixLines(prefix, utf8);
+    if (this.echo) (stream === "stdout" ? process.stdout : process.stderr).write(prefixLines(this.echo, utf8).bytes);
+    const batch: LogBatch = { stream, time, bytes, lines, prefix: prefix.length };
+    if (write) this.file.append(batch);
+    else this.file.enqueue(batch);
   }
 
-  /**
-   * Appends whole lines; when the file system refuses them (ENOSPC, EDQUOT,
-   * EMFILE, ...) they are dropped and counted, never thrown into the pipe
-   * reader (which would take the orchestrator down). The next write that
-   * works first records how many were lost.
-   */
-  private append(lines: string[]): void {
-    const marker =
-      this.droppedSince > 0
-        ? [`${new Date().toISOString()} stderr [corral: ${this.droppedSince} log lines dropped: ${dropped.lastError}]\n`]
-        : [];
-    try {
-      this.appendLines([...marker, ...lines]);
-      this.droppedSince = 0;
-    } catch (error) {
-      if (this.droppedSince === 0) reportSurvivable("process.logs", "write log file", error, { path: this.options.file });
-      this.droppedSince += lines.length;
-      dropped.lines += lines.length;
-      dropped.lastError = errnoCode(error) ?? (error instanceof Error ? error.message : String(error));
-      // A descriptor that failed mid-rotation is reopened by the next write.
-      if (this.fd !== null && isErrno(error, "EBADF")) this.fd = null;
-    }
-  }
-
-  /** Appends whole lines, rotating between lines so no file grows past maxBytes (unless one line alone is longer). */
-  private appendLines(lines: string[]): void {
-    if (this.fd === null) {
-      this.fd = openSync(this.options.file, "a", 0o640);
-      this.size = fstatSync(this.fd).size;
-    }
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const flush = () => {
-      if (batchBytes === 0) return;
-      const data = Buffer.concat(batch, batchBytes);
-      // A write the disk fills in the middle of is short; the rest then fails with ENOSPC.
-      for (let at = 0; at < data.length;) {
-        const written = writeSync(this.fd!, data, at);
-        at += written;
-        this.size += written;
+  /** Lines whose write ended: followers hear them now, when the files hold them. */
+  private deliver(batches: LogBatch[]): void {
+    if (this.lines.listenerCount("line") === 0) return;
+    for (const { bytes, prefix, stream, time } of batches)
+      for (let start = 0; start < bytes.length;) {
+        const end = bytes.indexOf(10, start);
+        this.lines.emit("line", { time, stream, line: bytes.toString("utf8", start + prefix, end) } satisfies LogLine);
+        start = end + 1;
       }
-      batch = [];
-      batchBytes = 0;
-    };
-    for (const line of lines) {
-      const bytes = Buffer.from(line);
-      if (this.size + batchBytes > 0 && this.size + batchBytes + bytes.length > this.options.rotation.maxBytes) {
-        flush();
-        this.rotate();
-      }
-      batch.push(bytes);
-      batchBytes += bytes.length;
-    }
-    flush();
-  }
-
-  private rotate(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-    const { file } = this.options;
-    const keep = this.options.rotation.files;
-    rmSync(`${file}.${keep - 1}`, { force: true });
-    for (let i = keep - 2; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
-    if (keep > 1) renameSync(file, `${file}.1`);
-    else rmSync(file, { force: true });
-    this.fd = openSync(file, "a", 0o640);
-    this.size = 0;
   }
 
   /** Calls `listener` with every line recorded from now on (logLine probes read them here: no reader of their own); returns the unsubscribe. */
@@ -280,12 +263,21 @@ export class ProcessLog {
    * given: an adopted process may have printed its line before we read it.
    */
   followSince(since: Date | undefined, listener: (line: LogLine) => void): () => void {
-    // Subscribe and read in one tick: lines are recorded synchronously, so none falls between or comes twice.
-    const unsubscribe = this.onLine(listener);
-    if (since !== undefined)
-      for (const line of readLogFiles(this.options.file, this.options.rotation.files))
-        if (line.time.getTime() >= since.getTime()) listener(line);
-    return unsubscribe;
+    let unsubscribe: (() => void) | undefined;
+    let cancelled = false;
+    // Subscribe and read the files at a moment no write is in flight: the files then hold
+    // exactly the lines delivered so far, so none falls between or comes twice.
+    this.file.whenIdle(() => {
+      if (cancelled) return;
+      unsubscribe = this.onLine(listener);
+      if (since !== undefined)
+        for (const line of readLogFiles(this.options.file, this.options.rotation.files))
+          if (line.time.getTime() >= since.getTime()) listener(line);
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe?.();
+    };
   }
 
   /**
@@ -298,19 +290,25 @@ export class ProcessLog {
     const live: LogLine[] = [];
     let wake: (() => void) | null = null;
     let done = false;
+    let history: History | undefined;
     const onLine = (line: LogLine) => {
       live.push(line);
       wake?.();
     };
     const follow = options.follow ?? false;
-    // Subscribe and open the files in one tick: lines are recorded synchronously, so none falls
+    // Subscribe and open the files at a moment no write is in flight (at once, or when the
+    // current one ends): the files then hold exactly the lines delivered so far, so none falls
     // between, and the descriptors keep each file as it is now even when it is rotated meanwhile.
-    if (follow) this.lines.on("line", onLine);
-    const history = openHistory(this.options.file, this.options.rotation.files);
+    this.file.whenIdle(() => {
+      if (done) return;
+      if (follow) this.lines.on("line", onLine);
+      history = openHistory(this.options.file, this.options.rotation.files);
+      wake?.();
+    });
     const finish = () => {
       done = true;
       this.lines.off("line", onLine);
-      history.close();
+      history?.close();
       wake?.();
     };
     if (options.signal?.aborted) finish();
@@ -319,6 +317,11 @@ export class ProcessLog {
       (options.since === undefined || l.time >= options.since) && (options.until === undefined || l.time < options.until);
     async function* lines(): AsyncGenerator<LogLine> {
       try {
+        while (history === undefined && !done) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+        if (history === undefined) return;
         for (const batch of history.batches(options.tail))
           for (const line of batch) {
             if (done) return;
@@ -347,8 +350,38 @@ export class ProcessLog {
   }
 }
 
+const NEWLINE = Buffer.from("\n");
+
+/**
+ * `prefix` before every line of `text` (whole lines: it ends with a newline),
+ * in one new buffer. As Latin-1 strings, which map each byte to one character
+ * and back, so UTF-8 passes through untouched: V8's replaceAll does in one
+ * native pass what a copy per line costs twice over in JavaScript calls.
+ */
+function prefixLines(prefix: string, text: Buffer): { bytes: Buffer; lines: number } {
+  const replaced = prefix + text.toString("latin1").replaceAll("\n", `\n${prefix}`);
+  // The last newline got a prefix too: nothing follows it.
+  const bytes = Buffer.from(replaced.slice(0, replaced.length - prefix.length), "latin1");
+  return { bytes, lines: (bytes.length - text.length) / prefix.length };
+}
+
+/** Where to cut a long line without splitting a UTF-8 character: before the continuation bytes at its end. */
+function charBoundary(text: Buffer): number {
+  let cut = text.length;
+  // At most 3 continuation bytes (10xxxxxx) follow a character's first byte.
+  while (cut > text.length - 4 && cut > 0 && (text[cut - 1]! & 0xc0) === 0x80) cut--;
+  // The first byte of the character they continue goes with them.
+  if (cut < text.length && cut > 0 && text[cut - 1]! >= 0xc0) cut--;
+  return cut === 0 ? text.length : cut;
+}
+
+interface History {
+  batches(tail?: number): Iterable<LogLine[]>;
+  close(): void;
+}
+
 /** The log files of a process as they are at this moment, opened oldest first, read one at a time on demand. */
-function openHistory(file: string, files: number): { batches(tail?: number): Iterable<LogLine[]>; close(): void } {
+function openHistory(file: string, files: number): History {
   const opened: { fd: number; size: number; path: string }[] = [];
   for (let i = files - 1; i >= 0; i--) {
     const path = i === 0 ? file : `${file}.${i}`;
@@ -400,16 +433,20 @@ function openHistory(file: string, files: number): { batches(tail?: number): Ite
   };
 }
 
+/** The lines of a log file's text; a last piece without its newline is a write still in flight (or one a full disk cut short), not a line yet. */
 function parseLogText(text: string): LogLine[] {
   const lines: LogLine[] = [];
-  for (const raw of text.split("\n")) {
+  const raws = text.split("\n");
+  raws.pop();
+  for (const raw of raws) {
     const match = LINE.exec(raw);
     if (match) lines.push({ time: new Date(match[1]!), stream: match[2] === "stderr" ? "stderr" : "stdout", line: match[3]! });
   }
   return lines;
 }
 
-const LINE = /^(\S+) (stdout|stderr) (.*)$/;
+// `s`: a line's text may hold a carriage return (a progress bar, a CRLF program), which `.` alone does not match.
+const LINE = /^(\S+) (stdout|stderr) (.*)$/s;
 
 /** Lines of a log file and its rotated predecessors, oldest first; only the last `tail` when given. */
 export function readLogFiles(file: string, files: number, tail?: number): LogLine[] {
@@ -426,10 +463,7 @@ export function readLogFiles(file: string, files: number, tail?: number): LogLin
       if (!isErrno(error, "ENOENT")) reportSurvivable("process.logs", "read log file", error, { path });
       continue;
     }
-    const lines = text.split("\n").flatMap((raw): LogLine[] => {
-      const match = LINE.exec(raw);
-      return match ? [{ time: new Date(match[1]!), stream: match[2] === "stderr" ? "stderr" : "stdout", line: match[3]! }] : [];
-    });
+    const lines = parseLogText(text);
     collected.unshift(lines);
     count += lines.length;
     if (tail !== undefined && count >= tail) break;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { LogLine } from "../../src/contract/types.js";
@@ -137,5 +138,64 @@ describe("log capture", () => {
     } finally {
       await hostEnv.cleanup();
     }
+  });
+});
+
+describe("log capture under a flood", () => {
+  // No rotation within reach: the flooder's log file stays the named pipe the test makes.
+  const suite = orchestratorPerSuite("logs-flood", { logRotation: { maxBytes: 2 ** 40, files: 2 } });
+  const { env } = suite;
+
+  it("a process whose log cannot be written fills its own pipe and blocks; the orchestrator and other processes go on; no line is lost", async (t) => {
+    const ns = suite.orchestrator.namespace("flood");
+    const logDir = join(env.config.stateDir!, "logs");
+    mkdirSync(logDir, { recursive: true });
+    // The flooder's log file is a named pipe nobody reads yet: corral's write into it cannot end
+    // (a disk that does not answer). Holding it open read-write lets corral open it for appending.
+    const logFile = join(logDir, "flood-f-0.log");
+    assert.equal(spawnSync("mkfifo", [logFile]).status, 0, "mkfifo");
+    const hold = openSync(logFile, constants.O_RDWR);
+    const readers: Socket[] = [];
+    // The last reader gone, corral's stuck write ends (EPIPE) whatever happened: nothing hangs.
+    t.after(() => {
+      for (const reader of readers) reader.destroy();
+      closeSync(hold);
+    });
+    const blockedFile = join(env.root, "flooder-blocked");
+    const doneFile = join(env.root, "flooder-done");
+    const more = 20_000; // 2 MB: far beyond what the pipes and corral may hold for it
+    const events = ns.watchServices();
+    await ns.ensureService("tick", { image: "ticker", scale: 1 });
+    await ns.ensureService("f", { image: "log-flooder.mjs", scale: 1, args: () => [blockedFile, String(more), doneFile] });
+    await untilAllOnline(events, "f", 1);
+
+    // Its non-blocking write failed with EAGAIN: the pipe is full, corral no longer reads it.
+    const blockedAt = Number(await until(() => existsSync(blockedFile) && readFileSync(blockedFile, "utf8"), "the flooder's pipe to fill"));
+    assert.ok(blockedAt > 0, "it wrote lines before its pipe was full");
+    // The orchestrator answers, and another process's lines still reach its log.
+    assert.equal((await ns.fetchServiceMetrics("f")).length, 1);
+    const ticks = () => ns.readLogFiles("tick", 0).filter((l) => l.stream === "stdout").length;
+    const before = ticks();
+    await until(() => ticks() >= before + 5, "the ticker's lines while the flooder is blocked");
+    assert.equal(existsSync(doneFile), false, "the flooder is held back: corral buffers a bounded amount for it, not its 2 MB");
+
+    // Read the log: the flooder goes on, and every line it wrote arrives once, in order.
+    let text = "";
+    const drain = new Socket({ fd: openSync(logFile, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    readers.push(drain);
+    drain.setEncoding("utf8");
+    drain.on("data", (chunk: string) => (text += chunk));
+    await until(() => text.endsWith(" stdout done\n"), "the flooder's last line", 60_000);
+    assert.ok(existsSync(doneFile));
+    const numbers = text
+      .split("\n")
+      .filter((line) => / stdout line \d+ x+$/.test(line))
+      .map((line) => Number(line.split(" ")[3]));
+    assert.equal(numbers.length, blockedAt + more, "every line, none lost or doubled");
+    assert.ok(
+      numbers.every((n, i) => n === i),
+      "in order",
+    );
+    await events.return!();
   });
 });
