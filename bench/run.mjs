@@ -12,7 +12,7 @@
 //
 //   npm run bench                      full run, writes bench/results.jsonl + bench/RESULTS.md
 //   npm run bench -- --quick           < 2 min, prints the tables
-//   npm run bench -- --quick --n 10 --drivers raw,corral --phases run,answer,adopt   smoke (CI)
+//   npm run bench -- --quick --n 10 --drivers raw,corral,corral-daemon --phases run,answer,adopt   smoke (CI)
 //   npm run bench -- --help
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
