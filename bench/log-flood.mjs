@@ -10,16 +10,18 @@
 //   isolation   another service's restart p50 (SIGKILL until online again), fetchServiceMetrics p50,
 //               one event-loop turn + processStatuses p50 and how late a 2 ms timer fires (p99), first with
 //               nothing else running, then while --floods processes flood as fast as they can;
-//               the ratios flood / quiet (target ≤ 1.5x) and the bytes corral took in meanwhile
+//               the ratios flood / quiet (target ≤ 1.5x) and the bytes corral took in meanwhile;
+//               and `corral ps` p50 against a daemon (corral up -d, this build's bin/) before and after
+//               --floods flooding processes join it
 // Reps alternate the targets, so a burst of load hits all of them alike.
 //
-//   node bench/log-flood.mjs                  1 GiB, every target, both launchers (~3 min)
+//   node bench/log-flood.mjs                  1 GiB, every target, both launchers, 3 repeats (~6 min)
 //   node bench/log-flood.mjs --quick          128 MiB, fewer restarts (< 1 min)
 //   node bench/log-flood.mjs --dist DIR       another build of corral (a dist/ whose ../node_modules resolves)
 //   node bench/log-flood.mjs --help
 // As a library: measureLogFlood(options) -> records (type "logs"), logFloodTable(records, round) -> Markdown.
 // The program that floods is this file: `node bench/log-flood.mjs --emit BYTES [--t0 FILE] [--linger]`.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,11 +38,11 @@ const HELP = `usage: node bench/log-flood.mjs [options]
   --quick                   128 MiB, k = 8 restarts per window
   --mib 1024                MiB the throughput program writes
   --targets file,cat,corral,pm2,pm2-time,supervisord
-  --phases throughput,isolation
+  --phases throughput,isolation,ps
   --floods 10               processes flooding during the isolation window
   --k 20                    restarts (and metrics/status reads) per isolation window
   --launchers direct,cgroup corral launchers of the isolation phase
-  --repeat 1                runs of every target (medians)
+  --repeat 3                runs of every target (medians; 1 with --quick)
   --dist DIR                corral's build (default: dist/ of this checkout)
   --workdir /tmp/bench-work --out FILE.jsonl (append one JSON line per record)`;
 
@@ -495,6 +497,75 @@ async function measureIsolation({ workdir, distDir, launcher, floods, k, rep, se
   return rec;
 }
 
+/**
+ * p50 ms of `corral ps` (the real CLI against a daemon of this build) and of
+ * `node -e 0` (what any new process costs on the machine as it is), `reps` of each, alternating.
+ */
+function psP50(bin, dir, env, reps) {
+  const runs = { ps: [], bare: [] };
+  const timed = (name, args) => {
+    const t = hr();
+    const r = spawnSync(process.execPath, args, { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 });
+    runs[name].push(msSince(t));
+    if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  };
+  for (let i = 0; i < reps; i++) {
+    timed("ps", [bin, "ps"]);
+    timed("bare", ["-e", "0"]);
+  }
+  return { ps: p50(runs.ps), bare: p50(runs.bare) };
+}
+
+/**
+ * `corral ps` against a daemon (corral up -d) supervising a quiet service,
+ * then the same daemon once `floods` processes flooding their logs join it.
+ */
+async function measurePs({ workdir, distDir, floods, reps, rep, seq }) {
+  const rec = { type: "logs", kind: "ps", floods, reps, rep, errors: [] };
+  const bin = join(distDir, "..", "bin", "corral.js");
+  const dir = join(workdir, `logs-ps-${process.pid}-${seq}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env, NO_COLOR: "1", CORRAL_STATE_DIR: "" };
+  const yaml = (scale) =>
+    [
+      `environment: bench-logs-ps-${process.pid}-${seq}`,
+      "services:",
+      "  quiet:",
+      "    command: sleep",
+      '    args: ["100000"]',
+      "  flood:",
+      `    command: ${JSON.stringify(process.execPath)}`,
+      `    args: ${JSON.stringify(emitArgs(0, null))}`,
+      `    scale: ${scale}`,
+      "",
+    ].join("\n");
+  const up = () => {
+    const r = spawnSync(process.execPath, [bin, "up", "-d", "--timeout", "120"], { cwd: dir, env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`corral up -d exited ${r.status}: ${r.stderr}`);
+  };
+  try {
+    if (!existsSync(bin)) throw new Error(`no CLI at ${bin}`);
+    writeFileSync(join(dir, "corral.yaml"), yaml(0));
+    up();
+    psP50(bin, dir, env, 2); // warm-up: the page cache
+    ({ ps: rec.quiet_ms, bare: rec.quiet_bare_ms } = psP50(bin, dir, env, reps));
+    writeFileSync(join(dir, "corral.yaml"), yaml(floods));
+    up();
+    await sleep(500); // every flood's pipe full, the capture at its steady rate
+    ({ ps: rec.flood_ms, bare: rec.flood_bare_ms } = psP50(bin, dir, env, reps));
+    rec.ratio = rec.flood_ms / rec.quiet_ms;
+    rec.bare_ratio = rec.flood_bare_ms / rec.quiet_bare_ms;
+  } catch (error) {
+    rec.errors.push(String(error?.message ?? error));
+  } finally {
+    const down = spawnSync(process.execPath, [bin, "down"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+    if (down.status !== 0) rec.errors.push(`corral down exited ${down.status}: ${down.stderr}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rec;
+}
+
 // ---------------------------------------------------------------------------
 
 /**
@@ -507,11 +578,12 @@ export async function measureLogFlood({
   quick = false,
   mib = quick ? 128 : 1024,
   targets = ["file", "cat", "corral", "pm2", "pm2-time", "supervisord"],
-  phases = ["throughput", "isolation"],
+  phases = ["throughput", "isolation", "ps"],
   floods = 10,
   k = quick ? 8 : 20,
   launchers = ["direct", "cgroup"],
-  repeat = 1,
+  psReps = quick ? 5 : 15,
+  repeat = quick ? 1 : 3,
   onRecord = () => {},
 } = {}) {
   mkdirSync(workdir, { recursive: true });
@@ -532,9 +604,11 @@ export async function measureLogFlood({
       for (const target of runnable)
         push(await measureThroughput(target, { workdir, bytes: mib * 2 ** 20, distDir, launcher: launchers[0], rep, seq: ++seq }));
   }
-  if (phases.includes("isolation"))
-    for (let rep = 1; rep <= repeat; rep++)
+  for (let rep = 1; rep <= repeat; rep++) {
+    if (phases.includes("isolation"))
       for (const launcher of launchers) push(await measureIsolation({ workdir, distDir, launcher, floods, k, rep, seq: ++seq }));
+    if (phases.includes("ps")) push(await measurePs({ workdir, distDir, floods, reps: psReps, rep, seq: ++seq }));
+  }
   return records;
 }
 
@@ -577,9 +651,9 @@ export function logFloodTable(
       `### Log throughput (one process writing 128-byte lines as fast as it can; cat floor ${round(floor, 1)} MiB/s)\n\n${lines.join("\n")}\n`,
     );
   }
-  const iso = logs.filter((r) => r.kind === "isolation");
+  const iso = logs.filter((r) => r.kind === "isolation" || r.kind === "ps");
   if (iso.length) {
-    const ok = iso.filter((r) => r.errors.length === 0);
+    const ok = iso.filter((r) => r.kind === "isolation" && r.errors.length === 0);
     const launchers = [...new Set(ok.map((r) => r.launcher))];
     const fig = (rows, phase, f) => round(median(rows.map((r) => r[phase][f])), 2);
     const lines = [
@@ -591,7 +665,14 @@ export function logFloodTable(
         return `| ${launcher} | ${rows[0].floods} | ${fig(rows, "quiet", "restart_p50_ms")} → ${fig(rows, "flood", "restart_p50_ms")} | ${ratio("restart_p50_ratio")} | ${fig(rows, "quiet", "metrics_p50_ms")} → ${fig(rows, "flood", "metrics_p50_ms")} | ${ratio("metrics_p50_ratio")} | ${fig(rows, "quiet", "status_p50_ms")} → ${fig(rows, "flood", "status_p50_ms")} | ${ratio("status_p50_ratio")} | ${fig(rows, "quiet", "loop_p99_ms")} → ${fig(rows, "flood", "loop_p99_ms")} | ${ratio("loop_p99_ratio")} | ${round(median(rows.map((r) => r.ingest_mib_s)), 1)} | ${round(median(rows.map((r) => r.drop_floods_ms)), 0)} |`;
       }),
     ];
-    const errs = iso.filter((r) => r.errors.length).map((r) => `- isolation ${r.launcher}: ${r.errors.join("; ")}`);
+    const ps = logs.filter((r) => r.kind === "ps" && r.errors.length === 0);
+    if (ps.length)
+      lines.push(
+        `| daemon: \`corral ps\` (p50 of ${ps[0].reps}; \`node -e 0\` ${round(median(ps.map((r) => r.quiet_bare_ms)), 1)} → ${round(median(ps.map((r) => r.flood_bare_ms)), 1)} ms, ${round(median(ps.map((r) => r.bare_ratio)), 2)}x) | ${ps[0].floods} | | | | | ${round(median(ps.map((r) => r.quiet_ms)), 1)} → ${round(median(ps.map((r) => r.flood_ms)), 1)} | ${round(median(ps.map((r) => r.ratio)), 2)} | | | | |`,
+      );
+    const errs = logs
+      .filter((r) => (r.kind === "isolation" || r.kind === "ps") && r.errors.length)
+      .map((r) => `- ${r.kind} ${r.launcher ?? ""}: ${r.errors.join("; ")}`);
     out.push(
       `### Log floods: another service while ${ok[0]?.floods ?? "-"} processes flood (medians; ratio = flood / quiet)\n\n${lines.join("\n")}\n${errs.length ? `\n${errs.join("\n")}\n` : ""}`,
     );
