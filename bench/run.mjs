@@ -8,6 +8,8 @@
 //   adopt   corral only: a new orchestrator instance adopting n running processes
 //   proxy   the shared proxy.mjs with corral's TcpProxy added as a proxy
 //   cli     the corral command's latency (--help, ps at --cli-n processes) against bare node (cli-latency.mjs)
+//   logs    one process flooding its logs (MiB/s vs program > file, | cat, pm2, supervisord); another service and corral ps while 10 flood (log-flood.mjs)
+//   import  ms and RSS of importing the package root, against bare node (import-cost.mjs)
 //   roll    HTTP load during corral restart / scale 3→1→3 / rolling env change: service address vs process 0's own (roll.mjs)
 //
 //   npm run bench                      full run, writes bench/results.jsonl + bench/RESULTS.md
@@ -24,6 +26,8 @@ import { createCorralDriver } from "./drivers/corral.mjs";
 import { createCorralDaemonDriver } from "./drivers/corral-daemon.mjs";
 import { cliTable, measureCliLatency } from "./cli-latency.mjs";
 import { measureRoll, rollTable } from "./roll.mjs";
+import { logFloodTable, measureLogFlood } from "./log-flood.mjs";
+import { measureImportCost } from "./import-cost.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "..");
@@ -55,7 +59,7 @@ const HELP = `usage: npm run bench -- [options]
                                "corral-daemon" = the corral command: corral.yaml, \`corral up -d\`, ps --json, down (drivers/corral-daemon.mjs);
                                "corral-daemon-direct" = the same against \`corral daemon --launcher direct\` (up -d's daemon takes auto)
   --n 10,100,500,1000          numbers of managed processes
-  --phases run,answer,adopt,proxy,cli,roll
+  --phases run,answer,adopt,proxy,cli,roll,logs,import
   --cli-n 500 --cli-reps 15   processes behind \`corral ps\`, and alternating runs of each command (cli phase)
   --k 20 --repeat 3 --idle 10 --settle 2 --gap-ms 100 --metrics-reps 10
   --start-timeout 120 --restart-timeout 10 --stop-timeout 120   (s)
@@ -71,7 +75,7 @@ function parseArgs(argv) {
     quick: false,
     drivers: [...PEERS, ...CORRAL, ...DAEMON].join(","),
     n: "10,100,500,1000",
-    phases: "run,answer,adopt,proxy,cli,roll",
+    phases: "run,answer,adopt,proxy,cli,roll,logs,import",
     k: 20,
     repeat: 3,
     idle: 10,
@@ -878,6 +882,20 @@ function report(records, meta) {
   if (cli) out.push(cli);
   const roll = rollTable(records);
   if (roll) out.push(roll);
+  const logs = logFloodTable(records, round);
+  if (logs) out.push(logs);
+  const imports = records.filter((r) => r.type === "import");
+  if (imports.length > 0) {
+    out.push("", "### Import of the package root (import-cost.mjs; medians of fresh processes)", "");
+    out.push(
+      "| entry | import, ms | process start to exit, bare / with the import, ms | RSS, bare / with the import, MiB | CPU above bare, ms |",
+    );
+    out.push("|:---|---:|---:|---:|---:|");
+    for (const r of imports)
+      out.push(
+        `| ${r.entry.split("/").slice(-2).join("/")} | ${round(r.import_ms, 1)} | ${round(r.bare_process_ms, 1)} / ${round(r.import_process_ms, 1)} | ${round(r.bare_rss_mib, 1)} / ${round(r.import_rss_mib, 1)} (+${round(r.import_rss_delta_mib, 1)}) | ${round(r.import_cpu_delta_ms, 1)} |`,
+      );
+  }
   const errs = records.filter((r) => r.errors?.length);
   if (errs.length)
     out.push(
@@ -1054,6 +1072,31 @@ async function main() {
         ? `ERRORS: ${rec.errors.join("; ")}\n`
         : `bare ${round(rec.bare_ms, 1)} ms, --help ${round(rec.help_ms, 1)} ms (${round(rec.help_ratio, 2)}x), ps ${round(rec.ps_ms, 1)} ms (${round(rec.ps_ratio, 2)}x bare+request ${round(rec.bare_request_ms, 1)} ms)\n`,
     );
+  }
+  if (phases.has("logs")) {
+    process.stderr.write(`[bench] log floods (log-flood.mjs)\n`);
+    try {
+      await measureLogFlood({
+        workdir: opts.workdir,
+        quick: opts.quick, // 128 MiB, 1 repeat, k = 8; full: 1 GiB, 3 repeats, k = 20
+        onRecord: (rec) => {
+          writer.write(rec);
+          process.stderr.write(
+            `[bench] logs ${rec.kind} ${rec.target ?? rec.launcher ?? ""}${rec.errors.length ? " ERRORS: " + rec.errors.join("; ") : ""}\n`,
+          );
+        },
+      });
+    } catch (error) {
+      writer.write({ type: "logs", kind: "error", errors: [String(error?.message ?? error)] });
+    }
+  }
+  if (phases.has("import")) {
+    process.stderr.write(`[bench] import of the package root (import-cost.mjs)\n`);
+    try {
+      writer.write(measureImportCost({ projectRoot, reps: opts.quick ? 5 : 15 }));
+    } catch (error) {
+      writer.write({ type: "import", errors: [String(error?.message ?? error)] });
+    }
   }
   if (phases.has("roll")) {
     process.stderr.write(`[bench] rolling changes under load (roll.mjs)\n`);
