@@ -886,15 +886,17 @@ function report(records, meta) {
   if (logs) out.push(logs);
   const imports = records.filter((r) => r.type === "import");
   if (imports.length > 0) {
-    out.push("", "### Import of the package root (import-cost.mjs; medians of fresh processes)", "");
-    out.push(
+    const lines = [
+      "### Import of the package root (import-cost.mjs; medians of fresh processes)",
+      "",
       "| entry | import, ms | process start to exit, bare / with the import, ms | RSS, bare / with the import, MiB | CPU above bare, ms |",
-    );
-    out.push("|:---|---:|---:|---:|---:|");
-    for (const r of imports)
-      out.push(
-        `| ${r.entry.split("/").slice(-2).join("/")} | ${round(r.import_ms, 1)} | ${round(r.bare_process_ms, 1)} / ${round(r.import_process_ms, 1)} | ${round(r.bare_rss_mib, 1)} / ${round(r.import_rss_mib, 1)} (+${round(r.import_rss_delta_mib, 1)}) | ${round(r.import_cpu_delta_ms, 1)} |`,
-      );
+      "|:---|---:|---:|---:|---:|",
+      ...imports.map(
+        (r) =>
+          `| ${r.entry.split("/").slice(-2).join("/")} | ${round(r.import_ms, 1)} | ${round(r.bare_process_ms, 1)} / ${round(r.import_process_ms, 1)} | ${round(r.bare_rss_mib, 1)} / ${round(r.import_rss_mib, 1)} (+${round(r.import_rss_delta_mib, 1)}) | ${round(r.import_cpu_delta_ms, 1)} |`,
+      ),
+    ];
+    out.push(lines.join("\n"));
   }
   const errs = records.filter((r) => r.errors?.length);
   if (errs.length)
