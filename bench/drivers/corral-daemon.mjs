@@ -28,10 +28,11 @@
 // (up starts none then): `up -d` has no launcher option, and the daemon it
 // starts takes `auto`, so this is how the daemon's own cost is told apart from
 // the launcher's, against the library drivers of the same launcher.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { removeCorralCgroups } from "./cgroups.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "../..");
@@ -507,44 +508,7 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
     /** Empty cgroups of this run's environment (after a SIGKILLed daemon): removed, deepest first. */
     cleanupCgroups() {
       if (!this.environment) return [];
-      const left = [];
-      const rm = (dir) => {
-        let entries = [];
-        try {
-          entries = readdirSync(dir, { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const e of entries) if (e.isDirectory()) rm(join(dir, e.name));
-        try {
-          rmdirSync(dir);
-        } catch (err) {
-          if (err.code !== "ENOENT") left.push(dir);
-        }
-      };
-      let mounts = [];
-      try {
-        mounts = readdirSync("/sys/fs/cgroup");
-      } catch {
-        return [];
-      }
-      for (const m of mounts) {
-        const base = join("/sys/fs/cgroup", m, "corral");
-        let groups = [];
-        try {
-          groups = readdirSync(base).filter((g) => g.startsWith(`${this.environment}-`));
-        } catch {
-          continue;
-        }
-        for (const g of groups) {
-          try {
-            if (statSync(join(base, g)).isDirectory()) rm(join(base, g));
-          } catch {
-            /* gone meanwhile */
-          }
-        }
-      }
-      return left;
+      return removeCorralCgroups((name) => name.startsWith(`${this.environment}-`));
     }
   }
 

@@ -9,9 +9,10 @@
 // Built by a factory because the driver must extend the harness's BaseDriver
 // and share its reaper module instance, and the harness lives outside the
 // project (resolved at run time).
-import { existsSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { removeCorralCgroups } from "./cgroups.mjs";
 import { createInterface } from "node:readline";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -237,36 +238,7 @@ export async function createCorralDriver(
     /** Empty cgroups this run's environment left (after a SIGKILLed host): removed, deepest first. */
     cleanupCgroups() {
       if (launcher !== "cgroup" || !this.environmentId) return [];
-      const left = [];
-      const rm = (dir) => {
-        let entries = [];
-        try {
-          entries = readdirSync(dir, { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const e of entries) if (e.isDirectory()) rm(join(dir, e.name));
-        try {
-          rmdirSync(dir);
-        } catch (err) {
-          if (err.code !== "ENOENT") left.push(dir);
-        }
-      };
-      let mounts = [];
-      try {
-        mounts = readdirSync("/sys/fs/cgroup");
-      } catch {
-        return [];
-      }
-      for (const m of mounts) {
-        const d = join("/sys/fs/cgroup", m, "corral", this.environmentId);
-        try {
-          if (statSync(d).isDirectory()) rm(d);
-        } catch {
-          /* absent */
-        }
-      }
-      return left;
+      return removeCorralCgroups((name) => name === this.environmentId);
     }
   }
 
