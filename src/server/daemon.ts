@@ -85,7 +85,7 @@ export class Daemon implements DaemonApi {
     private readonly config: DaemonConfig,
   ) {
     this.desired = desired;
-    this.sessions = new DashboardSessions(token);
+    this.sessions = new DashboardSessions(token, readToken);
     this.listeners = new Listeners(this, { stateRoot: paths.root, logRequests: config.logRequests });
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }

@@ -37,7 +37,7 @@ function idleDaemon(): DaemonApi {
     },
     history: new DaemonHistory(),
     shutdown: never,
-    sessions: new DashboardSessions("t".repeat(64)),
+    sessions: new DashboardSessions("t".repeat(64), "r".repeat(64)),
     openDashboardListener: never,
   };
 }

@@ -55,17 +55,17 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
           reply.code(401),
           query.ticket !== undefined ? "That login link is used up or expired: run `corral dashboard` for a new one." : NOT_A_TOKEN,
         );
-      return startSession(request, reply, sessions.issue(scope, daemon.readToken).value);
+      return startSession(request, reply, sessions.issue(scope).value);
     }
-    let session = sessions.sessionOf(request, daemon.readToken);
+    let session = sessions.sessionOf(request);
     if (session === null) {
       if (requireToken) return loginPage(reply.code(401));
       // --no-auth on loopback: a session all the same, so the page's requests carry a CSRF value.
-      const issued = sessions.issue("admin", daemon.readToken);
+      const issued = sessions.issue("admin");
       session = issued.session;
       reply.header("set-cookie", sessionCookie(cookieName(request), issued.value));
     }
-    return dashboardPage(reply, sessions.csrf(session, daemon.readToken), session.scope);
+    return dashboardPage(reply, sessions.csrf(session), session.scope);
   };
 
   app.get("/", { schema: { querystring: pageQuery } }, async (request, reply) => page(request, reply, request.query));
@@ -79,7 +79,7 @@ export const dashboardRoutes: ApiPlugin<DashboardOptions> = async (app, { daemon
     scope.post("/login", { schema: { body: loginForm } }, async (request, reply) => {
       const scope = scopeOfToken(request.body?.token?.trim() ?? "");
       if (scope === null) return loginPage(reply.code(401), NOT_A_TOKEN);
-      return startSession(request, reply, sessions.issue(scope, daemon.readToken).value);
+      return startSession(request, reply, sessions.issue(scope).value);
     });
   });
   app.post("/logout", async (request, reply) =>

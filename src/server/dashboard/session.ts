@@ -23,19 +23,17 @@ const mac = (key: Buffer, text: string) => createHmac("sha256", key).update(text
 
 export class DashboardSessions {
   private readonly key: Buffer;
-  /** The read-only token's key, kept so it is derived once (the daemon's read token does not change while it runs). */
-  private readKeyOf: { readToken: string; key: Buffer } | null = null;
+  private readonly readKey: Buffer;
   /** Ticket id → when it expires (ms since the epoch) and the scope of the session it opens. */
   private readonly tickets = new Map<string, { expiresAt: number; scope: SessionScope }>();
 
-  constructor(readonly token: string) {
+  /** The daemon's two tokens, read once at its start (a new token means a new daemon). */
+  constructor(
+    readonly token: string,
+    readToken: string,
+  ) {
     this.key = createHmac("sha256", token).update("corral dashboard session key").digest();
-  }
-
-  private readKey(readToken: string): Buffer {
-    if (this.readKeyOf?.readToken !== readToken)
-      this.readKeyOf = { readToken, key: createHmac("sha256", readToken).update("corral dashboard read-only session key").digest() };
-    return this.readKeyOf.key;
+    this.readKey = createHmac("sha256", readToken).update("corral dashboard read-only session key").digest();
   }
 
   /**
@@ -43,36 +41,36 @@ export class DashboardSessions {
    * was before scopes, so admin sessions survive the upgrade), a read-only one
    * `sid.expires.read.mac`, signed over all but the mac with the read key.
    */
-  issue(scope: SessionScope, readToken: string): { session: Session; value: string } {
+  issue(scope: SessionScope): { session: Session; value: string } {
     const sid = randomBytes(16).toString("base64url");
     const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
     const signed = scope === "admin" ? `${sid}.${expires}` : `${sid}.${expires}.read`;
-    const key = scope === "admin" ? this.key : this.readKey(readToken);
+    const key = scope === "admin" ? this.key : this.readKey;
     return { session: { sid, scope }, value: `${signed}.${mac(key, signed)}` };
   }
 
   /** The session of a valid, unexpired cookie value (checked against the tokens the daemon has now); null otherwise. */
-  verify(value: string | undefined, readToken: string): Session | null {
+  verify(value: string | undefined): Session | null {
     const parts = (value ?? "").split(".");
     const [sid, expires] = parts;
     if (!sid || !expires || parts.length < 3 || parts.length > 4) return null;
     // Three parts are an admin cookie, four a read-only one; any other third part is not a scope.
     if (parts.length === 4 && parts[2] !== "read") return null;
     const scope: SessionScope = parts.length === 3 ? "admin" : "read";
-    const key = scope === "admin" ? this.key : this.readKey(readToken);
+    const key = scope === "admin" ? this.key : this.readKey;
     const given = parts.pop() ?? "";
     if (!equalStrings(given, mac(key, parts.join(".")))) return null;
     return Number(expires) * 1000 > Date.now() ? { sid, scope } : null;
   }
 
   /** The session of a request's cookie for the listener it came in on, or null. */
-  sessionOf(request: FastifyRequest, readToken: string): Session | null {
-    return this.verify(readCookie(request.headers.cookie, cookieName(request)), readToken);
+  sessionOf(request: FastifyRequest): Session | null {
+    return this.verify(readCookie(request.headers.cookie, cookieName(request)));
   }
 
   /** Signed with the session's own key, so it lives exactly as long as the session does. */
-  csrf(session: Session, readToken: string): string {
-    return session.scope === "admin" ? mac(this.key, `csrf:${session.sid}`) : mac(this.readKey(readToken), `csrf:read:${session.sid}`);
+  csrf(session: Session): string {
+    return session.scope === "admin" ? mac(this.key, `csrf:${session.sid}`) : mac(this.readKey, `csrf:read:${session.sid}`);
   }
 
   mintTicket(scope: SessionScope = "admin"): { id: string; expiresAt: number } {

@@ -52,7 +52,7 @@ export const access = fp<AccessOptions>(
         }
         if (transport === "tcp") {
           if (PUBLIC_PATHS.has(pathOf(request))) return;
-          const session = daemon.sessions.sessionOf(request, daemon.readToken);
+          const session = daemon.sessions.sessionOf(request);
           if (session?.scope === "admin") return;
           if (session?.scope === "read") {
             // The same rule as for the bearer read token: the cookie stands for the token it was signed in with.
@@ -97,9 +97,8 @@ function crossSiteRefusal(request: FastifyRequest, daemon: AccessOptions["daemon
   const site = request.headers["sec-fetch-site"];
   if (site === "cross-site" || site === "same-site") return "cross-site request refused";
   // A request that rides on the cookie (not on a valid bearer header) proves it came from the page (the login form has no session yet).
-  const session =
-    hasBearer(request, daemon.token) || pathOf(request) === "/login" ? null : daemon.sessions.sessionOf(request, daemon.readToken);
-  if (session !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), daemon.sessions.csrf(session, daemon.readToken)))
+  const session = hasBearer(request, daemon.token) || pathOf(request) === "/login" ? null : daemon.sessions.sessionOf(request);
+  if (session !== null && !equalStrings(String(request.headers[CSRF_HEADER] ?? ""), daemon.sessions.csrf(session)))
     return `missing or wrong ${CSRF_HEADER} header`;
   return null;
 }
