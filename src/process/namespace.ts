@@ -18,14 +18,6 @@ import { readLogFiles } from "./logs.js";
 import { proxyTargets, writeDiscovery } from "./proxies.js";
 import { replaceChanged } from "./rollout.js";
 import type { EdgeStats } from "./balancer.js";
-
-/** One service address's figures, for /metrics and the dashboard. */
-export interface ServiceEdgeStats extends EdgeStats {
-  serviceId: string;
-  port: string;
-  address: string;
-  tcpAddress?: string;
-}
 import { type ServicePaths, listDir, logFile, removeSlotFiles, servicePaths } from "./run-dir.js";
 import type { ProcessService } from "./service-handle.js";
 import { type ServiceManifest, manifestOf, readManifest, writeManifest } from "./service-manifest.js";
@@ -36,6 +28,12 @@ import { stopPolicyOf } from "./stop-process.js";
 import type { ServiceDiscoveryTarget } from "./service-discovery.js";
 import type { RememberedPorts } from "./tcp-ports.js";
 import { WorkQueue } from "./work-queue.js";
+
+/** One service address's figures, for /metrics and the dashboard. */
+export interface ServiceEdgeStats extends EdgeStats {
+  serviceId: string;
+  port: string;
+}
 
 export { ProcessService } from "./service-handle.js";
 
@@ -250,29 +248,16 @@ export class NamespacedProcessOrchestrator implements NamespacedOrchestrator {
     return this.services.get(id)?.addresses() ?? [];
   }
 
-  /** Each service address (per service and port): where it listens and what it has done. */
+  /** What each service address (per service and port) has done. */
   edgeStats(): ServiceEdgeStats[] {
     return [...this.services.values()].flatMap((runtime) =>
-      [...runtime.balancers].map(([port, balancer]) => ({
-        serviceId: runtime.id,
-        port,
-        address: balancer.socketPath,
-        ...(balancer.tcpAddress !== undefined ? { tcpAddress: balancer.tcpAddress } : {}),
-        ...balancer.stats,
-      })),
+      [...runtime.balancers].map(([port, balancer]) => ({ serviceId: runtime.id, port, ...balancer.stats })),
     );
   }
 
   /** The service addresses of a service, per port: its Unix socket (or directory) and, where exposed, its TCP address. */
   serviceAddressesOf(id: string): Record<string, { unix: string; tcp?: string }> {
-    const runtime = this.services.get(id);
-    if (!runtime) return {};
-    return Object.fromEntries(
-      [...runtime.balancers].map(([port, balancer]) => {
-        const tcp = balancer.tcpAddress;
-        return [port, { unix: balancer.socketPath, ...(tcp !== undefined ? { tcp } : {}) }];
-      }),
-    );
+    return Object.fromEntries(this.services.get(id)?.serviceAddresses() ?? []);
   }
 
   /** The services of this namespace whose config uses the volume. */

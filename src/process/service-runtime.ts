@@ -113,7 +113,7 @@ export class ServiceRuntime {
     for (const slot of removed) this.#retiring.add(slot);
     const indices = removed.map((_, i) => scale + i);
     try {
-      await this.#drain(removed, indices);
+      await this.#drain(scale, removed);
       await Promise.all(removed.map((slot) => slot.supervisor.stop()));
     } finally {
       for (const slot of removed) this.#retiring.delete(slot);
@@ -127,7 +127,7 @@ export class ServiceRuntime {
   async replace(index: number): Promise<ProcessSupervisor> {
     const slot = this.slots[index]!;
     try {
-      await this.#drain([slot], [index]);
+      await this.#drain(index, [slot]);
       await slot.supervisor.stop();
       slot.supervisor = this.#supervisor(index, slot.log);
     } finally {
@@ -143,10 +143,7 @@ export class ServiceRuntime {
   async stop({ leaveRunning = false } = {}): Promise<void> {
     if (leaveRunning) for (const slot of this.slots) slot.supervisor.detach();
     else {
-      await this.#drain(
-        this.slots,
-        this.slots.map((_, i) => i),
-      );
+      await this.#drain(0, this.slots);
       await Promise.all(this.slots.map((slot) => slot.supervisor.stop()));
     }
     await closeProxies(this.slots);
@@ -199,6 +196,16 @@ export class ServiceRuntime {
     }
   }
 
+  /** Port name → the service address: its Unix socket (or socketDir directory) and, where it listens on TCP, "host:port". */
+  serviceAddresses(): Map<string, { unix: string; tcp?: string }> {
+    const addresses = new Map<string, { unix: string; tcp?: string }>();
+    for (const [port, balancer] of this.balancers) {
+      const tcp = balancer.tcpAddress;
+      addresses.set(port, { unix: balancer.socketPath, ...(tcp !== undefined ? { tcp } : {}) });
+    }
+    return addresses;
+  }
+
   /** A process changed state: connections waiting for a ready one may go now. */
   wakeBalancers(): void {
     for (const balancer of this.balancers.values()) balancer.wake();
@@ -223,11 +230,12 @@ export class ServiceRuntime {
   }
 
   /** Takes processes out of every service address and waits (up to drainMs) for their connections there to end. */
-  async #drain(slots: readonly Slot[], indices: readonly number[]): Promise<void> {
+  /** `slots` are the slots from index `from` on (those being replaced or removed). */
+  async #drain(from: number, slots: readonly Slot[]): Promise<void> {
     const { drainMs } = this.config;
     for (const slot of slots) slot.draining = true;
     try {
-      await Promise.all([...this.balancers.values()].flatMap((balancer) => indices.map((index) => balancer.drain(index, drainMs))));
+      await Promise.all([...this.balancers.values()].flatMap((balancer) => slots.map((_, i) => balancer.drain(from + i, drainMs))));
     } finally {
       for (const slot of slots) slot.draining = false;
     }
@@ -285,20 +293,15 @@ export class ServiceRuntime {
       ? new Map(
           ports
             .filter((port) => hasProcessProxy(tcpProxy, port))
-            .map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)?.address ?? "")]),
+            .map((port) => [port.name, this.slots.map((slot) => slot.proxies.get(port.name)!.address)]),
         )
       : null;
-    const service = new Map<string, { unix: string; tcp?: string }>();
-    for (const [name, balancer] of this.balancers) {
-      const tcp = balancer.tcpAddress;
-      service.set(name, { unix: balancer.socketPath, ...(tcp !== undefined ? { tcp } : {}) });
-    }
     return new ProcessService(
       this.id,
       ports.map((p) => p.name),
       byPort,
       tcpByPort,
-      service,
+      this.serviceAddresses(),
     );
   }
 

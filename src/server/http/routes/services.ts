@@ -39,21 +39,11 @@ export function specOf(daemon: Pick<DaemonApi, "state">, id: string): ServiceSpe
   return spec;
 }
 
-/** The figures of a service's addresses, one per port. */
-function edgeOf(ns: DaemonNamespace | null | undefined, id: string): EdgeStatsBody[] {
-  return (ns?.edgeStats?.() ?? [])
-    .filter((stats) => stats.serviceId === id)
-    .map(({ port, active, total, bytesIn, bytesOut, retries, backendErrors, drained, failed }) => ({
-      port,
-      active,
-      total,
-      bytesIn,
-      bytesOut,
-      retries,
-      backendErrors,
-      drained,
-      failed,
-    }));
+/** The figures of each service's addresses, one per port, read once for every service of a request. */
+function edgeByService(ns: DaemonNamespace | null | undefined): Map<string, EdgeStatsBody[]> {
+  const byService = new Map<string, EdgeStatsBody[]>();
+  for (const { serviceId, ...stats } of ns?.edgeStats?.() ?? []) byService.set(serviceId, [...(byService.get(serviceId) ?? []), stats]);
+  return byService;
 }
 
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
@@ -62,12 +52,13 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
 
   app.get(ROUTES.services.url, { schema: { querystring: ROUTES.services.querystring } }, async (request) => {
     const all = await rows();
+    const edge = edgeByService(daemon.namespace);
     return Object.entries(daemon.state?.services ?? {}).map(([id, spec]) => ({
       id,
       spec: masked(spec, request.query.mask),
       processes: all.filter((r) => r.service === id),
       serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
-      edge: edgeOf(daemon.namespace, id),
+      edge: edge.get(id) ?? [],
     }));
   });
   app.get(ROUTES.service.url, { schema: { params: ROUTES.service.params, querystring: ROUTES.service.querystring } }, async (request) => {
@@ -78,7 +69,7 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
       spec,
       processes: (await rows()).filter((r) => r.service === id),
       serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
-      edge: edgeOf(daemon.namespace, id),
+      edge: edgeByService(daemon.namespace).get(id) ?? [],
     };
   });
   app.put(ROUTES.putService.url, { schema: { params: ROUTES.putService.params, body: ROUTES.putService.body } }, async (request) =>
