@@ -5,9 +5,9 @@
 // backend that refuses before any byte was exchanged is retried on another, so
 // a client never sees a roll; a process leaving the set is first drained.
 import { chmod, mkdir, rm } from "node:fs/promises";
-import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { connect, type AddressInfo, type Server, type Socket } from "node:net";
 import type { BalancePolicy } from "../contract/types.js";
-import { closeClientCleanly, formatAddress, isLoopbackAddress, listenPreferring } from "./tcp-proxy.js";
+import { closeClientCleanly, formatAddress, isLoopbackAddress, listenOn, listenPreferring } from "./tcp-proxy.js";
 import { relay } from "./relay.js";
 import type { EdgeStats } from "./edge-stats.js";
 
@@ -49,13 +49,12 @@ interface Connection {
   timer: NodeJS.Timeout | undefined;
 }
 
-const EMPTY_STATS: EdgeStats = { active: 0, total: 0, bytesIn: 0, bytesOut: 0, retries: 0, backendErrors: 0, drained: 0, failed: 0 };
-
 export class ServiceBalancer {
   readonly name: string;
   /** What clients are given for the Unix side: the socket, or for a socketDir port its directory. */
   readonly socketPath: string;
-  readonly stats: EdgeStats = { ...EMPTY_STATS };
+  /** The running totals; `active` is not one of them: it is what #load holds now. */
+  readonly #counts: Omit<EdgeStats, "active"> = { total: 0, bytesIn: 0, bytesOut: 0, retries: 0, backendErrors: 0, drained: 0, failed: 0 };
   readonly #options: ServiceBalancerOptions;
   readonly #unix: Server;
   readonly #tcp: Server | undefined;
@@ -87,7 +86,7 @@ export class ServiceBalancer {
     if (dir !== undefined) await mkdir(dir, { recursive: true, mode: 0o700 });
     // A socket left by an orchestrator that died would make listen fail with EADDRINUSE.
     await rm(path, { force: true });
-    const unix = await listenUnix(path);
+    const unix = await listenOn({ path });
     let tcp: Server | undefined;
     try {
       await chmod(path, 0o600);
@@ -147,7 +146,7 @@ export class ServiceBalancer {
     const waiters = this.#draining.get(index) ?? new Set<() => void>();
     this.#draining.set(index, waiters);
     const open = this.#load.get(index) ?? 0;
-    this.stats.drained += open;
+    this.#counts.drained += open;
     if (open === 0 || ms <= 0) return open;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -167,6 +166,13 @@ export class ServiceBalancer {
     this.#draining.delete(index);
     for (const done of waiters ?? []) done();
     this.wake();
+  }
+
+  /** What the address has done since it started listening, and the connections it relays now. */
+  get stats(): EdgeStats {
+    let active = 0;
+    for (const open of this.#load.values()) active += open;
+    return { active, ...this.#counts };
   }
 
   /** Connections relayed to process `index` now. */
@@ -199,7 +205,7 @@ export class ServiceBalancer {
       client.destroy();
       return;
     }
-    this.stats.total++;
+    this.#counts.total++;
     const connection: Connection = {
       client,
       connecting: undefined,
@@ -237,7 +243,7 @@ export class ServiceBalancer {
     const elapsed = performance.now() - connection.startedAt;
     const { waitForBackendMs, lingerMs } = this.#options;
     if (elapsed >= waitForBackendMs) {
-      this.stats.failed++;
+      this.#counts.failed++;
       this.#pending.delete(connection);
       const why = ready.length === 0 ? "no process was ready" : "every ready process refused the connection";
       this.#report(new Error(`${why} for ${waitForBackendMs} ms`));
@@ -276,8 +282,8 @@ export class ServiceBalancer {
     const onFailure = (error: NodeJS.ErrnoException): void => {
       connection.connecting = undefined;
       if (client.destroyed || this.#closing !== undefined) return;
-      this.stats.backendErrors++;
-      this.stats.retries++;
+      this.#counts.backendErrors++;
+      this.#counts.retries++;
       connection.tried.add(target.index);
       this.#report(error, target);
       this.#dispatch(connection);
@@ -298,22 +304,20 @@ export class ServiceBalancer {
 
   #relay(client: Socket, backend: Socket, index: number): void {
     this.#load.set(index, this.load(index) + 1);
-    this.stats.active++;
     this.#relayed.add(client).add(backend);
     relay(
       client,
       backend,
       (error) => {
         if (this.#closing !== undefined) return;
-        this.stats.backendErrors++;
+        this.#counts.backendErrors++;
         this.#report(error);
       },
       ({ sent, received }) => {
         this.#relayed.delete(client);
         this.#relayed.delete(backend);
-        this.stats.active--;
-        this.stats.bytesIn += sent;
-        this.stats.bytesOut += received;
+        this.#counts.bytesIn += sent;
+        this.#counts.bytesOut += received;
         const load = this.load(index) - 1;
         if (load > 0) this.#load.set(index, load);
         else {
@@ -329,15 +333,4 @@ export class ServiceBalancer {
     const to = target ? ` to process ${target.index} (${target.socketPath})` : "";
     this.#options.onConnectionError(new Error(`${this.name}: connecting${to}: ${error.message}`, { cause: error }));
   }
-}
-
-function listenUnix(path: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
-    server.once("error", reject);
-    server.listen({ path, backlog: 1024 }, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
 }

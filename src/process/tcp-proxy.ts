@@ -188,18 +188,19 @@ export function closeClientCleanly(client: Socket, lingerMs: number): void {
 /** Listens on `port` when it is free (and given), else on an ephemeral port. */
 export async function listenPreferring(host: string, port: number | undefined): Promise<Server> {
   try {
-    return await listenOn(host, port ?? 0);
+    return await listenOn({ host, port: port ?? 0 });
   } catch (error) {
     if (port === undefined || port === 0 || !isErrno(error, "EADDRINUSE", "EACCES")) throw error;
-    return listenOn(host, 0);
+    return listenOn({ host, port: 0 });
   }
 }
 
-function listenOn(host: string, port: number): Promise<Server> {
+/** A listener as the proxies want it: half-open allowed, each connection paused until its backend answers. */
+export function listenOn(where: { host: string; port: number } | { path: string }): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     server.once("error", reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
+    server.listen({ ...where, backlog: 1024 }, () => {
       server.off("error", reject);
       resolve(server);
     });
