@@ -32,6 +32,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { request as httpRequest } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { waitAdoptedGone } from "./adopted.mjs";
 import { removeCorralCgroups } from "./cgroups.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -474,17 +475,7 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
 
     /** After adoption the processes are no longer the daemon's children: /proc alone cannot find them. */
     adoptedGone(timeoutMs) {
-      const watch = new Set(this.known);
-      return waitFor(
-        () => {
-          for (const p of watch) {
-            if (isAlive(p)) return false;
-            watch.delete(p);
-          }
-          return true;
-        },
-        { timeoutMs, intervalMs: 5, label: `${name}: adopted children gone` },
-      );
+      return waitAdoptedGone(sharedDir, this.known, timeoutMs, `${name}: adopted children gone`);
     }
 
     /** Stops the daemon this run started, if it still runs: `corral down`, else SIGKILL of its recorded pid. */

@@ -12,6 +12,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { waitAdoptedGone } from "./adopted.mjs";
 import { removeCorralCgroups } from "./cgroups.mjs";
 import { createInterface } from "node:readline";
 
@@ -26,8 +27,7 @@ export async function createCorralDriver(
   const imp = (p) => import(pathToFileURL(join(sharedDir, p)).href);
   const { BaseDriver, waitExit } = await imp("drivers/common.mjs");
   const { spawnTracked } = await imp("lib/reaper.mjs");
-  const { isAlive } = await imp("lib/proc.mjs");
-  const { waitFor, withTimeout } = await imp("lib/timing.mjs");
+  const { withTimeout } = await imp("lib/timing.mjs");
 
   class CorralDriver extends BaseDriver {
     constructor() {
@@ -202,17 +202,7 @@ export async function createCorralDriver(
 
     /** After adoption the processes are no longer the host's children: /proc alone cannot find them. */
     adoptedGone(timeoutMs) {
-      const watch = new Set(this.known);
-      return waitFor(
-        () => {
-          for (const p of watch) {
-            if (isAlive(p)) return false;
-            watch.delete(p);
-          }
-          return true;
-        },
-        { timeoutMs, intervalMs: 5, label: `${name}: adopted children gone` },
-      );
+      return waitAdoptedGone(sharedDir, this.known, timeoutMs, `${name}: adopted children gone`);
     }
 
     async teardown() {
