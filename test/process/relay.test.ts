@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { relay, relayedSockets, type RelayTotals } from "../../src/process/relay.js";
+import { readBytes, readToEnd } from "./socket-reads.js";
 
 // relay() on its own: a front listener (TCP, or a Unix socket as the service
 // address has) whose connections are relayed to a Unix-socket backend, all in
@@ -96,36 +97,6 @@ async function harness(t: TestContext, front: "tcp" | "unix" = "tcp"): Promise<H
       return { client, backend, ...rest };
     },
   };
-}
-
-/** Resolves with everything `socket` receives until the peer's FIN. */
-function readToEnd(socket: Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.once("end", () => resolve(Buffer.concat(chunks)));
-    socket.once("error", reject);
-  });
-}
-
-/** Resolves with the next `count` bytes `socket` receives. */
-function readBytes(socket: Socket, count: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length < count) return;
-      socket.off("data", onData);
-      socket.off("error", reject);
-      socket.pause();
-      resolve(Buffer.concat(chunks));
-    };
-    socket.on("data", onData);
-    socket.once("error", reject);
-    socket.resume();
-  });
 }
 
 const sha = (data: Buffer): string => createHash("sha256").update(data).digest("hex");

@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { formatAddress, isLoopbackAddress, TcpProxy } from "../../src/process/tcp-proxy.js";
+import { readBytes, readToEnd } from "./socket-reads.js";
 
 const ENDPOINT = fileURLToPath(new URL("../fixtures/proxy-endpoint/endpoint.mjs", import.meta.url));
 const HOST = "127.0.0.1";
@@ -106,45 +107,6 @@ async function connectTcp(resources: Resources, port: number, options: { allowHa
   resources.defer(() => socket.destroy());
   await once(socket, "connect");
   return socket;
-}
-
-/** Collects a socket's bytes until the peer ends its half. */
-function readToEnd(socket: Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.once("end", () => resolve(Buffer.concat(chunks)));
-    socket.once("error", reject);
-  });
-}
-
-/** Reads until `count` bytes arrived (or the socket ended), then pauses the socket. */
-function readBytes(socket: Socket, count: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const finish = (): void => {
-      socket.off("data", onData);
-      socket.off("end", finish);
-      socket.off("error", onError);
-      socket.pause();
-      resolve(Buffer.concat(chunks));
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length >= count) finish();
-    };
-    const onError = (error: Error): void => {
-      socket.off("data", onData);
-      socket.off("end", finish);
-      reject(error);
-    };
-    socket.on("data", onData);
-    socket.once("end", finish);
-    socket.once("error", onError);
-    socket.resume();
-  });
 }
 
 interface CloseOutcome {
