@@ -314,6 +314,37 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     await cg.remove();
   });
 
+  test("a relaunch with other limits rewrites them; one with the same limits finds them in place", { timeout: 20_000 }, async () => {
+    const req = request({ program: "/bin/true", args: [], memoryLimit: MemoryLimit.parse("64MiB") });
+    const memoryFile = (name: string) =>
+      layout.version === "v2"
+        ? join(layout.unified.mountPoint, name, "memory.max")
+        : join(layout.memory.mountPoint, name, "memory.limit_in_bytes");
+    const first = await launcher.prepare(req);
+    const cg = tracker.group(first.cgroup);
+    assert.deepEqual(await tracker.start(first).exited, { code: 0, signal: null });
+    const second = await launcher.prepare({ ...req, memoryLimit: MemoryLimit.parse("96MiB") });
+    assert.equal((await readFile(memoryFile(cg.name), "utf8")).trim(), String(96 << 20));
+    assert.deepEqual(await tracker.start(second).exited, { code: 0, signal: null });
+    const third = await launcher.prepare({ ...req, memoryLimit: MemoryLimit.parse("96MiB") });
+    assert.equal((await readFile(memoryFile(cg.name), "utf8")).trim(), String(96 << 20));
+    assert.deepEqual(await tracker.start(third).exited, { code: 0, signal: null });
+    await cg.remove();
+  });
+
+  test("a relaunch re-makes a group removed behind the launcher's back, in every hierarchy", { timeout: 20_000 }, async () => {
+    const req = request({ program: "/bin/echo", args: ["ran"] });
+    const first = await launcher.prepare(req);
+    const cg = tracker.group(first.cgroup);
+    assert.deepEqual(await tracker.start(first).exited, { code: 0, signal: null });
+    // One hierarchy only: the join would fail there, so the launcher must not trust what it configured before.
+    await rmdir(join(mounts[mounts.length - 1]!, cg.name));
+    const child = tracker.start(await launcher.prepare(req));
+    assert.deepEqual(await child.exited, { code: 0, signal: null }, child.stderr());
+    assert.equal(child.stdout(), "ran\n");
+    await cg.remove();
+  });
+
   test(
     `a child that cannot join its group exits ${CGROUP_JOIN_FAILED_EXIT_CODE} without running the program`,
     { timeout: 20_000 },

@@ -1,5 +1,6 @@
 // Small helpers for cgroupfs files. Reads return null instead of throwing because
 // groups disappear under us (a concurrent remove, a process that just exited).
+import { readFileSync } from "node:fs";
 import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../../util/errno.js";
@@ -13,25 +14,42 @@ export async function readText(path: string): Promise<string | null> {
   }
 }
 
-export async function readNumber(path: string): Promise<number | null> {
-  const text = await readText(path);
+/**
+ * readText without the thread pool, for the metrics path: cgroupfs files live in
+ * kernel memory (a read never waits on a disk), and one async read costs several
+ * thread-pool hops, which at 500 groups is most of a metrics call.
+ */
+export function readTextNow(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    // As readText: a vanished group or a missing file reads as "no value".
+    return null;
+  }
+}
+
+export function parseNumber(text: string | null): number | null {
   if (text === null) return null;
   const n = Number(text.trim());
   return Number.isFinite(n) ? n : null;
 }
 
 /** A value from a "key value" per line file (memory.stat, memory.events, cpu.stat, cgroup.events, memory.oom_control). */
-export async function readKey(path: string, key: string): Promise<number | null> {
-  const text = await readText(path);
+export function parseKey(text: string | null, key: string): number | null {
   if (text === null) return null;
   for (const line of text.split("\n")) {
     const space = line.indexOf(" ");
-    if (space > 0 && line.slice(0, space) === key) {
-      const n = Number(line.slice(space + 1).trim());
-      return Number.isFinite(n) ? n : null;
-    }
+    if (space > 0 && line.slice(0, space) === key) return parseNumber(line.slice(space + 1));
   }
   return null;
+}
+
+export async function readNumber(path: string): Promise<number | null> {
+  return parseNumber(await readText(path));
+}
+
+export async function readKey(path: string, key: string): Promise<number | null> {
+  return parseKey(await readText(path), key);
 }
 
 /** cgroupfs takes one value per write(2); writeFile issues exactly one write for short strings. */

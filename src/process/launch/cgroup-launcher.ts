@@ -5,7 +5,7 @@
 // instruction of the program (nor any fork of it) runs outside the limits.
 import { mkdir, readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { CgroupGroup, removeEmptyParents } from "./cgroup-group.js";
+import { CgroupGroup, parentSweep, removeEmptyParents } from "./cgroup-group.js";
 import { errnoCode } from "../../util/errno.js";
 import { readText, rmdirGroup, tryWriteValue, writeValue } from "./cgroup-fs.js";
 import type { CgroupLayout } from "./cgroup-layout.js";
@@ -39,6 +39,11 @@ function checkPart(what: string, value: string): string {
   return value;
 }
 
+/** What applyLimits writes, as one comparable string. */
+function limitsKey(req: LaunchRequest): string {
+  return JSON.stringify([req.memoryLimit?.bytes ?? null, req.cpuLimit?.millicpus ?? null, req.pidsLimit ?? null]);
+}
+
 export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
@@ -47,6 +52,14 @@ export class CgroupLauncher implements Launcher {
   readonly kind = "cgroup" as const;
   private readonly parentGroup: string;
   private readonly shell: string;
+  /** Per environment directory: the one coalesced sweep of its (and corral's) parent groups. */
+  private readonly parentSweeps = new Map<string, () => Promise<void>>();
+  /**
+   * Groups this instance made and configured, with the limits written: a relaunch
+   * with the same limits skips the dozen mkdir and limit writes. A new instance
+   * (after a crash) starts empty, so it checks and writes everything once.
+   */
+  private readonly configured = new Map<string, string>();
 
   constructor(
     readonly layout: CgroupLayout,
@@ -70,11 +83,28 @@ export class CgroupLauncher implements Launcher {
     }
     const env = `${this.parentGroup}/${checkPart("environmentId", req.environmentId)}`;
     const name = `${env}/${checkPart("fullId", req.fullId)}-${req.processIndex}`;
-    // Parents nearest first, down to (and including) the first component of parentGroup.
-    const parents: string[] = [env];
+    const sweepParents = this.parentSweepOf(env);
+    return new CgroupGroup(this.layout, name, () => {
+      this.configured.delete(name);
+      return sweepParents();
+    });
+  }
+
+  /** Parents nearest first, down to (and including) the first component of parentGroup. */
+  private parentsOf(envDir: string): string[] {
+    const parents = [envDir];
     const parts = this.parentGroup.split("/");
     for (let i = parts.length; i > 0; i--) parents.push(parts.slice(0, i).join("/"));
-    return new CgroupGroup(this.layout, name, parents);
+    return parents;
+  }
+
+  private parentSweepOf(envDir: string): () => Promise<void> {
+    let sweep = this.parentSweeps.get(envDir);
+    if (!sweep) {
+      sweep = parentSweep(hierarchiesOf(this.layout), this.parentsOf(envDir));
+      this.parentSweeps.set(envDir, sweep);
+    }
+    return sweep;
   }
 
   async sweep(environmentId: string): Promise<void> {
@@ -95,10 +125,7 @@ export class CgroupLauncher implements Launcher {
         if (procs === null || procs.trim() === "") await rmdirGroup(dir);
       }
     }
-    const parents = [envDir];
-    const parts = this.parentGroup.split("/");
-    for (let i = parts.length; i > 0; i--) parents.push(parts.slice(0, i).join("/"));
-    await removeEmptyParents(mounts, parents);
+    await removeEmptyParents(mounts, this.parentsOf(envDir));
   }
 
   /** The group a process of this environment would get, whether or not it exists. */
@@ -108,11 +135,22 @@ export class CgroupLauncher implements Launcher {
 
   async prepare(req: LaunchRequest): Promise<PreparedLaunch> {
     const group = this.group(req);
-    await this.create(group);
+    const limits = limitsKey(req);
+    // The relaunch of a process this instance configured, with unchanged limits,
+    // skips the mkdirs and limit writes. Checked to be still there in every
+    // hierarchy: a group removed behind our back would fail the join each time.
+    const reused = this.configured.get(group.name) === limits && (await group.existsEverywhere());
+    if (!reused) {
+      this.configured.delete(group.name);
+      await this.create(group);
+    }
     // A group left populated belongs to a dead earlier incarnation of this
     // process (its orphans may hold ports or files): they go before the new one starts.
     if (await group.isPopulated()) await group.kill();
-    await this.applyLimits(group, req);
+    if (!reused) {
+      await this.applyLimits(group, req);
+      this.configured.set(group.name, limits);
+    }
     const oomKillsBefore = await group.oomKillCount();
 
     const joins = group.directories().map((d) => `echo $$ > ${shellQuote(join(d, "cgroup.procs"))}`);
