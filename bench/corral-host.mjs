@@ -21,6 +21,7 @@ import { pathToFileURL } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { packageRootFile } from "./package-root.mjs";
 
 const T_BOOT = process.hrtime.bigint();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,7 +30,9 @@ const useSrc = process.env.CORRAL_BENCH_SRC === "1";
 // CORRAL_BENCH_ENTRY=process: import only the process backend (dist/process/index.js), not the
 // package root, which also loads the Kubernetes backend and its client library.
 const entry = process.env.CORRAL_BENCH_ENTRY === "process" ? "process/index" : "index";
-const lib = await import(pathToFileURL(useSrc ? join(root, `src/${entry}.ts`) : join(root, `dist/${entry}.js`)).href);
+// dist: the package root as users import it (the bundle package.json exports), or dist/process/ alone.
+const built = entry === "index" ? packageRootFile(root) : join(root, `dist/${entry}.js`);
+const lib = await import(pathToFileURL(useSrc ? join(root, `src/${entry}.ts`) : built).href);
 const T_LOADED = process.hrtime.bigint();
 
 const cfg = JSON.parse(process.argv[2]);

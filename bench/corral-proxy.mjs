@@ -2,11 +2,12 @@
 // process with the shared proxy harness's contract: listen on
 // 127.0.0.1:<port>, forward every connection to the Unix socket <path>.
 //   node bench/corral-proxy.mjs <port> <path>
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { packageRootFile } from "./package-root.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const { TcpProxy } = await import(pathToFileURL(join(root, "dist/index.js")).href);
+const { TcpProxy } = await import(pathToFileURL(packageRootFile(root)).href);
 const [port, socketPath] = process.argv.slice(2);
 let errors = 0;
 const proxy = await TcpProxy.listen({

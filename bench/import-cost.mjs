@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // What importing the package root costs a user (issue 18, item 2): wall time of
-// `await import("dist/index.js")` inside a fresh Node process, and that process's
+// `await import("corral")` (the bundled package root) inside a fresh Node process, and that process's
 // RSS afterwards, against a bare `node -e` that imports nothing, in the same run.
 // Every figure is the median of `reps` fresh processes; runs alternate between the
 // bare baseline and the import, so a burst of load hits both alike.
-//   node bench/import-cost.mjs [--reps 10] [--json] [--entry FILE]   (default entry: dist/index.js)
+//   node bench/import-cost.mjs [--reps 10] [--json] [--entry FILE]   (default entry: the package root, dist/bundle/index.js)
 // The module can also be imported: measureImportCost({ projectRoot, reps }) returns one record.
 import { spawnSync } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { packageRootFile } from "./package-root.mjs";
 
 // The child times the import itself, so Node's own start-up is not in import_ms;
 // RSS is read after the import, so the delta against bare is what the import holds.
@@ -38,7 +39,7 @@ const median = (xs) => {
 const MiB = 1024 * 1024;
 
 /** One record: medians of import ms and RSS MiB, bare and with the package root imported. */
-export function measureImportCost({ projectRoot, reps = 10, entry = join(projectRoot, "dist", "index.js") }) {
+export function measureImportCost({ projectRoot, reps = 10, entry = packageRootFile(projectRoot) }) {
   const url = pathToFileURL(resolve(entry)).href;
   const bare = [];
   const root = [];

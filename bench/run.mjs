@@ -28,6 +28,7 @@ import { cliTable, measureCliLatency } from "./cli-latency.mjs";
 import { measureRoll, rollTable } from "./roll.mjs";
 import { logFloodTable, measureLogFlood } from "./log-flood.mjs";
 import { measureImportCost } from "./import-cost.mjs";
+import { packageRootFile } from "./package-root.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "..");
@@ -52,8 +53,10 @@ const DAEMON = ["corral-daemon"];
 
 const HELP = `usage: npm run bench -- [options]
   --quick                      small matrix, < 2 min (n=10,100; k=3; idle 1 s; 128 MiB / 100 conns proxy run)
-  --drivers raw,pm2,supervisord,corral-cgroup,corral-direct,corral-daemon
-                               "corral" = both corral launchers; "corral-direct-tsx" = direct
+  --drivers raw,pm2,supervisord,corral-cgroup,corral-direct,corral-cgroup-fdm,corral-daemon
+                               "corral" = both corral launchers; "corral-cgroup-fdm" = the cgroup launcher while a
+                               cgroup hierarchy mounted with favordynmods is in place (drivers/corral.mjs says why);
+                               "corral-direct-tsx" = direct
                                launcher with the host loading src/ through tsx instead of dist/;
                                "corral-direct-proc" = direct launcher, host imports only dist/process/ (no Kubernetes client);
                                "corral-daemon" = the corral command: corral.yaml, \`corral up -d\`, ps --json, down (drivers/corral-daemon.mjs);
@@ -222,6 +225,7 @@ async function loadDrivers(names) {
   for (const name of names) {
     if (PEERS.includes(name)) out.push((await imp(`drivers/${name}.mjs`)).default);
     else if (name === "corral-cgroup") out.push(await createCorralDriver(sharedDir, { launcher: "cgroup" }));
+    else if (name === "corral-cgroup-fdm") out.push(await createCorralDriver(sharedDir, { launcher: "cgroup", name, favorDynmods: true }));
     else if (name === "corral-direct") out.push(await createCorralDriver(sharedDir, { launcher: "direct" }));
     else if (name === "corral-direct-tsx") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, src: true }));
     else if (name === "corral-direct-proc") out.push(await createCorralDriver(sharedDir, { launcher: "direct", name, entry: "process" }));
@@ -922,7 +926,7 @@ function build() {
       `[bench] warning: tsc reported errors (dist/ emitted anyway):\n${(r.stdout || r.stderr).split("\n").slice(0, 5).join("\n")}\n`,
     );
   }
-  if (!existsSync(join(projectRoot, "dist/index.js"))) throw new Error("build failed: no dist/index.js");
+  if (!existsSync(packageRootFile(projectRoot))) throw new Error(`build failed: no ${packageRootFile(projectRoot)}`);
   process.stderr.write(`[bench] built dist/ in ${Date.now() - t} ms\n`);
   return r.status === 0;
 }
@@ -1095,7 +1099,9 @@ async function main() {
   if (phases.has("import")) {
     process.stderr.write(`[bench] import of the package root (import-cost.mjs)\n`);
     try {
-      writer.write(measureImportCost({ projectRoot, reps: opts.quick ? 5 : 15 }));
+      // The bundled root users import, and the same modules as tsc wrote them (what bundling saves).
+      for (const entry of [packageRootFile(projectRoot), join(projectRoot, "dist", "index.js")])
+        writer.write(measureImportCost({ projectRoot, reps: opts.quick ? 5 : 15, entry }));
     } catch (error) {
       writer.write({ type: "import", errors: [String(error?.message ?? error)] });
     }

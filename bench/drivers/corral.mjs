@@ -9,11 +9,13 @@
 // Built by a factory because the driver must extend the harness's BaseDriver
 // and share its reaper module instance, and the harness lives outside the
 // project (resolved at run time).
-import { existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { waitAdoptedGone } from "./adopted.mjs";
 import { removeCorralCgroups } from "./cgroups.mjs";
+import { packageRootFile } from "../package-root.mjs";
 import { createInterface } from "node:readline";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,11 +24,11 @@ const HOST = join(projectRoot, "bench", "corral-host.mjs");
 
 export async function createCorralDriver(
   sharedDir,
-  { launcher = "cgroup", name = `corral-${launcher}`, src = false, entry = "index" } = {},
+  { launcher = "cgroup", name = `corral-${launcher}`, src = false, entry = "index", favorDynmods = false } = {},
 ) {
   const imp = (p) => import(pathToFileURL(join(sharedDir, p)).href);
   const { BaseDriver, waitExit } = await imp("drivers/common.mjs");
-  const { spawnTracked } = await imp("lib/reaper.mjs");
+  const { spawnTracked, addExitHook } = await imp("lib/reaper.mjs");
   const { withTimeout } = await imp("lib/timing.mjs");
 
   class CorralDriver extends BaseDriver {
@@ -40,14 +42,15 @@ export async function createCorralDriver(
     async version() {
       try {
         const pkg = JSON.parse((await import("node:fs")).readFileSync(join(projectRoot, "package.json"), "utf8"));
-        return `corral ${pkg.version} (${src ? "src via tsx" : "dist"}, ${entry === "process" ? "process backend only" : "package root"}), launcher ${launcher}, node ${process.version}`;
+        return `corral ${pkg.version} (${src ? "src via tsx" : "dist"}, ${entry === "process" ? "process backend only" : "package root"}), launcher ${launcher}${favorDynmods ? " with favordynmods mounted" : ""}, node ${process.version}`;
       } catch {
         return null;
       }
     }
 
     async available() {
-      if (!src && !existsSync(join(projectRoot, "dist", "index.js"))) return "dist/index.js missing: run `npm run build`";
+      if (!src && !existsSync(packageRootFile(projectRoot))) return `${packageRootFile(projectRoot)} missing: run \`npm run build\``;
+      if (favorDynmods && process.getuid?.() !== 0) return "mounting a cgroup hierarchy needs root";
       if (launcher === "cgroup") {
         // The library refuses at create() when cgroups are unusable; say so up front.
         if (process.getuid?.() !== 0) return "cgroup launcher needs root here";
@@ -58,6 +61,7 @@ export async function createCorralDriver(
 
     async setup(workdir) {
       this.reset();
+      if (favorDynmods) this.mountFavorDynmods(workdir);
       this.workdir = workdir;
       this.host = null;
       this.hostInfo = null;
@@ -223,6 +227,32 @@ export async function createCorralDriver(
         }
       }
       this.host = null;
+      this.unmountFavorDynmods?.();
+    }
+
+    /**
+     * The kernel's "favordynmods" cgroup option, for the run of this driver only:
+     * moving a task into a group (the join before exec) then needs no RCU grace
+     * period on the global cgroup_threadgroup_rwsem, at some cost to fork and
+     * exit. It is global while any hierarchy carries it, so a named,
+     * controller-less v1 hierarchy is mounted for the run and unmounted after.
+     */
+    mountFavorDynmods(workdir) {
+      const dir = join(workdir, "favordynmods");
+      mkdirSync(dir, { recursive: true });
+      execFileSync("mount", ["-t", "cgroup", "-o", `none,name=corral-bench-${process.pid},favordynmods`, "cgroup", dir]);
+      let mounted = true;
+      const unmount = () => {
+        if (!mounted) return;
+        mounted = false;
+        execFileSync("umount", [dir]);
+      };
+      const dropHook = addExitHook(unmount);
+      this.unmountFavorDynmods = () => {
+        this.unmountFavorDynmods = null;
+        unmount();
+        dropHook?.();
+      };
     }
 
     /** Empty cgroups this run's environment left (after a SIGKILLed host): removed, deepest first. */

@@ -1,5 +1,7 @@
 // Importing the package root to run processes loads no Kubernetes client, no
 // fastify, no daemon and no YAML parser: those load when something uses them.
+// The root is one bundled file (build/bundle-root.mjs); it must stay that way:
+// a root that pulls dist/ modules back in pays Node's loader per file again.
 // Checked on the built package in a fresh Node process, by recording every ES
 // module it resolves (test/fixtures/import-recorder) and every CommonJS module
 // in its require cache (zod and yaml are loaded through `require`, which the
@@ -14,7 +16,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { FIXTURES } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const PACKAGE_ROOT = join(ROOT, "dist", "index.js");
+/** What `import "corral"` loads: the file package.json's exports name (the bundle build/bundle-root.mjs writes). */
+const ROOT_EXPORT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: { ".": { import: string } } }).exports["."]
+  .import;
+const PACKAGE_ROOT = join(ROOT, ROOT_EXPORT);
 
 // The child imports the root, then uses two of its lazy paths (render a manifest,
 // parse a corral.yaml), noting what the require cache holds after each step.
@@ -68,7 +73,7 @@ describe("importing the package root", () => {
   it("loads neither the Kubernetes client nor fastify nor the daemon, even to render manifests and parse a corral.yaml", () => {
     const report = probe();
     assert.ok(
-      report.esm.some((url) => url.endsWith("/dist/index.js")),
+      report.esm.some((url) => url.endsWith(ROOT_EXPORT.slice(1))),
       "the recorder saw the package root",
     );
     assert.ok(report.createIsStatic, "KubernetesOrchestrator.create is exported");
@@ -79,6 +84,19 @@ describe("importing the package root", () => {
         [],
         `${heavy} is not loaded`,
       );
+  });
+
+  it("is one file: no other module of dist/ and no file of zod is loaded with it", () => {
+    const report = probe();
+    const own = ROOT_EXPORT.slice(1);
+    assert.deepEqual(
+      report.esm.filter((url) => url.includes("/dist/") && !url.endsWith(own)),
+      [],
+    );
+    assert.deepEqual(
+      [...report.esm, ...report.afterImport].filter((p) => /\/node_modules\/zod\//.test(p)),
+      [],
+    );
   });
 
   it("loads the YAML parser on the first parse, not on import", () => {
