@@ -314,6 +314,29 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     await cg.remove();
   });
 
+  test(
+    "the metrics sampler keeps its CPU baseline across a relaunch of the same group (no second sampling window)",
+    { timeout: 20_000 },
+    async () => {
+      const req = request({ program: node, args: ["-e", BUSY] });
+      const first = await launcher.prepare(req);
+      const cg = tracker.group(first.cgroup);
+      const child = tracker.start(first);
+      await child.line(/^ready$/);
+      // A window so long that only a read which skips it can finish inside the test's timeout.
+      const sampler = new CgroupMetricsSampler(0);
+      await sampler.read(first.cgroup!);
+      sampler.firstWindowMs = 600_000;
+      const again = launcher.groupFor(req);
+      assert.notEqual(again, first.cgroup, "a new object for the same group, as each launch gets");
+      const metrics = await sampler.read(again);
+      assert.notEqual(metrics.cpuNanoCores, null, JSON.stringify(metrics));
+      process.kill(child.pid, "SIGKILL");
+      await child.exited;
+      await cg.remove();
+    },
+  );
+
   test("a relaunch with other limits rewrites them; one with the same limits finds them in place", { timeout: 20_000 }, async () => {
     const req = request({ program: "/bin/true", args: [], memoryLimit: MemoryLimit.parse("64MiB") });
     const memoryFile = (name: string) =>

@@ -39,17 +39,28 @@ export class CgroupMetricsSampler {
   private last: CgroupSample | undefined;
   private lastGroup: ProcessCgroup | undefined;
 
-  constructor(private readonly firstWindowMs = 100) {}
+  /** @param firstWindowMs the wait between a first read's two samples (may be changed between reads) */
+  constructor(public firstWindowMs = 100) {}
 
   async read(cgroup: ProcessCgroup): Promise<CgroupMetrics> {
-    if (this.lastGroup !== cgroup || !this.last) {
-      this.lastGroup = cgroup;
-      this.last = await sampleCgroup(cgroup);
-      await new Promise((resolve) => setTimeout(resolve, this.firstWindowMs));
+    // By name: a relaunch gets a new group object for the same (kept) group, whose counter goes on.
+    const last = (this.lastGroup?.name === cgroup.name ? this.last : undefined) ?? (await this.prime(cgroup));
+    let next = await sampleCgroup(cgroup);
+    let cpuNanoCores = cpuNanoCoresBetween(last, next);
+    if (cpuNanoCores === null && next.cpuNanos !== null) {
+      // The counter went back: the group was made anew since the last read.
+      const primed = await this.prime(cgroup);
+      next = await sampleCgroup(cgroup);
+      cpuNanoCores = cpuNanoCoresBetween(primed, next);
     }
-    const next = await sampleCgroup(cgroup);
-    const cpuNanoCores = cpuNanoCoresBetween(this.last, next);
     this.last = next;
     return { cpuNanoCores, memoryBytes: next.memoryBytes };
+  }
+
+  private async prime(cgroup: ProcessCgroup): Promise<CgroupSample> {
+    this.lastGroup = cgroup;
+    const first = await sampleCgroup(cgroup);
+    await new Promise((resolve) => setTimeout(resolve, this.firstWindowMs));
+    return first;
   }
 }
