@@ -9,15 +9,22 @@ export function createMetricsRegistry(currentNamespace: () => DaemonNamespace | 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "corral_daemon_" });
 
-  // prom-client collects every metric at once: they share one reading of the
-  // processes per scrape instead of each taking its own.
-  let reading: { at: number; rows: Promise<{ namespace: string; rows: ProcessRow[] } | null> } | null = null;
+  // prom-client starts every metric's collect in the same turn of a scrape:
+  // they share the one reading in flight, and a later scrape takes a new one,
+  // however soon it comes (a reading kept for a while would show a restarted
+  // process as it was before).
+  let reading: Promise<{ namespace: string; rows: ProcessRow[] } | null> | null = null;
   const snapshot = () => {
-    if (!reading || Date.now() - reading.at > 500) {
+    if (!reading) {
       const ns = currentNamespace();
-      reading = { at: Date.now(), rows: ns ? processRows(ns).then((rows) => ({ namespace: ns.namespace, rows })) : Promise.resolve(null) };
+      const current = ns ? processRows(ns).then((rows) => ({ namespace: ns.namespace, rows })) : Promise.resolve(null);
+      reading = current;
+      const forget = () => {
+        if (reading === current) reading = null;
+      };
+      current.then(forget, forget);
     }
-    return reading.rows;
+    return reading;
   };
 
   const perProcess = (name: string, help: string, value: (row: ProcessRow) => number | null) =>

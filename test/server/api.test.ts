@@ -129,4 +129,11 @@ describe("the daemon's HTTP API", () => {
       assert.ok(doc.paths[path], `${path} is documented`);
     }
   });
+
+  it("a scrape right after a change reads the change, not the reading of the scrape before it", async () => {
+    assert.doesNotMatch(await client.text("/metrics"), /service="worker",process="1"/);
+    // apply returns once worker-1 is launched: the next scrape, however soon, has its row.
+    await client.post("/v1/apply", state({ web: server, worker: { ...worker, scale: 2 } }), applyResultBody);
+    assert.match(await client.text("/metrics"), /corral_process_restarts\{namespace="default",service="worker",process="1"\} 0/);
+  });
 });
