@@ -283,6 +283,19 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     await cg.remove();
   });
 
+  test("a process that has joined only the first of its group's hierarchies already counts as populated", { timeout: 20_000 }, async () => {
+    const prep = await launcher.prepare(request({ program: "/bin/true", args: [] }));
+    const cg = tracker.group(prep.cgroup);
+    // Stopped part-way, as the wrapper is between its joins (made in the order of the hierarchies): only the first written.
+    const firstJoin = `echo $$ > '${join(mounts[0]!, cg.name, "cgroup.procs")}'`;
+    const child = tracker.start({ ...prep, command: "/bin/sh", args: ["-c", `${firstJoin} && echo ready && exec sleep 1000`] });
+    await child.line(/^ready$/);
+    assert.equal(await cg.isPopulated(), true);
+    await cg.kill();
+    assert.equal((await child.exited).signal, "SIGKILL");
+    await cg.remove();
+  });
+
   test("a new orchestrator instance reopens a running process's group; unknown ones are null", { timeout: 20_000 }, async () => {
     const req = request({ program: "/bin/sh", args: ["-c", "echo ready; exec sleep 1000"] });
     const prep = await launcher.prepare(req);

@@ -171,6 +171,9 @@ export async function detectCgroupLayout(opts: { cgroupRoot?: string; mountInfoP
 /** The distinct mount points a process joins under this layout (co-mounted controllers once). */
 export function hierarchiesOf(layout: CgroupLayout): string[] {
   if (layout.version === "v2") return [layout.unified.mountPoint];
-  const all = [layout.memory, layout.cpu, layout.cpuacct, layout.pids, layout.freezer, layout.unified];
+  // The unified hierarchy first: a process joins the groups in this order, and
+  // isPopulated reads unified's cgroup.events, so a process part-way through
+  // its joins already counts (an adopter must not take its group for empty).
+  const all = [layout.unified, layout.memory, layout.cpu, layout.cpuacct, layout.pids, layout.freezer];
   return [...new Set(all.filter((m): m is CgroupMount => m !== undefined).map((m) => m.mountPoint))];
 }
