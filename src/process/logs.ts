@@ -47,12 +47,12 @@ const MAX_PARTIAL = 64 * 1024;
 
 /** Creates the named pipes that do not exist yet, in one mkfifo call (Node has no mkfifo). */
 export function ensureFifos(paths: string[]): void {
-  const missing = paths.filter((p) => !existsSync(p));
-  if (missing.length === 0) return;
-  const result = spawnSync("mkfifo", ["-m", "600", ...missing], { encoding: "utf8" });
+  const argv = mkfifoArgv(paths);
+  if (!argv) return;
+  const result = spawnSync("mkfifo", argv, { encoding: "utf8" });
   // A spawn the machine refused (EMFILE, EAGAIN) keeps its errno: the caller tells it from a bug.
   if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`mkfifo failed: ${result.stderr}`);
+  if (result.status !== 0) throw mkfifoFailed(result.stderr);
 }
 
 /**
@@ -60,17 +60,26 @@ export function ensureFifos(paths: string[]): void {
  * 1000 pipes the kernel spends ~170 ms in mknod, which other services' events must not wait for.
  */
 export async function ensureFifosInBackground(paths: string[]): Promise<void> {
-  const missing = paths.filter((p) => !existsSync(p));
-  if (missing.length === 0) return;
+  const argv = mkfifoArgv(paths);
+  if (!argv) return;
   try {
-    await execFileAsync("mkfifo", ["-m", "600", ...missing], { encoding: "utf8" });
+    await execFileAsync("mkfifo", argv, { encoding: "utf8" });
   } catch (error) {
-    // A spawn the machine refused (EMFILE, EAGAIN) keeps its errno; a failed mkfifo says why.
     if (error instanceof Error && "stderr" in error && typeof error.stderr === "string" && error.stderr !== "") {
-      throw new Error(`mkfifo failed: ${error.stderr}`);
+      throw mkfifoFailed(error.stderr);
     }
     throw error;
   }
+}
+
+/** mkfifo's arguments for the pipes not made yet (owner-only), or null when every one exists. */
+function mkfifoArgv(paths: string[]): string[] | null {
+  const missing = paths.filter((p) => !existsSync(p));
+  return missing.length === 0 ? null : ["-m", "600", ...missing];
+}
+
+function mkfifoFailed(stderr: string): Error {
+  return new Error(`mkfifo failed: ${stderr}`);
 }
 
 /** net.Socket reads into a buffer of ours with `onread` for any socket it creates (documented for connect(), typed only there). */
