@@ -194,16 +194,20 @@ export async function recordedIndices(runDir: string): Promise<number[]> {
 /** Log files, pipes and secret files of processes at or above `from` (after a scale-down, or left by a larger earlier scale). */
 export async function removeSlotFiles(paths: ServicePaths, from: number): Promise<void> {
   const prefix = `${paths.fullId}-`;
-  for (const name of await listDir(paths.logDir)) {
+  const [logs, runFiles] = await Promise.all([listDir(paths.logDir), listDir(paths.runDir)]);
+  const removals: Promise<void>[] = [];
+  for (const name of logs) {
     const match = LOG_FILE.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "");
-    if (match && Number(match[1]) >= from) await rm(join(paths.logDir, name), { force: true });
+    if (match && Number(match[1]) >= from) removals.push(rm(join(paths.logDir, name), { force: true }));
   }
-  for (const name of await listDir(paths.runDir)) {
+  for (const name of runFiles) {
     const match = FIFO_FILE.exec(name);
-    if (match && Number(match[1]) >= from) await rm(join(paths.runDir, name), { force: true });
+    if (match && Number(match[1]) >= from) removals.push(rm(join(paths.runDir, name), { force: true }));
     const secrets = SECRETS_DIR.exec(name);
-    if (secrets && Number(secrets[1]) >= from) await removeSecretFiles(join(paths.runDir, name));
+    if (secrets && Number(secrets[1]) >= from) removals.push(removeSecretFiles(join(paths.runDir, name)));
   }
+  // A scale-down of 500 leaves ~1500 files: removed side by side, not one round trip each.
+  await Promise.all(removals);
 }
 
 /**
