@@ -112,19 +112,17 @@ export class CgroupLauncher implements Launcher {
     const probe = this.group({ environmentId, fullId: "probe", processIndex: 0 });
     const envDir = dirname(probe.name);
     const mounts = hierarchiesOf(this.layout);
-    for (const mount of mounts) {
-      const children = await readdir(join(mount, envDir), { withFileTypes: true }).catch((error: unknown) => {
-        if (errnoCode(error) === "ENOENT") return [];
-        throw error;
-      });
-      for (const child of children) {
-        if (!child.isDirectory()) continue;
-        const dir = join(mount, envDir, child.name);
-        // Only an empty group goes: rmdir refuses one with processes (EBUSY) or child groups anyway.
-        const procs = await readText(join(dir, "cgroup.procs"));
-        if (procs === null || procs.trim() === "") await rmdirGroup(dir);
-      }
-    }
+    // Every child group of every hierarchy at once, and only the empty ones go:
+    // rmdir itself refuses a group with processes (EBUSY) or child groups.
+    await Promise.all(
+      mounts.map(async (mount) => {
+        const children = await readdir(join(mount, envDir), { withFileTypes: true }).catch((error: unknown) => {
+          if (errnoCode(error) === "ENOENT") return [];
+          throw error;
+        });
+        await Promise.all(children.filter((child) => child.isDirectory()).map((child) => rmdirGroup(join(mount, envDir, child.name))));
+      }),
+    );
     await removeEmptyParents(mounts, this.parentsOf(envDir));
   }
 
