@@ -132,7 +132,8 @@ describe("layout detection", () => {
     assert.equal(layout.cpuacct?.mountPoint, join(root, "cpu,cpuacct"));
     assert.equal(layout.unified?.mountPoint, join(root, "unified"));
     assert.equal(layout.freezer, undefined);
-    assert.deepEqual(hierarchiesOf(layout), [join(root, "memory"), join(root, "cpu,cpuacct"), join(root, "pids"), join(root, "unified")]);
+    // Unified first: it is joined first, and it is where isPopulated looks.
+    assert.deepEqual(hierarchiesOf(layout), [join(root, "unified"), join(root, "memory"), join(root, "cpu,cpuacct"), join(root, "pids")]);
   });
 
   test("v2 with memory and cpu controllers wins", async () => {
