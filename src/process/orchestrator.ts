@@ -113,9 +113,12 @@ export class ProcessOrchestrator implements Orchestrator {
   async close(opts: { leaveRunning?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.namespaces.values()].map((ns) => ns.close(opts.leaveRunning ?? false)));
-    // The environment's group tree goes with its last process (groups of processes left running stay).
-    await this.launcher.sweep?.(this.config.hostScope).catch(survive("process.orchestrator", "remove empty cgroups"));
+    const leaveRunning = opts.leaveRunning ?? false;
+    await Promise.all([...this.namespaces.values()].map((ns) => ns.close(leaveRunning)));
+    // The environment's group tree goes with its last process. Processes left
+    // running keep theirs untouched: one just spawned may still be joining its
+    // groups, and a group removed under it ends it before it runs.
+    if (!leaveRunning) await this.launcher.sweep?.(this.config.hostScope).catch(survive("process.orchestrator", "remove empty cgroups"));
   }
 
   private async crash(event: ServiceEvent, namespace: string): Promise<void> {

@@ -2,6 +2,7 @@
 // controller-less v2 tree here; see PLATFORM.md): memory limit and OOM
 // classification, CPU quota, killing whole trees, metrics, and removal.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -291,6 +292,27 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     const child = tracker.start({ ...prep, command: "/bin/sh", args: ["-c", `${firstJoin} && echo ready && exec sleep 1000`] });
     await child.line(/^ready$/);
     assert.equal(await cg.isPopulated(), true);
+    await cg.kill();
+    assert.equal((await child.exited).signal, "SIGKILL");
+    await cg.remove();
+  });
+
+  test("the sweep of empty groups leaves every group of a process part-way through its joins", { timeout: 20_000 }, async (t) => {
+    // An environment of its own: the sweep covers all of it.
+    const env = uniqueEnvironmentId();
+    t.after(() => removeEnvironmentGroups(mounts, env));
+    const joining = await launcher.prepare({ environmentId: env, fullId: "ns-svc", processIndex: 0, program: "/bin/true", args: [] });
+    const empty = await launcher.prepare({ environmentId: env, fullId: "ns-svc", processIndex: 1, program: "/bin/true", args: [] });
+    const cg = tracker.group(joining.cgroup);
+    const firstJoin = `echo $$ > '${join(mounts[0]!, cg.name, "cgroup.procs")}'`;
+    const child = tracker.start({ ...joining, command: "/bin/sh", args: ["-c", `${firstJoin} && echo ready && exec sleep 1000`] });
+    await child.line(/^ready$/);
+    // What a new instance does at create(): its predecessor's process may still be joining.
+    await (
+      await selectLauncher("cgroup")
+    ).sweep!(env);
+    for (const m of mounts) assert.ok(existsSync(join(m, cg.name)), `${m}/${cg.name} kept for the process still joining`);
+    for (const m of mounts) assert.ok(!existsSync(join(m, empty.cgroup!.name)), `${m}/${empty.cgroup!.name} (empty) removed`);
     await cg.kill();
     assert.equal((await child.exited).signal, "SIGKILL");
     await cg.remove();

@@ -112,15 +112,26 @@ export class CgroupLauncher implements Launcher {
     const probe = this.group({ environmentId, fullId: "probe", processIndex: 0 });
     const envDir = dirname(probe.name);
     const mounts = hierarchiesOf(this.layout);
-    // Every child group of every hierarchy at once, and only the empty ones go:
-    // rmdir itself refuses a group with processes (EBUSY) or child groups.
+    const listed = await Promise.all(
+      mounts.map((mount) =>
+        readdir(join(mount, envDir), { withFileTypes: true }).then(
+          (children) => children.filter((child) => child.isDirectory()).map((child) => child.name),
+          (error: unknown) => {
+            if (errnoCode(error) === "ENOENT") return [];
+            throw error;
+          },
+        ),
+      ),
+    );
+    // Only empty groups go, all at once, and rmdir itself tells: it refuses a group
+    // with processes (EBUSY). A process joins the first hierarchy first, so that one
+    // is removed first: a process part-way through its joins keeps every group,
+    // and one that has not begun fails its first join without running a thing.
+    const [first, ...rest] = mounts;
     await Promise.all(
-      mounts.map(async (mount) => {
-        const children = await readdir(join(mount, envDir), { withFileTypes: true }).catch((error: unknown) => {
-          if (errnoCode(error) === "ENOENT") return [];
-          throw error;
-        });
-        await Promise.all(children.filter((child) => child.isDirectory()).map((child) => rmdirGroup(join(mount, envDir, child.name))));
+      [...new Set(listed.flat())].map(async (name) => {
+        if (first !== undefined && !(await rmdirGroup(join(first, envDir, name)))) return;
+        await Promise.all(rest.map((mount) => rmdirGroup(join(mount, envDir, name))));
       }),
     );
     await removeEmptyParents(mounts, this.parentsOf(envDir));
