@@ -415,13 +415,15 @@ export class ProcessSupervisor {
     clearTimeout(running.pollTimer);
     running.readiness?.stop();
     removeFile(this.options.pidFile);
-    const oomKillsAfter = running.cgroup
-      ? await running.cgroup.oomKillCount().catch((error: unknown) => {
-          // Without the count an OOM kill reads as a plain SIGKILL ("crashed"); the exit is still handled.
-          this.report("read OOM kills", error);
-          return undefined;
-        })
-      : undefined;
+    // Only an exit the restart policy judges needs the count: a stopped slot never becomes active again.
+    const oomKillsAfter =
+      running.cgroup && this.phase === "active"
+        ? await running.cgroup.oomKillCount().catch((error: unknown) => {
+            // Without the count an OOM kill reads as a plain SIGKILL ("crashed"); the exit is still handled.
+            this.report("read OOM kills", error);
+            return undefined;
+          })
+        : undefined;
     killStragglers(running.identity);
     await running.cgroup?.kill().catch((error: unknown) => this.report("kill cgroup", error));
     await this.options.secrets?.remove().catch((error: unknown) => this.report("remove secret files", error));

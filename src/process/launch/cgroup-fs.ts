@@ -1,31 +1,28 @@
 // Small helpers for cgroupfs files. Reads return null instead of throwing because
 // groups disappear under us (a concurrent remove, a process that just exited).
 import { readFileSync } from "node:fs";
-import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+import { readdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../../util/errno.js";
 
-export async function readText(path: string): Promise<string | null> {
+/**
+ * A cgroupfs file's text, null when it cannot be read. Read without the thread
+ * pool: cgroupfs files live in kernel memory (a read never waits on a disk), and
+ * one async read costs four thread-pool hops (open, fstat, read, close), which
+ * at 500 groups is most of a metrics call or of a stop.
+ */
+export function readTextNow(path: string): string | null {
   try {
-    return await readFile(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch {
     // The group went away (a concurrent remove, an exit) or this kernel lacks the file: both read as "no value".
     return null;
   }
 }
 
-/**
- * readText without the thread pool, for the metrics path: cgroupfs files live in
- * kernel memory (a read never waits on a disk), and one async read costs several
- * thread-pool hops, which at 500 groups is most of a metrics call.
- */
-export function readTextNow(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    // As readText: a vanished group or a missing file reads as "no value".
-    return null;
-  }
+/** readTextNow for the callers that await. */
+export async function readText(path: string): Promise<string | null> {
+  return readTextNow(path);
 }
 
 export function parseNumber(text: string | null): number | null {

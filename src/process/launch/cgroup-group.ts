@@ -1,7 +1,7 @@
 // One process's cgroup, present in every hierarchy of the layout under the same
 // relative name. Reads pick the hierarchy that owns the file (memory, cpuacct,
 // unified); kill and remove act on all of them.
-import { access } from "node:fs/promises";
+import { accessSync } from "node:fs";
 import { join } from "node:path";
 import type { CgroupLayout } from "./cgroup-layout.js";
 import { hierarchiesOf } from "./cgroup-layout.js";
@@ -190,10 +190,18 @@ export class CgroupGroup implements ProcessCgroup {
 
   async remove(opts: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
-    if (!(await this.waitEmpty(deadline))) {
-      throw new Error(`cgroup ${this.name}: cannot remove, still populated (pids ${(await this.pids()).join(",")})`);
+    // The usual group is empty already: its first hierarchy's rmdir says so (the
+    // kernel refuses a populated group), without reading cgroup.events first.
+    // That hierarchy is the one a process joins first, so once it is gone no
+    // process can be in, or still be joining, the others.
+    const [first, ...rest] = this.mounts;
+    if (first !== undefined && !(await rmdirGroup(this.dir(first)))) {
+      if (!(await this.waitEmpty(deadline))) {
+        throw new Error(`cgroup ${this.name}: cannot remove, still populated (pids ${(await this.pids()).join(",")})`);
+      }
+      await this.removeIn(first, deadline);
     }
-    await Promise.all(this.mounts.map((mount) => this.removeIn(mount, deadline)));
+    await Promise.all(rest.map((mount) => this.removeIn(mount, deadline)));
     await this.removed();
   }
 
@@ -212,15 +220,14 @@ export class CgroupGroup implements ProcessCgroup {
 
   /** True when the group's directory is there in every hierarchy (what the join needs). */
   async existsEverywhere(): Promise<boolean> {
-    const found = await Promise.all(
-      this.directories().map((d) =>
-        access(d).then(
-          () => true,
-          () => false, // absent or unusable: either way the group is made (and any error met) again
-        ),
-      ),
-    );
-    return !found.includes(false);
+    return this.directories().every((d) => {
+      try {
+        accessSync(d); // cgroupfs: kernel memory, no thread-pool hop needed
+        return true;
+      } catch {
+        return false; // absent or unusable: either way the group is made (and any error met) again
+      }
+    });
   }
 
   /** True when the group exists in the hierarchy that enforces its memory limit. */
@@ -228,7 +235,7 @@ export class CgroupGroup implements ProcessCgroup {
     const l = this.layout;
     const mount = l.version === "v2" ? l.unified.mountPoint : l.memory.mountPoint;
     try {
-      await access(this.dir(mount));
+      accessSync(this.dir(mount));
       return true;
     } catch (error) {
       // ENOENT: there is no such group. Anything else means we cannot use it either; said, not hidden.
