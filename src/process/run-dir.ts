@@ -14,7 +14,7 @@
 // the scratch directory `<scratchDirectory>/<namespace>-<id>`, and the volumes
 // `<volumeDirectory>/<name>` that outlive every service.
 import { createHash } from "node:crypto";
-import { readdir, rm } from "node:fs/promises";
+import { readdir, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServicePort } from "../contract/types.js";
@@ -198,16 +198,25 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   const removals: Promise<void>[] = [];
   for (const name of logs) {
     const match = LOG_FILE.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "");
-    if (match && Number(match[1]) >= from) removals.push(rm(join(paths.logDir, name), { force: true }));
+    if (match && Number(match[1]) >= from) removals.push(removeListedFile(join(paths.logDir, name)));
   }
   for (const name of runFiles) {
     const match = FIFO_FILE.exec(name);
-    if (match && Number(match[1]) >= from) removals.push(rm(join(paths.runDir, name), { force: true }));
+    if (match && Number(match[1]) >= from) removals.push(removeListedFile(join(paths.runDir, name)));
     const secrets = SECRETS_DIR.exec(name);
     if (secrets && Number(secrets[1]) >= from) removals.push(removeSecretFiles(join(paths.runDir, name)));
   }
   // A scale-down of 500 leaves ~1500 files: removed side by side, not one round trip each.
   await Promise.all(removals);
+}
+
+/** A log file or pipe just listed: one unlink (rm would lstat it first), and one gone meanwhile is as good. */
+async function removeListedFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (!isErrno(error, "ENOENT")) throw error;
+  }
 }
 
 /**
