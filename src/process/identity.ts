@@ -4,10 +4,10 @@
 // stranger that happens to have the same number.
 import { readFileSync, unlinkSync } from "node:fs";
 import { z } from "../util/zod.js";
-import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";
 import { parseJsonRecord } from "../util/json-record.js";
+import { writeRecordInPlace } from "../util/record-file.js";
 import { bootId, isRunning, readProcStat } from "./proc.js";
 
 export interface ProcessIdentity {
@@ -60,8 +60,10 @@ export function leadsOwnGroup(identity: ProcessIdentity): boolean {
 
 export function writePidRecord(path: string, record: PidRecord): void {
   // Not fsynced: the record only matters while the process lives, and a power
-  // loss ends the process too (the boot id then differs anyway).
-  writeFileAtomicSync(path, `${JSON.stringify(record)}\n`, { durable: false });
+  // loss ends the process too (the boot id then differs anyway). In place (see
+  // record-file.ts): one cut short by a crash reads as none, and the launch
+  // intent, cleared only after this write, covers its process.
+  writeRecordInPlace(path, JSON.stringify(record));
 }
 
 export function readPidRecord(path: string): PidRecord | null {
@@ -73,6 +75,19 @@ export function readPidRecord(path: string): PidRecord | null {
     return null;
   }
   return parseJsonRecord(text, pidRecordSchema);
+}
+
+/**
+ * Blanks a record file (a PID file, a launch intent): a blank one names
+ * nothing. Kept rather than removed, so the next launch of the slot writes
+ * over it instead of allocating a new file.
+ */
+export function clearRecord(path: string): void {
+  try {
+    writeRecordInPlace(path, "");
+  } catch (error) {
+    reportSurvivable("process.identity", "clear record", error, { path });
+  }
 }
 
 /** Removes a file that may already be gone (a PID file of a process that exited meanwhile). */

@@ -1,16 +1,16 @@
 // The record of a launch about to happen. A host can die between `spawn` and
 // the PID record (a SIGKILL, a disk that fills in between): the intent, written
-// before the spawn and removed once the PID record is in place, tells the next
+// before the spawn and cleared (blanked) once the PID record is in place, tells the next
 // instance to look for the process that record would have named. It is found
 // by what corral put in its environment (environment, namespace, service,
 // index), by being its own group leader (corral spawns detached) and by having
 // started after the intent was written: nothing else matches all three.
 import { readFileSync, readdirSync } from "node:fs";
 import { z } from "../util/zod.js";
-import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { reportSurvivable } from "../util/diagnostics.js";
 import { isErrno } from "../util/errno.js";
 import { parseJsonRecord } from "../util/json-record.js";
+import { writeRecordInPlace } from "../util/record-file.js";
 import type { ProcessIdentity } from "./identity.js";
 import { bootId, clockTicksPerSecond, isRunning, readProcStat, uptimeSeconds } from "./proc.js";
 
@@ -24,14 +24,16 @@ const intentSchema = z.object({
 export function writeLaunchIntent(path: string): void {
   // One tick of slack: uptime is read with less precision than a start time.
   const since = Math.floor(uptimeSeconds() * clockTicksPerSecond()) - 1;
-  writeFileAtomicSync(path, `${JSON.stringify({ bootId: bootId(), since })}\n`, { durable: false });
+  // In place (record-file.ts): the file is the slot's, blanked after each launch. One
+  // cut short by a crash was written before any spawn: there is nothing it should name.
+  writeRecordInPlace(path, JSON.stringify({ bootId: bootId(), since }));
 }
 
 /**
  * The processes a launch recorded at `path` may have left untracked: live,
  * leading their own group, started since the intent, with every one of
- * `marks` (NAME=value) in their environment. None when there is no intent or
- * it is from another boot.
+ * `marks` (NAME=value) in their environment. None when there is no intent (no
+ * file, or a blank one) or it is from another boot.
  */
 export function intendedProcesses(path: string, marks: Record<string, string>): ProcessIdentity[] {
   let text: string;

@@ -14,11 +14,13 @@
 // the scratch directory `<scratchDirectory>/<namespace>-<id>`, and the volumes
 // `<volumeDirectory>/<name>` that outlive every service.
 import { createHash } from "node:crypto";
-import { readdir, rm, unlink } from "node:fs/promises";
+import { open, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServicePort } from "../contract/types.js";
 import { isErrno } from "../util/errno.js";
+import { survive } from "../util/diagnostics.js";
+import { unlinkIfPresent } from "../util/unlink.js";
 import { removeSecretFiles } from "./secret-files.js";
 
 /** Where a service's files go; every path below is derived from these. */
@@ -80,7 +82,7 @@ export function pidFile(runDir: string, processIndex: number): string {
   return join(runDir, `${processIndex}.pid`);
 }
 
-/** Written before process `i` is spawned and removed once its PID file is: see launch-intent.ts. */
+/** Written before process `i` is spawned and blanked once its PID file is: see launch-intent.ts. */
 export function launchIntentFile(runDir: string, processIndex: number): string {
   return join(runDir, `${processIndex}.launching`);
 }
@@ -198,11 +200,11 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   const removals: Promise<void>[] = [];
   for (const name of logs) {
     const match = LOG_FILE.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "");
-    if (match && Number(match[1]) >= from) removals.push(removeListedFile(join(paths.logDir, name)));
+    if (match && Number(match[1]) >= from) removals.push(unlinkIfPresent(join(paths.logDir, name)));
   }
   for (const name of runFiles) {
     const match = FIFO_FILE.exec(name);
-    if (match && Number(match[1]) >= from) removals.push(removeListedFile(join(paths.runDir, name)));
+    if (match && Number(match[1]) >= from) removals.push(unlinkIfPresent(join(paths.runDir, name)));
     const secrets = SECRETS_DIR.exec(name);
     if (secrets && Number(secrets[1]) >= from) removals.push(removeSecretFiles(join(paths.runDir, name)));
   }
@@ -210,13 +212,20 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
   await Promise.all(removals);
 }
 
-/** A log file or pipe just listed: one unlink (rm would lstat it first), and one gone meanwhile is as good. */
-async function removeListedFile(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (!isErrno(error, "ENOENT")) throw error;
-  }
+/**
+ * Makes the record files (PID file, launch intent) of new slots that lack one,
+ * empty, side by side in the thread pool: each launch then writes into its
+ * slot's file instead of allocating one, which on some disks costs more than the spawn.
+ */
+export async function ensureRecordFiles(paths: readonly string[]): Promise<void> {
+  await Promise.all(
+    paths.map(async (path) => {
+      // "a": made when missing, left as it is when there (a record of a process to adopt).
+      // Only ahead of time: a file that cannot be made here fails its launch, which says why.
+      const file = await open(path, "a", 0o644).catch(survive("process.run-dir", "make record file", { path }));
+      await file?.close();
+    }),
+  );
 }
 
 /**

@@ -18,6 +18,7 @@ import { reportSurvivable, survive } from "../util/diagnostics.js";
 import { type HealthChecks, healthChecks } from "./health.js";
 import {
   type ServicePaths,
+  ensureRecordFiles,
   fifoFiles,
   launchIntentFile,
   listenAddresses,
@@ -104,8 +105,13 @@ export class ServiceRuntime {
   async grow({ adopt }: { adopt: boolean }): Promise<void> {
     await this.syncBalancers();
     const indices = Array.from({ length: Math.max(0, this.config.scale - this.slots.length) }, (_, i) => this.slots.length + i);
-    // One mkfifo for all new slots: a process spawn per pipe would dominate the start of hundreds of processes.
-    await ensureFifosInBackground(indices.flatMap((i) => Object.values(fifoFiles(this.paths.runDir, i))));
+    const { runDir } = this.paths;
+    // One mkfifo for all new slots (a process spawn per pipe would dominate the start of hundreds
+    // of processes), and their record files made beside it, before any launch needs them.
+    await Promise.all([
+      ensureFifosInBackground(indices.flatMap((i) => Object.values(fifoFiles(runDir, i)))),
+      ensureRecordFiles(indices.flatMap((i) => [pidFile(runDir, i), launchIntentFile(runDir, i)])),
+    ]);
     await Promise.all(indices.map((i) => this.#addSlot(i, adopt ? readPidRecord(pidFile(this.paths.runDir, i)) : null)));
   }
 

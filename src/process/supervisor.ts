@@ -25,7 +25,8 @@ import { assertExecutable } from "../util/executable.js";
 import { BackoffSchedule } from "./backoff.js";
 import { CrashLoopBreaker, isCrashLooping } from "./crash-loop.js";
 import { type HealthChecks, watchHealth } from "./health.js";
-import { type PidRecord, type ProcessIdentity, isAlive, removeFile, writePidRecord } from "./identity.js";
+import { type PidRecord, type ProcessIdentity, isAlive, clearRecord, writePidRecord } from "./identity.js";
+import { unlinkIfPresent } from "../util/unlink.js";
 import { intendedProcesses, writeLaunchIntent } from "./launch-intent.js";
 import { CGROUP_JOIN_FAILED_EXIT_CODE } from "./launch/cgroup-launcher.js";
 import { classifyExit } from "./launch/exit-reason.js";
@@ -178,10 +179,10 @@ export class ProcessSupervisor {
    */
   async start(record: PidRecord | null): Promise<void> {
     if (record && isAlive(record)) {
-      removeFile(this.options.intentFile); // the launch it was written for got its record
+      clearRecord(this.options.intentFile); // the launch it was written for got its record
       await this.adopt(record);
     } else {
-      if (record) removeFile(this.options.pidFile); // stale: its process is gone or the PID now belongs to someone else
+      if (record) clearRecord(this.options.pidFile); // stale: its process is gone or the PID now belongs to someone else
       await this.stopUnrecorded();
       await this.launch();
     }
@@ -201,7 +202,7 @@ export class ProcessSupervisor {
     );
     const orphans = Object.keys(marks).length === 4 ? intendedProcesses(this.options.intentFile, marks) : [];
     await Promise.all(orphans.map((identity) => stopProcess({ identity }, this.options.stopPolicy)));
-    removeFile(this.options.intentFile);
+    clearRecord(this.options.intentFile);
   }
 
   /** The first status (now or later) that matches; undefined when none did within `timeoutMs`. */
@@ -295,7 +296,7 @@ export class ProcessSupervisor {
     try {
       fds = this.options.log.openForChild();
     } catch (error) {
-      removeFile(this.options.intentFile);
+      clearRecord(this.options.intentFile);
       throw error;
     }
     try {
@@ -310,7 +311,7 @@ export class ProcessSupervisor {
         ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
       });
     } catch (error) {
-      removeFile(this.options.intentFile);
+      clearRecord(this.options.intentFile);
       this.spawnFailed(error);
       return;
     } finally {
@@ -319,7 +320,7 @@ export class ProcessSupervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
-      removeFile(this.options.intentFile);
+      clearRecord(this.options.intentFile);
       child.once("error", (error) => this.spawnFailed(error));
       return;
     }
@@ -343,12 +344,12 @@ export class ProcessSupervisor {
       child.on("error", () => {});
       killStragglers({ pid, startTime: -1, bootId: bootId() });
       await prepared.cgroup?.kill().catch((e: unknown) => this.report("kill cgroup", e));
-      removeFile(this.options.intentFile);
+      clearRecord(this.options.intentFile);
       throw new Error(
         `the PID file could not be written, the process was killed: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    removeFile(this.options.intentFile);
+    clearRecord(this.options.intentFile);
     const running = this.track(identity, stamp, {
       child,
       cgroup: prepared.cgroup,
@@ -414,7 +415,7 @@ export class ProcessSupervisor {
     this.running = null;
     clearTimeout(running.pollTimer);
     running.readiness?.stop();
-    removeFile(this.options.pidFile);
+    clearRecord(this.options.pidFile);
     // Only an exit the restart policy judges needs the count: a stopped slot never becomes active again.
     const oomKillsAfter =
       running.cgroup && this.phase === "active"
@@ -553,6 +554,12 @@ export class ProcessSupervisor {
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
     for (const dir of Object.values(this.options.spec.socketDirs ?? {})) rmSync(dir, { recursive: true, force: true });
+    // Stopped for good: the slot's record files go (a restart only blanks them, to write over them again).
+    await Promise.all(
+      [this.options.pidFile, this.options.intentFile].map((path) =>
+        unlinkIfPresent(path).catch((error: unknown) => this.report("remove record file", error)),
+      ),
+    );
     this.phase = "stopped";
   }
 

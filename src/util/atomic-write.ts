@@ -1,4 +1,3 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -44,44 +43,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw error;
   }
   if (durable) await syncDirectory(dirname(path));
-}
-
-/** Synchronous twin for the few places that must not yield between spawn and record (PID files). */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
-  const { mode = 0o644, durable = true } = options;
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, "wx", mode);
-  try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    if (durable) fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    try {
-      unlinkSync(temp);
-    } catch (cleanup) {
-      leftTemp(temp)(cleanup);
-    }
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch (cleanup) {
-      leftTemp(temp)(cleanup);
-    }
-    throw error;
-  }
-  if (durable) {
-    const dirFd = openSync(dirname(path), "r");
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  }
 }
 
 /** The write failed and so did removing its temp file: the first error is thrown, this one reported (the file is skipped by listings). */

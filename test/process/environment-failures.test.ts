@@ -67,7 +67,8 @@ describe("a launch the machine refuses fails alone", () => {
     const online = await nextEvent(events, (e) => e.status === "online");
     await until(() => !isPidAlive(orphanPid), "the orphan to be stopped");
     assert.deepEqual(env.processes(), [online.pid], "the slot runs exactly once");
-    assert.ok(!readdirSync(runDir).some((name) => name.endsWith(".launching")), "the intent is gone once the PID file names the process");
+    // The intent file is the slot's and stays, blank: it names nothing once the PID file names the process.
+    assert.equal(readFileSync(launchIntentFile(runDir, 0), "utf8").trim(), "", "the intent is cleared once the PID file names the process");
     await events.return!();
   });
 
