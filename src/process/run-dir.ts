@@ -197,7 +197,7 @@ export async function recordedIndices(runDir: string): Promise<number[]> {
 export async function removeSlotFiles(paths: ServicePaths, from: number): Promise<void> {
   const prefix = `${paths.fullId}-`;
   const [logs, runFiles] = await Promise.all([listDir(paths.logDir), listDir(paths.runDir)]);
-  const removals: Promise<void>[] = [];
+  const removals: Promise<unknown>[] = [];
   for (const name of logs) {
     const match = LOG_FILE.exec(name.startsWith(prefix) ? name.slice(prefix.length) : "");
     if (match && Number(match[1]) >= from) removals.push(unlinkIfPresent(join(paths.logDir, name)));

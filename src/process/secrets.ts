@@ -1,10 +1,11 @@
-import { chmod, mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SecretNotFoundError, ValidationError } from "../contract/errors.js";
 import type { SecretsController, SecretsReader } from "../contract/types.js";
 import { ID_MAX_LENGTH, ID_PATTERN, validateId } from "../contract/validation.js";
 import { syncDirectory, TEMP_PREFIX, writeFileAtomic } from "../util/atomic-write.js";
 import { isErrno } from "../util/errno.js";
+import { unlinkIfPresent } from "../util/unlink.js";
 
 /** Only the orchestrator's user may list, read or write secrets. */
 export const SECRETS_DIR_MODE = 0o700;
@@ -58,13 +59,7 @@ export class ProcessSecretsController implements SecretsController {
 
   async delete(id: string): Promise<void> {
     validateId("secret id", id);
-    try {
-      await unlink(secretPath(this.secretsDir, id));
-    } catch (error) {
-      if (isErrno(error, "ENOENT")) return;
-      throw error;
-    }
-    if (this.#durable) await syncDirectory(this.secretsDir);
+    if ((await unlinkIfPresent(secretPath(this.secretsDir, id))) && this.#durable) await syncDirectory(this.secretsDir);
   }
 
   async list(): Promise<string[]> {

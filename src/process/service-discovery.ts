@@ -1,9 +1,9 @@
-import { mkdir, unlink } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ValidationError } from "../contract/errors.js";
 import { validateId } from "../contract/validation.js";
 import { syncDirectory, writeFileAtomic } from "../util/atomic-write.js";
-import { isErrno } from "../util/errno.js";
+import { unlinkIfPresent } from "../util/unlink.js";
 
 /** One process's TCP proxy address for one of its ports. */
 export interface ServiceDiscoveryTarget {
@@ -127,13 +127,7 @@ export function removeServiceDiscoveryFile(dir: string, namespace: string, optio
 }
 
 async function removeFile(path: string, dir: string, durable: boolean): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return;
-    throw error;
-  }
-  if (durable) await syncDirectory(dir);
+  if ((await unlinkIfPresent(path)) && durable) await syncDirectory(dir);
 }
 
 const queues = new Map<string, Promise<void>>();
