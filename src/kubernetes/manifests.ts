@@ -13,6 +13,7 @@ import type {
 } from "@kubernetes/client-node";
 import { probeAction, renderHealthProbes } from "./probes.js";
 import { ValidationError } from "../contract/errors.js";
+import { withPeerAddrs } from "../contract/assignments.js";
 import type { ServiceSchedulingConfig } from "../contract/scheduling.js";
 import type { ServiceAssignments, ServiceConfig } from "../contract/types.js";
 import { validateId, validateServiceConfig, type NormalizedServiceConfig } from "../contract/validation.js";
@@ -275,12 +276,7 @@ export function renderPodTemplate(
     config.ports.map((p) => [p.name, `${clusterIpServiceName(name)}.${kubernetesNamespace}.svc.${domain}:${ports[p.name]}`]),
   );
   const assignmentsFor = (processIndex: number): ServiceAssignments => {
-    const a: ServiceAssignments = {
-      processIndex,
-      listenAddrs: { ...listenAddrs },
-      peerAddrs: peerAddrs.map((p) => ({ ...p })),
-      serviceAddrs: { ...serviceAddrs },
-    };
+    const a = withPeerAddrs({ processIndex, listenAddrs: { ...listenAddrs }, serviceAddrs: { ...serviceAddrs } }, peerAddrs);
     if (disk) a.scratchDirectory = scratchDirectory;
     if (secretsDirectory) a.secretsDirectory = secretsDirectory;
     return a;

@@ -6,6 +6,7 @@
 // of the scale it records), so a change of scale alone replaces nothing.
 import { lstatSync } from "node:fs";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
+import { withPeerAddrs } from "../contract/assignments.js";
 import { ValidationError } from "../contract/errors.js";
 import { volumeEnvName } from "../contract/rules.js";
 import type { ServiceConfig } from "../contract/types.js";
@@ -172,16 +173,19 @@ export class ServiceSpecs {
       const socketDirs = socketDirectories(paths.socketHome, config.ports, processIndex);
       const hasSocketDirs = Object.keys(socketDirs).length > 0;
       const secretsDir = config.secrets.length > 0 ? secretsDirectory(paths.runDir, processIndex) : undefined;
-      const assignments = () => ({
-        processIndex,
-        listenAddrs: { ...listenAddrs },
-        peerAddrs: peerAddrs.map((p) => ({ ...p })),
-        serviceAddrs: serviceAddresses(paths.runDir, config.ports),
-        ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
-        ...(hasSocketDirs ? { socketDirs: { ...socketDirs } } : {}),
-        ...(hasVolumes ? { volumes: { ...volumes } } : {}),
-        ...(secretsDir ? { secretsDirectory: secretsDir } : {}),
-      });
+      const assignments = () =>
+        withPeerAddrs(
+          {
+            processIndex,
+            listenAddrs: { ...listenAddrs },
+            serviceAddrs: serviceAddresses(paths.runDir, config.ports),
+            ...(paths.scratchDir ? { scratchDirectory: paths.scratchDir } : {}),
+            ...(hasSocketDirs ? { socketDirs: { ...socketDirs } } : {}),
+            ...(hasVolumes ? { volumes: { ...volumes } } : {}),
+            ...(secretsDir ? { secretsDirectory: secretsDir } : {}),
+          },
+          peerAddrs,
+        );
       const args = evaluateArgs(config, assignments());
       const spec: LaunchSpec = {
         image: this.image,
