@@ -1,5 +1,5 @@
 // The file `import "corral"` loads, as package.json's exports name it (the
-// bundle build/bundle-root.mjs writes), so the benchmark measures what users get.
+// bundle build/bundle.mjs writes), so the benchmark measures what users get.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The installed `corral` command: the built CLI (npm run build; `npm ci` runs it via prepare).
-import "../dist/cli/main.js";
+// The installed `corral` command: the built CLI, bundled (npm run build; `npm ci` runs it via prepare).
+import "../dist/cli-bundle/main.js";

@@ -1,6 +1,6 @@
 // Importing the package root to run processes loads no Kubernetes client, no
 // fastify, no daemon and no YAML parser: those load when something uses them.
-// The root is one bundled file (build/bundle-root.mjs); it must stay that way:
+// The root is one bundled file (build/bundle.mjs); it must stay that way:
 // a root that pulls dist/ modules back in pays Node's loader per file again.
 // Checked on the built package in a fresh Node process, by recording every ES
 // module it resolves (test/fixtures/import-recorder) and every CommonJS module
@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { FIXTURES } from "../helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** What `import "corral"` loads: the file package.json's exports name (the bundle build/bundle-root.mjs writes). */
+/** What `import "corral"` loads: the file package.json's exports name (the bundle build/bundle.mjs writes). */
 const ROOT_EXPORT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: { ".": { import: string } } }).exports["."]
   .import;
 const PACKAGE_ROOT = join(ROOT, ROOT_EXPORT);

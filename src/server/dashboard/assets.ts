@@ -25,11 +25,16 @@ const TYPES: Record<string, string> = { js: "text/javascript; charset=utf-8", cs
 
 let bundle: Promise<Bundle | null> | null = null;
 
-/** dist/web beside the compiled server (dist/server/dashboard), or from the sources (src/server/dashboard) during development. */
+/**
+ * dist/web beside the bundled command (dist/cli-bundle) or the compiled server
+ * (dist/server/dashboard), or from the sources (src/server/dashboard) during
+ * development: the first that holds a built app (the sources' web/ has an
+ * index.html but no app.js, and is two levels up from the bundle).
+ */
 function bundleDir(): string | null {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, "..", "..", "web"), join(here, "..", "..", "..", "dist", "web")]) {
-    if (existsSync(join(dir, "index.html"))) return dir;
+  for (const dir of [join(here, "..", "web"), join(here, "..", "..", "web"), join(here, "..", "..", "..", "dist", "web")]) {
+    if (existsSync(join(dir, "index.html")) && existsSync(join(dir, "app.js"))) return dir;
   }
   return null;
 }

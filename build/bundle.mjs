@@ -1,0 +1,61 @@
+// Bundles what tsc wrote into dist/ where Node's loader costs more than the code:
+//  - the package root (dist/index.js) into one ES module, dist/bundle/index.js,
+//    which package.json's "exports" names. Importing ~150 small files costs more
+//    than running them (115 ms against ~60 ms for the bundle on these machines;
+//    bench/import-cost.mjs measures it).
+//  - the corral command (dist/cli/main.js) into dist/cli-bundle/, split into
+//    chunks at its dynamic imports, so a command still loads only what it uses
+//    (`corral ps` neither the daemon nor fastify; test/cli/lazy-imports.test.ts)
+//    and the daemon `up` starts runs from the same chunks. It sits at the depth
+//    of dist/cli/, so the paths it finds beside itself (package.json, main.js,
+//    the dashboard's dist/web) are the same.
+// zod is bundled in (its ES build in one file, so no locale files are opened at
+// all, see src/util/zod.ts); every other package stays external, and what is
+// loaded lazily (the Kubernetes client, yaml) is still loaded only when used.
+// The "./daemon" export runs from dist/ as tsc wrote it.
+import { build } from "esbuild";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bundled = (specifier) => specifier === "zod" || specifier.startsWith("zod/");
+
+/** Bare specifiers of other packages stay imports; zod and zod's own files are bundled. */
+const corralPlugin = {
+  name: "corral",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      bundled(args.path) || args.importer.includes(`${join("node_modules", "zod")}`) ? undefined : { path: args.path, external: true },
+    );
+    // src/util/zod.ts loads zod's CommonJS build with require (to open one file at a time); bundled, its ES build is one file already.
+    b.onLoad({ filter: /[\\/]dist[\\/]util[\\/]zod\.js$/ }, () => ({
+      contents: 'export { z } from "zod";',
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
+const common = {
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  sourcemap: "linked",
+  logLevel: "warning",
+  plugins: [corralPlugin],
+};
+
+// Chunk names carry a content hash: the last build's must not stay beside this one's.
+rmSync(join(root, "dist", "cli-bundle"), { recursive: true, force: true });
+await Promise.all([
+  build({ ...common, entryPoints: { index: join(root, "dist", "index.js") }, outdir: join(root, "dist", "bundle") }),
+  build({
+    ...common,
+    entryPoints: { main: join(root, "dist", "cli", "main.js") },
+    outdir: join(root, "dist", "cli-bundle"),
+    splitting: true,
+    chunkNames: "[name]-[hash]",
+  }),
+]);
