@@ -10,16 +10,51 @@
 //    of dist/cli/, so the paths it finds beside itself (package.json, main.js,
 //    the dashboard's dist/web) are the same.
 // zod is bundled in (its ES build in one file, so no locale files are opened at
-// all, see src/util/zod.ts); every other package stays external, and what is
-// loaded lazily (the Kubernetes client, yaml) is still loaded only when used.
+// all, see src/util/zod.ts), and only the part of it corral calls: `z` is
+// rebuilt from the members tsc's output uses, so esbuild drops the rest (every
+// locale but the default, JSON Schema import, the compiler: 734 of zod's KB
+// become ~200, which Node no longer compiles at each start). Every other package
+// stays external, and what is loaded lazily (the Kubernetes client, yaml) is
+// still loaded only when used.
 // The "./daemon" export runs from dist/ as tsc wrote it.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { z as zod } from "zod";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundled = (specifier) => specifier === "zod" || specifier.startsWith("zod/");
+
+/** Every `z.<member>` in tsc's output (types are erased there, so these are the values corral uses). */
+function zodMembersUsed() {
+  const members = new Set();
+  const skip = new Set(["bundle", "cli-bundle", "web"]);
+  const scan = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!skip.has(entry.name)) scan(path);
+      } else if (entry.name.endsWith(".js")) {
+        for (const [, member] of readFileSync(path, "utf8").matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) members.add(member);
+      }
+    }
+  };
+  scan(join(root, "dist"));
+  // Comments and other objects named z can match too: only zod's own exports count.
+  const used = [...members].filter((member) => Object.hasOwn(zod, member)).sort();
+  if (used.length === 0) throw new Error("bundle: no use of zod found in dist/ (run tsc first)");
+  return used;
+}
+
+/** The `z` of src/util/zod.ts, made of named imports esbuild can shake the rest of zod from. */
+function zodEntry() {
+  const members = zodMembersUsed();
+  // Aliased: some members (enum) are reserved words, fine as import names but not as bindings.
+  const imports = members.map((m) => `${m} as zod_${m}`).join(", ");
+  const fields = members.map((m) => `${m}: zod_${m}`).join(", ");
+  return `import { ${imports} } from "zod";\nexport const z = Object.freeze({ ${fields} });\n`;
+}
 
 /** Bare specifiers of other packages stay imports; zod and zod's own files are bundled. */
 const corralPlugin = {
@@ -30,7 +65,7 @@ const corralPlugin = {
     );
     // src/util/zod.ts loads zod's CommonJS build with require (to open one file at a time); bundled, its ES build is one file already.
     b.onLoad({ filter: /[\\/]dist[\\/]util[\\/]zod\.js$/ }, () => ({
-      contents: 'export { z } from "zod";',
+      contents: zodEntry(),
       loader: "js",
       resolveDir: root,
     }));
