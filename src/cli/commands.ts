@@ -9,21 +9,30 @@ import { byServiceAndProcess } from "../server/process-row.js";
 import { DAEMON_DEFAULTS } from "../contract/defaults.js";
 import { type ProcessIdentity, isAlive, readPidRecord } from "../process/identity.js";
 import { type StatePaths, statePaths } from "../server/state-dir.js";
-import { stopWithoutDaemon } from "../server/stop-without-daemon.js";
 import { healthBody, logLineBody, processRowBody, secretIdsBody, secretStoredBody } from "../server/wire.js";
 import { isErrno } from "../util/errno.js";
 import { survive } from "../util/diagnostics.js";
-import { readSecretValue, storeSecretWithoutDaemon } from "./secret-input.js";
-import { CliError, EXIT, type GlobalOptions, clientFor, ensureDaemon, remoteHost, resolveStateDir, runningDaemon } from "./context.js";
+import {
+  CliError,
+  EXIT,
+  type GlobalOptions,
+  clientFor,
+  ensureDaemon,
+  remoteHost,
+  resolveStateDir,
+  runningDaemon,
+  withRunningDaemon,
+} from "./context.js";
 import { ApiError, DaemonGoneError, type DaemonClient, DaemonNotAnsweringError } from "./client.js";
 import { bytes, colourFor, cores, duration, paint, status, table } from "./format.js";
 
 export async function ps(options: GlobalOptions & { json?: boolean }): Promise<void> {
-  const client = await runningDaemon(options);
-  // By service, then process, whatever order the daemon answers in (an older one does not sort).
-  const rows = (await client.get("/v1/processes", processRowBody.array())).sort(byServiceAndProcess);
   // What is wrong with the daemon itself (an unloadable state file, dropped log lines) goes to stderr, beside the table.
-  const health = await client.get("/healthz", healthBody.partial({ problems: true }));
+  const [answered, health] = await withRunningDaemon(options, (client) =>
+    Promise.all([client.get("/v1/processes", processRowBody.array()), client.get("/healthz", healthBody.partial({ problems: true }))]),
+  );
+  // By service, then process, whatever order the daemon answers in (an older one does not sort).
+  const rows = answered.sort(byServiceAndProcess);
   for (const problem of health.problems ?? []) process.stderr.write(`corral: warning: ${problem}\n`);
   if (options.json) {
     const out = rows.map((r) => ({
@@ -276,6 +285,7 @@ export async function top(options: GlobalOptions & { once?: boolean; interval: s
 export async function secretsSet(id: string, value: string | undefined, options: GlobalOptions): Promise<void> {
   const stateDir = resolveStateDir(options);
   const client = clientFor(stateDir);
+  const { readSecretValue, storeSecretWithoutDaemon } = await import("./secret-input.js");
   const contents = value !== undefined ? Buffer.from(value) : await readSecretValue(id);
   if (!(await client.alive())) {
     await storeSecretWithoutDaemon(stateDir, id, contents);
@@ -341,6 +351,8 @@ async function stopEverything(stateDir: string, paths: StatePaths, client: Daemo
     if (!(error instanceof DaemonNotAnsweringError)) throw error;
     await killFrozenDaemon(paths, error);
   }
+  // Loaded only here: stopping without a daemon needs the process backend, which the other commands of this module never load.
+  const { stopWithoutDaemon } = await import("../server/stop-without-daemon.js");
   const result = await stopWithoutDaemon(
     paths,
     (pid) => new CliError(`a corral daemon (pid ${pid}) runs for ${stateDir} but does not answer`),

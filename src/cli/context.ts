@@ -4,10 +4,10 @@ import { spawn } from "node:child_process";
 import { openSync, closeSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import { findProjectFile, loadProject } from "../config/project.js";
+import { findProjectFile } from "../config/project-file.js";
 import { STATE_DIR_MODE, defaultStateDir, statePaths } from "../server/state-dir.js";
 import { healthBody } from "../server/wire.js";
-import { ApiError, DaemonClient, DaemonUnavailableError } from "./client.js";
+import { ApiError, DaemonClient, DaemonGoneError, DaemonUnavailableError } from "./client.js";
 
 import { CliError, EXIT } from "./exit.js";
 
@@ -38,7 +38,9 @@ export function resolveStateDir(options: GlobalOptions): string {
  */
 export async function fileEnvironment(file: string | undefined): Promise<string | undefined> {
   if (file === undefined && findProjectFile(process.cwd()) === undefined) return undefined;
-  return Promise.resolve(loadProject(file === undefined ? {} : { files: [file] }).state.environment);
+  // Loaded here, not with this module: parsing a project loads the config schema, which `ps` and `logs` never need.
+  const { loadProject } = await import("../config/project.js");
+  return loadProject(file === undefined ? {} : { files: [file] }).state.environment;
 }
 
 export function clientFor(stateDir: string): DaemonClient {
@@ -91,14 +93,32 @@ export function daemonLocation(options: GlobalOptions): string {
   return remoteHost(options) ?? resolveStateDir(options);
 }
 
+function noDaemon(options: GlobalOptions): CliError {
+  return new CliError(`no corral daemon is running for ${resolveStateDir(options)} (start one with \`corral up\`)`, EXIT.noDaemon);
+}
+
 /** A client for a daemon that must already run (exit 3 otherwise). */
 export async function runningDaemon(options: GlobalOptions): Promise<DaemonClient> {
   const client = clientOf(options);
   // Over TCP a refused token is told apart from no daemon: the user fixes one, not the other.
   if (remoteHost(options) !== undefined) await client.text("/healthz").catch(remoteRefusal(options));
-  else if (!(await client.alive()))
-    throw new CliError(`no corral daemon is running for ${resolveStateDir(options)} (start one with \`corral up\`)`, EXIT.noDaemon);
+  else if (!(await client.alive())) throw noDaemon(options);
   return client;
+}
+
+/**
+ * The calls of a command that needs a running daemon, made without asking first
+ * whether one runs (a round trip `ps` would wait for): no daemon at the socket
+ * fails them as runningDaemon would (exit 3).
+ */
+export async function withRunningDaemon<T>(options: GlobalOptions, calls: (client: DaemonClient) => Promise<T>): Promise<T> {
+  if (remoteHost(options) !== undefined) return calls(await runningDaemon(options));
+  try {
+    return await calls(clientOf(options));
+  } catch (error) {
+    if (error instanceof DaemonUnavailableError && !(error instanceof DaemonGoneError)) throw noDaemon(options);
+    throw error;
+  }
 }
 
 const CLI_ENTRY = join(dirname(fileURLToPath(import.meta.url)), "main.js");

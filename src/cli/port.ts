@@ -1,7 +1,7 @@
 // `corral port <service> <port>`: where a client reaches a service, as
 // `docker compose port` prints a published port. Without --index it is the
 // service address (balanced over the ready processes); with it, one process's.
-import { serviceBody } from "../server/wire.js";
+import { serviceBody } from "../server/wire-state.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
 
 export interface PortOptions {

@@ -10,7 +10,8 @@ import { writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { desiredStateSchema } from "../config/desired-state.js";
 import { interpolateArgs } from "../config/templates.js";
-import { type LaunchSpecAnswer, applyResultBody, launchSpecBody } from "../server/wire.js";
+import { type LaunchSpecAnswer, launchSpecBody } from "../server/wire.js";
+import { applyResultBody } from "../server/wire-state.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
 
 export interface RunOptions {

@@ -7,7 +7,7 @@ import { desiredStateSchema } from "../config/desired-state.js";
 import { runningScale } from "../config/translate.js";
 import type { DesiredState } from "../config/types.js";
 import { idSchema } from "../contract/rules.js";
-import { applyResultBody } from "../server/wire.js";
+import { applyResultBody } from "../server/wire-state.js";
 import { CliError, EXIT, type GlobalOptions, runningDaemon } from "./context.js";
 
 export async function stopServices(services: string[], options: GlobalOptions): Promise<void> {

@@ -10,6 +10,7 @@ import { ValidationError } from "../contract/errors.js";
 import { buildState, type BuildProblem } from "./build.js";
 import { environmentFromDirectory } from "./environment-name.js";
 import { parseEnvFile } from "./env-file.js";
+import { OVERRIDE_FILE, PROJECT_FILE, findProjectFile } from "./project-file.js";
 import { ConfigError, type SourcePosition } from "./errors.js";
 import { formatFieldPath, type FieldPath } from "./field-path.js";
 import { escapeInterpolation, type Lookup, type VariableSource } from "./interpolate.js";
@@ -22,8 +23,7 @@ import type { DesiredState } from "./types.js";
 import { parseYaml } from "./yaml-source.js";
 import { problemsFromIssues } from "./zod-issues.js";
 
-export const PROJECT_FILE = "corral.yaml";
-export const OVERRIDE_FILE = "corral.override.yaml";
+export { OVERRIDE_FILE, PROJECT_FILE, findProjectFile };
 
 export interface LoadProjectOptions {
   /** The files given with -f, in order; none: corral.yaml found from cwd upwards, and corral.override.yaml beside it. */
@@ -64,15 +64,6 @@ export class ProjectFileNotFoundError extends ValidationError {
   constructor(cwd: string) {
     super("-f", "");
     this.message = `no ${PROJECT_FILE} in ${cwd} or any folder above it: run corral in the project's folder, or name the file with -f <path>`;
-  }
-}
-
-/** corral.yaml in `cwd` or the nearest folder above it, as compose finds compose.yaml. */
-export function findProjectFile(cwd: string): string | undefined {
-  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    const candidate = join(dir, PROJECT_FILE);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
   }
 }
 

@@ -1,11 +1,10 @@
 // What the daemon's HTTP API takes and sends, as zod schemas: the routes
 // validate requests with them, the OpenAPI document is generated from them, and
-// the `corral` command parses the daemon's answers with them. The desired
-// state and the service spec are config/desired-state.ts's.
+// the `corral` command parses the daemon's answers with them. Those that carry
+// the desired state's own types are in wire-state.ts, so a command such as `ps`
+// does not load the config schema to read its answer.
 import { z } from "../util/zod.js";
 import { idSchema, scaleSchema } from "../contract/rules.js";
-import { dependencyConditionSchema, serviceSpecSchema } from "../config/desired-state.js";
-import type { ApplyResult } from "./apply.js";
 import type { ProcessRow } from "./process-row.js";
 
 export const idParams = z.object({ id: idSchema }).strict();
@@ -126,19 +125,6 @@ export const healthBody = z.object({
     .describe("What is wrong with the daemon itself: a state file it could not load, log lines dropped on a full disk."),
 });
 
-export const applyResultBody = z.object({
-  added: z.array(z.string()),
-  changed: z.array(z.string()),
-  unchanged: z.array(z.string()),
-  removed: z.array(z.string()),
-  blocked: z
-    .array(z.object({ service: z.string(), by: z.string(), reason: z.string() }))
-    .describe("Services not started: a dependency (by) ended for good without meeting its condition, e.g. a job that failed."),
-  waiting: z
-    .array(z.object({ service: z.string(), dependency: z.string(), condition: dependencyConditionSchema }))
-    .describe("Services not started: the apply's time (timeoutMs) was over while they waited for a dependency."),
-}) satisfies z.ZodType<ApplyResult>;
-
 /** POST /v1/apply's query: the caller's deadline, so the daemon's apply ends when the caller stops waiting. */
 export const applyQuery = z
   .object({
@@ -191,15 +177,6 @@ export const edgeStatsBody = z.object({
 });
 
 export type EdgeStatsBody = z.infer<typeof edgeStatsBody>;
-
-export const serviceBody = z.object({
-  id: z.string(),
-  spec: serviceSpecSchema,
-  processes: z.array(processRowBody),
-  serviceAddresses: serviceAddressesBody,
-  /** One entry per port with a service address (process backend). */
-  edge: z.array(edgeStatsBody),
-});
 
 export const logLineBody = z.object({
   process: z.number(),

@@ -54,6 +54,13 @@ function holdsZodOrClient(url: string): boolean {
   return text.includes('$constructor("$ZodType"') || text.includes('name = "DaemonNotAnsweringError"');
 }
 
+/** Whether a loaded chunk holds the config schema (parsing a corral.yaml) or the process backend (supervising). */
+function holdsConfigOrBackend(url: string): boolean {
+  if (!BUNDLE_FILE.test(url)) return false;
+  const text = readFileSync(fileURLToPath(url), "utf8");
+  return text.includes("var corralFileSchema = ") || text.includes("var ProcessSupervisor = class");
+}
+
 describe("the corral command's start", () => {
   it("was built", () => assert.ok(existsSync(join(ROOT, "dist", "cli-bundle", "main.js")), "npm run build first (npm test does)"));
   for (const args of [["--help"], ["ps"], ["logs", "web"], ["events"]]) {
@@ -69,6 +76,18 @@ describe("the corral command's start", () => {
           [],
           `${heavy} is not loaded`,
         );
+    });
+  }
+  // They find their daemon by the project's folder, and read its answers with the API's schemas alone.
+  for (const args of [["ps"], ["logs", "web"]]) {
+    it(`corral ${args.join(" ")} loads neither the config schema nor the process backend`, () => {
+      const loaded = modulesLoadedBy(args);
+      assert.ok(loaded.some(BUNDLE_FILE.test.bind(BUNDLE_FILE)), "the recorder saw the chunks");
+      assert.deepEqual(loaded.filter(holdsConfigOrBackend), []);
+      assert.deepEqual(
+        loaded.filter((url) => /\/dist\/(config|process)\//.test(url)),
+        [],
+      );
     });
   }
   it("corral --help loads neither the client nor zod", () => {

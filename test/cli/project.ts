@@ -14,7 +14,8 @@ import { loadConfigFile } from "../../src/config/load.js";
 import { sanitizeId } from "../../src/server/daemon.js";
 import { z } from "../../src/util/zod.js";
 import { statePaths } from "../../src/server/state-dir.js";
-import { applyResultBody, processRowBody } from "../../src/server/wire.js";
+import { processRowBody } from "../../src/server/wire.js";
+import { applyResultBody } from "../../src/server/wire-state.js";
 import { killEnvironment, processesOfEnvironment, until } from "../helpers.js";
 
 // What `corral ps --json` prints per process (12c adds tcpAddresses; extra fields are fine).

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DaemonClient } from "../../src/cli/client.js";
 import { desiredStateSchema } from "../../src/config/desired-state.js";
-import { applyResultBody, serviceBody } from "../../src/server/wire.js";
+import { applyResultBody, serviceBody } from "../../src/server/wire-state.js";
 import { IMAGES, isPidAlive, until } from "../helpers.js";
 import { type PsRow, type RealProject, realProject } from "./project.js";
 

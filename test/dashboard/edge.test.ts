@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { serviceBody } from "../../src/server/wire.js";
+import { serviceBody } from "../../src/server/wire-state.js";
 import { type Harness, row, screenshot, SERVICES, startHarness, WAIT_MS } from "./harness.js";
 
 // page.waitForFunction's callbacks run in the browser; the test program has no DOM types.

@@ -10,7 +10,8 @@ import { openApiDocument } from "../../src/server/openapi.js";
 import { IMAGES, killEnvironment } from "../helpers.js";
 import { z } from "../../src/util/zod.js";
 import { desiredStateSchema } from "../../src/config/desired-state.js";
-import { applyResultBody, discoveryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
+import { discoveryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
+import { applyResultBody } from "../../src/server/wire-state.js";
 
 const server: ServiceSpec = {
   command: join(IMAGES, "server.mjs"),

@@ -14,7 +14,7 @@ import type { DesiredState, ServiceSpec } from "../../src/config/types.js";
 import { ProcessOrchestrator } from "../../src/process/orchestrator.js";
 import { Daemon } from "../../src/server/daemon.js";
 import { statePaths } from "../../src/server/state-dir.js";
-import { applyResultBody } from "../../src/server/wire.js";
+import { applyResultBody } from "../../src/server/wire-state.js";
 import { IMAGES, isPidAlive, killEnvironment, nextEvent, processesOfEnvironment } from "../helpers.js";
 
 const spec = (command: string, args: string[], extra: Partial<ServiceSpec> = {}): ServiceSpec => ({

@@ -10,7 +10,8 @@ import type { DesiredState } from "../../src/config/types.js";
 import { objectName } from "../../src/kubernetes/names.js";
 import { Daemon } from "../../src/server/daemon.js";
 import { FakeKubernetes } from "../kubernetes/fake-api-server.js";
-import { applyResultBody, processRowBody } from "../../src/server/wire.js";
+import { processRowBody } from "../../src/server/wire.js";
+import { applyResultBody } from "../../src/server/wire-state.js";
 
 const K8S_NAMESPACE = "shop";
 

@@ -6,7 +6,6 @@ import type { z } from "zod";
 import { desiredStateSchema, serviceSpecSchema } from "../../config/desired-state.js";
 import {
   applyQuery,
-  applyResultBody,
   dashboardLinkBody,
   historyQuery,
   killBody,
@@ -27,10 +26,10 @@ import {
   secretBody,
   secretIdsBody,
   secretStoredBody,
-  serviceBody,
   serviceEventBody,
   shutdownBody,
 } from "../wire.js";
+import { applyResultBody, serviceBody } from "../wire-state.js";
 
 export interface Answer {
   description: string;
