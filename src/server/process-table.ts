@@ -9,12 +9,15 @@ import { reportSurvivable } from "../util/diagnostics.js";
 
 export type { ProcessRow } from "./process-row.js";
 
-/** How long a process has run, from its start time in /proc (right for adopted processes too). */
-export function processUptime(pid: number | undefined): number | null {
+/**
+ * How long a process has run, from its start time in /proc (right for adopted
+ * processes too). `bootUptime`: the machine's, read once for all the rows.
+ */
+export function processUptime(pid: number | undefined, bootUptime: number): number | null {
   if (pid === undefined) return null;
   const stat = readProcStat(pid);
   if (!stat) return null;
-  return Math.max(0, Math.round((uptimeSeconds() - stat.startTime / clockTicksPerSecond()) * 10) / 10);
+  return Math.max(0, Math.round((bootUptime - stat.startTime / clockTicksPerSecond()) * 10) / 10);
 }
 
 /** How long `ps` waits for a busy service's metrics. */
@@ -56,6 +59,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
     ]);
     clearTimeout(timer);
     const addresses = ns.addressesOf(serviceId);
+    const bootUptime = uptimeSeconds();
     for (const event of processes) {
       const m = metrics[event.processId];
       // An exit event keeps the PID that exited; only a live process shows one.
@@ -73,7 +77,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
         restarts: event.restartCount,
         cpuNanoCores: m?.cpuNanoCores ?? null,
         memoryBytes: m?.memoryBytes ?? null,
-        uptimeSeconds: processUptime(pid),
+        uptimeSeconds: processUptime(pid, bootUptime),
         addresses: addresses[event.processId]?.unix ?? {},
         tcpAddresses: addresses[event.processId]?.tcp ?? {},
         nextStartAt: event.nextStartAt?.toISOString() ?? null,
