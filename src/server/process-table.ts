@@ -10,14 +10,40 @@ import { reportSurvivable } from "../util/diagnostics.js";
 export type { ProcessRow } from "./process-row.js";
 
 /**
+ * Start times (clock ticks after boot) of the processes of the latest rows, by
+ * pid and the time of their status: a process's start never changes, and
+ * reading every row's /proc/<pid>/stat was most of what a `ps` of 500 processes
+ * cost the daemon. Pids seen in no call of the last minute are forgotten.
+ */
+const startTimes = new Map<string, { ticks: number; seen: number }>();
+const START_TIME_TTL_MS = 60_000;
+
+function startTicks(pid: number, statusTime: Date, now: number): number | null {
+  const key = `${pid}@${statusTime.getTime()}`;
+  const known = startTimes.get(key);
+  if (known) {
+    known.seen = now;
+    return known.ticks;
+  }
+  const stat = readProcStat(pid);
+  if (!stat) return null;
+  startTimes.set(key, { ticks: stat.startTime, seen: now });
+  return stat.startTime;
+}
+
+function forgetStartTimes(now: number): void {
+  for (const [key, entry] of startTimes) if (now - entry.seen > START_TIME_TTL_MS) startTimes.delete(key);
+}
+
+/**
  * How long a process has run, from its start time in /proc (right for adopted
  * processes too). `bootUptime`: the machine's, read once for all the rows.
  */
-export function processUptime(pid: number | undefined, bootUptime: number): number | null {
+export function processUptime(pid: number | undefined, statusTime: Date, bootUptime: number, now = Date.now()): number | null {
   if (pid === undefined) return null;
-  const stat = readProcStat(pid);
-  if (!stat) return null;
-  return Math.max(0, Math.round((bootUptime - stat.startTime / clockTicksPerSecond()) * 10) / 10);
+  const ticks = startTicks(pid, statusTime, now);
+  if (ticks === null) return null;
+  return Math.max(0, Math.round((bootUptime - ticks / clockTicksPerSecond()) * 10) / 10);
 }
 
 /** How long `ps` waits for a busy service's metrics. */
@@ -77,7 +103,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
         restarts: event.restartCount,
         cpuNanoCores: m?.cpuNanoCores ?? null,
         memoryBytes: m?.memoryBytes ?? null,
-        uptimeSeconds: processUptime(pid, bootUptime),
+        uptimeSeconds: processUptime(pid, event.time, bootUptime),
         addresses: addresses[event.processId]?.unix ?? {},
         tcpAddresses: addresses[event.processId]?.tcp ?? {},
         nextStartAt: event.nextStartAt?.toISOString() ?? null,
@@ -98,6 +124,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
       });
     }
   }
+  forgetStartTimes(Date.now());
   if (state) rows.push(...stoppedRows(state, rows));
   // By service, then process: the same order after a restart or a scale.
   return rows.sort(byServiceAndProcess);
