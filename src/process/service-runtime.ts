@@ -37,9 +37,18 @@ import { ProcessSupervisor } from "./supervisor.js";
 import type { RememberedPorts } from "./tcp-ports.js";
 import { resolveServiceUser } from "./users.js";
 import { mapInSlices } from "../util/slices.js";
+import { eachLimited } from "../util/each-limited.js";
 
 /** Processes measured per turn of the event loop: their /proc and cgroupfs reads are synchronous (~20 µs a file). */
 const METRICS_SLICE = 50;
+
+/**
+ * First launches of a growing service in flight at once. All 500 of a start at
+ * once kept every launch's objects alive across the whole start, so V8 grew its
+ * young generation to 32 MiB: 16 at a time keeps libuv's 4 pool threads busy
+ * and leaves the host ~9 MiB smaller after a start of 500, in the same time.
+ */
+const LAUNCHES_IN_FLIGHT = 16;
 
 /** What every service of a namespace shares. */
 export interface RuntimeContext {
@@ -57,6 +66,8 @@ export interface RuntimeContext {
 
 export class ServiceRuntime {
   readonly slots: Slot[] = [];
+  /** The slots a grow() has yet to add: each shows as "offline, starting" until its own supervisor does. */
+  #toAdd: { indices: readonly number[]; since: Date } | null = null;
   /** Port name → the service address: balances new connections over the ready processes. */
   readonly balancers = new Map<string, ServiceBalancer>();
   /** Slots above the scale that are still in their stop grace period: `ps` shows them as stopping until they are gone. */
@@ -106,13 +117,19 @@ export class ServiceRuntime {
     await this.syncBalancers();
     const indices = Array.from({ length: Math.max(0, this.config.scale - this.slots.length) }, (_, i) => this.slots.length + i);
     const { runDir } = this.paths;
+    // Slots are added in index order as their launches begin; the ones still to come are listed meanwhile.
+    this.#toAdd = { indices, since: new Date() };
     // One mkfifo for all new slots (a process spawn per pipe would dominate the start of hundreds
     // of processes), and their record files made beside it, before any launch needs them.
-    await Promise.all([
-      ensureFifosInBackground(indices.flatMap((i) => Object.values(fifoFiles(runDir, i)))),
-      ensureRecordFiles(indices.flatMap((i) => [pidFile(runDir, i), launchIntentFile(runDir, i)])),
-    ]);
-    await Promise.all(indices.map((i) => this.#addSlot(i, adopt ? readPidRecord(pidFile(this.paths.runDir, i)) : null)));
+    try {
+      await Promise.all([
+        ensureFifosInBackground(indices.flatMap((i) => Object.values(fifoFiles(runDir, i)))),
+        ensureRecordFiles(indices.flatMap((i) => [pidFile(runDir, i), launchIntentFile(runDir, i)])),
+      ]);
+      await eachLimited(indices, LAUNCHES_IN_FLIGHT, (i) => this.#addSlot(i, adopt ? readPidRecord(pidFile(runDir, i)) : null));
+    } finally {
+      this.#toAdd = null;
+    }
   }
 
   /** Stops the slots above the desired scale and removes their files. */
@@ -270,7 +287,18 @@ export class ServiceRuntime {
    * online one keeps the reason of its last end ("online, after oom-killed").
    */
   statuses(): ServiceEvent[] {
-    return [...this.slots, ...this.#retiring].map((slot) => {
+    const toAdd = this.#toAdd;
+    const waiting = (toAdd?.indices ?? [])
+      .filter((index) => this.slots[index] === undefined)
+      .map((processId): ServiceEvent => ({
+        serviceId: this.id,
+        processId,
+        status: "offline",
+        reason: "starting",
+        restartCount: 0,
+        time: toAdd?.since ?? new Date(),
+      }));
+    const current = [...this.slots, ...this.#retiring].map((slot) => {
       const status: ServiceEvent = { ...slot.supervisor.status };
       if (slot.draining) Object.assign(status, { status: "offline", reason: "stopping", message: "draining its connections" });
       else if (slot.supervisor.stopping) Object.assign(status, { status: "offline", reason: "stopping" });
@@ -278,6 +306,7 @@ export class ServiceRuntime {
       if (lastEnd !== undefined && status.reason !== lastEnd) status.lastExitReason = lastEnd;
       return status;
     });
+    return [...current.slice(0, this.slots.length), ...waiting, ...current.slice(this.slots.length)];
   }
 
   /**
