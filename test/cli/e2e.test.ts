@@ -90,10 +90,11 @@ describe("the corral command against a real daemon", () => {
     assert.match(tail.stdout, /^db-0 \| db listening on /m);
   });
 
-  it("scale changes the number of processes on the machine", () => {
+  it("scale changes the number of processes on the machine", async () => {
     const result = corral(["scale", "web=3"]);
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(ps().filter((r) => r.service === "web" && r.status === "online").length, 3);
+    // scale returns once the new process is launched, as compose's does; online follows its readiness probe.
+    await until(() => ps().filter((r) => r.service === "web" && r.status === "online").length === 3, "three web processes online");
     assert.equal(processesOfEnvironment(environment).length, 4);
     assert.equal(corral(["scale", "web=zero"]).status, 2, "bad usage exits 2");
   });
