@@ -19,7 +19,7 @@
 // The "./daemon" export runs from dist/ as tsc wrote it.
 import { build } from "esbuild";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z as zod } from "zod";
 
@@ -29,18 +29,13 @@ const bundled = (specifier) => specifier === "zod" || specifier.startsWith("zod/
 /** Every `z.<member>` in tsc's output (types are erased there, so these are the values corral uses). */
 function zodMembersUsed() {
   const members = new Set();
+  // Not the bundles themselves (earlier builds') nor the dashboard's.
   const skip = new Set(["bundle", "cli-bundle", "web"]);
-  const scan = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (!skip.has(entry.name)) scan(path);
-      } else if (entry.name.endsWith(".js")) {
-        for (const [, member] of readFileSync(path, "utf8").matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) members.add(member);
-      }
-    }
-  };
-  scan(join(root, "dist"));
+  const dist = join(root, "dist");
+  for (const file of readdirSync(dist, { recursive: true, encoding: "utf8" })) {
+    if (!file.endsWith(".js") || skip.has(file.split(sep)[0])) continue;
+    for (const [, member] of readFileSync(join(dist, file), "utf8").matchAll(/\bz\.([A-Za-z_$][\w$]*)/g)) members.add(member);
+  }
   // Comments and other objects named z can match too: only zod's own exports count.
   const used = [...members].filter((member) => Object.hasOwn(zod, member)).sort();
   if (used.length === 0) throw new Error("bundle: no use of zod found in dist/ (run tsc first)");

@@ -288,25 +288,28 @@ export class ServiceRuntime {
    */
   statuses(): ServiceEvent[] {
     const toAdd = this.#toAdd;
-    const waiting = (toAdd?.indices ?? [])
-      .filter((index) => this.slots[index] === undefined)
-      .map((processId): ServiceEvent => ({
-        serviceId: this.id,
-        processId,
-        status: "offline",
-        reason: "starting",
-        restartCount: 0,
-        time: toAdd?.since ?? new Date(),
-      }));
-    const current = [...this.slots, ...this.#retiring].map((slot) => {
+    const waiting =
+      toAdd === null
+        ? []
+        : toAdd.indices
+            .filter((index) => this.slots[index] === undefined)
+            .map((processId): ServiceEvent => ({
+              serviceId: this.id,
+              processId,
+              status: "offline",
+              reason: "starting",
+              restartCount: 0,
+              time: toAdd.since,
+            }));
+    const statusOf = (slot: Slot): ServiceEvent => {
       const status: ServiceEvent = { ...slot.supervisor.status };
       if (slot.draining) Object.assign(status, { status: "offline", reason: "stopping", message: "draining its connections" });
       else if (slot.supervisor.stopping) Object.assign(status, { status: "offline", reason: "stopping" });
       const lastEnd = slot.supervisor.lastEnd;
       if (lastEnd !== undefined && status.reason !== lastEnd) status.lastExitReason = lastEnd;
       return status;
-    });
-    return [...current.slice(0, this.slots.length), ...waiting, ...current.slice(this.slots.length)];
+    };
+    return [...this.slots.map(statusOf), ...waiting, ...[...this.#retiring].map(statusOf)];
   }
 
   /**

@@ -86,6 +86,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
     clearTimeout(timer);
     const addresses = ns.addressesOf(serviceId);
     const bootUptime = uptimeSeconds();
+    const now = Date.now();
     for (const event of processes) {
       const m = metrics[event.processId];
       // An exit event keeps the PID that exited; only a live process shows one.
@@ -103,7 +104,7 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
         restarts: event.restartCount,
         cpuNanoCores: m?.cpuNanoCores ?? null,
         memoryBytes: m?.memoryBytes ?? null,
-        uptimeSeconds: processUptime(pid, event.time, bootUptime),
+        uptimeSeconds: processUptime(pid, event.time, bootUptime, now),
         addresses: addresses[event.processId]?.unix ?? {},
         tcpAddresses: addresses[event.processId]?.tcp ?? {},
         nextStartAt: event.nextStartAt?.toISOString() ?? null,

@@ -45,21 +45,21 @@ const HEAVY = [
 const BUNDLE_FILE = /\/dist\/cli-bundle\/[^/]+\.js$/;
 
 /**
- * zod and the client are bundled into chunks, not files of their own: a loaded
- * chunk holding zod's core, or the client's DaemonNotAnsweringError, is that code loaded.
+ * Code bundled into chunks has no file of its own: a loaded chunk holding one
+ * of `markers` (a line only that code has) is that code loaded.
  */
-function holdsZodOrClient(url: string): boolean {
-  if (!BUNDLE_FILE.test(url)) return false;
-  const text = readFileSync(fileURLToPath(url), "utf8");
-  return text.includes('$constructor("$ZodType"') || text.includes('name = "DaemonNotAnsweringError"');
+function chunkHolding(...markers: string[]): (url: string) => boolean {
+  return (url) => {
+    if (!BUNDLE_FILE.test(url)) return false;
+    const text = readFileSync(fileURLToPath(url), "utf8");
+    return markers.some((marker) => text.includes(marker));
+  };
 }
 
-/** Whether a loaded chunk holds the config schema (parsing a corral.yaml) or the process backend (supervising). */
-function holdsConfigOrBackend(url: string): boolean {
-  if (!BUNDLE_FILE.test(url)) return false;
-  const text = readFileSync(fileURLToPath(url), "utf8");
-  return text.includes("var corralFileSchema = ") || text.includes("var ProcessSupervisor = class");
-}
+/** zod's core, or the client's DaemonNotAnsweringError. */
+const holdsZodOrClient = chunkHolding('$constructor("$ZodType"', 'name = "DaemonNotAnsweringError"');
+/** The config schema (parsing a corral.yaml) or the process backend (supervising). */
+const holdsConfigOrBackend = chunkHolding("var corralFileSchema = ", "var ProcessSupervisor = class");
 
 describe("the corral command's start", () => {
   it("was built", () => assert.ok(existsSync(join(ROOT, "dist", "cli-bundle", "main.js")), "npm run build first (npm test does)"));
