@@ -16,9 +16,10 @@
 // become ~200, which Node no longer compiles at each start). Every other package
 // stays external, and what is loaded lazily (the Kubernetes client, yaml) is
 // still loaded only when used.
+// Every output is ASCII (see asciiOnly).
 // The "./daemon" export runs from dist/ as tsc wrote it.
 import { build } from "esbuild";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z as zod } from "zod";
@@ -77,6 +78,23 @@ const common = {
   plugins: [corralPlugin],
 };
 
+/**
+ * esbuild escapes what is outside ASCII in strings and names but keeps comments as written,
+ * and one "→" in a comment makes V8 hold the whole module's source as a two-byte string
+ * (the package root: 1.25 MB of heap instead of 627 KB). Escaped, in a comment or anywhere
+ * else esbuild left one, the character means the same.
+ */
+function asciiOnly(dir) {
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith(".js")) continue;
+    const path = join(dir, file);
+    const text = readFileSync(path, "utf8");
+    // Code unit by code unit: a character outside the BMP becomes its two surrogates' escapes.
+    const escaped = text.replace(/[^\0-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    if (escaped !== text) writeFileSync(path, escaped);
+  }
+}
+
 // Chunk names carry a content hash: the last build's must not stay beside this one's.
 rmSync(join(root, "dist", "cli-bundle"), { recursive: true, force: true });
 await Promise.all([
@@ -89,3 +107,4 @@ await Promise.all([
     chunkNames: "[name]-[hash]",
   }),
 ]);
+for (const dir of ["bundle", "cli-bundle"]) asciiOnly(join(root, "dist", dir));

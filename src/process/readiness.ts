@@ -3,7 +3,6 @@
 // connect per probe: cheap enough for hundreds of processes); exec probes run
 // a command with the process's environment.
 import { execFile } from "node:child_process";
-import { request } from "node:http";
 import { connect } from "node:net";
 import type { ProbeAction } from "../contract/health.js";
 import type { NormalizedReadinessProbe } from "../contract/validation.js";
@@ -68,9 +67,13 @@ function socketProbe(path: string): Probe {
     });
 }
 
+// Loaded with the first HTTP probe: node:http is ~1.3 MiB a host without one never needs.
+let http: Promise<typeof import("node:http")> | undefined;
+
 function httpProbe(socketPath: string, path: string): Probe {
-  return (signal) =>
-    new Promise((resolve, reject) => {
+  return async (signal) => {
+    const { request } = await (http ??= import("node:http"));
+    return new Promise((resolve, reject) => {
       const req = request({ socketPath, path, method: "GET", signal, headers: { "user-agent": "corral-readiness" } }, (res) => {
         res.resume();
         const status = res.statusCode ?? 0;
@@ -80,6 +83,7 @@ function httpProbe(socketPath: string, path: string): Probe {
       req.once("error", reject);
       req.end();
     });
+  };
 }
 
 function execProbe(argv: string[], env: Record<string, string>): Probe {
