@@ -1,6 +1,6 @@
 // Every file corral keeps for a service, named in one place. The run directory
 // `<stateDir>/<namespace>-<id>` holds:
-//   <i>.pid                the PID record of process i (identity.ts)
+//   <i>.pid                the PID record of process i (identity.ts), or the intent of its launch (launch-intent.ts)
 //   <i>.stdout, <i>.stderr the named pipes process i writes its output into (logs.ts)
 //   <port>-<i>             the Unix socket of process i for a port (or a hashed path in the temp dir);
 //                          for a port with socketDir, a directory holding <socketFile>
@@ -80,11 +80,6 @@ export function manifestFile(runDir: string): string {
 
 export function pidFile(runDir: string, processIndex: number): string {
   return join(runDir, `${processIndex}.pid`);
-}
-
-/** Written before process `i` is spawned and blanked once its PID file is: see launch-intent.ts. */
-export function launchIntentFile(runDir: string, processIndex: number): string {
-  return join(runDir, `${processIndex}.launching`);
 }
 
 export function fifoFiles(runDir: string, processIndex: number): { stdout: string; stderr: string } {
@@ -181,6 +176,7 @@ export function socketDirectories(home: string, ports: readonly ServicePort[], p
 }
 
 const PID_FILE = /^(\d+)\.pid$/;
+// `<i>.launching`: a launch intent of an older corral, which kept it in a file of its own.
 const FIFO_FILE = /^(\d+)\.(stdout|stderr|launching)$/;
 const SECRETS_DIR = /^(\d+)\.secrets$/;
 const LOG_FILE = /^(\d+)\.log(\.\d+)?$/;
@@ -213,7 +209,7 @@ export async function removeSlotFiles(paths: ServicePaths, from: number): Promis
 }
 
 /**
- * Makes the record files (PID file, launch intent) of new slots that lack one,
+ * Makes the record files (PID files) of new slots that lack one,
  * empty, side by side in the thread pool: each launch then writes into its
  * slot's file instead of allocating one, which on some disks costs more than the spawn.
  */

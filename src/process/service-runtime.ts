@@ -20,7 +20,6 @@ import {
   type ServicePaths,
   ensureRecordFiles,
   fifoFiles,
-  launchIntentFile,
   listenAddresses,
   logFile,
   pidFile,
@@ -124,7 +123,7 @@ export class ServiceRuntime {
     try {
       await Promise.all([
         ensureFifosInBackground(indices.flatMap((i) => Object.values(fifoFiles(runDir, i)))),
-        ensureRecordFiles(indices.flatMap((i) => [pidFile(runDir, i), launchIntentFile(runDir, i)])),
+        ensureRecordFiles(indices.map((i) => pidFile(runDir, i))),
       ]);
       await eachLimited(indices, LAUNCHES_IN_FLIGHT, (i) => this.#addSlot(i, adopt ? readPidRecord(pidFile(runDir, i)) : null));
     } finally {
@@ -396,7 +395,6 @@ export class ServiceRuntime {
       serviceId: this.id,
       processIndex,
       pidFile: pidFile(paths.runDir, processIndex),
-      intentFile: launchIntentFile(paths.runDir, processIndex),
       spec,
       stamp: { specHash: this.specs.hashAt(config.scale, processIndex), scale: config.scale },
       limits: {

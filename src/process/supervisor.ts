@@ -58,9 +58,8 @@ export interface SupervisorOptions {
   fullId: string;
   serviceId: string;
   processIndex: number;
+  /** The slot's record: the PID record of its process, or the intent of a launch under way (launch-intent.ts). */
   pidFile: string;
-  /** Written before each spawn, removed once the PID file names the process (launch-intent.ts). */
-  intentFile: string;
   spec: LaunchSpec;
   /** The spec's hash and the scale it was built for, recorded in the PID file. */
   stamp: SpecStamp;
@@ -179,7 +178,6 @@ export class ProcessSupervisor {
    */
   async start(record: PidRecord | null): Promise<void> {
     if (record && isAlive(record)) {
-      clearRecord(this.options.intentFile); // the launch it was written for got its record
       await this.adopt(record);
     } else {
       if (record) clearRecord(this.options.pidFile); // stale: its process is gone or the PID now belongs to someone else
@@ -200,9 +198,9 @@ export class ProcessSupervisor {
         env[name] === undefined ? [] : [[name, env[name]]],
       ),
     );
-    const orphans = Object.keys(marks).length === 4 ? intendedProcesses(this.options.intentFile, marks) : [];
+    const orphans = Object.keys(marks).length === 4 ? intendedProcesses(this.options.pidFile, marks) : [];
+    // The intent stays until this slot's launch writes its own over it: nothing it names runs any more.
     await Promise.all(orphans.map((identity) => stopProcess({ identity }, this.options.stopPolicy)));
-    clearRecord(this.options.intentFile);
   }
 
   /** The first status (now or later) that matches; undefined when none did within `timeoutMs`. */
@@ -290,13 +288,17 @@ export class ProcessSupervisor {
     if (this.options.lifecycle?.pidFile !== undefined) rmSync(this.options.lifecycle.pidFile, { force: true }); // a stale one must not name the server
     if (!(await this.preStart(prepared.cgroup))) return;
     let child: ChildProcess;
-    // No record, no spawn: the intent is what a successor finds if we die before the PID file is written.
-    writeLaunchIntent(this.options.intentFile);
+    // No record, no spawn: the intent is what a successor finds if we die before the PID record is written over it.
+    try {
+      writeLaunchIntent(this.options.pidFile);
+    } catch (error) {
+      throw new Error(`the PID file could not be written, nothing was launched: ${error instanceof Error ? error.message : String(error)}`);
+    }
     let fds: { stdout: number; stderr: number };
     try {
       fds = this.options.log.openForChild();
     } catch (error) {
-      clearRecord(this.options.intentFile);
+      clearRecord(this.options.pidFile);
       throw error;
     }
     try {
@@ -311,7 +313,7 @@ export class ProcessSupervisor {
         ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
       });
     } catch (error) {
-      clearRecord(this.options.intentFile);
+      clearRecord(this.options.pidFile);
       this.spawnFailed(error);
       return;
     } finally {
@@ -320,7 +322,7 @@ export class ProcessSupervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
-      clearRecord(this.options.intentFile);
+      clearRecord(this.options.pidFile);
       child.once("error", (error) => this.spawnFailed(error));
       return;
     }
@@ -344,12 +346,11 @@ export class ProcessSupervisor {
       child.on("error", () => {});
       killStragglers({ pid, startTime: -1, bootId: bootId() });
       await prepared.cgroup?.kill().catch((e: unknown) => this.report("kill cgroup", e));
-      clearRecord(this.options.intentFile);
+      clearRecord(this.options.pidFile);
       throw new Error(
         `the PID file could not be written, the process was killed: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    clearRecord(this.options.intentFile);
     const running = this.track(identity, stamp, {
       child,
       cgroup: prepared.cgroup,
@@ -554,12 +555,8 @@ export class ProcessSupervisor {
     // A hashed socket path lives outside the run directory: nothing else would remove it.
     for (const path of this.options.socketPaths) rmSync(path, { force: true });
     for (const dir of Object.values(this.options.spec.socketDirs ?? {})) rmSync(dir, { recursive: true, force: true });
-    // Stopped for good: the slot's record files go (a restart only blanks them, to write over them again).
-    await Promise.all(
-      [this.options.pidFile, this.options.intentFile].map((path) =>
-        unlinkIfPresent(path).catch((error: unknown) => this.report("remove record file", error)),
-      ),
-    );
+    // Stopped for good: the slot's record goes (a restart only blanks it, to write over it again).
+    await unlinkIfPresent(this.options.pidFile).catch((error: unknown) => this.report("remove record file", error));
     this.phase = "stopped";
   }
 

@@ -11,24 +11,24 @@ import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import type { ServiceEvent } from "../../src/contract/types.js";
 import { writeLaunchIntent } from "../../src/process/launch-intent.js";
-import { launchIntentFile } from "../../src/process/run-dir.js";
+import { pidFile } from "../../src/process/run-dir.js";
 import { IMAGES, isPidAlive, nextEvent, testEnvironment, until } from "../helpers.js";
 
 describe("a launch the machine refuses fails alone", () => {
-  it("a PID file that cannot be written: the child is killed at once, spawn-failed, and the retry succeeds once it can", async (t) => {
+  it("a PID file that cannot be written: nothing is launched, spawn-failed, and the retry succeeds once it can", async (t) => {
     const env = testEnvironment("pid-write");
     t.after(() => env.cleanup());
     const orchestrator = await env.create({ launcher: "direct" });
     const runDir = join(env.config.stateDir!, "w-s");
-    // A non-empty directory where the PID file goes: the rename over it fails after the spawn.
+    // A non-empty directory where the PID file goes: the launch intent, written into it before the spawn, fails.
     mkdirSync(join(runDir, "0.pid", "blocker"), { recursive: true });
     const ns = orchestrator.namespace("w");
     const events = ns.watchServices();
     const seen: ServiceEvent[] = [];
     await ns.ensureService("s", { image: "sleeper", scale: 1 }).catch(() => {});
     const failed = await nextEvent(events, (e) => e.reason === "spawn-failed", { seen });
-    assert.match(failed.message ?? "", /PID file could not be written, the process was killed/);
-    await until(() => env.processes().length === 0, "the unrecorded child to be gone");
+    assert.match(failed.message ?? "", /PID file could not be written, nothing was launched: EISDIR/);
+    assert.deepEqual(env.processes(), [], "no process runs that no record names");
     rmSync(join(runDir, "0.pid"), { recursive: true });
     const online = await nextEvent(events, (e) => e.status === "online", { seen });
     assert.deepEqual(env.processes(), [online.pid]);
@@ -44,8 +44,8 @@ describe("a launch the machine refuses fails alone", () => {
     t.after(() => env.cleanup());
     const runDir = join(env.config.stateDir!, "i-s");
     mkdirSync(runDir, { recursive: true });
-    // What such a host leaves: the intent, and a process no PID file names.
-    writeLaunchIntent(launchIntentFile(runDir, 0));
+    // What such a host leaves: the intent in the slot's PID file, and a process no PID record names.
+    writeLaunchIntent(pidFile(runDir, 0));
     const orphan = spawn(join(IMAGES, "sleeper"), [], {
       detached: true,
       stdio: "ignore",
@@ -67,8 +67,15 @@ describe("a launch the machine refuses fails alone", () => {
     const online = await nextEvent(events, (e) => e.status === "online");
     await until(() => !isPidAlive(orphanPid), "the orphan to be stopped");
     assert.deepEqual(env.processes(), [online.pid], "the slot runs exactly once");
-    // The intent file is the slot's and stays, blank: it names nothing once the PID file names the process.
-    assert.equal(readFileSync(launchIntentFile(runDir, 0), "utf8").trim(), "", "the intent is cleared once the PID file names the process");
+    // The PID record took the intent's place, and no file of its own is left for an intent.
+    assert.equal(JSON.parse(readFileSync(pidFile(runDir, 0), "utf8")).pid, online.pid, "the PID file names the new process");
+    assert.deepEqual(
+      readdirSync(runDir)
+        .filter((name) => name.startsWith("0."))
+        .sort(),
+      ["0.pid", "0.stderr", "0.stdout"],
+      "the slot's files: its record and its two pipes",
+    );
     await events.return!();
   });
 
