@@ -3,7 +3,7 @@
 // classification, CPU quota, killing whole trees, metrics, and removal.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile, rmdir } from "node:fs/promises";
+import { readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CpuLimit, MemoryLimit } from "../../src/contract/limits.js";
@@ -387,6 +387,41 @@ describe("cgroup launcher on the real kernel", { skip, timeout: 120_000 }, () =>
     const third = await launcher.prepare({ ...req, memoryLimit: MemoryLimit.parse("96MiB") });
     assert.equal((await readFile(memoryFile(cg.name), "utf8")).trim(), String(96 << 20));
     assert.deepEqual(await tracker.start(third).exited, { code: 0, signal: null });
+    await cg.remove();
+  });
+
+  test("a group an earlier instance left limited and frozen gets every default back from a new instance", { timeout: 20_000 }, async () => {
+    const limited = request({
+      program: "/bin/true",
+      args: [],
+      memoryLimit: MemoryLimit.parse("64MiB"),
+      cpuLimit: CpuLimit.parse("0.5"),
+    });
+    const first = await launcher.prepare(limited);
+    const cg = tracker.group(first.cgroup);
+    assert.deepEqual(await tracker.start(first).exited, { code: 0, signal: null });
+    const file = (mount: "memory" | "cpu" | "freezer", name: string): string | undefined => {
+      if (layout.version === "v2") return undefined;
+      const hierarchy = layout[mount];
+      return hierarchy ? join(hierarchy.mountPoint, cg.name, name) : undefined;
+    };
+    const unified = layout.version === "v2" ? join(layout.unified.mountPoint, cg.name) : undefined;
+    // What a kill cut short by a crash leaves: the group frozen.
+    const frozen = file("freezer", "freezer.state") ?? (unified && join(unified, "cgroup.freeze"));
+    if (frozen) await writeFile(frozen, frozen.endsWith("freezer.state") ? "FROZEN" : "1");
+    // A new instance knows nothing of what the first wrote: the group is not one it made.
+    const successor = await CgroupLauncher.create();
+    const prep = await successor.prepare({ ...limited, memoryLimit: undefined, cpuLimit: undefined });
+    const child = tracker.start(prep);
+    assert.deepEqual(await child.exited, { code: 0, signal: null }, "it runs: the group was thawed");
+    const read = async (path: string) => (await readFile(path, "utf8")).trim();
+    if (unified && layout.version === "v2") {
+      assert.equal(await read(join(unified, "memory.max")), "max");
+      assert.equal(await read(join(unified, "cpu.max")), "max 100000");
+    } else {
+      assert.ok(BigInt(await read(file("memory", "memory.limit_in_bytes")!)) > 1n << 60n, "no memory limit");
+      assert.equal(await read(file("cpu", "cpu.cfs_quota_us")!), "-1", "no CPU quota");
+    }
     await cg.remove();
   });
 

@@ -1,7 +1,7 @@
 // Small helpers for cgroupfs files. Reads return null instead of throwing because
 // groups disappear under us (a concurrent remove, a process that just exited).
-import { readFileSync } from "node:fs";
-import { readdir, rmdir, writeFile } from "node:fs/promises";
+import { readFileSync, writeFileSync } from "node:fs";
+import { readdir, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../../util/errno.js";
 
@@ -49,15 +49,20 @@ export async function readKey(path: string, key: string): Promise<number | null>
   return parseKey(await readText(path), key);
 }
 
-/** cgroupfs takes one value per write(2); writeFile issues exactly one write for short strings. */
+/**
+ * cgroupfs takes one value per write(2); writeFileSync issues exactly one write for
+ * short strings. Written without the thread pool, for the reason reads are
+ * (readTextNow): one async write is an open, a write and a close, each a hop,
+ * and ~10 KB of promises and handles, where the kernel's work is microseconds.
+ */
 export async function writeValue(path: string, value: string): Promise<void> {
-  await writeFile(path, value);
+  writeFileSync(path, value);
 }
 
 /** Like writeValue, but a file this kernel lacks (or a value it refuses) is not an error. */
 export async function tryWriteValue(path: string, value: string): Promise<boolean> {
   try {
-    await writeFile(path, value);
+    writeFileSync(path, value);
     return true;
   } catch {
     // The contract of this function: the caller asked whether the write took, not why it did not.

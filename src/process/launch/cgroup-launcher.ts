@@ -3,7 +3,8 @@
 // hierarchy the layout uses. The child is a `sh` that writes its own PID into
 // each group's cgroup.procs and only then execs the program, so not one
 // instruction of the program (nor any fork of it) runs outside the limits.
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CgroupGroup, parentSweep, removeEmptyParents } from "./cgroup-group.js";
 import { errnoCode } from "../../util/errno.js";
@@ -149,18 +150,20 @@ export class CgroupLauncher implements Launcher {
     // skips the mkdirs and limit writes. Checked to be still there in every
     // hierarchy: a group removed behind our back would fail the join each time.
     const reused = this.configured.get(group.name) === limits && (await group.existsEverywhere());
+    let fresh = false;
     if (!reused) {
       this.configured.delete(group.name);
-      await this.create(group);
+      fresh = await this.create(group);
     }
     // A group left populated belongs to a dead earlier incarnation of this
     // process (its orphans may hold ports or files): they go before the new one starts.
-    if (await group.isPopulated()) await group.kill();
+    // One made just now holds nothing and has counted no OOM kill.
+    if (!fresh && (await group.isPopulated())) await group.kill();
     if (!reused) {
-      await this.applyLimits(group, req);
+      await this.applyLimits(group, req, fresh);
       this.configured.set(group.name, limits);
     }
-    const oomKillsBefore = await group.oomKillCount();
+    const oomKillsBefore = fresh ? 0 : await group.oomKillCount();
 
     const joins = group.directories().map((d) => `echo $$ > ${shellQuote(join(d, "cgroup.procs"))}`);
     const script = `${joins.join(" && ")} || exit ${CGROUP_JOIN_FAILED_EXIT_CODE}; exec "$@"`;
@@ -179,21 +182,39 @@ export class CgroupLauncher implements Launcher {
     return (await group.exists()) ? group : null;
   }
 
-  private async create(group: CgroupGroup): Promise<void> {
+  /**
+   * Makes the group in every hierarchy; true when it was made in all of them just
+   * now, so it holds the kernel's defaults and no process. Synchronous, as
+   * cgroupfs reads and writes are (cgroup-fs.ts): a mkdir there makes a kernel
+   * object and never waits on a disk.
+   */
+  private async create(group: CgroupGroup): Promise<boolean> {
+    let fresh = true;
     for (const mount of hierarchiesOf(this.layout)) {
       const dir = join(mount, group.name);
-      // Another process of the environment may be removing the (then empty)
-      // parent at this moment; the mkdir then fails with ENOENT and is retried.
       for (let attempt = 0; ; attempt++) {
         try {
-          await mkdir(dir, { recursive: true });
+          mkdirSync(dir);
           break;
         } catch (err) {
-          if (errnoCode(err) !== "ENOENT" || attempt >= 20) throw err;
+          const code = errnoCode(err);
+          if (code === "EEXIST") {
+            fresh = false;
+            break;
+          }
+          if (code !== "ENOENT" || attempt >= 20) throw err;
+          // Its parents are missing, or another process of the environment is
+          // removing the (then empty) parent at this moment: made again, and retried.
+          try {
+            mkdirSync(dirname(dir), { recursive: true });
+          } catch (parentErr) {
+            if (errnoCode(parentErr) !== "ENOENT") throw parentErr;
+          }
         }
       }
     }
     if (this.layout.version === "v2") await this.enableControllers(group.name);
+    return fresh;
   }
 
   /** v2: a group only gets the memory/cpu/pids files when every ancestor delegates those controllers. */
@@ -213,35 +234,42 @@ export class CgroupLauncher implements Launcher {
     }
   }
 
-  private async applyLimits(group: CgroupGroup, req: LaunchRequest): Promise<void> {
+  /**
+   * Writes the group's limits. A `fresh` group (made just now) already holds the
+   * kernel's defaults, which are "no limit" everywhere, thawed, and a CFS period
+   * of 100 ms: only what differs from them is written. An older group (left by an
+   * earlier instance, or configured with other limits) gets every value.
+   */
+  private async applyLimits(group: CgroupGroup, req: LaunchRequest, fresh: boolean): Promise<void> {
     const l = this.layout;
     const bytes = req.memoryLimit?.bytes;
     const quotaUs = req.cpuLimit ? Math.max(CFS_MIN_QUOTA_US, Math.round((req.cpuLimit.millicpus * CFS_PERIOD_US) / 1000)) : undefined;
     const pids = req.pidsLimit;
+    const all = !fresh;
     // A kill interrupted half-way (orchestrator died) can leave the group frozen; a new child would stop dead.
-    if (l.unified) await tryWriteValue(join(l.unified.mountPoint, group.name, "cgroup.freeze"), "0");
-    if (l.version === "v1" && l.freezer) await tryWriteValue(join(l.freezer.mountPoint, group.name, "freezer.state"), "THAWED");
+    if (all && l.unified) await tryWriteValue(join(l.unified.mountPoint, group.name, "cgroup.freeze"), "0");
+    if (all && l.version === "v1" && l.freezer) await tryWriteValue(join(l.freezer.mountPoint, group.name, "freezer.state"), "THAWED");
     if (l.version === "v2") {
       const d = join(l.unified.mountPoint, group.name);
-      await writeValue(join(d, "memory.max"), bytes === undefined ? "max" : String(bytes));
+      if (all || bytes !== undefined) await writeValue(join(d, "memory.max"), bytes === undefined ? "max" : String(bytes));
       // A limit means "this much memory", not "this much RAM plus any amount of swap".
-      await tryWriteValue(join(d, "memory.swap.max"), bytes === undefined ? "max" : "0");
+      if (all || bytes !== undefined) await tryWriteValue(join(d, "memory.swap.max"), bytes === undefined ? "max" : "0");
       // An OOM kill takes the whole group, as on Kubernetes: half a process tree is worse than none.
       await tryWriteValue(join(d, "memory.oom.group"), "1");
-      await writeValue(join(d, "cpu.max"), `${quotaUs === undefined ? "max" : quotaUs} ${CFS_PERIOD_US}`);
-      await tryWriteValue(join(d, "pids.max"), pids === undefined ? "max" : String(pids));
+      if (all || quotaUs !== undefined) await writeValue(join(d, "cpu.max"), `${quotaUs === undefined ? "max" : quotaUs} ${CFS_PERIOD_US}`);
+      if (all || pids !== undefined) await tryWriteValue(join(d, "pids.max"), pids === undefined ? "max" : String(pids));
       return;
     }
     const mem = join(l.memory.mountPoint, group.name);
-    // memsw (RAM + swap) must stay >= the RAM limit at every step: lift it first.
+    // memsw (RAM + swap) must stay >= the RAM limit at every step: lift it first (a fresh one is unlimited).
     const memsw = join(mem, "memory.memsw.limit_in_bytes");
-    await tryWriteValue(memsw, "-1");
-    await writeValue(join(mem, "memory.limit_in_bytes"), bytes === undefined ? "-1" : String(bytes));
+    if (all) await tryWriteValue(memsw, "-1");
+    if (all || bytes !== undefined) await writeValue(join(mem, "memory.limit_in_bytes"), bytes === undefined ? "-1" : String(bytes));
     if (bytes !== undefined) await tryWriteValue(memsw, String(bytes));
     const cpu = join(l.cpu.mountPoint, group.name);
-    await writeValue(join(cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
-    await writeValue(join(cpu, "cpu.cfs_quota_us"), quotaUs === undefined ? "-1" : String(quotaUs));
-    if (l.pids) {
+    if (all) await writeValue(join(cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
+    if (all || quotaUs !== undefined) await writeValue(join(cpu, "cpu.cfs_quota_us"), quotaUs === undefined ? "-1" : String(quotaUs));
+    if (l.pids && (all || pids !== undefined)) {
       await tryWriteValue(join(l.pids.mountPoint, group.name, "pids.max"), pids === undefined ? "max" : String(pids));
     }
   }
