@@ -54,6 +54,8 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
   // The CLI and the daemon derive the socket from the state dir alone (a long path moves it to /tmp).
   const stateDirModule = join(projectRoot, "dist", "server", "state-dir.js");
   const statePaths = existsSync(stateDirModule) ? (await import(pathToFileURL(stateDirModule).href)).statePaths : null;
+  const defaultsModule = join(projectRoot, "dist", "contract", "defaults.js");
+  const history = existsSync(defaultsModule) ? (await import(pathToFileURL(defaultsModule).href)).HISTORY_DEFAULTS : null;
 
   /**
    * The daemon's event stream, stamped on arrival: the latest status and pid of
@@ -171,6 +173,9 @@ export async function createCorralDaemonDriver(sharedDir, { name = "corral-daemo
   class CorralDaemonDriver extends BaseDriver {
     constructor() {
       super(name);
+      // An idle daemon reads every process's CPU and memory once per idle interval (for the dashboard's
+      // charts): a full run's idle window spans one, or the figure would depend on where the window fell.
+      this.minIdleSeconds = history ? history.idleSampleIntervalMs / 1000 : 0;
       this.runSeq = 0;
       this.daemon = null;
       this.feed = null;

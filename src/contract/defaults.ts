@@ -74,8 +74,19 @@ export const HISTORY_DEFAULTS = {
   windowMs: 60 * 60 * 1000,
   /** Events kept at most (the oldest go first), whatever the window. */
   maxEvents: 10_000,
-  /** How often CPU and memory of every process are sampled. */
+  /**
+   * The finest spacing of CPU and memory samples: every reading made for a
+   * client (ps, the dashboard's poll, a Prometheus scrape) is kept once the last
+   * kept one is at least this old.
+   */
   sampleIntervalMs: 5000,
+  /**
+   * How often the daemon reads every process's CPU and memory on its own, when
+   * no client's reading came for that long: what the charts' past costs while
+   * nobody looks (one reading of 500 cgroups is ~30 ms of CPU; every 5 s it was
+   * most of an idle daemon's CPU).
+   */
+  idleSampleIntervalMs: 60_000,
   /** Processes with a series at most (a series not sampled for a window goes first). */
   maxSeries: 2000,
 } as const;

@@ -7,6 +7,7 @@ import type { ApplyResult, PendingService } from "./apply.js";
 import type { DaemonNamespace } from "./backend.js";
 import type { DashboardSessions } from "./dashboard/session.js";
 import type { DaemonHistory } from "./history.js";
+import type { ProcessRow } from "./process-row.js";
 
 export interface ApplyCallOptions {
   /** How long the whole apply may take, from the call (default: DAEMON_DEFAULTS.dependencyTimeoutMs per dependency only). */
@@ -62,6 +63,12 @@ export interface DaemonApi {
   killProcess(id: string, index: number, signal: NodeJS.Signals): { pid: number };
   /** The recent past: events and metric samples, bounded. */
   readonly history: DaemonHistory;
+  /**
+   * The rows of `ps`: every process with its CPU and memory read now, and rows
+   * for the services that wait, are blocked or are stopped. The history keeps
+   * the reading (see HISTORY_DEFAULTS.sampleIntervalMs).
+   */
+  processRows(): Promise<ProcessRow[]>;
   shutdown(options?: { stopServices?: boolean }): Promise<void>;
   /** The dashboard's sessions and tickets, shared by every listener. */
   readonly sessions: DashboardSessions;

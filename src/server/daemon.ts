@@ -29,7 +29,7 @@ import { claimPidFile, loadOrCreateToken, logSurvivableErrors } from "./daemon-f
 import { DashboardSessions } from "./dashboard/session.js";
 import { DesiredStateStore } from "./desired-store.js";
 import { DaemonHistory } from "./history.js";
-import { processRows } from "./process-table.js";
+import { type ProcessRow, processRows } from "./process-table.js";
 import { Listeners } from "./listeners.js";
 import { STATE_DIR_MODE, type StatePaths, prepareSocketDirectory, removeApiSocket, statePaths } from "./state-dir.js";
 
@@ -150,24 +150,40 @@ export class Daemon implements DaemonApi {
     }
   }
 
-  /** Every event and, every few seconds, every process's CPU and memory, into the history until shutdown. */
+  /**
+   * Every event, and every process's CPU and memory as clients read them (ps,
+   * the dashboard, Prometheus), into the history until shutdown. With no
+   * client's reading for HISTORY_DEFAULTS.idleSampleIntervalMs the daemon takes
+   * one itself, so the charts have a past when a dashboard opens.
+   */
   private recordHistory(): void {
     const signal = this.recording.signal;
     void (async () => {
       for await (const event of this.watch(signal)) if (!("snapshotEnd" in event)) this.history.record(event);
     })().catch(survive("server.daemon", "record the event history"));
-    let sampling = false;
-    const timer = setInterval(() => {
+    const idleMs = HISTORY_DEFAULTS.idleSampleIntervalMs;
+    let timer: NodeJS.Timeout;
+    // Due idleMs after the last reading kept, whoever made it; a failed one is not retried sooner.
+    const schedule = (delayMs: number) => {
+      timer = setTimeout(sampleIfIdle, delayMs);
+      timer.unref();
+    };
+    const sampleIfIdle = () => {
       const ns = this.namespace;
-      if (!ns || sampling) return;
-      sampling = true;
-      processRows(ns)
-        .then((rows) => this.history.sample(rows))
+      const due = this.history.lastSampleAt + idleMs - Date.now();
+      if (!ns || due > 0) return schedule(ns ? due : idleMs);
+      processRows(ns, { measured: (rows) => this.history.sample(rows) })
         .catch(survive("server.daemon", "sample metrics for the history"))
-        .finally(() => (sampling = false));
-    }, HISTORY_DEFAULTS.sampleIntervalMs);
-    timer.unref();
-    signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+        .finally(() => signal.aborted || schedule(idleMs));
+    };
+    schedule(idleMs);
+    signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  }
+
+  processRows(): Promise<ProcessRow[]> {
+    const ns = this.namespace;
+    if (!ns) return Promise.resolve([]);
+    return processRows(ns, { pending: this.pending, state: this.desired, measured: (rows) => this.history.sample(rows) });
   }
 
   /** Sends a signal to one process (the dashboard's "kill"): its restart policy decides what follows, as after any crash. */

@@ -10,6 +10,8 @@ export interface HistoryLimits {
   windowMs: number;
   maxEvents: number;
   maxSeries: number;
+  /** A reading less than this after the last kept one is not kept (see HISTORY_DEFAULTS). */
+  sampleIntervalMs: number;
 }
 
 /** CPU and memory of one process over time; `t` in seconds since the epoch. */
@@ -28,6 +30,8 @@ export class DaemonHistory {
   private readonly series = new Map<string, MetricSeries>();
   /** The last event recorded per process: a watch's snapshot repeats it, and is not recorded twice. */
   private readonly last = new Map<string, string>();
+  /** When the last reading was kept (ms since the epoch; 0 before the first). */
+  lastSampleAt = 0;
 
   constructor(private readonly limits: HistoryLimits = HISTORY_DEFAULTS) {}
 
@@ -51,7 +55,10 @@ export class DaemonHistory {
     return out;
   }
 
-  sample(rows: ProcessRow[], now = Date.now()): void {
+  /** Keeps one reading of every supervised process's row, unless the last kept one is younger than `sampleIntervalMs`. */
+  sample(rows: readonly ProcessRow[], now = Date.now()): void {
+    if (this.lastSampleAt !== 0 && now - this.lastSampleAt < this.limits.sampleIntervalMs) return;
+    this.lastSampleAt = now;
     const t = Math.round(now / 100) / 10;
     for (const row of rows) {
       const key = `${row.service}/${row.process}`;

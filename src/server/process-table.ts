@@ -53,6 +53,8 @@ const METRICS_WAIT_MS = 1000;
 export interface ProcessRowContext {
   pending?: ReadonlyMap<string, PendingService> | undefined;
   state?: DesiredState | null | undefined;
+  /** Given the rows of the processes the namespace supervises, as measured (the history keeps them). */
+  measured?: ((rows: readonly ProcessRow[]) => void) | undefined;
 }
 
 /**
@@ -63,14 +65,9 @@ export interface ProcessRowContext {
  * would run, offline with reason "stopped", as `docker compose ps -a` lists
  * stopped containers.
  */
-export async function processRows(ns: DaemonNamespace, { pending, state }: ProcessRowContext = {}): Promise<ProcessRow[]> {
+export async function processRows(ns: DaemonNamespace, { pending, state, measured }: ProcessRowContext = {}): Promise<ProcessRow[]> {
   const rows: ProcessRow[] = [];
   const statuses = ns.processStatuses();
-  const running = new Set(statuses.filter((s) => s.processes.length > 0).map((s) => s.serviceId));
-  for (const [service, why] of pending ?? []) {
-    if (running.has(service)) continue;
-    rows.push(offlineRow(service, 0, why.reason, why.message));
-  }
   for (const { serviceId, processes } of statuses) {
     // A row without CPU and memory beats no row: the failure goes to the daemon's log.
     // Metrics wait behind the service's queue: a scale or restart in progress (a process in a 60 s stop
@@ -126,6 +123,9 @@ export async function processRows(ns: DaemonNamespace, { pending, state }: Proce
     }
   }
   forgetStartTimes(Date.now());
+  measured?.(rows);
+  const running = new Set(statuses.filter((s) => s.processes.length > 0).map((s) => s.serviceId));
+  for (const [service, why] of pending ?? []) if (!running.has(service)) rows.push(offlineRow(service, 0, why.reason, why.message));
   if (state) rows.push(...stoppedRows(state, rows));
   // By service, then process: the same order after a restart or a scale.
   return rows.sort(byServiceAndProcess);

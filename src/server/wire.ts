@@ -237,7 +237,10 @@ export const metricSeriesBody = z.object({
   memoryBytes: z.array(nullable(z.number())),
 });
 export const metricsHistoryBody = z.object({
-  intervalMs: z.number(),
+  intervalMs: z
+    .number()
+    .describe("The finest spacing of samples: readings made for clients (ps, the dashboard, /metrics) are kept this far apart."),
+  idleIntervalMs: z.number().describe("The widest spacing: with no client's reading for this long the daemon samples on its own."),
   windowMs: z.number(),
   series: z.array(metricSeriesBody),
   memoryLimits: z.record(z.string(), z.number()).describe("Service → its memory limit in bytes, where it has one."),

@@ -10,7 +10,7 @@ import { openApiDocument } from "../../src/server/openapi.js";
 import { IMAGES, killEnvironment } from "../helpers.js";
 import { z } from "../../src/util/zod.js";
 import { desiredStateSchema } from "../../src/config/desired-state.js";
-import { discoveryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
+import { discoveryBody, metricsHistoryBody, processRowBody, secretIdsBody } from "../../src/server/wire.js";
 import { applyResultBody } from "../../src/server/wire-state.js";
 
 const server: ServiceSpec = {
@@ -65,6 +65,44 @@ describe("the daemon's HTTP API", () => {
     assert.equal(statSync(join(stateDir, "corral.sock")).mode & 0o777, 0o600);
     const again = await client.post("/v1/apply", state({ web: server, worker }), applyResultBody);
     assert.deepEqual(again.unchanged.sort(), ["web", "worker"]);
+  });
+
+  it("keeps the readings made for ps, the dashboard and Prometheus in its history", async () => {
+    const lastPoints = async () => {
+      const { series, intervalMs, idleIntervalMs } = await client.get("/v1/history/metrics", metricsHistoryBody);
+      assert.ok(intervalMs < idleIntervalMs);
+      return new Map(series.map((s) => [`${s.service}-${s.process}`, { t: s.t.at(-1), memoryBytes: s.memoryBytes.at(-1) }]));
+    };
+    for (const read of [
+      async () =>
+        (await client.get("/v1/processes", processRowBody.array())).map((r) => [`${r.service}-${r.process}`, r.memoryBytes] as const),
+      async () =>
+        (await client.get("/v1/services", z.array(z.object({ processes: processRowBody.array() })))).flatMap((s) =>
+          s.processes.map((r) => [`${r.service}-${r.process}`, r.memoryBytes] as const),
+        ),
+      async () =>
+        [
+          ...(await client.text("/metrics")).matchAll(
+            /^corral_process_memory_bytes\{namespace="default",service="(\w+)",process="(\d+)"\} (\d+)$/gm,
+          ),
+        ].map(([, service, process, bytes]) => [`${service}-${process}`, Number(bytes)] as const),
+    ]) {
+      // As if the last reading kept were long ago: this one is kept.
+      daemon.history.lastSampleAt = 0;
+      const read0 = await read();
+      assert.deepEqual(
+        read0.map(([key]) => key),
+        ["web-0", "web-1", "worker-0"],
+      );
+      const kept = await lastPoints();
+      for (const [key, memoryBytes] of read0) {
+        assert.ok(memoryBytes !== null && memoryBytes > 0, `${key} has its memory read`);
+        assert.deepEqual(kept.get(key), { t: Math.round(daemon.history.lastSampleAt / 100) / 10, memoryBytes }, key);
+      }
+      // A reading right after is not: at most one per intervalMs.
+      await read();
+      assert.deepEqual(await lastPoints(), kept);
+    }
   });
 
   it("refuses a bad spec before anything changes, naming the field", async () => {

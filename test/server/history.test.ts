@@ -35,7 +35,7 @@ const rowOf = (service: string, process: number, memoryBytes: number): ProcessRo
 
 describe("the daemon's history", () => {
   it("keeps events of the window only, at most maxEvents, oldest first", () => {
-    const history = new DaemonHistory({ windowMs: 60_000, maxEvents: 100, maxSeries: 10 });
+    const history = new DaemonHistory({ windowMs: 60_000, maxEvents: 100, maxSeries: 10, sampleIntervalMs: 5000 });
     const start = 1_000_000;
     for (let i = 0; i < 5000; i++) history.record(event(0, start + i * 10, i), start + i * 10);
     const now = start + 5000 * 10;
@@ -61,15 +61,28 @@ describe("the daemon's history", () => {
   });
 
   it("keeps samples of the window, and at most maxSeries series", () => {
-    const history = new DaemonHistory({ windowMs: 60_000, maxEvents: 100, maxSeries: 3 });
+    const history = new DaemonHistory({ windowMs: 60_000, maxEvents: 100, maxSeries: 3, sampleIntervalMs: 5000 });
     const start = 10_000_000;
     for (let i = 0; i < 30; i++) history.sample([rowOf("web", 0, i), rowOf("web", 1, i)], start + i * 5000);
     const series = history.metrics(undefined, start + 29 * 5000);
     assert.equal(series.length, 2);
     assert.equal(series[0]!.t.length, 13, "a minute of 5 s samples");
     assert.equal(series[0]!.memoryBytes.at(-1), 29);
-    for (let p = 2; p < 6; p++) history.sample([rowOf("db", p, 1)], start + 30 * 5000 + p);
+    history.sample(
+      [2, 3, 4, 5].map((p) => rowOf("db", p, 1)),
+      start + 30 * 5000,
+    );
     assert.equal(history.metrics(undefined, start + 31 * 5000).length, 3, "bounded in series: the longest unsampled go");
     assert.equal(history.metrics("web", start + 31 * 5000).length, 0);
+  });
+
+  it("keeps a reading only once the last kept one is sampleIntervalMs old", () => {
+    const history = new DaemonHistory({ windowMs: 600_000, maxEvents: 100, maxSeries: 10, sampleIntervalMs: 5000 });
+    const start = 10_000_000;
+    // ps, the dashboard's poll and a scrape, a second apart each, for 12 s.
+    for (let i = 0; i <= 12; i++) history.sample([rowOf("web", 0, i)], start + i * 1000);
+    const [series] = history.metrics(undefined, start + 12_000);
+    assert.deepEqual(series!.memoryBytes, [0, 5, 10]);
+    assert.equal(history.lastSampleAt, start + 10_000);
   });
 });

@@ -36,6 +36,7 @@ function idleDaemon(): DaemonApi {
       throw new Error("not called while routes are listed");
     },
     history: new DaemonHistory(),
+    processRows: never,
     shutdown: never,
     sessions: new DashboardSessions("t".repeat(64), "r".repeat(64)),
     openDashboardListener: never,

@@ -66,6 +66,7 @@ export interface LogLine {
 /** GET /v1/history/metrics. */
 export interface MetricsHistory {
   intervalMs: number;
+  idleIntervalMs: number;
   windowMs: number;
   series: { service: string; process: number; t: number[]; cpuNanoCores: (number | null)[]; memoryBytes: (number | null)[] }[];
   memoryLimits: Record<string, number>;

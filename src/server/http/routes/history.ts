@@ -25,6 +25,7 @@ export const historyRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "history" | "sta
     }
     return {
       intervalMs: HISTORY_DEFAULTS.sampleIntervalMs,
+      idleIntervalMs: HISTORY_DEFAULTS.idleSampleIntervalMs,
       windowMs: HISTORY_DEFAULTS.windowMs,
       series: daemon.history.metrics(request.query.service),
       memoryLimits,

@@ -1,19 +1,16 @@
 // Watching the processes: their rows, the event stream, Prometheus discovery.
 import { renderServiceDiscovery } from "../../../process/service-discovery.js";
 import type { DaemonApi } from "../../daemon-api.js";
-import { processRows } from "../../process-table.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
 const HEARTBEAT_MS = 15_000;
 
-export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "state" | "watch" | "pendingServices"> }> = async (
+export const observeRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "namespace" | "state" | "watch" | "processRows"> }> = async (
   app,
   { daemon },
 ) => {
-  app.get(ROUTES.processes.url, async () =>
-    daemon.namespace ? processRows(daemon.namespace, { pending: daemon.pendingServices, state: daemon.state }) : [],
-  );
+  app.get(ROUTES.processes.url, async () => daemon.processRows());
 
   // `event: snapshot-end` separates the snapshot (one event per process) from the changes after it.
   app.get(ROUTES.events.url, async (request, reply) => {

@@ -3,7 +3,6 @@ import { UnknownServiceError } from "../../../contract/errors.js";
 import type { ServiceSpec } from "../../../config/types.js";
 import type { DaemonApi } from "../../daemon-api.js";
 import type { DaemonNamespace } from "../../backend.js";
-import { processRows } from "../../process-table.js";
 import type { EdgeStatsBody } from "../../wire.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
@@ -12,7 +11,7 @@ type ServicesDaemon = Pick<
   DaemonApi,
   | "state"
   | "namespace"
-  | "pendingServices"
+  | "processRows"
   | "putService"
   | "deleteService"
   | "scale"
@@ -47,11 +46,8 @@ function edgeByService(ns: DaemonNamespace | null | undefined): Map<string, Edge
 }
 
 export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, { daemon }) => {
-  const rows = async () =>
-    daemon.namespace ? processRows(daemon.namespace, { pending: daemon.pendingServices, state: daemon.state }) : [];
-
   app.get(ROUTES.services.url, { schema: { querystring: ROUTES.services.querystring } }, async (request) => {
-    const all = await rows();
+    const all = await daemon.processRows();
     const edge = edgeByService(daemon.namespace);
     return Object.entries(daemon.state?.services ?? {}).map(([id, spec]) => ({
       id,
@@ -67,7 +63,7 @@ export const serviceRoutes: ApiPlugin<{ daemon: ServicesDaemon }> = async (app, 
     return {
       id,
       spec,
-      processes: (await rows()).filter((r) => r.service === id),
+      processes: (await daemon.processRows()).filter((r) => r.service === id),
       serviceAddresses: daemon.namespace?.serviceAddressesOf(id) ?? {},
       edge: edgeByService(daemon.namespace).get(id) ?? [],
     };

@@ -6,11 +6,13 @@ import type { DaemonApi } from "../../daemon-api.js";
 import { ROUTES } from "../routes-table.js";
 import type { ApiPlugin } from "../zod.js";
 
-export const systemRoutes: ApiPlugin<{ daemon: Pick<DaemonApi, "environment" | "namespace" | "tcpAddress" | "problems"> }> = async (
-  app,
-  { daemon },
-) => {
-  const registry = createMetricsRegistry(() => daemon.namespace);
+export const systemRoutes: ApiPlugin<{
+  daemon: Pick<DaemonApi, "environment" | "namespace" | "tcpAddress" | "problems" | "history">;
+}> = async (app, { daemon }) => {
+  const registry = createMetricsRegistry(
+    () => daemon.namespace,
+    (rows) => daemon.history.sample(rows),
+  );
   app.get(ROUTES.health.url, async () => ({
     ok: true,
     pid: process.pid,
