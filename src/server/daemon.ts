@@ -172,7 +172,7 @@ export class Daemon implements DaemonApi {
       const ns = this.namespace;
       const due = this.history.lastSampleAt + idleMs - Date.now();
       if (!ns || due > 0) return schedule(ns ? due : idleMs);
-      processRows(ns, { measured: (rows) => this.history.sample(rows) })
+      this.processRows()
         .catch(survive("server.daemon", "sample metrics for the history"))
         .finally(() => signal.aborted || schedule(idleMs));
     };
